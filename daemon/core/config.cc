@@ -1,0 +1,56 @@
+#include "daemon/core/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "daemon/core/context_pool.h"
+#include "google/protobuf/text_format.h"
+
+namespace vnet {
+
+v1::DaemonConfig DefaultConfig() {
+  v1::DaemonConfig config;
+  config.set_unix_socket("/run/vnet/vnetd.sock");
+  config.set_state_dir("/var/lib/vnet");
+  config.set_capacity(kDefaultCapacity);
+  config.set_metrics_address("127.0.0.1:9464");
+  config.set_bpf_pin_dir("/sys/fs/bpf/vnet");
+  return config;
+}
+
+absl::StatusOr<v1::DaemonConfig> LoadConfig(const std::string& path, bool required) {
+  v1::DaemonConfig config = DefaultConfig();
+  std::ifstream in(path);
+  if (!in) {
+    if (!required) return config;
+    return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  v1::DaemonConfig from_file;
+  google::protobuf::TextFormat::Parser parser;
+  if (!parser.ParseFromString(text.str(), &from_file)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config file ", path, " is not a valid vnet.v1.DaemonConfig text proto"));
+  }
+  config.MergeFrom(from_file);  // proto3: only fields set in the file override
+  return config;
+}
+
+absl::Status ValidateConfig(const v1::DaemonConfig& config) {
+  if (config.capacity() < 1 || config.capacity() > kMaxCapacity) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("capacity: ", config.capacity(), " is not in 1..", kMaxCapacity));
+  }
+  if (!absl::StartsWith(config.state_dir(), "/")) {
+    return absl::InvalidArgumentError("state_dir: must be an absolute path");
+  }
+  if (config.unix_socket().empty() && config.tcp_address().empty()) {
+    return absl::InvalidArgumentError("unix_socket and tcp_address are both empty: nothing to listen on");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace vnet

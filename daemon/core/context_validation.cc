@@ -1,0 +1,133 @@
+#include "daemon/core/context_validation.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/core/net_address.h"
+
+namespace vnet {
+namespace {
+
+absl::Status Invalid(absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+}
+
+absl::Status NormalizeMac(v1::Context& ctx) {
+  if (ctx.mac().empty()) return Invalid("mac", "required");
+  const auto mac = ParseMac(ctx.mac());
+  if (!mac) return Invalid("mac", absl::StrCat("'", ctx.mac(), "' is not a MAC address"));
+  if (IsZeroMac(*mac)) return Invalid("mac", "must not be all zeros");
+  if (!IsUnicastMac(*mac)) {
+    return Invalid("mac", absl::StrCat(ctx.mac(), " is a multicast/broadcast address"));
+  }
+  ctx.set_mac(FormatMac(*mac));
+  return absl::OkStatus();
+}
+
+template <typename Parse, typename Format, typename Reject>
+absl::Status NormalizeAddresses(google::protobuf::RepeatedPtrField<std::string>* list,
+                                absl::string_view field, Parse parse, Format format,
+                                Reject reject) {
+  if (list->size() > kMaxAddressesPerFamily) {
+    return Invalid(field, absl::StrCat("at most ", kMaxAddressesPerFamily, " addresses"));
+  }
+  std::set<std::string> seen;
+  for (std::string& text : *list) {
+    const auto addr = parse(text);
+    if (!addr) return Invalid(field, absl::StrCat("'", text, "' is not a valid address"));
+    if (const char* why = reject(*addr)) return Invalid(field, absl::StrCat(text, " ", why));
+    std::string canonical = format(*addr);
+    if (!seen.insert(canonical).second) {
+      return Invalid(field, absl::StrCat(canonical, " is listed twice"));
+    }
+    text = std::move(canonical);
+  }
+  std::sort(list->begin(), list->end());
+  return absl::OkStatus();
+}
+
+const char* RejectIpv4(const std::array<uint8_t, 4>& a) {
+  if (a == std::array<uint8_t, 4>{0, 0, 0, 0}) return "is the unspecified address";
+  if (a[0] >= 224) return "is multicast, broadcast or reserved";
+  if (a[0] == 127) return "is a loopback address";
+  return nullptr;
+}
+
+const char* RejectIpv6(const std::array<uint8_t, 16>& a) {
+  std::array<uint8_t, 16> zero{};
+  if (a == zero) return "is the unspecified address";
+  if (a[0] == 0xff) return "is multicast";
+  std::array<uint8_t, 16> loopback{};
+  loopback[15] = 1;
+  if (a == loopback) return "is the loopback address";
+  return nullptr;
+}
+
+}  // namespace
+
+v1::Offloads AllOffloads() {
+  v1::Offloads all;
+  all.set_tx_checksum(true);
+  all.set_tso_v4(true);
+  all.set_tso_v6(true);
+  all.set_scatter_gather(true);
+  all.set_rx_checksum(true);
+  return all;
+}
+
+absl::Status ValidateInterfaceName(const std::string& name) {
+  if (name.empty()) return Invalid("interface_name", "required");
+  if (name.size() > kMaxInterfaceNameLength) {
+    return Invalid("interface_name",
+                   absl::StrCat("'", name, "' is longer than ", kMaxInterfaceNameLength));
+  }
+  if (name == "." || name == "..") return Invalid("interface_name", "'.' and '..' are reserved");
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '-' || c == '_';
+    if (!ok) {
+      return Invalid("interface_name",
+                     absl::StrCat("'", name, "' may hold only letters, digits, '.', '-', '_'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NormalizeAndValidate(v1::Context& ctx) {
+  // Output-only fields are the pool's to set; a client echoing a context back is fine.
+  ctx.clear_id();
+  ctx.clear_state();
+  ctx.clear_create_time();
+  if (ctx.vlan() == 0) ctx.set_vlan(kDefaultVlan);
+  if (ctx.mtu() == 0) ctx.set_mtu(kDefaultMtu);
+  if (!ctx.has_offloads()) *ctx.mutable_offloads() = AllOffloads();
+
+  if (ctx.domain_id() > kMaxXenDomainId) {
+    return Invalid("domain_id", absl::StrCat(ctx.domain_id(), " is above the largest Xen domain id ",
+                                             kMaxXenDomainId));
+  }
+  if (ctx.device_id() > 0xFFFF) return Invalid("device_id", "must be below 65536");
+  if (auto s = ValidateInterfaceName(ctx.interface_name()); !s.ok()) return s;
+  if (auto s = NormalizeMac(ctx); !s.ok()) return s;
+  if (auto s = NormalizeAddresses(ctx.mutable_ipv4_addresses(), "ipv4_addresses", ParseIpv4,
+                                  FormatIpv4, RejectIpv4);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s = NormalizeAddresses(ctx.mutable_ipv6_addresses(), "ipv6_addresses", ParseIpv6,
+                                  FormatIpv6, RejectIpv6);
+      !s.ok()) {
+    return s;
+  }
+  if (ctx.vlan() > 4094) return Invalid("vlan", absl::StrCat(ctx.vlan(), " is not in 1..4094"));
+  if (ctx.mtu() < kMinMtu || ctx.mtu() > kMaxMtu) {
+    return Invalid("mtu", absl::StrCat(ctx.mtu(), " is not in ", kMinMtu, "..", kMaxMtu));
+  }
+  if (ctx.rate_limit().bits_per_second() == 0 && ctx.rate_limit().burst_bytes() != 0) {
+    return Invalid("rate_limit", "burst_bytes needs bits_per_second");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace vnet

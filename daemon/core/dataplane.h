@@ -1,0 +1,36 @@
+// What the context registry asks of the data plane. The kernel-backed implementation lives
+// in daemon/dataplane/; tests of the registry can give it any implementation.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "vnet/v1/context.pb.h"
+
+namespace vnet {
+
+class Dataplane {
+ public:
+  virtual ~Dataplane() = default;
+  // Idempotent: attaching an attached context refreshes its tables.
+  virtual absl::Status Attach(const v1::Context& ctx) = 0;
+  // Removes every trace of the context from the fast path. Idempotent.
+  virtual absl::Status Detach(const v1::Context& ctx) = 0;
+  // Makes the fast path hold exactly `contexts` (after a restart).
+  virtual absl::Status Reconcile(const std::vector<v1::Context>& contexts) = 0;
+  // One line for `vnetctl status`.
+  virtual std::string Describe() const = 0;
+};
+
+// The data plane of a daemon started without a fast path (--fast_path=none): contexts are
+// bookkeeping only. Reported as such, never mistaken for an attached fast path.
+class NoDataplane final : public Dataplane {
+ public:
+  absl::Status Attach(const v1::Context&) override { return absl::OkStatus(); }
+  absl::Status Detach(const v1::Context&) override { return absl::OkStatus(); }
+  absl::Status Reconcile(const std::vector<v1::Context>&) override { return absl::OkStatus(); }
+  std::string Describe() const override { return "none (contexts are not attached)"; }
+};
+
+}  // namespace vnet

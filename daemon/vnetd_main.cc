@@ -1,0 +1,58 @@
+// vnetd: embedded defaults, then /etc/vnet/vnetd.conf (or --config), then flags.
+#include <cstdlib>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "daemon/core/config.h"
+#include "daemon/core/log.h"
+#include "daemon/server.h"
+
+ABSL_FLAG(std::string, config, "", "config file (protobuf text); default /etc/vnet/vnetd.conf if present");
+ABSL_FLAG(std::string, unix_socket, "", "Unix socket to listen on (default /run/vnet/vnetd.sock)");
+ABSL_FLAG(std::string, tcp_address, "", "also listen on this TCP address, e.g. 127.0.0.1:50051");
+ABSL_FLAG(std::string, state_dir, "", "where contexts are persisted (default /var/lib/vnet)");
+ABSL_FLAG(uint32_t, capacity, 0, "context pool size (default 128, at most 65535)");
+ABSL_FLAG(std::string, metrics_address, "", "Prometheus /metrics address (default 127.0.0.1:9464)");
+ABSL_FLAG(std::string, uplink, "", "uplink interface that gets the XDP program");
+ABSL_FLAG(std::string, bpf_pin_dir, "", "BPF pin directory (default /sys/fs/bpf/vnet)");
+ABSL_FLAG(std::string, fast_path, "none", "data plane: none (bookkeeping only)");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "vnet daemon: assigns per-guest contexts over gRPC and drives the fast path.\n"
+      "Usage: vnetd [--config FILE] [--unix_socket PATH] [--tcp_address HOST:PORT] ...");
+  absl::ParseCommandLine(argc, argv);
+
+  const std::string explicit_config = absl::GetFlag(FLAGS_config);
+  auto config = vnet::LoadConfig(explicit_config.empty() ? vnet::kDefaultConfigPath : explicit_config,
+                                 /*required=*/!explicit_config.empty());
+  if (!config.ok()) {
+    vnet::LogError("vnetd: %s", config.status().message());
+    return 2;
+  }
+  auto override_string = [](const std::string& value, std::string* field) {
+    if (!value.empty()) *field = value;
+  };
+  override_string(absl::GetFlag(FLAGS_unix_socket), config->mutable_unix_socket());
+  override_string(absl::GetFlag(FLAGS_tcp_address), config->mutable_tcp_address());
+  override_string(absl::GetFlag(FLAGS_state_dir), config->mutable_state_dir());
+  override_string(absl::GetFlag(FLAGS_metrics_address), config->mutable_metrics_address());
+  override_string(absl::GetFlag(FLAGS_uplink), config->mutable_uplink());
+  override_string(absl::GetFlag(FLAGS_bpf_pin_dir), config->mutable_bpf_pin_dir());
+  if (absl::GetFlag(FLAGS_capacity) != 0) config->set_capacity(absl::GetFlag(FLAGS_capacity));
+  if (auto s = vnet::ValidateConfig(*config); !s.ok()) {
+    vnet::LogError("vnetd: config: %s", s.message());
+    return 2;
+  }
+
+  vnet::DaemonOptions options;
+  options.config = *config;
+  options.fast_path = absl::GetFlag(FLAGS_fast_path);
+  if (auto s = vnet::RunDaemon(options); !s.ok()) {
+    vnet::LogError("vnetd: %s", s.ToString());
+    return 1;
+  }
+  return 0;
+}
