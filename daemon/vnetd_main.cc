@@ -9,7 +9,8 @@
 #include "daemon/core/log.h"
 #include "daemon/server.h"
 
-ABSL_FLAG(std::string, config, "", "config file (protobuf text); default /etc/vnet/vnetd.conf if present");
+ABSL_FLAG(std::string, config, "",
+          "config file (protobuf text); default /etc/vnet/vnetd.conf if present");
 ABSL_FLAG(std::string, unix_socket, "", "Unix socket to listen on (default /run/vnet/vnetd.sock)");
 ABSL_FLAG(std::string, tcp_address, "", "also listen on this TCP address, e.g. 127.0.0.1:50051");
 ABSL_FLAG(std::string, state_dir, "", "where contexts are persisted (default /var/lib/vnet)");
@@ -26,8 +27,9 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
 
   const std::string explicit_config = absl::GetFlag(FLAGS_config);
-  auto config = vnet::LoadConfig(explicit_config.empty() ? vnet::kDefaultConfigPath : explicit_config,
-                                 /*required=*/!explicit_config.empty());
+  auto config =
+      vnet::LoadConfig(explicit_config.empty() ? vnet::kDefaultConfigPath : explicit_config,
+                       /*required=*/!explicit_config.empty());
   if (!config.ok()) {
     vnet::LogError("vnetd: %s", config.status().message());
     return 2;

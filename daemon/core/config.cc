@@ -48,7 +48,8 @@ absl::Status ValidateConfig(const v1::DaemonConfig& config) {
     return absl::InvalidArgumentError("state_dir: must be an absolute path");
   }
   if (config.unix_socket().empty() && config.tcp_address().empty()) {
-    return absl::InvalidArgumentError("unix_socket and tcp_address are both empty: nothing to listen on");
+    return absl::InvalidArgumentError(
+        "unix_socket and tcp_address are both empty: nothing to listen on");
   }
   return absl::OkStatus();
 }

@@ -25,7 +25,8 @@ std::string Describe(const v1::ContextRef& ref) {
     case v1::ContextRef::kId:
       return absl::StrCat("context ", ref.id());
     case v1::ContextRef::kDevice:
-      return absl::StrCat("domain ", ref.device().domain_id(), " device ", ref.device().device_id());
+      return absl::StrCat("domain ", ref.device().domain_id(), " device ",
+                          ref.device().device_id());
     case v1::ContextRef::kInterfaceName:
       return absl::StrCat("interface ", ref.interface_name());
     case v1::ContextRef::REF_NOT_SET:
@@ -81,12 +82,11 @@ absl::Status ContextPool::CheckConflicts(const v1::Context& ctx, uint32_t self) 
     auto it = index.find(key);
     return (it != index.end() && it->second != self) ? it->second : 0;
   };
-  if (uint32_t other = held_by_other(by_device_, std::make_pair(ctx.domain_id(), ctx.device_id()))) {
-    return absl::AlreadyExistsError(absl::StrCat("domain ", ctx.domain_id(), " device ",
-                                                 ctx.device_id(), " already has context ", other,
-                                                 " (interface ",
-                                                 contexts_.at(other).interface_name(),
-                                                 ") with a different spec"));
+  if (uint32_t other =
+          held_by_other(by_device_, std::make_pair(ctx.domain_id(), ctx.device_id()))) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "domain ", ctx.domain_id(), " device ", ctx.device_id(), " already has context ", other,
+        " (interface ", contexts_.at(other).interface_name(), ") with a different spec"));
   }
   if (uint32_t other = held_by_other(by_interface_, ctx.interface_name())) {
     const v1::Context& o = contexts_.at(other);
@@ -95,14 +95,13 @@ absl::Status ContextPool::CheckConflicts(const v1::Context& ctx, uint32_t self) 
                                                  o.domain_id(), " device ", o.device_id(), ")"));
   }
   if (uint32_t other = held_by_other(by_mac_, VlanKey{ctx.vlan(), ctx.mac()})) {
-    return absl::FailedPreconditionError(absl::StrCat("mac ", ctx.mac(), " is already used in vlan ",
-                                                      ctx.vlan(), " by context ", other));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "mac ", ctx.mac(), " is already used in vlan ", ctx.vlan(), " by context ", other));
   }
   for (const std::string& addr : AllAddresses(ctx)) {
     if (uint32_t other = held_by_other(by_ip_, VlanKey{ctx.vlan(), addr})) {
-      return absl::FailedPreconditionError(absl::StrCat("address ", addr,
-                                                        " is already claimed in vlan ", ctx.vlan(),
-                                                        " by context ", other));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "address ", addr, " is already claimed in vlan ", ctx.vlan(), " by context ", other));
     }
   }
   return absl::OkStatus();
@@ -161,12 +160,12 @@ absl::StatusOr<v1::Context> ContextPool::Get(const v1::ContextRef& ref) const {
   return contexts_.at(*id);
 }
 
-absl::StatusOr<v1::Context> ContextPool::Update(const v1::ContextRef& ref,
-                                                const v1::Context& patch,
+absl::StatusOr<v1::Context> ContextPool::Update(const v1::ContextRef& ref, const v1::Context& patch,
                                                 const google::protobuf::FieldMask& mask) {
   auto id = Find(ref);
   if (!id.ok()) return id.status();
-  if (mask.paths_size() == 0) return absl::InvalidArgumentError("update_mask: name the fields to change");
+  if (mask.paths_size() == 0)
+    return absl::InvalidArgumentError("update_mask: name the fields to change");
   for (const std::string& path : mask.paths()) {
     if (UpdatableFields().count(path) == 0) {
       return absl::InvalidArgumentError(
@@ -194,7 +193,8 @@ absl::StatusOr<v1::Context> ContextPool::Update(const v1::ContextRef& ref,
 
 absl::Status ContextPool::SetState(uint32_t id, v1::ContextState state) {
   auto it = contexts_.find(id);
-  if (it == contexts_.end()) return absl::NotFoundError(absl::StrCat("context ", id, " has no entry"));
+  if (it == contexts_.end())
+    return absl::NotFoundError(absl::StrCat("context ", id, " has no entry"));
   it->second.set_state(state);
   return absl::OkStatus();
 }
@@ -216,8 +216,8 @@ absl::Status ContextPool::Restore(const std::vector<v1::Context>& contexts) {
       return fail(absl::DataLossError(absl::StrCat("context ", saved.id(), ": ", s.message())));
     }
     if (saved.id() == 0 || saved.id() > capacity_) {
-      return fail(absl::DataLossError(absl::StrCat("context id ", saved.id(),
-                                                   " is outside the pool's 1..", capacity_)));
+      return fail(absl::DataLossError(
+          absl::StrCat("context id ", saved.id(), " is outside the pool's 1..", capacity_)));
     }
     if (contexts_.count(saved.id()) != 0) {
       return fail(absl::DataLossError(absl::StrCat("context id ", saved.id(), " appears twice")));

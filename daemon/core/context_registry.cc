@@ -15,8 +15,8 @@ absl::Status ContextRegistry::Start() {
   absl::MutexLock lock(&mu_);
   std::vector<v1::Context> contexts(saved->contexts().begin(), saved->contexts().end());
   if (auto s = pool_.Restore(contexts); !s.ok()) {
-    return absl::DataLossError(absl::StrCat("state file ", state_.path(), ": ", s.message(),
-                                            "; it was left untouched"));
+    return absl::DataLossError(
+        absl::StrCat("state file ", state_.path(), ": ", s.message(), "; it was left untouched"));
   }
   if (auto s = dataplane_->Reconcile(pool_.List()); !s.ok()) {
     LogWarning("fast path reconcile failed: %s", s.ToString());
@@ -30,7 +30,7 @@ void ContextRegistry::AttachLocked(uint32_t id) {
   v1::ContextRef ref;
   ref.set_id(id);
   auto ctx = pool_.Get(ref);
-  if (!ctx.ok()) return;
+  if (!ctx.ok() || !dataplane_->attaches()) return;
   const absl::Status s = dataplane_->Attach(*ctx);
   if (!s.ok()) {
     LogWarning("context %d (%s): fast path not attached: %s", id, ctx->interface_name(),
@@ -64,15 +64,15 @@ absl::StatusOr<v1::Context> ContextRegistry::Assign(const v1::Context& spec) {
     return absl::UnavailableError(absl::StrCat("cannot persist state: ", s.message()));
   }
   AttachLocked(id);
-  LogInfo("assigned context %d to domain %d device %d (%s)", id, spec.domain_id(),
-          spec.device_id(), spec.interface_name());
+  LogInfo("assigned context %d to domain %d device %d (%s)", id, spec.domain_id(), spec.device_id(),
+          spec.interface_name());
   v1::ContextRef ref;
   ref.set_id(id);
   return pool_.Get(ref);
 }
 
-absl::StatusOr<v1::Context> ContextRegistry::Release(const v1::ContextRef& ref,
-                                                     bool allow_missing, bool* found) {
+absl::StatusOr<v1::Context> ContextRegistry::Release(const v1::ContextRef& ref, bool allow_missing,
+                                                     bool* found) {
   v1::Context released;
   {
     absl::MutexLock lock(&mu_);
@@ -93,8 +93,8 @@ absl::StatusOr<v1::Context> ContextRegistry::Release(const v1::ContextRef& ref,
     *found = true;
     released = *pool_.Release(ref);
     if (auto s = dataplane_->Detach(released); !s.ok()) {
-      LogWarning("context %d (%s): fast path detach: %s", released.id(),
-                 released.interface_name(), s.ToString());
+      LogWarning("context %d (%s): fast path detach: %s", released.id(), released.interface_name(),
+                 s.ToString());
     }
   }
   for (const auto& listener : release_listeners_) listener(released);
@@ -117,8 +117,8 @@ absl::StatusOr<v1::Context> ContextRegistry::Update(const v1::ContextRef& ref,
   if (!updated.ok()) return updated.status();
   if (auto s = PersistLocked(); !s.ok()) {
     google::protobuf::FieldMask all;
-    for (const char* f : {"mac", "ipv4_addresses", "ipv6_addresses", "vlan", "mtu", "offloads",
-                          "rate_limit"}) {
+    for (const char* f :
+         {"mac", "ipv4_addresses", "ipv6_addresses", "vlan", "mtu", "offloads", "rate_limit"}) {
       all.add_paths(f);
     }
     (void)pool_.Update(ref, *before, all);  // put the old spec back

@@ -21,8 +21,7 @@ class ContextRegistry {
   absl::Status Start();
 
   absl::StatusOr<v1::Context> Assign(const v1::Context& spec);
-  absl::StatusOr<v1::Context> Release(const v1::ContextRef& ref, bool allow_missing,
-                                      bool* found);
+  absl::StatusOr<v1::Context> Release(const v1::ContextRef& ref, bool allow_missing, bool* found);
   absl::StatusOr<v1::Context> Get(const v1::ContextRef& ref) const;
   absl::StatusOr<v1::Context> Update(const v1::ContextRef& ref, const v1::Context& patch,
                                      const google::protobuf::FieldMask& mask);

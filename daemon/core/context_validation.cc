@@ -104,8 +104,9 @@ absl::Status NormalizeAndValidate(v1::Context& ctx) {
   if (!ctx.has_offloads()) *ctx.mutable_offloads() = AllOffloads();
 
   if (ctx.domain_id() > kMaxXenDomainId) {
-    return Invalid("domain_id", absl::StrCat(ctx.domain_id(), " is above the largest Xen domain id ",
-                                             kMaxXenDomainId));
+    return Invalid(
+        "domain_id",
+        absl::StrCat(ctx.domain_id(), " is above the largest Xen domain id ", kMaxXenDomainId));
   }
   if (ctx.device_id() > 0xFFFF) return Invalid("device_id", "must be below 65536");
   if (auto s = ValidateInterfaceName(ctx.interface_name()); !s.ok()) return s;

@@ -9,9 +9,9 @@ namespace vnet {
 
 inline constexpr uint32_t kDefaultVlan = 1;
 inline constexpr uint32_t kDefaultMtu = 1500;
-inline constexpr uint32_t kMinMtu = 68;      // smallest MTU IPv4 allows
+inline constexpr uint32_t kMinMtu = 68;  // smallest MTU IPv4 allows
 inline constexpr uint32_t kMaxMtu = 65535;
-inline constexpr uint32_t kMaxXenDomainId = 0x7FEF;  // DOMID_FIRST_RESERVED - 1
+inline constexpr uint32_t kMaxXenDomainId = 0x7FEF;    // DOMID_FIRST_RESERVED - 1
 inline constexpr size_t kMaxInterfaceNameLength = 15;  // IFNAMSIZ - 1
 inline constexpr int kMaxAddressesPerFamily = 64;
 

@@ -21,6 +21,8 @@ class Dataplane {
   virtual absl::Status Reconcile(const std::vector<v1::Context>& contexts) = 0;
   // One line for `vnetctl status`.
   virtual std::string Describe() const = 0;
+  // False when contexts are bookkeeping only: they then stay ASSIGNED, never ACTIVE.
+  virtual bool attaches() const { return true; }
 };
 
 // The data plane of a daemon started without a fast path (--fast_path=none): contexts are
@@ -31,6 +33,7 @@ class NoDataplane final : public Dataplane {
   absl::Status Detach(const v1::Context&) override { return absl::OkStatus(); }
   absl::Status Reconcile(const std::vector<v1::Context>&) override { return absl::OkStatus(); }
   std::string Describe() const override { return "none (contexts are not attached)"; }
+  bool attaches() const override { return false; }
 };
 
 }  // namespace vnet

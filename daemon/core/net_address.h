@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/strings/string_view.h"
-#include <string_view>
 
 namespace vnet {
 

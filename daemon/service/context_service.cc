@@ -38,8 +38,7 @@ grpc::Status ContextServiceImpl::GetContext(grpc::ServerContext*, const v1::GetC
   return Answer(registry_->Get(req->ref()), resp);
 }
 
-grpc::Status ContextServiceImpl::ListContexts(grpc::ServerContext*,
-                                              const v1::ListContextsRequest*,
+grpc::Status ContextServiceImpl::ListContexts(grpc::ServerContext*, const v1::ListContextsRequest*,
                                               v1::ListContextsResponse* resp) {
   for (v1::Context& ctx : registry_->List()) *resp->add_contexts() = std::move(ctx);
   resp->set_capacity(registry_->capacity());
