@@ -15,9 +15,9 @@ absl::Status AddressIndex::Claim(uint32_t context_id, uint64_t region_id, uint64
     if (it->first <= start && start - it->first >= longest_) break;  // no overflow
     const Claimant& other = it->second;
     if (other.context_id != context_id && other.end > start) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "guest range [%#x, %#x) overlaps region %d of context %d at [%#x, %#x)", start, end,
-          other.region_id, other.context_id, it->first, other.end));
+      return absl::FailedPreconditionError(
+          absl::StrFormat("guest range [%#x, %#x) overlaps region %d of context %d at [%#x, %#x)",
+                          start, end, other.region_id, other.context_id, it->first, other.end));
     }
   }
   by_start_.insert({start, Claimant{end, context_id, region_id}});

@@ -23,9 +23,9 @@ absl::Status CheckRegionSpec(const RegionSpec& spec, const LedgerLimits& limits)
         spec.region_id, spec.guest_address, spec.length, page));
   }
   if (spec.guest_address > UINT64_MAX - spec.length) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "region %d: %#x + %#x runs past the end of the address space", spec.region_id,
-        spec.guest_address, spec.length));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("region %d: %#x + %#x runs past the end of the address space",
+                        spec.region_id, spec.guest_address, spec.length));
   }
   if (spec.length > limits.max_region_bytes) {
     return absl::InvalidArgumentError(

@@ -7,8 +7,8 @@
 
 namespace vnet::ledger {
 
-constexpr uint32_t kMinPageSize = 4096;         // Xen grants 4 KiB frames
-constexpr uint32_t kMaxPageSize = 1u << 30;     // 1 GiB superpages
+constexpr uint32_t kMinPageSize = 4096;      // Xen grants 4 KiB frames
+constexpr uint32_t kMaxPageSize = 1u << 30;  // 1 GiB superpages
 constexpr uint32_t kGrantPageSize = 4096;
 
 // INVALID_ARGUMENT naming the first rule broken, or OK.

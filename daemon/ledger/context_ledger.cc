@@ -1,0 +1,182 @@
+#include "daemon/ledger/context_ledger.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+
+namespace vnet::ledger {
+
+ContextLedger::ContextLedger(uint32_t context_id, const LedgerLimits& limits, AddressIndex* index)
+    : context_id_(context_id), limits_(limits), index_(index) {
+  counters_.context_id = context_id;
+}
+
+absl::Status ContextLedger::Register(const RegionSpec& spec) {
+  absl::MutexLock lock(&mu_);
+  if (phase_ != Phase::kOpen) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("context %d is being released", context_id_));
+  }
+  if (regions_.contains(spec.region_id)) {
+    return absl::AlreadyExistsError(
+        absl::StrFormat("region %d of context %d already exists", spec.region_id, context_id_));
+  }
+  if (regions_.size() >= limits_.max_regions_per_context) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "context %d has %d regions, the most allowed", context_id_, regions_.size()));
+  }
+  if (spec.length >
+      limits_.max_context_bytes - std::min(bytes_registered_, limits_.max_context_bytes)) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("context %d: %d bytes registered + %d would exceed the quota of %d bytes",
+                        context_id_, bytes_registered_, spec.length, limits_.max_context_bytes));
+  }
+  if (auto s = index_->Claim(context_id_, spec.region_id, spec.guest_address,
+                             spec.guest_address + spec.length);
+      !s.ok()) {
+    return s;
+  }
+  regions_.emplace(spec.region_id, Region{spec, 0});
+  bytes_registered_ += spec.length;
+  return absl::OkStatus();
+}
+
+absl::Status ContextLedger::Unregister(uint64_t region_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = regions_.find(region_id);
+  if (it == regions_.end()) {
+    return absl::NotFoundError(
+        absl::StrFormat("context %d has no region %d", context_id_, region_id));
+  }
+  if (it->second.in_flight != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("region %d of context %d has %d descriptors in flight; complete them first",
+                        region_id, context_id_, it->second.in_flight));
+  }
+  index_->Drop(context_id_, region_id, it->second.spec.guest_address);
+  bytes_registered_ -= it->second.spec.length;
+  regions_.erase(it);
+  return absl::OkStatus();
+}
+
+std::vector<RegionInfo> ContextLedger::Regions() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<RegionInfo> out;
+  out.reserve(regions_.size());
+  for (const auto& [id, region] : regions_) out.push_back({region.spec, region.in_flight});
+  std::sort(out.begin(), out.end(), [](const RegionInfo& a, const RegionInfo& b) {
+    return a.spec.region_id < b.spec.region_id;
+  });
+  return out;
+}
+
+Verdict ContextLedger::ValidateOneLocked(const Descriptor& d, uint64_t* cookie) {
+  if (phase_ != Phase::kOpen) return Verdict::kContextClosing;
+  if (d.direction != Direction::kToDevice && d.direction != Direction::kFromDevice) {
+    return Verdict::kBadDirection;
+  }
+  if (d.length == 0) return Verdict::kEmpty;
+  auto it = regions_.find(d.region_id);
+  if (it == regions_.end()) return Verdict::kUnknownRegion;
+  Region& region = it->second;
+  const RegionSpec& spec = region.spec;
+  // Written so nothing overflows: the descriptor's offset and its length must both fit.
+  if (d.guest_address < spec.guest_address || d.guest_address - spec.guest_address > spec.length ||
+      d.length > spec.length - (d.guest_address - spec.guest_address)) {
+    return Verdict::kOutsideRegion;
+  }
+  if (d.direction == Direction::kFromDevice && spec.access != Access::kReadWrite) {
+    return Verdict::kAccessDenied;
+  }
+  if (in_flight_.size() >= limits_.max_in_flight_per_context) return Verdict::kInFlightLimit;
+  *cookie = in_flight_.TryInsert({d.guest_address, d.guest_address + d.length, d.region_id});
+  if (*cookie == 0) return Verdict::kOverlapsInFlight;
+  ++region.in_flight;
+  return Verdict::kAccepted;
+}
+
+size_t ContextLedger::Validate(absl::Span<const Descriptor> descriptors,
+                               DescriptorResult* results) {
+  absl::MutexLock lock(&mu_);
+  size_t accepted = 0;
+  for (size_t i = 0; i < descriptors.size(); ++i) {
+    uint64_t cookie = 0;
+    const Verdict verdict = ValidateOneLocked(descriptors[i], &cookie);
+    results[i] = {verdict, cookie};
+    if (verdict == Verdict::kAccepted) {
+      ++accepted;
+    } else {
+      ++counters_.rejected[static_cast<int>(verdict)];
+    }
+  }
+  counters_.accepted += accepted;
+  return accepted;
+}
+
+size_t ContextLedger::Complete(absl::Span<const uint64_t> cookies, std::vector<uint64_t>* unknown) {
+  absl::MutexLock lock(&mu_);
+  size_t completed = 0;
+  for (uint64_t cookie : cookies) {
+    auto entry = in_flight_.Remove(cookie);
+    if (!entry) {
+      ++counters_.unknown_completions;
+      if (unknown != nullptr) unknown->push_back(cookie);
+      continue;
+    }
+    --regions_.find(entry->region_id)->second.in_flight;  // pinned while in flight
+    ++completed;
+  }
+  counters_.completed += completed;
+  return completed;
+}
+
+ReleaseReport ContextLedger::DropAllLocked() {
+  ReleaseReport report;
+  report.abandoned = in_flight_.size();
+  for (const auto& [id, region] : regions_) {
+    index_->Drop(context_id_, id, region.spec.guest_address);
+    ++report.regions;
+    report.bytes += region.spec.length;
+  }
+  regions_.clear();
+  in_flight_.Clear();
+  bytes_registered_ = 0;
+  phase_ = Phase::kClosed;
+  return report;
+}
+
+absl::StatusOr<ReleaseReport> ContextLedger::Close() {
+  absl::MutexLock lock(&mu_);
+  if (phase_ == Phase::kClosed) return ReleaseReport{};
+  if (in_flight_.size() != 0) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "context %d has %d descriptors in flight; complete them or force the release", context_id_,
+        in_flight_.size()));
+  }
+  return DropAllLocked();
+}
+
+ReleaseReport ContextLedger::ForceClose(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  if (phase_ == Phase::kClosed) return ReleaseReport{};
+  phase_ = Phase::kClosing;  // new descriptors are refused; completions still count
+  auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_.size() == 0; };
+  mu_.AwaitWithDeadline(absl::Condition(&drained), deadline);
+  return DropAllLocked();
+}
+
+bool ContextLedger::closed() const {
+  absl::MutexLock lock(&mu_);
+  return phase_ == Phase::kClosed;
+}
+
+ContextStats ContextLedger::Stats() const {
+  absl::MutexLock lock(&mu_);
+  ContextStats stats = counters_;
+  stats.regions = regions_.size();
+  stats.bytes_registered = bytes_registered_;
+  stats.in_flight = in_flight_.size();
+  return stats;
+}
+
+}  // namespace vnet::ledger

@@ -1,0 +1,69 @@
+// The ledger of one context: its regions, its descriptors in flight and its counters,
+// behind one mutex of its own, so contexts never wait for each other on the hot path.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "daemon/ledger/address_index.h"
+#include "daemon/ledger/in_flight_table.h"
+#include "daemon/ledger/ledger_types.h"
+
+namespace vnet::ledger {
+
+class ContextLedger {
+ public:
+  ContextLedger(uint32_t context_id, const LedgerLimits& limits, AddressIndex* index);
+
+  // Fails with FAILED_PRECONDITION once the context is closing or closed (the caller then
+  // looks the context up again), RESOURCE_EXHAUSTED over quota, ALREADY_EXISTS for a
+  // duplicate id, FAILED_PRECONDITION when another context owns an overlapping range.
+  // The spec itself must already have passed CheckRegionSpec.
+  absl::Status Register(const RegionSpec& spec);
+  absl::Status Unregister(uint64_t region_id);
+  std::vector<RegionInfo> Regions() const;
+
+  // Answers every descriptor in order; accepted ones are in flight before the next is seen.
+  // Returns how many were accepted.
+  size_t Validate(absl::Span<const Descriptor> descriptors, DescriptorResult* results);
+  // Completes what the cookies name; cookies not in flight go to `unknown` (may be null).
+  size_t Complete(absl::Span<const uint64_t> cookies, std::vector<uint64_t>* unknown);
+
+  // Closes the context unless descriptors are in flight (FAILED_PRECONDITION naming how
+  // many). Forced: refuses new descriptors, waits for completions until the deadline, then
+  // abandons the rest. Either way the regions leave the address index.
+  absl::StatusOr<ReleaseReport> Close();
+  ReleaseReport ForceClose(absl::Time deadline);
+  bool closed() const;
+
+  ContextStats Stats() const;
+
+ private:
+  struct Region {
+    RegionSpec spec;
+    uint64_t in_flight = 0;
+  };
+  enum class Phase { kOpen, kClosing, kClosed };
+
+  Verdict ValidateOneLocked(const Descriptor& d, uint64_t* cookie)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ReleaseReport DropAllLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const uint32_t context_id_;
+  const LedgerLimits limits_;
+  AddressIndex* const index_;
+
+  mutable absl::Mutex mu_;
+  Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kOpen;
+  absl::flat_hash_map<uint64_t, Region> regions_ ABSL_GUARDED_BY(mu_);
+  InFlightTable in_flight_ ABSL_GUARDED_BY(mu_);
+  uint64_t bytes_registered_ ABSL_GUARDED_BY(mu_) = 0;
+  ContextStats counters_ ABSL_GUARDED_BY(mu_);  // the monotonic part
+};
+
+}  // namespace vnet::ledger
