@@ -1,0 +1,65 @@
+#include "daemon/core/config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace vnet {
+namespace {
+
+std::string WriteTemp(const std::string& text) {
+  char path[] = "/tmp/vnet-config-test-XXXXXX";
+  const int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  std::ofstream(path) << text;
+  close(fd);
+  return path;
+}
+
+TEST(ConfigTest, DefaultsWhenNoFile) {
+  auto config = LoadConfig("/nonexistent/vnetd.conf", /*required=*/false);
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->unix_socket(), "/run/vnet/vnetd.sock");
+  EXPECT_EQ(config->state_dir(), "/var/lib/vnet");
+  EXPECT_EQ(config->capacity(), 128u);
+  EXPECT_TRUE(config->tcp_address().empty());
+  EXPECT_TRUE(ValidateConfig(*config).ok());
+}
+
+TEST(ConfigTest, RequiredFileMustExist) {
+  EXPECT_EQ(LoadConfig("/nonexistent/vnetd.conf", true).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(ConfigTest, FileOverridesOnlyWhatItSets) {
+  const std::string path = WriteTemp("capacity: 4096\ntcp_address: \"127.0.0.1:50051\"\n");
+  auto config = LoadConfig(path, true);
+  std::remove(path.c_str());
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->capacity(), 4096u);
+  EXPECT_EQ(config->tcp_address(), "127.0.0.1:50051");
+  EXPECT_EQ(config->unix_socket(), "/run/vnet/vnetd.sock");
+}
+
+TEST(ConfigTest, MalformedFileIsAnError) {
+  const std::string path = WriteTemp("capacity: lots\n");
+  auto config = LoadConfig(path, false);
+  std::remove(path.c_str());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ConfigTest, ValidationBounds) {
+  v1::DaemonConfig config = DefaultConfig();
+  config.set_capacity(0);
+  EXPECT_FALSE(ValidateConfig(config).ok());
+  config.set_capacity(65536);
+  EXPECT_FALSE(ValidateConfig(config).ok());
+  config.set_capacity(4096);
+  config.set_state_dir("relative/dir");
+  EXPECT_FALSE(ValidateConfig(config).ok());
+}
+
+}  // namespace
+}  // namespace vnet
