@@ -1,0 +1,196 @@
+#include "daemon/service/buffer_service.h"
+
+#include "absl/strings/str_format.h"
+#include "daemon/service/grpc_status.h"
+
+namespace vnet {
+namespace {
+
+// The ledger's enums carry the wire numbers; keep them from drifting apart.
+static_assert(static_cast<int>(ledger::Verdict::kAccepted) == v1::DESCRIPTOR_VERDICT_ACCEPTED);
+static_assert(static_cast<int>(ledger::Verdict::kContextClosing) ==
+              v1::DESCRIPTOR_VERDICT_CONTEXT_CLOSING);
+static_assert(ledger::kVerdictCount == v1::DescriptorVerdict_ARRAYSIZE);
+static_assert(static_cast<int>(ledger::Direction::kToDevice) == v1::DESCRIPTOR_DIRECTION_TO_DEVICE);
+static_assert(static_cast<int>(ledger::Direction::kFromDevice) ==
+              v1::DESCRIPTOR_DIRECTION_FROM_DEVICE);
+static_assert(static_cast<int>(ledger::Access::kReadOnly) == v1::REGION_ACCESS_READ_ONLY);
+static_assert(static_cast<int>(ledger::Access::kReadWrite) == v1::REGION_ACCESS_READ_WRITE);
+
+ledger::RegionSpec ToSpec(const v1::Region& region) {
+  ledger::RegionSpec spec;
+  spec.region_id = region.region_id();
+  spec.guest_address = region.guest_address();
+  spec.length = region.length();
+  spec.page_size = region.page_size() == 0 ? 4096 : region.page_size();
+  // Unspecified stays 0, which the ledger refuses with a message.
+  spec.access = static_cast<ledger::Access>(region.access());
+  spec.grant_refs.assign(region.grant_refs().begin(), region.grant_refs().end());
+  return spec;
+}
+
+void ToProto(const ledger::RegionInfo& info, v1::Region* region) {
+  region->set_region_id(info.spec.region_id);
+  region->set_guest_address(info.spec.guest_address);
+  region->set_length(info.spec.length);
+  region->set_page_size(info.spec.page_size);
+  region->set_access(static_cast<v1::RegionAccess>(info.spec.access));
+  region->mutable_grant_refs()->Add(info.spec.grant_refs.begin(), info.spec.grant_refs.end());
+  region->set_in_flight(info.in_flight);
+}
+
+absl::Status CheckBatchSize(int size) {
+  if (size > BufferServiceImpl::kMaxBatch) {
+    return absl::InvalidArgumentError(absl::StrFormat("batch of %d entries: at most %d per request",
+                                                      size, BufferServiceImpl::kMaxBatch));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+ContextExists ContextsIn(const ContextRegistry* registry) {
+  return [registry](uint32_t context_id) {
+    v1::ContextRef ref;
+    ref.set_id(context_id);
+    return registry->Get(ref).ok();
+  };
+}
+
+absl::Status BufferServiceImpl::CheckContext(uint32_t context_id) const {
+  if (context_id == 0) return absl::InvalidArgumentError("context_id: required (0 means none)");
+  if (!context_exists_(context_id)) {
+    return absl::NotFoundError(absl::StrFormat("context %d does not exist", context_id));
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status BufferServiceImpl::RegisterRegion(grpc::ServerContext*,
+                                               const v1::RegisterRegionRequest* req,
+                                               v1::Region* resp) {
+  if (auto s = CheckContext(req->context_id()); !s.ok()) return ToGrpcStatus(s);
+  if (!req->has_region()) return {grpc::StatusCode::INVALID_ARGUMENT, "region: required"};
+  const ledger::RegionSpec spec = ToSpec(req->region());
+  if (auto s = ledger_->RegisterRegion(req->context_id(), spec); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  ToProto({spec, 0}, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status BufferServiceImpl::UnregisterRegion(grpc::ServerContext*,
+                                                 const v1::UnregisterRegionRequest* req,
+                                                 v1::UnregisterRegionResponse*) {
+  if (auto s = CheckContext(req->context_id()); !s.ok()) return ToGrpcStatus(s);
+  return ToGrpcStatus(ledger_->UnregisterRegion(req->context_id(), req->region_id()));
+}
+
+grpc::Status BufferServiceImpl::ListRegions(grpc::ServerContext*, const v1::ListRegionsRequest* req,
+                                            v1::ListRegionsResponse* resp) {
+  if (req->context_id() != 0) {
+    if (auto s = CheckContext(req->context_id()); !s.ok()) return ToGrpcStatus(s);
+  }
+  for (const ledger::ContextStats& stats : ledger_->Snapshot().contexts) {
+    if (req->context_id() != 0 && stats.context_id != req->context_id()) continue;
+    std::vector<ledger::RegionInfo> regions = ledger_->ListRegions(stats.context_id);
+    if (regions.empty() && req->context_id() == 0) continue;
+    v1::ContextRegions* out = resp->add_contexts();
+    out->set_context_id(stats.context_id);
+    for (const ledger::RegionInfo& info : regions) {
+      ToProto(info, out->add_regions());
+      out->set_bytes_registered(out->bytes_registered() + info.spec.length);
+      out->set_in_flight(out->in_flight() + info.in_flight);
+    }
+  }
+  // A known context without regions still answers, with an empty entry.
+  if (req->context_id() != 0 && resp->contexts_size() == 0) {
+    resp->add_contexts()->set_context_id(req->context_id());
+  }
+  return grpc::Status::OK;
+}
+
+absl::Status BufferServiceImpl::Validate(
+    uint32_t context_id, const google::protobuf::RepeatedPtrField<v1::Descriptor>& descriptors,
+    std::vector<ledger::Descriptor>* scratch, std::vector<ledger::DescriptorResult>* results,
+    v1::ValidateDescriptorsResponse* resp) {
+  if (auto s = CheckBatchSize(descriptors.size()); !s.ok()) return s;
+  scratch->resize(descriptors.size());
+  for (int i = 0; i < descriptors.size(); ++i) {
+    const v1::Descriptor& d = descriptors[i];
+    (*scratch)[i] = {d.guest_address(), d.length(), static_cast<ledger::Direction>(d.direction()),
+                     d.region_id()};
+  }
+  const size_t accepted = ledger_->Validate(context_id, *scratch, results);
+  resp->mutable_verdicts()->Reserve(results->size());
+  resp->mutable_cookies()->Reserve(results->size());
+  for (const ledger::DescriptorResult& r : *results) {
+    resp->add_verdicts(static_cast<v1::DescriptorVerdict>(r.verdict));
+    resp->add_cookies(r.cookie);
+  }
+  resp->set_accepted(static_cast<uint32_t>(accepted));
+  return absl::OkStatus();
+}
+
+absl::Status BufferServiceImpl::Complete(uint32_t context_id,
+                                         const google::protobuf::RepeatedField<uint64_t>& cookies,
+                                         std::vector<uint64_t>* unknown, uint32_t* completed) {
+  if (auto s = CheckBatchSize(cookies.size()); !s.ok()) return s;
+  unknown->clear();
+  *completed = static_cast<uint32_t>(
+      ledger_->Complete(context_id, absl::MakeConstSpan(cookies.data(), cookies.size()), unknown));
+  return absl::OkStatus();
+}
+
+grpc::Status BufferServiceImpl::ValidateDescriptors(grpc::ServerContext*,
+                                                    const v1::ValidateDescriptorsRequest* req,
+                                                    v1::ValidateDescriptorsResponse* resp) {
+  if (auto s = CheckContext(req->context_id()); !s.ok()) return ToGrpcStatus(s);
+  std::vector<ledger::Descriptor> scratch;
+  std::vector<ledger::DescriptorResult> results;
+  return ToGrpcStatus(Validate(req->context_id(), req->descriptors(), &scratch, &results, resp));
+}
+
+grpc::Status BufferServiceImpl::CompleteDescriptors(grpc::ServerContext*,
+                                                    const v1::CompleteDescriptorsRequest* req,
+                                                    v1::CompleteDescriptorsResponse* resp) {
+  if (auto s = CheckContext(req->context_id()); !s.ok()) return ToGrpcStatus(s);
+  std::vector<uint64_t> unknown;
+  uint32_t completed = 0;
+  if (auto s = Complete(req->context_id(), req->cookies(), &unknown, &completed); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  resp->set_completed(completed);
+  resp->mutable_unknown_cookies()->Add(unknown.begin(), unknown.end());
+  return grpc::Status::OK;
+}
+
+grpc::Status BufferServiceImpl::StreamDescriptors(
+    grpc::ServerContext*,
+    grpc::ServerReaderWriter<v1::DescriptorBatchResult, v1::DescriptorBatch>* stream) {
+  v1::DescriptorBatch batch;
+  v1::DescriptorBatchResult result;
+  std::vector<ledger::Descriptor> scratch;
+  std::vector<ledger::DescriptorResult> results;
+  std::vector<uint64_t> unknown;
+  while (stream->Read(&batch)) {
+    result.Clear();
+    result.set_sequence(batch.sequence());
+    uint32_t completed = 0;
+    absl::Status s = CheckContext(batch.context_id());
+    if (s.ok()) s = Complete(batch.context_id(), batch.complete_cookies(), &unknown, &completed);
+    if (s.ok()) {
+      result.set_completed(completed);
+      result.mutable_unknown_cookies()->Add(unknown.begin(), unknown.end());
+      s = Validate(batch.context_id(), batch.descriptors(), &scratch, &results,
+                   result.mutable_validation());
+    }
+    if (!s.ok()) {
+      result.set_error_code(static_cast<int32_t>(s.code()));
+      result.set_error_message(std::string(s.message()));
+    }
+    if (!stream->Write(result)) break;  // the client went away
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace vnet
