@@ -1,0 +1,744 @@
+#!/usr/bin/python3
+"""Test network harness: guests, wires and switches as network namespaces and veth pairs.
+
+Everything a Topology makes is named after a run-unique tag (short prefix + PID + one
+letter per Topology object of the process, e.g. "vt4711a"), lives only in namespaces it
+created or on links it created, and is deleted when the Topology closes: on normal exit,
+on an exception, and on SIGTERM/SIGINT (turned into exceptions while a Topology is open),
+with an atexit backstop.
+
+Safety rules kept here (see /work/shared/design.md):
+  * the machine's own interfaces (eth0, lo of the root namespace, ifb*) are never touched;
+  * addresses only from 198.18.0.0/15 and 2001:db8::/32, and only inside namespaces: the
+    root namespace gets no address, hence no route, for the test ranges;
+  * IPv6 DAD is off in every namespace (sysctl + nodad), so tests do not wait for it.
+
+Quick use:
+
+    from topology import Topology
+    with Topology(prefix="vt") as t:
+        a, b = t.add_direct_pair("a", "b")           # two guests on one veth pair
+        g = t.add_guest("g1", bridge=t.add_bridge())  # host side veth on a Linux bridge
+        w = t.add_wire(bridge=...)                    # wire namespace behind an uplink veth
+        t.run(a.ns, ["ping", "-c1", b.ipv4])
+    check_clean(t.tag)                                # raises if anything is left
+
+Python 3 standard library only; iproute2 `ip`, `sysctl`, `ethtool` through subprocess.
+"""
+
+from __future__ import annotations
+
+import atexit
+import glob
+import ipaddress
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Union
+
+IFNAMSIZ = 15  # usable characters in a Linux interface name
+TEST_NET4 = ipaddress.ip_network("198.18.0.0/15")
+TEST_NET6 = ipaddress.ip_network("2001:db8::/32")
+# Interfaces of the machine that a test must never touch, whatever a caller passes in.
+_FORBIDDEN_IF = re.compile(r"^(eth\d*|lo|ifb\d*)$")
+
+Cmd = Union[str, Sequence[str]]
+
+
+class HarnessError(RuntimeError):
+    """A harness step failed (a command, a name, an address outside the test ranges)."""
+
+
+@dataclass
+class Guest:
+    """A guest: a namespace with one interface into the switch (or into another guest)."""
+
+    name: str
+    ns: str                 # namespace name
+    host_if: Optional[str]  # host-side veth in the root namespace (None on a direct pair)
+    guest_if: str           # the guest's interface inside ns
+    mac: str                # MAC of guest_if
+    ipv4: str               # address without prefix length
+    ipv6: str
+    plen4: int = 24
+    plen6: int = 64
+    extra_ifs: List[str] = field(default_factory=list)
+
+
+@dataclass
+class Wire:
+    """A host on the wire: a namespace behind the "uplink" veth.
+
+    host_if is the uplink (in the root namespace: what a fast path or bridge attaches to);
+    when the wire is cabled directly into a guest instead (direct topology) host_if is None
+    and peer_* describe the guest's end of that cable.
+    """
+
+    name: str
+    ns: str
+    host_if: Optional[str]
+    wire_if: str            # the interface inside the wire namespace carrying the addresses
+    mac: str
+    ipv4: str
+    ipv6: str
+    plen4: int = 24
+    plen6: int = 64
+    peer_ns: Optional[str] = None
+    peer_if: Optional[str] = None
+    peer_mac: Optional[str] = None
+    peer_ipv4: Optional[str] = None
+    peer_ipv6: Optional[str] = None
+    vlans: Dict[int, str] = field(default_factory=dict)  # vid -> VLAN interface in ns
+
+
+def _check_ifname(name: str) -> str:
+    if not name or len(name) > IFNAMSIZ or "/" in name or " " in name:
+        raise HarnessError(f"bad interface name {name!r} (1..{IFNAMSIZ} chars)")
+    if _FORBIDDEN_IF.match(name):
+        raise HarnessError(f"refusing to use the machine's interface name {name!r}")
+    return name
+
+
+def _check_addr(addr: str) -> str:
+    ip = ipaddress.ip_address(addr)
+    net = TEST_NET4 if ip.version == 4 else TEST_NET6
+    if ip not in net:
+        raise HarnessError(f"{addr} is outside the test range {net}")
+    return str(ip)
+
+
+def _as_list(cmd: Cmd) -> List[str]:
+    return shlex.split(cmd) if isinstance(cmd, str) else [str(c) for c in cmd]
+
+
+def free_tcp_port() -> int:
+    """A currently free TCP port on 127.0.0.1 (for a daemon's metrics listener)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------------------
+# Open topologies, so signals and atexit can tear them down.
+_LIVE: List["Topology"] = []
+_LIVE_LOCK = threading.Lock()
+_SEQ = [0]
+
+
+def _atexit_cleanup() -> None:
+    for topo in list(_LIVE):
+        topo.close()
+
+
+atexit.register(_atexit_cleanup)
+
+
+class Topology:
+    """A set of namespaces, veth pairs and bridges that is always deleted as a whole.
+
+    prefix: 1..3 lowercase letters/digits; the tag is prefix + PID + a letter.
+    verbose: print each command.
+    """
+
+    def __init__(self, prefix: str = "vt", verbose: bool = False):
+        if not re.fullmatch(r"[a-z][a-z0-9]{0,2}", prefix):
+            raise HarnessError("prefix must be 1..3 lowercase letters/digits, starting with a letter")
+        with _LIVE_LOCK:
+            seq = _SEQ[0]
+            _SEQ[0] += 1
+        if seq >= 26:
+            raise HarnessError("too many Topology objects in one process")
+        self.prefix = prefix
+        self.pid = os.getpid()
+        self.tag = f"{prefix}{self.pid}{chr(ord('a') + seq)}"
+        self.seq = seq
+        self.verbose = verbose
+        self.namespaces: List[str] = []
+        self.root_links: List[str] = []   # links we created in the root namespace
+        self.bridges: List[str] = []
+        self.procs: List[subprocess.Popen] = []
+        self.guests: Dict[str, Guest] = {}
+        self.wires: Dict[str, Wire] = {}
+        self._cleanups: List[Callable[[], None]] = []  # run LIFO before links go
+        self._final_cleanups: List[Callable[[], None]] = []  # run after links and namespaces
+        self._mac_counter = 0
+        self._host_counter: Dict[int, int] = {}
+        self._closed = False
+        self._old_handlers: Dict[int, object] = {}
+        self.tmpdir = tempfile.mkdtemp(prefix=f"{self.tag}-")
+
+    # ---- context manager and cleanup ---------------------------------------------------
+    def __enter__(self) -> "Topology":
+        with _LIVE_LOCK:
+            _LIVE.append(self)
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old_handlers[sig] = signal.signal(sig, self._on_signal)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close()
+
+    @staticmethod
+    def _on_signal(signum, frame):
+        # Unwind through every `with Topology()` so their cleanups run.
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
+
+    def add_cleanup(self, fn: Callable[[], None], final: bool = False) -> None:
+        """Run fn at close, before links and namespaces are deleted (last added runs first);
+        final=True: after they are deleted (e.g. to remove pins of deleted interfaces)."""
+        (self._final_cleanups if final else self._cleanups).append(fn)
+
+    def _run_cleanups(self, fns: List[Callable[[], None]]) -> None:
+        while fns:
+            fn = fns.pop()
+            try:
+                fn()
+            except Exception as e:  # keep cleaning
+                print(f"[{self.tag}] cleanup step failed: {e}")
+
+    def close(self) -> None:
+        """Delete everything this topology made. Idempotent; never raises."""
+        if self._closed:
+            return
+        self._closed = True
+        prev: Dict[int, object] = {}
+        if threading.current_thread() is threading.main_thread():
+            # A second Ctrl-C must not interrupt the cleanup half way.
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                prev[sig] = signal.signal(sig, signal.SIG_IGN)
+        try:
+            self._run_cleanups(self._cleanups)
+            for p in self.procs:
+                _stop_process(p)
+            # Anything still running inside our namespaces is ours: stop it, or the
+            # namespace (and its veths) would outlive `ip netns del`.
+            for ns in self.namespaces:
+                for pid in self._ns_pids(ns):
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            for link in reversed(self.root_links):
+                self._quiet(["ip", "link", "del", "dev", link])
+            for br in reversed(self.bridges):
+                self._quiet(["ip", "link", "del", "dev", br])
+            for ns in reversed(self.namespaces):
+                self._quiet(["ip", "netns", "del", ns])
+            self._run_cleanups(self._final_cleanups)
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+        finally:
+            with _LIVE_LOCK:
+                if self in _LIVE:
+                    _LIVE.remove(self)
+            for sig, handler in prev.items():
+                signal.signal(sig, self._old_handlers.get(sig, handler))
+
+    def _ns_pids(self, ns: str) -> List[int]:
+        r = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, timeout=10)
+        return [int(x) for x in r.stdout.split() if x.isdigit()]
+
+    def _quiet(self, cmd: List[str]) -> None:
+        subprocess.run(cmd, capture_output=True, timeout=30)
+
+    # ---- running commands --------------------------------------------------------------
+    def run(self, ns: Optional[str], cmd: Cmd, check: bool = True, timeout: float = 30,
+            capture: bool = True, input: Optional[str] = None) -> subprocess.CompletedProcess:
+        """Run cmd (list or shell-like string) in namespace ns (None: the root namespace)."""
+        argv = _as_list(cmd)
+        if ns is not None:
+            argv = ["ip", "netns", "exec", ns] + argv
+        if self.verbose:
+            print("+", " ".join(shlex.quote(a) for a in argv))
+        try:
+            r = subprocess.run(argv, capture_output=capture, text=True, timeout=timeout,
+                               input=input)
+        except subprocess.TimeoutExpired as e:
+            raise HarnessError(f"timed out after {timeout}s: {' '.join(argv)}") from e
+        if check and r.returncode != 0:
+            err = (r.stderr or "").strip() if capture else ""
+            raise HarnessError(f"failed ({r.returncode}): {' '.join(argv)}: {err}")
+        return r
+
+    def popen(self, ns: Optional[str], cmd: Cmd, **kwargs) -> subprocess.Popen:
+        """Start cmd in the background in ns; it is stopped at close at the latest."""
+        argv = _as_list(cmd)
+        if ns is not None:
+            argv = ["ip", "netns", "exec", ns] + argv
+        if self.verbose:
+            print("+ &", " ".join(shlex.quote(a) for a in argv))
+        kwargs.setdefault("stdout", subprocess.PIPE)
+        kwargs.setdefault("stderr", subprocess.PIPE)
+        kwargs.setdefault("text", True)
+        p = subprocess.Popen(argv, **kwargs)
+        self.procs.append(p)
+        return p
+
+    def stop(self, p: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 5) -> None:
+        """Stop a process started with popen (SIGTERM, then SIGKILL)."""
+        _stop_process(p, sig, timeout)
+
+    def ping(self, ns: str, addr: str, count: int = 1, timeout: float = 2,
+             interval: Optional[float] = None) -> bool:
+        """True if addr answers a ping from ns (IPv4 or IPv6 chosen by the address)."""
+        if shutil.which("ping") is None:
+            raise HarnessError("ping not found: install iputils-ping")
+        cmd = ["ping", "-n", "-q", "-c", str(count), "-w", str(int(timeout) + count)]
+        if ipaddress.ip_address(addr).version == 6:
+            cmd.insert(1, "-6")
+        if interval is not None:
+            cmd += ["-i", str(interval)]
+        return self.run(ns, cmd + [addr], check=False, timeout=timeout + count + 5).returncode == 0
+
+    def wait_ping(self, ns: str, addr: str, deadline: float = 5) -> bool:
+        """Ping until addr answers or deadline seconds pass."""
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            if self.ping(ns, addr, count=1, timeout=1):
+                return True
+            time.sleep(0.1)
+        return False
+
+    # ---- names and addresses -----------------------------------------------------------
+    def ifname(self, suffix: str) -> str:
+        """A root-namespace interface name unique to this run: tag + suffix (<= 15 chars)."""
+        return _check_ifname(f"{self.tag}{suffix}")
+
+    def ns_name(self, suffix: str) -> str:
+        return f"{self.tag}-{suffix}"
+
+    def next_mac(self) -> str:
+        """A locally administered unicast MAC unique within this run."""
+        self._mac_counter += 1
+        n = self._mac_counter
+        return f"02:76:6e:{self.seq:02x}:{(n >> 8) & 0xff:02x}:{n & 0xff:02x}"
+
+    @staticmethod
+    def subnet4(subnet: int) -> ipaddress.IPv4Network:
+        if not 0 <= subnet <= 511:
+            raise HarnessError("subnet index must be 0..511")
+        return ipaddress.ip_network(f"198.{18 + subnet // 256}.{subnet % 256}.0/24")
+
+    @staticmethod
+    def subnet6(subnet: int) -> ipaddress.IPv6Network:
+        return ipaddress.ip_network(f"2001:db8:0:{subnet:x}::/64")
+
+    def host_addrs(self, subnet: int, host: Optional[int] = None):
+        """(ipv4, ipv6) for host number `host` of subnet (default: next free from .10)."""
+        if host is None:
+            host = self._host_counter.get(subnet, 10)
+            self._host_counter[subnet] = host + 1
+        if not 1 <= host <= 254:
+            raise HarnessError("subnet is full")
+        return (str(self.subnet4(subnet).network_address + host),
+                str(self.subnet6(subnet).network_address + host))
+
+    # ---- building blocks ---------------------------------------------------------------
+    def add_namespace(self, suffix: str) -> str:
+        """Create namespace tag-suffix: lo up, IPv6 DAD and RA off."""
+        ns = self.ns_name(suffix)
+        self.run(None, ["ip", "netns", "add", ns])
+        self.namespaces.append(ns)
+        self.run(ns, ["sysctl", "-q", "-w",
+                      "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0",
+                      "net.ipv6.conf.all.dad_transmits=0", "net.ipv6.conf.default.dad_transmits=0",
+                      "net.ipv6.conf.all.accept_ra=0", "net.ipv6.conf.default.accept_ra=0",
+                      "net.ipv6.conf.default.router_solicitations=0"])
+        self.run(ns, ["ip", "link", "set", "dev", "lo", "up"])
+        return ns
+
+    def add_bridge(self, suffix: str = "br") -> str:
+        """A Linux bridge in the root namespace (no address, STP off), like Xen's xenbr0."""
+        br = self.ifname(suffix)
+        self.run(None, ["ip", "link", "add", "name", br, "type", "bridge",
+                        "stp_state", "0", "forward_delay", "0"])
+        self.bridges.append(br)
+        self.run(None, ["ip", "link", "set", "dev", br, "addrgenmode", "none"])
+        self.run(None, ["ip", "link", "set", "dev", br, "up"])
+        return br
+
+    def enslave(self, link: str, bridge: str) -> None:
+        if link not in self.root_links or bridge not in self.bridges:
+            raise HarnessError("enslave only links and bridges of this topology")
+        self.run(None, ["ip", "link", "set", "dev", link, "master", bridge])
+
+    def _root_veth(self, host_if: str, ns: str, inner_if: str, inner_mac: str) -> None:
+        """veth pair: host_if in the root namespace (no addresses, up), inner_if in ns."""
+        _check_ifname(host_if)
+        self.run(None, ["ip", "link", "add", "name", host_if, "type", "veth",
+                        "peer", "name", inner_if, "address", inner_mac, "netns", ns])
+        self.root_links.append(host_if)
+        # No IPv6 link-local (or any address) on the host side: it is a switch port.
+        self.run(None, ["ip", "link", "set", "dev", host_if, "addrgenmode", "none"])
+        self.run(None, ["ip", "link", "set", "dev", host_if, "up"])
+
+    def _address(self, ns: str, ifname: str, ipv4: str, ipv6: str, plen4: int, plen6: int):
+        self.run(ns, ["ip", "addr", "add", f"{_check_addr(ipv4)}/{plen4}", "dev", ifname])
+        self.run(ns, ["ip", "-6", "addr", "add", f"{_check_addr(ipv6)}/{plen6}", "dev", ifname,
+                      "nodad"])
+        self.run(ns, ["ip", "link", "set", "dev", ifname, "up"])
+
+    def set_gro(self, ns: Optional[str], ifname: str, on: bool = True) -> None:
+        """GRO on a veth end (puts the veth in NAPI mode: needed to take XDP redirects)."""
+        self.run(ns, ["ethtool", "-K", ifname, "gro", "on" if on else "off"])
+
+    # ---- guests and wires --------------------------------------------------------------
+    def add_guest(self, name: str, bridge: Optional[str] = None, subnet: int = 0,
+                  host: Optional[int] = None, mac: Optional[str] = None,
+                  gro: bool = False, mtu: Optional[int] = None) -> Guest:
+        """A guest namespace tag-name with interface veth0, its host side tag+name in root.
+
+        bridge: enslave the host side to this bridge (made by add_bridge).
+        subnet/host: addresses 198.18.<subnet>.<host>/24 and 2001:db8:0:<subnet>::<host>/64.
+        gro: switch GRO on in the guest (needed for XDP redirects into it).
+        """
+        if name in self.guests or name in self.wires:
+            raise HarnessError(f"duplicate name {name}")
+        ns = self.add_namespace(name)
+        host_if = self.ifname(name)
+        mac = mac or self.next_mac()
+        ipv4, ipv6 = self.host_addrs(subnet, host)
+        self._root_veth(host_if, ns, "veth0", mac)
+        if mtu:
+            self.run(None, ["ip", "link", "set", "dev", host_if, "mtu", str(mtu)])
+            self.run(ns, ["ip", "link", "set", "dev", "veth0", "mtu", str(mtu)])
+        if bridge:
+            self.enslave(host_if, bridge)
+        self._address(ns, "veth0", ipv4, ipv6, 24, 64)
+        if gro:
+            self.set_gro(ns, "veth0")
+        g = Guest(name, ns, host_if, "veth0", mac, ipv4, ipv6)
+        self.guests[name] = g
+        return g
+
+    def add_direct_pair(self, name_a: str, name_b: str, subnet: int = 0,
+                        gro: bool = False) -> tuple:
+        """Two guest namespaces joined by one veth pair (no switch): the limit to compare with.
+
+        Nothing of it exists in the root namespace.
+        """
+        for n in (name_a, name_b):
+            if n in self.guests or n in self.wires:
+                raise HarnessError(f"duplicate name {n}")
+        ns_a, ns_b = self.add_namespace(name_a), self.add_namespace(name_b)
+        mac_a, mac_b = self.next_mac(), self.next_mac()
+        a4, a6 = self.host_addrs(subnet)
+        b4, b6 = self.host_addrs(subnet)
+        self.run(ns_a, ["ip", "link", "add", "name", "veth0", "address", mac_a, "type", "veth",
+                        "peer", "name", "veth0", "address", mac_b, "netns", ns_b])
+        self._address(ns_a, "veth0", a4, a6, 24, 64)
+        self._address(ns_b, "veth0", b4, b6, 24, 64)
+        if gro:
+            self.set_gro(ns_a, "veth0")
+            self.set_gro(ns_b, "veth0")
+        a = Guest(name_a, ns_a, None, "veth0", mac_a, a4, a6)
+        b = Guest(name_b, ns_b, None, "veth0", mac_b, b4, b6)
+        self.guests[name_a], self.guests[name_b] = a, b
+        return a, b
+
+    def add_wire(self, name: str = "wire", bridge: Optional[str] = None,
+                 direct_to: Optional[Guest] = None, subnet: Optional[int] = None,
+                 vlan: Optional[int] = None, gro: bool = False) -> Wire:
+        """A wire namespace tag-name with a host at .1 of the subnet.
+
+        Default: behind an uplink veth whose host end (tag+name) stays in the root namespace
+        (optionally enslaved to bridge). direct_to=guest: cabled straight into that guest
+        instead (the guest gets a second interface, veth1, in its own subnet).
+        vlan: put the wire's addresses on a VLAN interface veth0.<vlan> (tagged frames).
+        """
+        if name in self.guests or name in self.wires:
+            raise HarnessError(f"duplicate name {name}")
+        ns = self.add_namespace(name)
+        mac = self.next_mac()
+        if direct_to is not None:
+            if bridge:
+                raise HarnessError("a direct wire has no bridge")
+            sub = subnet if subnet is not None else 1
+            w4, w6 = self.host_addrs(sub, 1)
+            p4, p6 = self.host_addrs(sub)
+            peer_if = f"veth{1 + len(direct_to.extra_ifs)}"
+            peer_mac = self.next_mac()
+            self.run(ns, ["ip", "link", "add", "name", "veth0", "address", mac, "type", "veth",
+                          "peer", "name", peer_if, "address", peer_mac, "netns", direct_to.ns])
+            direct_to.extra_ifs.append(peer_if)
+            self._address(direct_to.ns, peer_if, p4, p6, 24, 64)
+            if gro:
+                self.set_gro(direct_to.ns, peer_if)
+            host_if = None
+        else:
+            sub = subnet if subnet is not None else 0
+            w4, w6 = self.host_addrs(sub, 1)
+            host_if = self.ifname(name)
+            self._root_veth(host_if, ns, "veth0", mac)
+            if bridge:
+                self.enslave(host_if, bridge)
+        wire_if = "veth0"
+        w = Wire(name, ns, host_if, wire_if, mac, w4, w6)
+        if direct_to is not None:
+            w.peer_ns, w.peer_if, w.peer_mac, w.peer_ipv4, w.peer_ipv6 = (
+                direct_to.ns, peer_if, peer_mac, p4, p6)
+        if vlan is not None:
+            self.run(ns, ["ip", "link", "set", "dev", "veth0", "up"])
+            wire_if = self.add_wire_vlan(w, vlan, sub, addresses=False)
+            w.wire_if = wire_if
+        self._address(ns, wire_if, w4, w6, 24, 64)
+        if wire_if != "veth0":
+            self.run(ns, ["ip", "link", "set", "dev", "veth0", "up"])
+        self.wires[name] = w
+        return w
+
+    def add_wire_vlan(self, wire: Wire, vid: int, subnet: int, addresses: bool = True) -> str:
+        """A VLAN interface veth0.<vid> in the wire namespace, host .1 of subnet."""
+        if not 1 <= vid <= 4094:
+            raise HarnessError("VLAN id must be 1..4094")
+        ifname = f"veth0.{vid}"
+        self.run(wire.ns, ["ip", "link", "add", "link", "veth0", "name", ifname,
+                           "type", "vlan", "id", str(vid)])
+        wire.vlans[vid] = ifname
+        if addresses:
+            v4, v6 = self.host_addrs(subnet, 1)
+            self._address(wire.ns, ifname, v4, v6, 24, 64)
+        return ifname
+
+    # ---- counters ----------------------------------------------------------------------
+    def link_stats(self, ns: Optional[str], ifname: str) -> Dict[str, int]:
+        """rx/tx packets, bytes and drops of an interface, from /sys (in ns)."""
+        names = ["rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_dropped", "tx_dropped"]
+        script = "; ".join(f"cat /sys/class/net/{ifname}/statistics/{n}" for n in names)
+        r = self.run(ns, ["sh", "-c", script])
+        return dict(zip(names, (int(x) for x in r.stdout.split())))
+
+    def snmp(self, ns: Optional[str]) -> Dict[str, int]:
+        """/proc/net/snmp of ns as {"Ip.InReceives": n, "Udp.NoPorts": n, ...}."""
+        r = self.run(ns, ["cat", "/proc/net/snmp"])
+        out: Dict[str, int] = {}
+        lines = r.stdout.splitlines()
+        for head, vals in zip(lines[0::2], lines[1::2]):
+            proto, keys = head.split(":", 1)
+            for k, v in zip(keys.split(), vals.split(":", 1)[1].split()):
+                try:
+                    out[f"{proto}.{k}"] = int(v)
+                except ValueError:
+                    pass
+        return out
+
+    def ifindex(self, ifname: str) -> int:
+        with open(f"/sys/class/net/{ifname}/ifindex") as f:
+            return int(f.read())
+
+
+def _stop_process(p: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 5) -> None:
+    if p.poll() is not None:
+        return
+    try:
+        p.send_signal(sig)
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+    except ProcessLookupError:
+        pass
+
+
+# --------------------------------------------------------------------------------------
+class VnetUnavailable(HarnessError):
+    """vnetd could not be started with the requested fast path (reason in the message)."""
+
+
+class VnetDaemon:
+    """vnetd with the BPF fast path on an uplink, plus vnetctl to assign contexts.
+
+    Lives inside a Topology: stop() runs at the topology's close at the latest, releasing
+    every context it assigned (so the fast path detaches), stopping the daemon, and
+    removing its pin directory and the libxdp dispatcher pins of its uplink.
+    """
+
+    def __init__(self, topo: Topology, build_dir: str, uplink: str,
+                 fast_path: str = "bpf", pin_dir: Optional[str] = None,
+                 extra_args: Sequence[str] = ()):
+        self.topo = topo
+        self.vnetd = os.path.join(build_dir, "daemon", "vnetd")
+        self.vnetctl = os.path.join(build_dir, "cli", "vnetctl")
+        self.uplink = uplink
+        self.fast_path = fast_path
+        self.dir = tempfile.mkdtemp(prefix="vnetd-", dir=topo.tmpdir)
+        self.socket = os.path.join(self.dir, "vnetd.sock")
+        self.state_dir = os.path.join(self.dir, "state")
+        self.log_path = os.path.join(self.dir, "vnetd.log")
+        self.pin_dir = pin_dir or f"/sys/fs/bpf/vnet-{topo.tag}"
+        self.extra_args = list(extra_args)
+        self.proc: Optional[subprocess.Popen] = None
+        self.assigned: List[tuple] = []
+        self._uplink_ifindex = topo.ifindex(uplink)
+        self._stopped = False
+        topo.add_cleanup(self.stop)
+        topo.add_cleanup(self._remove_pins, final=True)
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return "".join(f.readlines()[-lines:]).strip()
+        except OSError:
+            return ""
+
+    def start(self, timeout: float = 15) -> None:
+        for path in (self.vnetd, self.vnetctl):
+            if not os.access(path, os.X_OK):
+                raise VnetUnavailable(f"{path} not built")
+        args = [self.vnetd, f"--fast_path={self.fast_path}", f"--uplink={self.uplink}",
+                f"--unix_socket={self.socket}", f"--state_dir={self.state_dir}",
+                f"--bpf_pin_dir={self.pin_dir}",
+                f"--metrics_address=127.0.0.1:{free_tcp_port()}"] + self.extra_args
+        log = open(self.log_path, "w")
+        self.proc = self.topo.popen(None, args, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise VnetUnavailable(f"vnetd exited with {self.proc.returncode}: "
+                                      f"{self.log_tail(5)}")
+            if os.path.exists(self.socket):
+                r = self.ctl(["status"], check=False)
+                if r.returncode == 0:
+                    return
+            time.sleep(0.1)
+        raise VnetUnavailable(f"vnetd did not answer within {timeout}s: {self.log_tail(5)}")
+
+    def ctl(self, args: Sequence[str], check: bool = True) -> subprocess.CompletedProcess:
+        r = self.topo.run(None, [self.vnetctl, "--socket", self.socket] + list(args),
+                          check=False, timeout=20)
+        if check and r.returncode != 0:
+            raise HarnessError(f"vnetctl {' '.join(args)}: {(r.stderr or r.stdout).strip()}")
+        return r
+
+    def assign(self, guest: Guest, domain: int, device: int = 0, vlan: int = 1) -> None:
+        """Assign a context to the guest's host-side interface (its MAC and both addresses)."""
+        if guest.host_if is None:
+            raise HarnessError(f"guest {guest.name} has no host-side interface")
+        self.ctl(["context", "assign", "--domain", str(domain), "--device", str(device),
+                  "--interface", guest.host_if, "--mac", guest.mac, "--ip", guest.ipv4,
+                  "--ip", guest.ipv6, "--vlan", str(vlan)])
+        self.assigned.append((domain, device))
+
+    def release(self, domain: int, device: int = 0) -> None:
+        self.ctl(["context", "release", "--domain", str(domain), "--device", str(device)])
+        if (domain, device) in self.assigned:
+            self.assigned.remove((domain, device))
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.proc is not None and self.proc.poll() is None:
+            for domain, device in list(self.assigned):
+                try:
+                    self.release(domain, device)
+                except HarnessError as e:
+                    print(f"[{self.topo.tag}] release {domain}.{device}: {e}")
+            _stop_process(self.proc, signal.SIGTERM, 10)
+
+    def _remove_pins(self) -> None:
+        # The daemon keeps forwarding pinned across restarts by design; a test run must not
+        # leave it: its pin directory and libxdp's dispatcher pins for the (deleted) uplink.
+        shutil.rmtree(self.pin_dir, ignore_errors=True)
+        remove_xdp_dispatcher_pins(self._uplink_ifindex, self.uplink)
+
+
+def remove_xdp_dispatcher_pins(ifindex: int, ifname: str) -> None:
+    """Remove libxdp's dispatcher pins for an interface that no longer exists."""
+    if os.path.exists(f"/sys/class/net/{ifname}"):
+        return  # still there: libxdp owns them
+    for d in glob.glob(f"/sys/fs/bpf/xdp/dispatch-{ifindex}-*"):
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------
+def leftovers(tag: str, extra_paths: Sequence[str] = ()) -> List[str]:
+    """Everything in the system that carries this run tag (or prefix+PID), as descriptions.
+
+    tag may be a full Topology tag ("vt4711a") or a run prefix ("vt4711"); a run prefix
+    matches only that PID (the tag letter follows the PID, so vt4711 never matches vt47110).
+    """
+    pat = re.compile(rf"^{re.escape(tag)}([a-z]|$)" if re.search(r"\d$", tag)
+                     else rf"^{re.escape(tag)}")
+    found: List[str] = []
+    r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10)
+    for line in r.stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        if pat.match(name):
+            found.append(f"namespace {name}")
+    r = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, timeout=10)
+    for line in r.stdout.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) > 1:
+            name = parts[1].strip().split("@")[0]
+            if pat.match(name):
+                found.append(f"link {name}")
+    for fam in ("-4", "-6"):
+        r = subprocess.run(["ip", fam, "route", "show", "table", "all"], capture_output=True,
+                           text=True, timeout=10)
+        for line in r.stdout.splitlines():
+            m = re.search(r"\bdev (\S+)", line)
+            if m and pat.match(m.group(1)):
+                found.append(f"route {line.strip()}")
+    for path in glob.glob("/sys/fs/bpf/*"):
+        base = os.path.basename(path)
+        if pat.match(base) or pat.match(base.replace("vnet-", "", 1)):
+            found.append(f"bpf pin {path}")
+    for path in extra_paths:
+        if os.path.lexists(path):
+            found.append(f"path {path}")
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), f"{tag}*")):
+        if pat.match(os.path.basename(path).split("-")[0]):
+            found.append(f"temp dir {path}")
+    return found
+
+
+def root_test_routes() -> List[str]:
+    """Routes in the root namespace for the test ranges (there must be none from us)."""
+    bad = []
+    for fam, net in (("-4", TEST_NET4), ("-6", TEST_NET6)):
+        r = subprocess.run(["ip", fam, "route", "show", "table", "all"], capture_output=True,
+                           text=True, timeout=10)
+        for line in r.stdout.splitlines():
+            dst = line.split()[0] if line.split() else ""
+            if dst in ("local", "broadcast", "anycast", "multicast", "unreachable"):
+                dst = line.split()[1]
+            try:
+                n = ipaddress.ip_network(dst, strict=False)
+            except ValueError:
+                continue
+            if n.version == net.version and n.subnet_of(net):
+                bad.append(line.strip())
+    return bad
+
+
+def check_clean(tag: str, extra_paths: Sequence[str] = ()) -> None:
+    """Raise HarnessError if anything with this tag (or run prefix) is left."""
+    left = leftovers(tag, extra_paths)
+    if left:
+        raise HarnessError(f"left behind by {tag}: " + "; ".join(left))
+
+
+if __name__ == "__main__":
+    import sys
+    if len(sys.argv) >= 3 and sys.argv[1] == "check":
+        left = leftovers(sys.argv[2], sys.argv[3:])
+        for item in left:
+            print(item)
+        sys.exit(1 if left else 0)
+    print("usage: topology.py check TAG [PATH...]  (exit 1 and list what is left for TAG)")
+    sys.exit(2)
