@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Guest interface ingress, TC: every frame a guest sends. A guest may only speak as itself
+ * (its MAC, its addresses, in ARP and ND too), may not act as a DHCP server or router, and
+ * only reaches its own VLAN: same-VLAN guests directly, everything else through the uplink
+ * tagged with its VLAN. Tables come from the daemon only; nothing is learned here. */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "lib/helpers.h"
+#include "lib/parse.h"
+#include "lib/skb.h"
+
+#define VNET_DHCP_SERVER_PORT 67
+#define VNET_DHCP_CLIENT_PORT 68
+#define VNET_DHCP6_CLIENT_PORT 546
+#define VNET_DHCP6_SERVER_PORT 547
+#define VNET_IP_MF 0x2000
+#define VNET_IP_OFFSET 0x1fff
+#define VNET_MAX_EXT_HDRS 3
+#define VNET_MAX_ND_OPTS 3
+
+static __always_inline int vnet_ip4_allowed(__u32 ctx_id, __u32 addr) {
+  struct vnet_ip4_key key = {.ctx_id = ctx_id, .addr = addr};
+  return bpf_map_lookup_elem(&vnet_ip4, &key) != 0;
+}
+
+static __always_inline int vnet_ip6_allowed(__u32 ctx_id, const __u8* addr) {
+  struct vnet_ip6_key key = {.ctx_id = ctx_id};
+  __builtin_memcpy(key.addr, addr, 16);
+  return bpf_map_lookup_elem(&vnet_ip6, &key) != 0;
+}
+
+/* Returns a drop reason, or VNET_DROP_NONE to forward. */
+static __always_inline __u32 vnet_check_ipv4(void* l3, void* end, __u32 id) {
+  struct iphdr* ip = l3;
+  __u32 hlen;
+  if ((void*)(ip + 1) > end) return VNET_DROP_MALFORMED;
+  hlen = ip->ihl * 4;
+  if (hlen < sizeof(*ip)) return VNET_DROP_MALFORMED;
+  if (ip->protocol == IPPROTO_UDP && !(ip->frag_off & bpf_htons(VNET_IP_OFFSET))) {
+    struct udphdr* udp = l3 + hlen;
+    if ((void*)(udp + 1) > end) return VNET_DROP_MALFORMED;
+    if (udp->source == bpf_htons(VNET_DHCP_SERVER_PORT)) return VNET_DROP_DHCP_SERVER;
+    /* DHCP client before it has an address: 0.0.0.0:68 -> :67. */
+    if (ip->saddr == 0 && udp->source == bpf_htons(VNET_DHCP_CLIENT_PORT) &&
+        udp->dest == bpf_htons(VNET_DHCP_SERVER_PORT))
+      return VNET_DROP_NONE;
+  }
+  return vnet_ip4_allowed(id, ip->saddr) ? VNET_DROP_NONE : VNET_DROP_SPOOF_IPV4;
+}
+
+static __always_inline __u32 vnet_check_arp(void* l3, void* end, __u32 id, const __u8* mac) {
+  struct vnet_arp_eth4* arp = l3;
+  __u32 sip;
+  if ((void*)(arp + 1) > end) return VNET_DROP_MALFORMED;
+  if (arp->hrd != bpf_htons(1) || arp->pro != bpf_htons(ETH_P_IP) || arp->hln != 6 ||
+      arp->pln != 4)
+    return VNET_DROP_SPOOF_ARP;
+  if (!vnet_mac_eq(arp->sha, mac)) return VNET_DROP_SPOOF_ARP;
+  __builtin_memcpy(&sip, arp->sip, 4);
+  if (sip == 0) return VNET_DROP_NONE; /* ARP probe (address conflict detection) */
+  return vnet_ip4_allowed(id, sip) ? VNET_DROP_NONE : VNET_DROP_SPOOF_ARP;
+}
+
+/* Link-layer address options of NS/NA/RS must carry the guest's own MAC. */
+static __always_inline __u32 vnet_check_nd_opts(void* opt, void* end, const __u8* mac) {
+  int i;
+  for (i = 0; i < VNET_MAX_ND_OPTS; i++) {
+    __u8* o = opt;
+    __u32 len;
+    if ((void*)(o + 2) > end) return VNET_DROP_NONE;
+    len = o[1] * 8;
+    if (len == 0) return VNET_DROP_MALFORMED;
+    if (o[0] == VNET_ND_OPT_SLLA || o[0] == VNET_ND_OPT_TLLA) {
+      if ((void*)(o + 8) > end) return VNET_DROP_MALFORMED;
+      if (!vnet_mac_eq(o + 2, mac)) return VNET_DROP_SPOOF_ND;
+    }
+    opt = o + (len & 0x7f8);
+  }
+  return VNET_DROP_NONE;
+}
+
+static __always_inline __u32 vnet_check_ipv6(void* l3, void* end, __u32 id, const __u8* mac) {
+  struct ipv6hdr* ip6 = l3;
+  void* l4;
+  __u8 nexthdr;
+  int i, unspec;
+  if ((void*)(ip6 + 1) > end) return VNET_DROP_MALFORMED;
+  nexthdr = ip6->nexthdr;
+  l4 = ip6 + 1;
+  /* Skip the extension headers MLD and ordinary traffic carry (hop-by-hop, dest, routing). */
+  for (i = 0; i < VNET_MAX_EXT_HDRS; i++) {
+    __u8* ext = l4;
+    if (nexthdr != IPPROTO_HOPOPTS && nexthdr != IPPROTO_DSTOPTS && nexthdr != IPPROTO_ROUTING)
+      break;
+    if ((void*)(ext + 2) > end) return VNET_DROP_MALFORMED;
+    nexthdr = ext[0];
+    l4 = ext + (ext[1] + 1) * 8;
+  }
+  unspec = vnet_ip6_is_unspec(ip6->saddr.in6_u.u6_addr8);
+
+  if (nexthdr == IPPROTO_UDP) {
+    struct udphdr* udp = l4;
+    if ((void*)(udp + 1) > end) return VNET_DROP_MALFORMED;
+    if (udp->source == bpf_htons(VNET_DHCP6_SERVER_PORT)) return VNET_DROP_DHCP_SERVER;
+  } else if (nexthdr == IPPROTO_ICMPV6) {
+    struct vnet_icmp6* icmp = l4;
+    if ((void*)(icmp + 1) > end) return VNET_DROP_MALFORMED;
+    if (icmp->type == VNET_ICMP6_RA || icmp->type == VNET_ICMP6_REDIRECT)
+      return VNET_DROP_ROUTER_ADVERT;
+    if (icmp->type == VNET_ICMP6_NS || icmp->type == VNET_ICMP6_NA) {
+      struct vnet_nd_msg* nd = l4;
+      if ((void*)(nd + 1) > end) return VNET_DROP_MALFORMED;
+      /* An NA announces the target as the sender's; so does a DAD probe (source ::). An
+       * ordinary NS asks about someone else's address and may name any target. */
+      if ((icmp->type == VNET_ICMP6_NA || unspec) && !vnet_ip6_allowed(id, nd->target))
+        return VNET_DROP_SPOOF_ND;
+      {
+        __u32 r = vnet_check_nd_opts(nd + 1, end, mac);
+        if (r != VNET_DROP_NONE) return r;
+      }
+    } else if (icmp->type == VNET_ICMP6_RS) {
+      __u32 r = vnet_check_nd_opts(icmp + 1, end, mac);
+      if (r != VNET_DROP_NONE) return r;
+    }
+    /* Before it has an address a guest may solicit, probe (DAD) and report multicast. */
+    if (unspec && (icmp->type == VNET_ICMP6_NS || icmp->type == VNET_ICMP6_RS ||
+                   icmp->type == VNET_ICMP6_MLD2_REPORT))
+      return VNET_DROP_NONE;
+  }
+  return vnet_ip6_allowed(id, ip6->saddr.in6_u.u6_addr8) ? VNET_DROP_NONE : VNET_DROP_SPOOF_IPV6;
+}
+
+/* Sends the frame to the wire, tagged with the sender's VLAN unless it is the native one. */
+static __always_inline int vnet_to_uplink(struct __sk_buff* skb, __u32 id, __u16 vlan) {
+  struct vnet_config* cfg = vnet_config_get();
+  __u32 uplink;
+  __u16 push = 0;
+  if (!cfg || cfg->uplink_ifindex == 0)
+    return vnet_drop(id, VNET_DIR_TX, VNET_DROP_NO_UPLINK, TC_ACT_SHOT);
+  uplink = cfg->uplink_ifindex;
+  if (vlan != cfg->native_vlan) {
+    if (bpf_skb_vlan_push(skb, bpf_htons(VNET_ETH_P_8021Q), vlan))
+      return vnet_drop(id, VNET_DIR_TX, VNET_DROP_REDIRECT_FAILED, TC_ACT_SHOT);
+    push = vlan;
+  }
+  vnet_trace_target(uplink, 0, push, 0);
+  return bpf_redirect(uplink, 0);
+}
+
+SEC("tc")
+int vnet_guest_tc(struct __sk_buff* skb) {
+  void* data = (void*)(long)skb->data;
+  void* end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = data;
+  struct vnet_ctx_rec* rec;
+  __u32 ifindex = skb->ifindex;
+  __u32 *idp, id, reason, target;
+  __u8 mac[6], dst[6];
+  __u16 vlan;
+
+  vnet_trace_begin();
+  idp = bpf_map_lookup_elem(&vnet_if_ctx, &ifindex);
+  id = idp ? *idp : 0;
+  rec = vnet_ctx_get(id);
+  if (!rec) return vnet_drop(0, VNET_DIR_TX, VNET_DROP_NO_CONTEXT, TC_ACT_SHOT);
+  vnet_count_tx(id, skb->len);
+  __builtin_memcpy(mac, rec->mac, 6);
+  vlan = rec->vlan;
+
+  if ((void*)(eth + 1) > end) return vnet_drop(id, VNET_DIR_TX, VNET_DROP_MALFORMED, TC_ACT_SHOT);
+  if (skb->vlan_present || eth->h_proto == bpf_htons(VNET_ETH_P_8021Q) ||
+      eth->h_proto == bpf_htons(VNET_ETH_P_8021AD))
+    return vnet_drop(id, VNET_DIR_TX, VNET_DROP_TAGGED_FROM_GUEST, TC_ACT_SHOT);
+  if (!vnet_mac_eq(eth->h_source, mac))
+    return vnet_drop(id, VNET_DIR_TX, VNET_DROP_SPOOF_MAC, TC_ACT_SHOT);
+
+  if (eth->h_proto == bpf_htons(ETH_P_IP))
+    reason = vnet_check_ipv4(eth + 1, end, id);
+  else if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+    reason = vnet_check_ipv6(eth + 1, end, id, mac);
+  else if (eth->h_proto == bpf_htons(ETH_P_ARP))
+    reason = vnet_check_arp(eth + 1, end, id, mac);
+  else
+    reason = VNET_DROP_ETHERTYPE;
+  if (reason != VNET_DROP_NONE) return vnet_drop(id, VNET_DIR_TX, reason, TC_ACT_SHOT);
+
+  __builtin_memcpy(dst, eth->h_dest, 6);
+  if (vnet_is_multicast(dst)) {
+    /* Every other guest of the VLAN, then the wire; never the sender, never another VLAN. */
+    vnet_skb_flood(skb, vlan, id);
+    return vnet_to_uplink(skb, id, vlan);
+  }
+  target = vnet_fdb_lookup(vlan, dst);
+  if (target == id) return vnet_drop(id, VNET_DIR_TX, VNET_DROP_HAIRPIN, TC_ACT_SHOT);
+  rec = vnet_ctx_get(target);
+  if (rec) return vnet_skb_deliver(skb, target, rec);
+  return vnet_to_uplink(skb, id, vlan);
+}
+
+char LICENSE[] SEC("license") = "GPL";

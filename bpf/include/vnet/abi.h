@@ -1,0 +1,139 @@
+/* The contract between the fast path (BPF C) and vnetd (C++): map keys and values, flags,
+ * drop reasons. Both sides include this file so they cannot drift. Plain C, fixed-width
+ * types, explicit padding: the layout must be identical for clang -target bpf and g++.
+ * Context id 0 means "none" (BPF arrays start zeroed); slot 0 of the stats map counts
+ * what belongs to no context (e.g. unknown unicast from the wire). */
+#ifndef VNET_ABI_H_
+#define VNET_ABI_H_
+
+#include <linux/types.h>
+
+/* Per-VLAN member array bound: the broadcast fan-out loop runs at most this many times. */
+#define VNET_VLAN_MAX_MEMBERS 256
+/* Addresses a context may hold per family (the daemon also adds the MAC's link-local). */
+#define VNET_MAX_ADDRS_PER_CTX 16
+/* How many fan-out clones a trace record keeps (tests only). */
+#define VNET_TRACE_MAX_CLONES 8
+
+/* Per-context record flags (vnet_ctx_rec.flags). */
+#define VNET_CTX_F_ACTIVE (1u << 0)     /* record in use */
+#define VNET_CTX_F_PEER (1u << 1)       /* veth with its peer in another netns: redirect_peer */
+#define VNET_CTX_F_XDP_TARGET (1u << 2) /* device takes XDP redirects (ndo_xdp_xmit ready) */
+#define VNET_CTX_F_TX_CSUM (1u << 3)    /* offloads the guest negotiated */
+#define VNET_CTX_F_TSO4 (1u << 4)
+#define VNET_CTX_F_TSO6 (1u << 5)
+#define VNET_CTX_F_SG (1u << 6)
+#define VNET_CTX_F_RX_CSUM (1u << 7)
+
+enum vnet_drop_reason {
+  VNET_DROP_NONE = 0,
+  VNET_DROP_MALFORMED = 1,          /* truncated or inconsistent headers */
+  VNET_DROP_NO_CONTEXT = 2,         /* guest program on an interface with no active context */
+  VNET_DROP_UNKNOWN_UNICAST = 3,    /* wire frame for a guest VLAN, no such guest MAC */
+  VNET_DROP_SPOOF_MAC = 4,          /* guest's source MAC is not its own */
+  VNET_DROP_SPOOF_IPV4 = 5,         /* guest's source IPv4 is not one of its addresses */
+  VNET_DROP_SPOOF_IPV6 = 6,         /* guest's source IPv6 is not one of its addresses */
+  VNET_DROP_SPOOF_ARP = 7,          /* ARP sender MAC/IP not the guest's */
+  VNET_DROP_SPOOF_ND = 8,           /* ND target or link-layer option not the guest's */
+  VNET_DROP_DHCP_SERVER = 9,        /* DHCP/DHCPv6 server traffic from a guest */
+  VNET_DROP_ROUTER_ADVERT = 10,     /* router advertisement or ICMPv6 redirect from a guest */
+  VNET_DROP_TAGGED_FROM_GUEST = 11, /* guests are access ports: no 802.1Q from them */
+  VNET_DROP_ETHERTYPE = 12,         /* not IPv4, IPv6 or ARP */
+  VNET_DROP_NO_UPLINK = 13,         /* frame for the wire and no uplink configured */
+  VNET_DROP_REDIRECT_FAILED = 14,   /* VLAN push/pop or redirect helper failed */
+  VNET_DROP_HAIRPIN = 15,           /* guest frame addressed to its own MAC */
+  VNET_DROP_MAX = 16,
+};
+
+/* Traffic direction of a drop, seen from the guest: RX toward it, TX from it. */
+enum vnet_dir { VNET_DIR_RX = 0, VNET_DIR_TX = 1, VNET_DIR_MAX = 2 };
+
+/* vnet_fdb: (VLAN, MAC) -> context id (__u32). */
+struct vnet_fdb_key {
+  __u16 vlan;
+  __u8 mac[6];
+};
+
+/* vnet_ctx: array indexed by context id. */
+struct vnet_ctx_rec {
+  __u32 ifindex; /* the guest's interface in dom0 (host side of a veth, a vif, a tap) */
+  __u32 flags;   /* VNET_CTX_F_* */
+  __u16 vlan;    /* access VLAN 1..4094 */
+  __u8 mac[6];
+  __u32 mtu;
+  __u32 pad;
+};
+
+/* vnet_ip4 / vnet_ip6: (context id, address in network order) -> __u8 1. */
+struct vnet_ip4_key {
+  __u32 ctx_id;
+  __u32 addr;
+};
+struct vnet_ip6_key {
+  __u32 ctx_id;
+  __u8 addr[16];
+};
+
+/* vnet_vlan: VLAN (__u32) -> the active contexts in it. */
+struct vnet_vlan_members {
+  __u32 count;
+  __u32 ids[VNET_VLAN_MAX_MEMBERS];
+};
+
+/* vnet_config: array of one. */
+struct vnet_config {
+  __u32 uplink_ifindex; /* 0: no uplink */
+  __u16 native_vlan;    /* VLAN of untagged uplink frames; 0: untagged frames are the host's */
+  __u8 uplink_mac[6];   /* frames to it are the host's */
+  __u32 flags;
+  __u32 pad;
+};
+
+/* vnet_stats: per-CPU array indexed by context id; RX is toward the guest. */
+struct vnet_ctx_stats {
+  __u64 rx_packets;
+  __u64 rx_bytes;
+  __u64 tx_packets;
+  __u64 tx_bytes;
+  __u64 drops[VNET_DIR_MAX][VNET_DROP_MAX];
+};
+
+/* vnet_trace: the last verdict, written only when a program is loaded with tracing on
+ * (tests), so fixtures can check redirect targets that the test run cannot show. */
+struct vnet_trace {
+  __u32 seq;
+  __u32 reason;
+  __u32 target_ifindex;
+  __u32 target_ctx;
+  __u16 vlan_push; /* VLAN pushed before the redirect, 0 none */
+  __u16 n_clones;
+  __u32 peer; /* 1 when bpf_redirect_peer was used */
+  __u32 clones[VNET_TRACE_MAX_CLONES];
+};
+
+#if !defined(__bpf__)
+/* Metric label of a drop reason; stable names, "unknown" outside the enum. */
+static inline const char* vnet_drop_reason_name(unsigned int reason) {
+  switch (reason) {
+    case VNET_DROP_NONE: return "none";
+    case VNET_DROP_MALFORMED: return "malformed";
+    case VNET_DROP_NO_CONTEXT: return "no_context";
+    case VNET_DROP_UNKNOWN_UNICAST: return "unknown_unicast";
+    case VNET_DROP_SPOOF_MAC: return "spoof_mac";
+    case VNET_DROP_SPOOF_IPV4: return "spoof_ipv4";
+    case VNET_DROP_SPOOF_IPV6: return "spoof_ipv6";
+    case VNET_DROP_SPOOF_ARP: return "spoof_arp";
+    case VNET_DROP_SPOOF_ND: return "spoof_nd";
+    case VNET_DROP_DHCP_SERVER: return "dhcp_server";
+    case VNET_DROP_ROUTER_ADVERT: return "router_advert";
+    case VNET_DROP_TAGGED_FROM_GUEST: return "tagged_from_guest";
+    case VNET_DROP_ETHERTYPE: return "ethertype";
+    case VNET_DROP_NO_UPLINK: return "no_uplink";
+    case VNET_DROP_REDIRECT_FAILED: return "redirect_failed";
+    case VNET_DROP_HAIRPIN: return "hairpin";
+    default: return "unknown";
+  }
+}
+#endif
+
+#endif /* VNET_ABI_H_ */

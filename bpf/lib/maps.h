@@ -1,0 +1,94 @@
+/* The maps every program shares. Pinned by name under the daemon's pin root, so the three
+ * program objects (and a restarted daemon) use one set of tables. Sizes here are defaults:
+ * the daemon sets them from its capacity before loading. */
+#ifndef VNET_BPF_MAPS_H_
+#define VNET_BPF_MAPS_H_
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "vnet/abi.h"
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 128);
+  __type(key, struct vnet_fdb_key);
+  __type(value, __u32);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnet_fdb SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 129);
+  __type(key, __u32);
+  __type(value, struct vnet_ctx_rec);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnet_ctx SEC(".maps");
+
+/* Guest interface ifindex -> context id: how the guest program knows whose frame it has. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 128);
+  __type(key, __u32);
+  __type(value, __u32);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnet_if_ctx SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 128 * VNET_MAX_ADDRS_PER_CTX);
+  __type(key, struct vnet_ip4_key);
+  __type(value, __u8);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnet_ip4 SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 128 * VNET_MAX_ADDRS_PER_CTX);
+  __type(key, struct vnet_ip6_key);
+  __type(value, __u8);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnet_ip6 SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 128);
+  __type(key, __u32);
+  __type(value, struct vnet_vlan_members);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnet_vlan SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 129);
+  __type(key, __u32);
+  __type(value, struct vnet_ctx_stats);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnet_stats SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct vnet_config);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnet_config SEC(".maps");
+
+/* XDP redirect targets, indexed by context id; only XDP-capable devices are entered. */
+struct {
+  __uint(type, BPF_MAP_TYPE_DEVMAP);
+  __uint(max_entries, 129);
+  __type(key, __u32);
+  __type(value, __u32);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnet_xdp_tx SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct vnet_trace);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnet_trace SEC(".maps");
+
+#endif /* VNET_BPF_MAPS_H_ */

@@ -1,0 +1,71 @@
+/* Packet parsing: bounds-checked header access shared by the programs. */
+#ifndef VNET_BPF_PARSE_H_
+#define VNET_BPF_PARSE_H_
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#define VNET_ETH_P_8021Q 0x8100
+#define VNET_ETH_P_8021AD 0x88A8
+#define VNET_VLAN_VID_MASK 0x0fff
+
+struct vnet_vlan_hdr {
+  __be16 tci;
+  __be16 encap_proto;
+};
+
+/* ARP for Ethernet/IPv4, the only kind guests may send. */
+struct vnet_arp_eth4 {
+  __be16 hrd;
+  __be16 pro;
+  __u8 hln;
+  __u8 pln;
+  __be16 op;
+  __u8 sha[6];
+  __u8 sip[4];
+  __u8 tha[6];
+  __u8 tip[4];
+} __attribute__((packed));
+
+struct vnet_icmp6 {
+  __u8 type;
+  __u8 code;
+  __be16 csum;
+  __u32 reserved;
+};
+
+/* ND neighbour solicitation / advertisement: ICMPv6 header then the target. */
+struct vnet_nd_msg {
+  struct vnet_icmp6 hdr;
+  __u8 target[16];
+};
+
+#define VNET_ICMP6_RS 133
+#define VNET_ICMP6_RA 134
+#define VNET_ICMP6_NS 135
+#define VNET_ICMP6_NA 136
+#define VNET_ICMP6_REDIRECT 137
+#define VNET_ICMP6_MLD2_REPORT 143
+#define VNET_ND_OPT_SLLA 1
+#define VNET_ND_OPT_TLLA 2
+
+static __always_inline int vnet_is_multicast(const __u8* mac) { return mac[0] & 1; }
+
+static __always_inline int vnet_mac_eq(const __u8* a, const __u8* b) {
+  return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4]) |
+          (a[5] ^ b[5])) == 0;
+}
+
+static __always_inline int vnet_ip6_is_unspec(const __u8* a) {
+  __u32 w[4];
+  __builtin_memcpy(w, a, 16);
+  return (w[0] | w[1] | w[2] | w[3]) == 0;
+}
+
+#endif /* VNET_BPF_PARSE_H_ */

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Uplink ingress, TC: the skb path for frames from the wire that XDP passed up. Delivers
+ * unicast to guests (bpf_redirect_peer into namespace veths, bpf_redirect to vifs and taps)
+ * and clones broadcast/multicast to every guest of the VLAN. The tag is popped for guests. */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "lib/helpers.h"
+#include "lib/parse.h"
+#include "lib/skb.h"
+
+SEC("tc")
+int vnet_uplink_tc(struct __sk_buff* skb) {
+  void* data = (void*)(long)skb->data;
+  void* end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = data;
+  struct vnet_config* cfg;
+  struct vnet_ctx_rec* rec;
+  __u8 dst[6];
+  __u32 vlan_key, id;
+  __u16 vlan;
+  int tagged = 0;
+
+  vnet_trace_begin();
+  if ((void*)(eth + 1) > end) return TC_ACT_OK;
+  cfg = vnet_config_get();
+  if (!cfg) return TC_ACT_OK;
+  /* The stack usually moved the tag into skb metadata before TC runs; a test run has not. */
+  if (skb->vlan_present) {
+    vlan = skb->vlan_tci & VNET_VLAN_VID_MASK;
+    tagged = 1;
+  } else if (eth->h_proto == bpf_htons(VNET_ETH_P_8021Q)) {
+    struct vnet_vlan_hdr* vh = (void*)(eth + 1);
+    if ((void*)(vh + 1) > end) return TC_ACT_OK;
+    vlan = bpf_ntohs(vh->tci) & VNET_VLAN_VID_MASK;
+    tagged = 1;
+  } else {
+    vlan = cfg->native_vlan;
+  }
+  if (vlan == 0 || vnet_mac_eq(eth->h_dest, cfg->uplink_mac)) return TC_ACT_OK;
+  vlan_key = vlan;
+  {
+    struct vnet_vlan_members* m = bpf_map_lookup_elem(&vnet_vlan, &vlan_key);
+    if (!m || m->count == 0) return TC_ACT_OK;
+  }
+  __builtin_memcpy(dst, eth->h_dest, 6);
+
+  if (vnet_is_multicast(dst)) {
+    if (tagged && bpf_skb_vlan_pop(skb))
+      return vnet_drop(0, VNET_DIR_RX, VNET_DROP_REDIRECT_FAILED, TC_ACT_SHOT);
+    vnet_skb_flood(skb, vlan, 0);
+    /* The host sees the frame as it arrived (its own VLAN devices may want it). */
+    if (tagged && bpf_skb_vlan_push(skb, bpf_htons(VNET_ETH_P_8021Q), vlan)) return TC_ACT_SHOT;
+    return TC_ACT_OK;
+  }
+
+  id = vnet_fdb_lookup(vlan, dst);
+  rec = vnet_ctx_get(id);
+  if (!rec) return vnet_drop(0, VNET_DIR_RX, VNET_DROP_UNKNOWN_UNICAST, TC_ACT_SHOT);
+  if (tagged && bpf_skb_vlan_pop(skb))
+    return vnet_drop(id, VNET_DIR_RX, VNET_DROP_REDIRECT_FAILED, TC_ACT_SHOT);
+  return vnet_skb_deliver(skb, id, rec);
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Uplink ingress, XDP: the cheap decisions for frames from the wire. Drops unknown unicast in
+ * guest VLANs, passes what is the host's, and redirects unicast straight to guests whose
+ * device takes XDP redirects. Everything else for guests (broadcast, multicast, targets
+ * without XDP support) passes to the uplink TC program, which has the skb path. */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "lib/helpers.h"
+#include "lib/parse.h"
+
+/* Removes the 802.1Q tag in place: move the MACs forward 4 bytes, then trim the head. */
+static __always_inline int vnet_xdp_pop_vlan(struct xdp_md* ctx) {
+  void* data = (void*)(long)ctx->data;
+  void* end = (void*)(long)ctx->data_end;
+  __u8 macs[12];
+  if (data + sizeof(struct ethhdr) + sizeof(struct vnet_vlan_hdr) > end) return -1;
+  __builtin_memcpy(macs, data, 12);
+  if (bpf_xdp_adjust_head(ctx, (int)sizeof(struct vnet_vlan_hdr))) return -1;
+  data = (void*)(long)ctx->data;
+  end = (void*)(long)ctx->data_end;
+  if (data + 12 > end) return -1;
+  __builtin_memcpy(data, macs, 12);
+  return 0;
+}
+
+SEC("xdp")
+int vnet_uplink_xdp(struct xdp_md* ctx) {
+  void* data = (void*)(long)ctx->data;
+  void* end = (void*)(long)ctx->data_end;
+  struct ethhdr* eth = data;
+  struct vnet_config* cfg;
+  struct vnet_ctx_rec* rec;
+  __u32 vlan_key, id;
+  __u16 vlan;
+  int tagged = 0;
+
+  vnet_trace_begin();
+  if ((void*)(eth + 1) > end) return XDP_PASS; /* not ours to judge: the host's stack will */
+  cfg = vnet_config_get();
+  if (!cfg) return XDP_PASS;
+  if (eth->h_proto == bpf_htons(VNET_ETH_P_8021Q)) {
+    struct vnet_vlan_hdr* vh = (void*)(eth + 1);
+    if ((void*)(vh + 1) > end) return XDP_PASS;
+    vlan = bpf_ntohs(vh->tci) & VNET_VLAN_VID_MASK;
+    tagged = 1;
+  } else {
+    vlan = cfg->native_vlan;
+  }
+  if (vlan == 0 || vnet_mac_eq(eth->h_dest, cfg->uplink_mac)) return XDP_PASS;
+  vlan_key = vlan;
+  {
+    struct vnet_vlan_members* m = bpf_map_lookup_elem(&vnet_vlan, &vlan_key);
+    if (!m || m->count == 0) return XDP_PASS; /* no guest in this VLAN */
+  }
+  if (vnet_is_multicast(eth->h_dest)) return XDP_PASS; /* fan-out on the skb path */
+
+  id = vnet_fdb_lookup(vlan, eth->h_dest);
+  rec = vnet_ctx_get(id);
+  if (!rec) return vnet_drop(0, VNET_DIR_RX, VNET_DROP_UNKNOWN_UNICAST, XDP_DROP);
+  if (!(rec->flags & VNET_CTX_F_XDP_TARGET)) return XDP_PASS;
+
+  if (tagged && vnet_xdp_pop_vlan(ctx))
+    return vnet_drop(id, VNET_DIR_RX, VNET_DROP_REDIRECT_FAILED, XDP_DROP);
+  vnet_count_rx(id, (__u64)(ctx->data_end - ctx->data));
+  vnet_trace_target(rec->ifindex, id, 0, 0);
+  return bpf_redirect_map(&vnet_xdp_tx, id, 0);
+}
+
+char LICENSE[] SEC("license") = "GPL";
