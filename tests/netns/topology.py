@@ -613,9 +613,20 @@ class VnetDaemon:
             if os.path.exists(self.socket):
                 r = self.ctl(["status"], check=False)
                 if r.returncode == 0:
+                    mode = self.fast_path_status(r.stdout)
+                    if self.fast_path != "none" and (mode is None or mode.startswith("none")):
+                        raise VnetUnavailable(f"vnetd was asked for --fast_path={self.fast_path}"
+                                              f" but reports fast path: {mode}")
                     return
             time.sleep(0.1)
         raise VnetUnavailable(f"vnetd did not answer within {timeout}s: {self.log_tail(5)}")
+
+    def fast_path_status(self, status_text: Optional[str] = None) -> Optional[str]:
+        """The "fast path:" line of `vnetctl status` (e.g. "bpf (xdp native on ...)")."""
+        if status_text is None:
+            status_text = self.ctl(["status"], check=False).stdout
+        m = re.search(r"^\s*fast path:\s*(.*)$", status_text, re.M)
+        return m.group(1).strip() if m else None
 
     def ctl(self, args: Sequence[str], check: bool = True) -> subprocess.CompletedProcess:
         r = self.topo.run(None, [self.vnetctl, "--socket", self.socket] + list(args),

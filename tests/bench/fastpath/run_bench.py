@@ -1,0 +1,336 @@
+#!/usr/bin/python3
+"""Side-by-side benchmark: vnet's eBPF fast path vs a Linux bridge vs a direct veth pair.
+
+Builds three test networks at once (network namespaces and veth pairs, see
+tests/netns/topology.py), then measures each metric on each of them in turn:
+
+  veth    two guest namespaces on one veth pair, the wire cabled straight into the
+          receiving guest: no switch at all, the limit;
+  bridge  guests' host-side veths and the uplink veth enslaved to a Linux bridge made for the
+          run (what Xen's vif-bridge sets up);
+  vnet    no bridge: vnetd --fast_path=bpf on the uplink veth, one context per guest assigned
+          with vnetctl; GRO on in the guests (a veth takes XDP redirects only in NAPI mode).
+
+Metrics: guest-to-guest TCP (iperf3, 1 and 4 streams), guest-to-guest and wire-to-guest
+64-byte UDP packets per second (trafgen, counted as IPv4 packets received in the receiving
+namespace, /proc/net/snmp Ip InReceives), and guest-to-guest latency (ping, avg and p99).
+Every generator is bounded by count and time. Prints a Markdown table with ratios.
+
+Exit status: 0 all three columns measured; 2 vnet could not be set up or measured (its
+column says n/a and why; the other columns are real); 1 error; 3 something was left behind.
+Not a ctest test: run it by hand, as root:
+
+    /usr/bin/python3 tests/bench/fastpath/run_bench.py [BUILD_DIR] [--reps 2] ...
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "netns"))
+from topology import (HarnessError, Topology, VnetDaemon, VnetUnavailable,  # noqa: E402
+                      leftovers)
+
+IPERF_PORT = 5201
+UDP_PORT = 9  # discard: nothing listens, the receiving stack drops after counting
+
+
+class Setup:
+    """One of the three networks: who sends, who receives, and from the wire."""
+
+    def __init__(self, name, a, b, wire, wire_dst_mac, wire_dst_ip, wire_rx_if):
+        self.name = name
+        self.a, self.b, self.wire = a, b, wire
+        self.wire_dst_mac, self.wire_dst_ip, self.wire_rx_if = wire_dst_mac, wire_dst_ip, wire_rx_if
+        self.error: Optional[str] = None  # set when the setup cannot be measured at all
+
+
+# ---------------------------------------------------------------------------------------
+def log(msg: str) -> None:
+    print(f"# {msg}", file=sys.stderr, flush=True)
+
+
+def wait_listen(t: Topology, ns: str, port: int, deadline: float = 5) -> bool:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        r = t.run(ns, ["ss", "-Hltn", f"sport = :{port}"], check=False)
+        if r.stdout.strip():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def tcp_gbps(t: Topology, s: Setup, streams: int, duration: int, pin: bool) -> float:
+    """iperf3 from guest a to guest b; received bit rate in Gbit/s."""
+    server = t.popen(s.b.ns, ["iperf3", "-s", "-1", "-B", s.b.ipv4, "-p", str(IPERF_PORT)])
+    try:
+        if not wait_listen(t, s.b.ns, IPERF_PORT):
+            raise HarnessError("iperf3 server did not start")
+        cmd = ["iperf3", "-c", s.b.ipv4, "-p", str(IPERF_PORT), "-t", str(duration),
+               "-P", str(streams), "-J", "--connect-timeout", "3000"]
+        if pin:
+            cmd += ["-A", "0,1"]
+        r = t.run(s.a.ns, cmd, check=False, timeout=duration + 20)
+        try:
+            data = json.loads(r.stdout)
+        except ValueError:
+            raise HarnessError(f"iperf3: {r.stderr.strip() or r.stdout[-200:]}")
+        if "error" in data:
+            raise HarnessError(f"iperf3: {data['error']}")
+        return data["end"]["sum_received"]["bits_per_second"] / 1e9
+    finally:
+        t.stop(server)
+
+
+def trafgen_conf(src_mac, dst_mac, src_ip, dst_ip) -> str:
+    # 14 + 20 + 8 + 18 = 60 bytes: a 64-byte frame on a wire; complete IPv4 and UDP checksums.
+    return ("{ eth(da=%s, sa=%s, type=0x0800), ipv4(sa=%s, da=%s, ttl=64, df), "
+            "udp(sp=40000, dp=%d), fill(0x00, 18) }\n" % (dst_mac, src_mac, src_ip, dst_ip, UDP_PORT))
+
+
+def pps(t: Topology, tx_ns: str, tx_if: str, src_mac: str, src_ip: str,
+        rx_ns: str, rx_if: str, dst_mac: str, dst_ip: str, window: float) -> Dict[str, float]:
+    """trafgen 64-byte UDP from tx_if; rates over `window` seconds after a warm-up.
+
+    Returns rx (IPv4 packets the receiving namespace took in, per second), tx (packets
+    the sender's interface sent, per second) and delivery (rx/tx)."""
+    conf = os.path.join(t.tmpdir, f"trafgen-{tx_ns}.cfg")
+    with open(conf, "w") as f:
+        f.write(trafgen_conf(src_mac, dst_mac, src_ip, dst_ip))
+    warmup = 0.5
+    bound = int(window + warmup + 3)
+    # Bounded twice: by count (at most 10 Mpps for the whole bound) and by time.
+    cmd = ["timeout", "-s", "INT", "-k", "2", str(bound), "trafgen", "--dev", tx_if,
+           "--conf", conf, "--num", str(10_000_000 * bound), "--cpus", "1",
+           "--no-sock-mem", "--notouch-irq", "--no-cpu-stats"]
+    gen = t.popen(tx_ns, cmd, stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(warmup)
+        if gen.poll() is not None:
+            raise HarnessError(f"trafgen exited early: {gen.stderr.read().strip()[-300:]}")
+        rx0, tx0 = t.snmp(rx_ns)["Ip.InReceives"], t.link_stats(tx_ns, tx_if)["tx_packets"]
+        t0 = time.monotonic()
+        time.sleep(window)
+        rx1, tx1 = t.snmp(rx_ns)["Ip.InReceives"], t.link_stats(tx_ns, tx_if)["tx_packets"]
+        dt = time.monotonic() - t0
+    finally:
+        t.stop(gen, signal.SIGINT)
+    rx, tx = (rx1 - rx0) / dt, (tx1 - tx0) / dt
+    return {"rx": rx, "tx": tx, "delivery": rx / tx if tx else 0.0}
+
+
+def latency_us(t: Topology, s: Setup, count: int, interval: float) -> Dict[str, float]:
+    deadline = int(count * interval + 5)
+    r = t.run(s.a.ns, ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", "1",
+                       "-w", str(deadline), s.b.ipv4], check=False, timeout=deadline + 5)
+    rtts = sorted(float(x) * 1000 for x in re.findall(r"time=([\d.]+) ms", r.stdout))
+    if len(rtts) < count * 0.9:
+        raise HarnessError(f"ping: {len(rtts)} of {count} answered")
+    p99 = rtts[min(len(rtts) - 1, int(round(0.99 * (len(rtts) - 1))))]
+    return {"avg": statistics.fmean(rtts), "p50": statistics.median(rtts), "p99": p99,
+            "lost": count - len(rtts)}
+
+
+# ---------------------------------------------------------------------------------------
+def build(t: Topology, args) -> List[Setup]:
+    setups = []
+    # veth: the limit. The wire is cabled into the receiving guest (its veth1).
+    da, db = t.add_direct_pair("da", "db", gro=args.gro_all)
+    dw = t.add_wire("dw", direct_to=db, gro=args.gro_all)
+    setups.append(Setup("veth", da, db, dw, dw.peer_mac, dw.peer_ipv4, dw.peer_if))
+
+    br = t.add_bridge("br")
+    ba = t.add_guest("ba", bridge=br, gro=args.gro_all)
+    bb = t.add_guest("bb", bridge=br, gro=args.gro_all)
+    bw = t.add_wire("bw", bridge=br)
+    setups.append(Setup("bridge", ba, bb, bw, bb.mac, bb.ipv4, bb.guest_if))
+
+    na = t.add_guest("na", gro=True)
+    nb = t.add_guest("nb", gro=True)
+    nw = t.add_wire("nw", vlan=args.wire_vlan)
+    vn = Setup("vnet", na, nb, nw, nb.mac, nb.ipv4, nb.guest_if)
+    setups.append(vn)
+    if args.skip_vnet:
+        vn.error = "skipped (--skip-vnet)"
+        return setups
+    try:
+        d = VnetDaemon(t, args.build_dir, nw.host_if,
+                       pin_dir=f"/sys/fs/bpf/vnet-bench-{os.getpid()}")
+        d.start()
+        for domain, g in ((1, na), (2, nb)):
+            d.assign(g, domain=domain, device=0, vlan=1)
+        status = d.ctl(["status"], check=False)
+        log("vnetd status:\n" + (status.stdout or status.stderr).strip())
+        vn.daemon = d
+    except HarnessError as e:
+        vn.error = f"vnet setup failed: {e}"
+    return setups
+
+
+def warm_up(t: Topology, setups: List[Setup]) -> None:
+    """Resolve neighbours (and teach the bridge its MACs) in every direction measured."""
+    for s in setups:
+        if s.error:
+            continue
+        checks = [(s.a.ns, s.b.ipv4), (s.a.ns, s.b.ipv6), (s.b.ns, s.a.ipv4),
+                  (s.wire.ns, s.wire_dst_ip)]
+        for ns, addr in checks:
+            if not t.wait_ping(ns, addr, deadline=5):
+                s.error = f"{s.name}: no connectivity {ns} -> {addr}"
+                break
+
+
+def fmt(v: Optional[float], digits: int = 2) -> str:
+    return "n/a" if v is None else f"{v:.{digits}f}"
+
+
+def ratio(x: Optional[float], y: Optional[float]) -> str:
+    return "n/a" if x is None or y is None or y == 0 else f"{x / y:.2f}"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("build_dir", nargs="?", default="/work/main/build")
+    p.add_argument("--duration", type=int, default=4, help="seconds per iperf3 run (4)")
+    p.add_argument("--window", type=float, default=2.5, help="seconds per pps window (2.5)")
+    p.add_argument("--ping-count", type=int, default=300)
+    p.add_argument("--ping-interval", type=float, default=0.005)
+    p.add_argument("--reps", type=int, default=2, help="repetitions; the median is shown (2)")
+    p.add_argument("--no-pin", action="store_true", help="do not pin iperf3 to CPUs 0,1")
+    p.add_argument("--gro-all", action="store_true",
+                   help="GRO on in the guests of the veth and bridge networks too")
+    p.add_argument("--wire-vlan", type=int, default=None,
+                   help="the vnet wire sends tagged with this VLAN (default: untagged)")
+    p.add_argument("--skip-vnet", action="store_true")
+    p.add_argument("--json", help="also write the raw results here")
+    p.add_argument("-v", "--verbose", action="store_true")
+    args = p.parse_args()
+    if os.geteuid() != 0:
+        print("run_bench.py needs root (network namespaces)", file=sys.stderr)
+        return 1
+    args.build_dir = os.path.abspath(args.build_dir)
+    pin_dir = f"/sys/fs/bpf/vnet-bench-{os.getpid()}"
+    run_prefix = f"vb{os.getpid()}"
+    started = time.monotonic()
+
+    metrics = ["tcp1", "tcp4", "udp", "wire", "lat"]
+    raw: Dict[str, Dict[str, List]] = {}
+    errors: Dict[str, Dict[str, str]] = {}
+    vnet_describe = ""
+    try:
+        with Topology(prefix="vb", verbose=args.verbose) as t:
+            log(f"building veth, bridge and vnet networks (tag {t.tag})")
+            setups = build(t, args)
+            warm_up(t, setups)
+            d = getattr(setups[2], "daemon", None)
+            if d is not None:
+                vnet_describe = d.ctl(["status"], check=False).stdout.strip()
+            for s in setups:
+                raw[s.name] = {m: [] for m in metrics}
+                errors[s.name] = {}
+            for rep in range(args.reps):
+                order = setups if rep % 2 == 0 else list(reversed(setups))
+                for m in metrics:
+                    for s in order:
+                        if s.error or m in errors[s.name]:
+                            continue
+                        try:
+                            if m == "tcp1":
+                                v = tcp_gbps(t, s, 1, args.duration, not args.no_pin)
+                            elif m == "tcp4":
+                                v = tcp_gbps(t, s, 4, args.duration, not args.no_pin)
+                            elif m == "udp":
+                                v = pps(t, s.a.ns, s.a.guest_if, s.a.mac, s.a.ipv4,
+                                        s.b.ns, s.b.guest_if, s.b.mac, s.b.ipv4, args.window)
+                            elif m == "wire":
+                                v = pps(t, s.wire.ns, s.wire.wire_if, s.wire.mac, s.wire.ipv4,
+                                        s.b.ns, s.wire_rx_if, s.wire_dst_mac, s.wire_dst_ip,
+                                        args.window)
+                            else:
+                                v = latency_us(t, s, args.ping_count, args.ping_interval)
+                            raw[s.name][m].append(v)
+                            log(f"rep {rep + 1} {s.name:6} {m:5} {v}")
+                        except HarnessError as e:
+                            errors[s.name][m] = str(e)
+                            log(f"rep {rep + 1} {s.name:6} {m:5} FAILED: {e}")
+            setup_errors = {s.name: s.error for s in setups if s.error}
+            if d is not None:
+                tail = d.log_tail(5)
+                if tail:
+                    log("vnetd log tail:\n" + tail)
+    except HarnessError as e:
+        print(f"benchmark failed: {e}", file=sys.stderr)
+        return 1
+    left = leftovers(run_prefix, [pin_dir])
+
+    # ---- the table -----------------------------------------------------------------
+    def med(name, m, key=None):
+        vals = raw.get(name, {}).get(m, [])
+        if not vals:
+            return None
+        return statistics.median(v[key] if key else v for v in vals)
+
+    rows = [
+        ("guest→guest TCP, 1 stream (Gbit/s)", "tcp1", None, 1.0, 2),
+        ("guest→guest TCP, 4 streams (Gbit/s)", "tcp4", None, 1.0, 2),
+        ("guest→guest UDP 64 B, received (kpps)", "udp", "rx", 1e-3, 0),
+        ("  sender's rate (kpps)", "udp", "tx", 1e-3, 0),
+        ("wire→guest UDP 64 B, received (kpps)", "wire", "rx", 1e-3, 0),
+        ("  sender's rate (kpps)", "wire", "tx", 1e-3, 0),
+        ("guest→guest ping RTT avg (µs, lower is better)", "lat", "avg", 1.0, 1),
+        ("guest→guest ping RTT p99 (µs, lower is better)", "lat", "p99", 1.0, 1),
+    ]
+    names = ["veth", "bridge", "vnet"]
+    out = []
+    out.append("| metric | veth pair | Linux bridge | vnet | vnet/bridge | vnet/veth | bridge/veth |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
+    for label, m, key, scale, digits in rows:
+        vals = {}
+        for n in names:
+            v = med(n, m, key)
+            vals[n] = None if v is None else v * scale
+        out.append(f"| {label} | " + " | ".join(fmt(vals[n], digits) for n in names) + " | "
+                   + " | ".join([ratio(vals["vnet"], vals["bridge"]),
+                                 ratio(vals["vnet"], vals["veth"]),
+                                 ratio(vals["bridge"], vals["veth"])]) + " |")
+    print(f"vnet fast-path benchmark: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, kernel "
+          f"{platform.release()}, {os.cpu_count()} CPUs, reps {args.reps} (median), "
+          f"iperf3 {args.duration}s, pps window {args.window}s, ping {args.ping_count} x "
+          f"{args.ping_interval}s, GRO in veth/bridge guests: {'on' if args.gro_all else 'off'}")
+    print()
+    print("\n".join(out))
+    print()
+    vnet_ok = not setup_errors.get("vnet") and not errors.get("vnet") and raw.get("vnet", {}).get("tcp1")
+    for n, e in setup_errors.items():
+        print(f"- {n}: n/a: {e}")
+    for n in names:
+        for m, e in errors.get(n, {}).items():
+            print(f"- {n} {m}: n/a: {e}")
+    if vnet_describe:
+        print("\nvnetd status:\n```\n" + vnet_describe + "\n```")
+    print(f"\n(run took {time.monotonic() - started:.0f}s)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"raw": raw, "errors": errors, "setup_errors": setup_errors}, f, indent=1)
+    if left:
+        print("LEFT BEHIND: " + "; ".join(left), file=sys.stderr)
+        return 3
+    if not vnet_ok:
+        print("vnet column incomplete: this is not a full result", file=sys.stderr)
+        return 2
+    if any(errors.get(n) for n in names):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
