@@ -80,6 +80,75 @@ int WaitForStopSignal() {
 
 }  // namespace
 
+VnetServer::VnetServer(const v1::DaemonConfig& config, Dataplane* dataplane, int lock_fd)
+    : config_(config),
+      lock_fd_(lock_fd),
+      dataplane_(dataplane),
+      registry_(config.capacity(), StateFile(config.state_dir()), dataplane) {}
+
+VnetServer::~VnetServer() {
+  if (!stopped_) {
+    (void)Shutdown();
+  } else if (lock_fd_ >= 0) {
+    close(lock_fd_);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonConfig& config,
+                                                              Dataplane* dataplane) {
+  auto lock_fd = LockStateDir(config.state_dir());
+  if (!lock_fd.ok()) return lock_fd.status();
+  std::unique_ptr<VnetServer> self(new VnetServer(config, dataplane, *lock_fd));
+  self->stopped_ = true;  // nothing to shut down until the server runs
+  if (auto s = self->registry_.Start(); !s.ok()) return s;
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  if (!config.unix_socket().empty()) {
+    if (auto s = PrepareUnixSocket(config.unix_socket()); !s.ok()) return s;
+    self->listen_addresses_.push_back("unix:" + config.unix_socket());
+  }
+  // Local sockets, and TCP only when configured: no credentials on the wire yet, so the
+  // TCP listener is for loopback or a management network.
+  if (!config.tcp_address().empty()) self->listen_addresses_.push_back(config.tcp_address());
+  std::vector<int> bound_ports(self->listen_addresses_.size(), 0);
+  for (size_t i = 0; i < self->listen_addresses_.size(); ++i) {
+    builder.AddListeningPort(self->listen_addresses_[i], grpc::InsecureServerCredentials(),
+                             &bound_ports[i]);
+  }
+  self->context_service_ = std::make_unique<ContextServiceImpl>(&self->registry_);
+  self->daemon_service_ = std::make_unique<DaemonServiceImpl>(config, self->listen_addresses_,
+                                                              &self->registry_, dataplane);
+  builder.RegisterService(self->context_service_.get());
+  builder.RegisterService(self->daemon_service_.get());
+
+  self->server_ = builder.BuildAndStart();
+  if (!self->server_) return absl::UnavailableError("gRPC server failed to start");
+  self->stopped_ = false;
+  for (size_t i = 0; i < self->listen_addresses_.size(); ++i) {
+    if (bound_ports[i] == 0) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", self->listen_addresses_[i]));
+    }
+  }
+  if (!config.unix_socket().empty() && chmod(config.unix_socket().c_str(), 0660) != 0) {
+    LogWarning("cannot chmod %s: %s", config.unix_socket(), std::strerror(errno));
+  }
+  return self;
+}
+
+absl::Status VnetServer::Shutdown() {
+  if (stopped_) return absl::OkStatus();
+  stopped_ = true;
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  server_->Wait();
+  absl::Status saved = registry_.Persist();
+  if (!config_.unix_socket().empty()) unlink(config_.unix_socket().c_str());
+  close(lock_fd_);
+  lock_fd_ = -1;
+  return saved;
+}
+
 absl::Status RunDaemon(const DaemonOptions& options) {
   const v1::DaemonConfig& config = options.config;
   // Block the stop signals before any thread starts, so only sigwait sees them.
@@ -90,62 +159,20 @@ absl::Status RunDaemon(const DaemonOptions& options) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto lock_fd = LockStateDir(config.state_dir());
-  if (!lock_fd.ok()) return lock_fd.status();
-
   NoDataplane no_dataplane;
   Dataplane* dataplane = &no_dataplane;
-
-  ContextRegistry registry(config.capacity(), StateFile(config.state_dir()), dataplane);
-  if (auto s = registry.Start(); !s.ok()) return s;
-
-  std::vector<std::string> listen_addresses;
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  if (!config.unix_socket().empty()) {
-    if (auto s = PrepareUnixSocket(config.unix_socket()); !s.ok()) return s;
-    listen_addresses.push_back("unix:" + config.unix_socket());
-  }
-  if (!config.tcp_address().empty()) listen_addresses.push_back(config.tcp_address());
-  // Local sockets and an explicitly configured TCP address; no credentials on the wire
-  // yet, so the TCP listener is for loopback or a management network only.
-  std::vector<int> bound_ports(listen_addresses.size(), 0);
-  for (size_t i = 0; i < listen_addresses.size(); ++i) {
-    builder.AddListeningPort(listen_addresses[i], grpc::InsecureServerCredentials(),
-                             &bound_ports[i]);
-  }
-
-  ContextServiceImpl context_service(&registry);
-  DaemonServiceImpl daemon_service(config, listen_addresses, &registry, dataplane);
-  builder.RegisterService(&context_service);
-  builder.RegisterService(&daemon_service);
-
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server) return absl::UnavailableError("gRPC server failed to start");
-  for (size_t i = 0; i < listen_addresses.size(); ++i) {
-    if (bound_ports[i] == 0) {
-      server->Shutdown();
-      return absl::UnavailableError(absl::StrCat("cannot listen on ", listen_addresses[i]));
-    }
-  }
-  if (!config.unix_socket().empty() && chmod(config.unix_socket().c_str(), 0660) != 0) {
-    LogWarning("cannot chmod %s: %s", config.unix_socket(), std::strerror(errno));
-  }
+  auto server = VnetServer::Start(config, dataplane);
+  if (!server.ok()) return server.status();
   LogInfo("vnetd %s listening on %s; %d of %d contexts in use; fast path: %s", VNET_VERSION,
-          absl::StrJoin(listen_addresses, ", "), registry.size(), registry.capacity(),
-          dataplane->Describe());
+          absl::StrJoin((*server)->listen_addresses(), ", "), (*server)->registry().size(),
+          (*server)->registry().capacity(), dataplane->Describe());
 
   const int sig = WaitForStopSignal();
   LogInfo("signal %d: finishing in-flight calls", sig);
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  server->Wait();
-  if (auto s = registry.Persist(); !s.ok()) {
+  if (auto s = (*server)->Shutdown(); !s.ok()) {
     LogError("final persist failed: %s", s.ToString());
     return s;
   }
-  if (!config.unix_socket().empty()) unlink(config.unix_socket().c_str());
-  close(*lock_fd);
   LogInfo("stopped; state saved in %s", config.state_dir());
   return absl::OkStatus();
 }

@@ -1,21 +1,55 @@
-// vnetd's process: config in, registry and services up, listeners open, clean shutdown.
+// vnetd's gRPC server: config in, registry and services up, listeners open, clean shutdown.
 #pragma once
+
+#include <grpcpp/server.h>
 
 #include <memory>
 #include <string>
+#include <vector>
 
-#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "daemon/core/context_registry.h"
+#include "daemon/core/dataplane.h"
+#include "daemon/service/context_service.h"
+#include "daemon/service/daemon_service.h"
 #include "vnet/v1/daemon.pb.h"
 
 namespace vnet {
 
+class VnetServer {
+ public:
+  // Locks the state directory, restores state through `dataplane` (not owned, must outlive
+  // the server) and starts listening. Health checking and reflection are on.
+  static absl::StatusOr<std::unique_ptr<VnetServer>> Start(const v1::DaemonConfig& config,
+                                                           Dataplane* dataplane);
+  ~VnetServer();
+
+  // Finishes in-flight calls (up to a grace period), persists, removes the socket.
+  absl::Status Shutdown();
+
+  ContextRegistry& registry() { return registry_; }
+  const std::vector<std::string>& listen_addresses() const { return listen_addresses_; }
+
+ private:
+  VnetServer(const v1::DaemonConfig& config, Dataplane* dataplane, int lock_fd);
+
+  v1::DaemonConfig config_;
+  int lock_fd_;
+  Dataplane* dataplane_;
+  ContextRegistry registry_;
+  std::vector<std::string> listen_addresses_;
+  std::unique_ptr<ContextServiceImpl> context_service_;
+  std::unique_ptr<DaemonServiceImpl> daemon_service_;
+  std::unique_ptr<grpc::Server> server_;
+  bool stopped_ = false;
+};
+
 struct DaemonOptions {
   v1::DaemonConfig config;
-  std::string fast_path = "none";  // "none" until the BPF data plane is configured
+  std::string fast_path = "none";
 };
 
 // Runs until SIGTERM or SIGINT; then finishes in-flight calls, persists and returns OK.
-// Returns an error (already logged) when the daemon cannot start.
 absl::Status RunDaemon(const DaemonOptions& options);
 
 }  // namespace vnet

@@ -1,6 +1,8 @@
 #include "daemon/service/buffer_service.h"
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "daemon/core/log.h"
 #include "daemon/service/grpc_status.h"
 
 namespace vnet {
@@ -55,6 +57,21 @@ ContextExists ContextsIn(const ContextRegistry* registry) {
     ref.set_id(context_id);
     return registry->Get(ref).ok();
   };
+}
+
+void ReleaseBuffersWithContexts(ContextRegistry* registry, ledger::BufferLedger* ledger,
+                                absl::Duration grace) {
+  registry->OnRelease([ledger, grace](const v1::Context& ctx) {
+    const ledger::ReleaseReport report =
+        ledger->ForceReleaseContext(ctx.id(), absl::Now() + grace);
+    if (report.abandoned != 0) {
+      LogWarning("context %d released with %d descriptors still in flight after %s: abandoned",
+                 ctx.id(), report.abandoned, absl::FormatDuration(grace));
+    } else if (report.regions != 0) {
+      LogInfo("context %d released: dropped %d buffer regions (%d bytes)", ctx.id(),
+              report.regions, report.bytes);
+    }
+  });
 }
 
 absl::Status BufferServiceImpl::CheckContext(uint32_t context_id) const {

@@ -17,6 +17,12 @@ using ContextExists = std::function<bool(uint32_t context_id)>;
 // The usual ContextExists: asks the registry.
 ContextExists ContextsIn(const ContextRegistry* registry);
 
+// Makes every context release drop the context's regions: the context is already gone
+// from the registry, so this is a forced release that waits up to `grace` for descriptors
+// in flight to complete and logs what it abandoned.
+void ReleaseBuffersWithContexts(ContextRegistry* registry, ledger::BufferLedger* ledger,
+                                absl::Duration grace);
+
 class BufferServiceImpl final : public v1::BufferService::Service {
  public:
   // Most descriptors (or cookies) one request or stream batch may carry.

@@ -1,0 +1,87 @@
+// The kernel-backed data plane: loads the vnet programs, keeps their maps pinned so that the
+// fast path outlives the daemon, attaches the uplink (XDP through libxdp + TC) and each
+// guest interface (TC clsact ingress), and writes the tables from the context pool.
+//
+// Lifetime: destroying a BpfDataplane closes file descriptors only. Pins, the uplink
+// programs and every guest attachment stay in place, so forwarding continues while vnetd is
+// stopped or dead; the next Init() reuses the pinned maps and Reconcile() brings them in
+// line with the pool. RemoveAll() is the explicit full teardown.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "daemon/core/dataplane.h"
+#include "daemon/dataplane/tables.h"
+
+struct vnet_uplink_xdp;
+struct vnet_uplink_tc;
+struct vnet_guest_tc;
+struct xdp_program;
+
+namespace vnet {
+
+struct BpfDataplaneOptions {
+  std::string pin_dir = "/sys/fs/bpf/vnet";  // maps/ and progs/ below it
+  std::string uplink;                        // the physical NIC; empty: none (yet)
+  uint32_t capacity = 128;                   // context ids 1..capacity
+  // VLAN of untagged uplink frames (they leave untagged too); 0: every guest VLAN is tagged
+  // on the wire and untagged frames belong to the host.
+  uint16_t native_vlan = 0;
+};
+
+class BpfDataplane final : public Dataplane {
+ public:
+  explicit BpfDataplane(BpfDataplaneOptions options);
+  ~BpfDataplane() override;
+  BpfDataplane(const BpfDataplane&) = delete;
+  BpfDataplane& operator=(const BpfDataplane&) = delete;
+
+  // Mounts bpffs if needed, loads the programs (reusing pinned maps), pins, re-attaches the
+  // new guest program to contexts already in the tables, attaches the uplink if named.
+  absl::Status Init();
+
+  absl::Status Attach(const v1::Context& ctx) override;
+  absl::Status Detach(const v1::Context& ctx) override;
+  absl::Status Reconcile(const std::vector<v1::Context>& contexts) override;
+  std::string Describe() const override;
+
+  // Sets or changes the uplink; "" detaches it.
+  absl::Status SetUplink(const std::string& ifname);
+  // Per-context counters summed over CPUs; id 0 holds what belongs to no context.
+  absl::StatusOr<ContextCounters> ReadCounters(uint32_t ctx_id) const;
+  std::vector<uint32_t> ActiveContextIds() const;
+  // "native", "skb" or "none": how the uplink XDP program runs.
+  std::string XdpMode() const;
+  // Detaches every program this data plane attached and removes every pin under pin_dir.
+  absl::Status RemoveAll();
+
+ private:
+  absl::Status InitLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SetUplinkLocked(const std::string& ifname) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AttachXdp(int ifindex) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status DetachUplink(int ifindex) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AttachLocked(const v1::Context& ctx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status DetachIdLocked(uint32_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Ready() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Close() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const BpfDataplaneOptions options_;
+  mutable absl::Mutex mu_;
+  vnet_guest_tc* guest_ ABSL_GUARDED_BY(mu_) = nullptr;
+  vnet_uplink_tc* uplink_tc_ ABSL_GUARDED_BY(mu_) = nullptr;
+  vnet_uplink_xdp* uplink_xdp_ ABSL_GUARDED_BY(mu_) = nullptr;
+  xdp_program* xdp_prog_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::unique_ptr<Tables> tables_ ABSL_GUARDED_BY(mu_);
+  std::string uplink_ ABSL_GUARDED_BY(mu_);
+  int uplink_ifindex_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string xdp_mode_ ABSL_GUARDED_BY(mu_) = "none";
+};
+
+}  // namespace vnet

@@ -1,0 +1,27 @@
+// What the fast path needs to know about a network device, read from the kernel (rtnetlink
+// and the "netdev" generic netlink family), never assumed from its name.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace vnet {
+
+struct LinkInfo {
+  uint32_t ifindex = 0;
+  std::string kind;                  // rtnl link kind: "veth", "tun", ""(Xen vif, NICs), ...
+  bool peer_in_other_netns = false;  // veth whose peer lives in another namespace
+  std::array<uint8_t, 6> mac{};
+  // ndo_xdp_xmit ready: XDP_REDIRECT into this device is delivered, not dropped. For a veth
+  // the kernel sets it only while its peer runs NAPI (XDP or GRO on the peer).
+  bool xdp_ndo_xmit = false;
+  bool xdp_features_known = false;  // false on kernels without the netdev family
+};
+
+absl::StatusOr<LinkInfo> QueryLink(absl::string_view ifname);
+
+}  // namespace vnet

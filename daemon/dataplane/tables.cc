@@ -1,0 +1,314 @@
+#include "daemon/dataplane/tables.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstring>
+#include <functional>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/core/net_address.h"
+
+namespace vnet {
+namespace {
+
+absl::Status Errno(int err, absl::string_view what) {
+  return absl::ErrnoToStatus(err < 0 ? -err : err, what);
+}
+
+// Collects every key first: deleting while walking a hash map can skip entries.
+template <typename K>
+std::vector<K> Keys(int fd) {
+  std::vector<K> keys;
+  K key{}, next{};
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    keys.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  return keys;
+}
+
+template <typename K, typename V>
+absl::Status DeleteIf(int fd, const std::function<bool(const K&, const V&)>& pred) {
+  for (const K& k : Keys<K>(fd)) {
+    V v{};
+    if (bpf_map_lookup_elem(fd, &k, &v) != 0) continue;
+    if (pred(k, v) && bpf_map_delete_elem(fd, &k) != 0 && errno != ENOENT)
+      return Errno(errno, "map delete");
+  }
+  return absl::OkStatus();
+}
+
+std::array<uint8_t, 16> LinkLocalOf(const MacAddress& mac) {
+  std::array<uint8_t, 16> a{};
+  a[0] = 0xfe;
+  a[1] = 0x80;
+  a[8] = mac[0] ^ 0x02;
+  a[9] = mac[1];
+  a[10] = mac[2];
+  a[11] = 0xff;
+  a[12] = 0xfe;
+  a[13] = mac[3];
+  a[14] = mac[4];
+  a[15] = mac[5];
+  return a;
+}
+
+}  // namespace
+
+absl::StatusOr<ContextEntry> MakeContextEntry(const v1::Context& ctx, uint32_t ifindex,
+                                              uint32_t device_flags) {
+  ContextEntry e;
+  e.id = ctx.id();
+  auto mac = ParseMac(ctx.mac());
+  if (!mac || !IsUnicastMac(*mac) || IsZeroMac(*mac))
+    return absl::InvalidArgumentError(absl::StrCat("bad MAC '", ctx.mac(), "'"));
+  uint32_t vlan = ctx.vlan() == 0 ? 1 : ctx.vlan();
+  if (vlan > 4094) return absl::InvalidArgumentError(absl::StrCat("bad VLAN ", vlan));
+  if (ctx.ipv4_addresses_size() > VNET_MAX_ADDRS_PER_CTX ||
+      ctx.ipv6_addresses_size() + 1 > VNET_MAX_ADDRS_PER_CTX)
+    return absl::InvalidArgumentError("too many addresses for the fast path");
+  e.rec.ifindex = ifindex;
+  e.rec.vlan = static_cast<uint16_t>(vlan);
+  std::memcpy(e.rec.mac, mac->data(), 6);
+  e.rec.mtu = ctx.mtu() == 0 ? 1500 : ctx.mtu();
+  uint32_t flags = VNET_CTX_F_ACTIVE | device_flags;
+  // Unset offloads mean every offload on (the "smart" virtual NIC).
+  const v1::Offloads& o = ctx.offloads();
+  bool all = !ctx.has_offloads();
+  if (all || o.tx_checksum()) flags |= VNET_CTX_F_TX_CSUM;
+  if (all || o.tso_v4()) flags |= VNET_CTX_F_TSO4;
+  if (all || o.tso_v6()) flags |= VNET_CTX_F_TSO6;
+  if (all || o.scatter_gather()) flags |= VNET_CTX_F_SG;
+  if (all || o.rx_checksum()) flags |= VNET_CTX_F_RX_CSUM;
+  e.rec.flags = flags;
+  for (const std::string& s : ctx.ipv4_addresses()) {
+    auto a = ParseIpv4(s);
+    if (!a) return absl::InvalidArgumentError(absl::StrCat("bad IPv4 '", s, "'"));
+    e.ipv4.push_back(*a);
+  }
+  // The link-local address the guest derives from its MAC is its own too (ND, DHCPv6).
+  e.ipv6.push_back(LinkLocalOf(*mac));
+  for (const std::string& s : ctx.ipv6_addresses()) {
+    auto a = ParseIpv6(s);
+    if (!a) return absl::InvalidArgumentError(absl::StrCat("bad IPv6 '", s, "'"));
+    if (*a != e.ipv6.front()) e.ipv6.push_back(*a);
+  }
+  return e;
+}
+
+absl::Status Tables::CheckId(uint32_t id) const {
+  if (id == 0 || id > capacity_)
+    return absl::InvalidArgumentError(absl::StrCat("context id ", id, " outside 1..", capacity_));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<vnet_ctx_rec> Tables::Get(uint32_t id) const {
+  if (auto st = CheckId(id); !st.ok()) return st;
+  vnet_ctx_rec rec{};
+  if (bpf_map_lookup_elem(fds_.ctx, &id, &rec) != 0) return Errno(errno, "read vnet_ctx");
+  return rec;
+}
+
+std::vector<uint32_t> Tables::ActiveIds() const {
+  std::vector<uint32_t> ids;
+  for (uint32_t id = 1; id <= capacity_; ++id) {
+    vnet_ctx_rec rec{};
+    if (bpf_map_lookup_elem(fds_.ctx, &id, &rec) == 0 && (rec.flags & VNET_CTX_F_ACTIVE))
+      ids.push_back(id);
+  }
+  return ids;
+}
+
+absl::Status Tables::AddVlanMember(uint32_t vlan, uint32_t id) {
+  vnet_vlan_members m{};
+  bpf_map_lookup_elem(fds_.vlan, &vlan, &m);  // absent: starts empty
+  for (uint32_t i = 0; i < m.count && i < VNET_VLAN_MAX_MEMBERS; ++i)
+    if (m.ids[i] == id) return absl::OkStatus();
+  if (m.count >= VNET_VLAN_MAX_MEMBERS)
+    return absl::ResourceExhaustedError(absl::StrCat("VLAN ", vlan, " is full"));
+  m.ids[m.count++] = id;
+  if (bpf_map_update_elem(fds_.vlan, &vlan, &m, BPF_ANY) != 0)
+    return Errno(errno, "write vnet_vlan");
+  return absl::OkStatus();
+}
+
+absl::Status Tables::RemoveVlanMember(uint32_t vlan, uint32_t id) {
+  vnet_vlan_members m{};
+  if (bpf_map_lookup_elem(fds_.vlan, &vlan, &m) != 0) return absl::OkStatus();
+  vnet_vlan_members out{};
+  for (uint32_t i = 0; i < m.count && i < VNET_VLAN_MAX_MEMBERS; ++i)
+    if (m.ids[i] != id) out.ids[out.count++] = m.ids[i];
+  int rc = out.count == 0 ? bpf_map_delete_elem(fds_.vlan, &vlan)
+                          : bpf_map_update_elem(fds_.vlan, &vlan, &out, BPF_ANY);
+  if (rc != 0 && errno != ENOENT) return Errno(errno, "write vnet_vlan");
+  return absl::OkStatus();
+}
+
+absl::Status Tables::ZeroStats(uint32_t id) {
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return Errno(ncpu, "possible cpus");
+  std::vector<vnet_ctx_stats> zero(static_cast<size_t>(ncpu));
+  if (bpf_map_update_elem(fds_.stats, &id, zero.data(), BPF_ANY) != 0)
+    return Errno(errno, "write vnet_stats");
+  return absl::OkStatus();
+}
+
+absl::Status Tables::Put(const ContextEntry& e) {
+  if (auto st = CheckId(e.id); !st.ok()) return st;
+  auto old_or = Get(e.id);
+  if (!old_or.ok()) return old_or.status();
+  const vnet_ctx_rec old = *old_or;
+  const bool was_active = old.flags & VNET_CTX_F_ACTIVE;
+
+  vnet_fdb_key key{};
+  key.vlan = e.rec.vlan;
+  std::memcpy(key.mac, e.rec.mac, 6);
+  uint32_t owner = 0;
+  if (bpf_map_lookup_elem(fds_.fdb, &key, &owner) == 0 && owner != e.id)
+    return absl::AlreadyExistsError(absl::StrCat("MAC already used by context ", owner));
+
+  if (!was_active) {
+    if (auto st = ZeroStats(e.id); !st.ok()) return st;
+  }
+  if (bpf_map_update_elem(fds_.ctx, &e.id, &e.rec, BPF_ANY) != 0)
+    return Errno(errno, "write vnet_ctx");
+  if (bpf_map_update_elem(fds_.fdb, &key, &e.id, BPF_ANY) != 0)
+    return Errno(errno, "write vnet_fdb");
+  uint32_t ifindex = e.rec.ifindex;
+  if (bpf_map_update_elem(fds_.if_ctx, &ifindex, &e.id, BPF_ANY) != 0)
+    return Errno(errno, "write vnet_if_ctx");
+
+  const uint8_t one = 1;
+  std::set<uint32_t> v4;
+  for (const auto& a : e.ipv4) {
+    vnet_ip4_key k{e.id, 0};
+    std::memcpy(&k.addr, a.data(), 4);
+    if (bpf_map_update_elem(fds_.ip4, &k, &one, BPF_ANY) != 0) return Errno(errno, "write vnet_ip4");
+    v4.insert(k.addr);
+  }
+  std::set<std::array<uint8_t, 16>> v6(e.ipv6.begin(), e.ipv6.end());
+  for (const auto& a : e.ipv6) {
+    vnet_ip6_key k{};
+    k.ctx_id = e.id;
+    std::memcpy(k.addr, a.data(), 16);
+    if (bpf_map_update_elem(fds_.ip6, &k, &one, BPF_ANY) != 0) return Errno(errno, "write vnet_ip6");
+  }
+  if (auto st = AddVlanMember(e.rec.vlan, e.id); !st.ok()) return st;
+  if (e.rec.flags & VNET_CTX_F_XDP_TARGET) {
+    if (bpf_map_update_elem(fds_.xdp_tx, &e.id, &ifindex, BPF_ANY) != 0)
+      return Errno(errno, "write vnet_xdp_tx");
+  } else {
+    bpf_map_delete_elem(fds_.xdp_tx, &e.id);  // ENOENT is the usual answer
+  }
+
+  // Now the stale parts of the previous version of this context.
+  const uint32_t id = e.id;
+  absl::Status st = DeleteIf<vnet_ip4_key, uint8_t>(
+      fds_.ip4, [&](const vnet_ip4_key& k, const uint8_t&) {
+        return k.ctx_id == id && !v4.count(k.addr);
+      });
+  if (!st.ok()) return st;
+  st = DeleteIf<vnet_ip6_key, uint8_t>(fds_.ip6, [&](const vnet_ip6_key& k, const uint8_t&) {
+    std::array<uint8_t, 16> a;
+    std::memcpy(a.data(), k.addr, 16);
+    return k.ctx_id == id && !v6.count(a);
+  });
+  if (!st.ok()) return st;
+  st = DeleteIf<vnet_fdb_key, uint32_t>(fds_.fdb, [&](const vnet_fdb_key& k, const uint32_t& v) {
+    return v == id && std::memcmp(&k, &key, sizeof(k)) != 0;
+  });
+  if (!st.ok()) return st;
+  st = DeleteIf<uint32_t, uint32_t>(fds_.if_ctx, [&](const uint32_t& k, const uint32_t& v) {
+    return v == id && k != ifindex;
+  });
+  if (!st.ok()) return st;
+  if (was_active && old.vlan != e.rec.vlan) return RemoveVlanMember(old.vlan, id);
+  return absl::OkStatus();
+}
+
+absl::Status Tables::Remove(uint32_t id) {
+  if (auto st = CheckId(id); !st.ok()) return st;
+  // First the record: the programs stop treating the context as active at once.
+  vnet_ctx_rec zero{};
+  if (bpf_map_update_elem(fds_.ctx, &id, &zero, BPF_ANY) != 0) return Errno(errno, "write vnet_ctx");
+  bpf_map_delete_elem(fds_.xdp_tx, &id);
+  std::set<uint32_t> keep;
+  for (uint32_t other = 1; other <= capacity_; ++other)
+    if (other != id) keep.insert(other);
+  if (auto st = SweepOrphans(keep); !st.ok()) return st;
+  return ZeroStats(id);
+}
+
+absl::Status Tables::SweepOrphans(const std::set<uint32_t>& keep) {
+  auto stale = [&](uint32_t id) { return keep.count(id) == 0; };
+  absl::Status st = DeleteIf<vnet_fdb_key, uint32_t>(
+      fds_.fdb, [&](const vnet_fdb_key&, const uint32_t& v) { return stale(v); });
+  if (!st.ok()) return st;
+  st = DeleteIf<uint32_t, uint32_t>(fds_.if_ctx,
+                                    [&](const uint32_t&, const uint32_t& v) { return stale(v); });
+  if (!st.ok()) return st;
+  st = DeleteIf<vnet_ip4_key, uint8_t>(
+      fds_.ip4, [&](const vnet_ip4_key& k, const uint8_t&) { return stale(k.ctx_id); });
+  if (!st.ok()) return st;
+  st = DeleteIf<vnet_ip6_key, uint8_t>(
+      fds_.ip6, [&](const vnet_ip6_key& k, const uint8_t&) { return stale(k.ctx_id); });
+  if (!st.ok()) return st;
+  for (uint32_t vlan : Keys<uint32_t>(fds_.vlan)) {
+    vnet_vlan_members m{};
+    if (bpf_map_lookup_elem(fds_.vlan, &vlan, &m) != 0) continue;
+    for (uint32_t i = 0; i < m.count && i < VNET_VLAN_MAX_MEMBERS; ++i) {
+      if (stale(m.ids[i])) {
+        if (auto s = RemoveVlanMember(vlan, m.ids[i]); !s.ok()) return s;
+      }
+    }
+  }
+  for (uint32_t id = 1; id <= capacity_; ++id) {
+    if (!stale(id)) continue;
+    vnet_ctx_rec rec{};
+    if (bpf_map_lookup_elem(fds_.ctx, &id, &rec) == 0 && rec.flags != 0) {
+      vnet_ctx_rec zero{};
+      bpf_map_update_elem(fds_.ctx, &id, &zero, BPF_ANY);
+      bpf_map_delete_elem(fds_.xdp_tx, &id);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Tables::SetConfig(const vnet_config& cfg) {
+  uint32_t zero = 0;
+  if (bpf_map_update_elem(fds_.config, &zero, &cfg, BPF_ANY) != 0)
+    return Errno(errno, "write vnet_config");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<vnet_config> Tables::GetConfig() const {
+  uint32_t zero = 0;
+  vnet_config cfg{};
+  if (bpf_map_lookup_elem(fds_.config, &zero, &cfg) != 0) return Errno(errno, "read vnet_config");
+  return cfg;
+}
+
+absl::StatusOr<ContextCounters> Tables::ReadCounters(uint32_t id) const {
+  if (id > capacity_) return absl::InvalidArgumentError(absl::StrCat("context id ", id));
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return Errno(ncpu, "possible cpus");
+  std::vector<vnet_ctx_stats> per_cpu(static_cast<size_t>(ncpu));
+  if (bpf_map_lookup_elem(fds_.stats, &id, per_cpu.data()) != 0)
+    return Errno(errno, "read vnet_stats");
+  ContextCounters c;
+  for (const vnet_ctx_stats& s : per_cpu) {
+    c.rx_packets += s.rx_packets;
+    c.rx_bytes += s.rx_bytes;
+    c.tx_packets += s.tx_packets;
+    c.tx_bytes += s.tx_bytes;
+    for (int d = 0; d < VNET_DIR_MAX; ++d)
+      for (int r = 0; r < VNET_DROP_MAX; ++r) c.drops[d][r] += s.drops[d][r];
+  }
+  return c;
+}
+
+}  // namespace vnet

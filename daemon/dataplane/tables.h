@@ -1,0 +1,82 @@
+// The fast path's tables (see bpf/include/vnet/abi.h), written and read through map fds.
+// The one place that knows how a context is spread over the maps; shared by BpfDataplane
+// and the BPF fixture tests so both exercise the same writer.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <set>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "vnet/abi.h"
+#include "vnet/v1/context.pb.h"
+
+namespace vnet {
+
+// File descriptors of the maps; owned by whoever loaded them.
+struct MapFds {
+  int fdb = -1;
+  int ctx = -1;
+  int if_ctx = -1;
+  int ip4 = -1;
+  int ip6 = -1;
+  int vlan = -1;
+  int stats = -1;
+  int config = -1;
+  int xdp_tx = -1;
+};
+
+// A context as the fast path holds it.
+struct ContextEntry {
+  uint32_t id = 0;
+  vnet_ctx_rec rec{};
+  std::vector<std::array<uint8_t, 4>> ipv4;
+  std::vector<std::array<uint8_t, 16>> ipv6;  // includes the MAC's EUI-64 link-local
+};
+
+// Builds the entry of `ctx` on device `ifindex`; `device_flags` are the VNET_CTX_F_PEER /
+// VNET_CTX_F_XDP_TARGET bits the caller detected. Validates addresses and limits.
+absl::StatusOr<ContextEntry> MakeContextEntry(const v1::Context& ctx, uint32_t ifindex,
+                                              uint32_t device_flags);
+
+// Counters of one context summed over CPUs. RX is toward the guest, TX from it.
+struct ContextCounters {
+  uint64_t rx_packets = 0;
+  uint64_t rx_bytes = 0;
+  uint64_t tx_packets = 0;
+  uint64_t tx_bytes = 0;
+  std::array<std::array<uint64_t, VNET_DROP_MAX>, VNET_DIR_MAX> drops{};
+};
+
+class Tables {
+ public:
+  Tables(const MapFds& fds, uint32_t capacity) : fds_(fds), capacity_(capacity) {}
+
+  // Adds or refreshes a context: new keys are written before stale ones are removed, so a
+  // refresh never leaves a gap. Counters restart only for a context that was not active.
+  absl::Status Put(const ContextEntry& entry);
+  // Removes every key and value that refers to `id`, active or not. Idempotent.
+  absl::Status Remove(uint32_t id);
+  // Deletes entries in any table that refer to an id outside `keep` (crash leftovers).
+  absl::Status SweepOrphans(const std::set<uint32_t>& keep);
+
+  // The record of `id`; flags == 0 when it is not in use.
+  absl::StatusOr<vnet_ctx_rec> Get(uint32_t id) const;
+  std::vector<uint32_t> ActiveIds() const;
+  absl::Status SetConfig(const vnet_config& cfg);
+  absl::StatusOr<vnet_config> GetConfig() const;
+  absl::StatusOr<ContextCounters> ReadCounters(uint32_t id) const;
+
+ private:
+  absl::Status CheckId(uint32_t id) const;
+  absl::Status AddVlanMember(uint32_t vlan, uint32_t id);
+  absl::Status RemoveVlanMember(uint32_t vlan, uint32_t id);
+  absl::Status ZeroStats(uint32_t id);
+
+  MapFds fds_;
+  uint32_t capacity_;
+};
+
+}  // namespace vnet

@@ -1,0 +1,220 @@
+// vnetd and vnetctl as an operator runs them: separate processes over a Unix socket.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "tests/integration/process.h"
+#include "tests/integration/temp_dir.h"
+
+namespace vnet {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::Process;
+using testing::ReadFile;
+using testing::RunCommand;
+using testing::RunResult;
+using testing::TempDir;
+using testing::WaitFor;
+
+class DaemonProcessTest : public ::testing::Test {
+ protected:
+  std::string socket() const { return dir_ / "vnetd.sock"; }
+  std::string state_file() const { return dir_ / "state/contexts.state"; }
+
+  std::unique_ptr<Process> StartDaemon(std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {VNETD_PATH, "--unix_socket=" + socket(),
+                                     "--state_dir=" + (dir_ / "state"),
+                                     "--config=" + WriteConfig("capacity: 8\n")};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto daemon = std::make_unique<Process>(argv, dir_ / "vnetd.log");
+    EXPECT_TRUE(WaitFor([&] { return Ctl({"status"}).exit_code == 0 || !daemon->running(); }))
+        << ReadFile(dir_ / "vnetd.log");
+    return daemon;
+  }
+
+  std::string WriteConfig(const std::string& text) {
+    const std::string path = dir_ / "vnetd.conf";
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  RunResult Ctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {VNETCTL_PATH, "--socket", socket()});
+    return RunCommand(args);
+  }
+
+  RunResult AssignGuest(int n, const std::string& output = "table") {
+    return Ctl({"context", "assign", "--domain", absl::StrCat(n), "--device", "0", "--interface",
+                absl::StrCat("vif", n, ".0"), "--mac", absl::StrCat("00:16:3e:00:00:0", n), "--ip",
+                absl::StrCat("198.18.0.", n), "--ip", absl::StrCat("2001:db8::", n), "--vlan",
+                absl::StrCat(10 + n % 2), "-o", output});
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(DaemonProcessTest, TableAndJsonOutput) {
+  auto daemon = StartDaemon();
+  RunResult table = AssignGuest(1);
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("ID"));
+  EXPECT_THAT(table.out, HasSubstr("vif1.0"));
+  EXPECT_THAT(table.out, HasSubstr("198.18.0.1,2001:db8::1"));
+
+  RunResult json = Ctl({"-o", "json", "context", "get", "1"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, HasSubstr("\"interface_name\": \"vif1.0\""));
+  EXPECT_THAT(json.out, HasSubstr("\"vlan\": 11"));
+
+  RunResult list = Ctl({"context", "list"});
+  EXPECT_THAT(list.out, HasSubstr("1 of 8 contexts in use"));
+  RunResult status = Ctl({"status"});
+  EXPECT_THAT(status.out, HasSubstr("1 of 8 in use"));
+}
+
+TEST_F(DaemonProcessTest, ExitCodes) {
+  auto daemon = StartDaemon();
+  ASSERT_EQ(AssignGuest(1).exit_code, 0);
+  EXPECT_EQ(AssignGuest(1).exit_code, 0);  // idempotent
+
+  // Refused by the server: 1, with its message on stderr.
+  RunResult conflict = Ctl({"context", "assign", "--domain", "9", "--device", "0", "--interface",
+                            "vif9.0", "--mac", "00:16:3e:00:00:01", "--vlan", "11"});
+  EXPECT_EQ(conflict.exit_code, 1);
+  EXPECT_THAT(conflict.err, HasSubstr("mac 00:16:3e:00:00:01 is already used in vlan 11"));
+  RunResult bad_vlan = Ctl({"context", "update", "1", "--vlan", "5000"});
+  EXPECT_EQ(bad_vlan.exit_code, 1);
+  EXPECT_THAT(bad_vlan.err, HasSubstr("vlan: 5000"));
+  EXPECT_EQ(Ctl({"context", "get", "7"}).exit_code, 1);
+
+  // Usage errors: 2, nothing sent.
+  EXPECT_EQ(Ctl({"context", "frobnicate"}).exit_code, 2);
+  EXPECT_EQ(Ctl({"context", "assign", "--domain", "1"}).exit_code, 2);
+  EXPECT_EQ(Ctl({"context", "get", "--bogus"}).exit_code, 2);
+  EXPECT_EQ(Ctl({"-o", "yaml", "context", "list"}).exit_code, 2);
+  EXPECT_EQ(Ctl({"context", "get", "one"}).exit_code, 2);
+  EXPECT_EQ(Ctl({}).exit_code, 2);
+
+  // --help at every level.
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--help"},
+                                                                {"context", "--help"},
+                                                                {"context", "assign", "--help"},
+                                                                {"context", "release", "-h"},
+                                                                {"status", "--help"}}) {
+    RunResult help = Ctl(args);
+    EXPECT_EQ(help.exit_code, 0) << args.back();
+    EXPECT_THAT(help.out, HasSubstr("Usage: vnetctl"));
+  }
+
+  // Daemon unreachable: 1 with a clear line.
+  RunResult unreachable =
+      RunCommand({VNETCTL_PATH, "--socket", dir_ / "nobody.sock", "--timeout", "2", "status"});
+  EXPECT_EQ(unreachable.exit_code, 1);
+  EXPECT_THAT(unreachable.err, HasSubstr("cannot reach vnetd"));
+
+  // Release: a second release is refused unless --allow-missing.
+  EXPECT_EQ(Ctl({"context", "release", "--interface", "vif1.0"}).exit_code, 0);
+  EXPECT_EQ(Ctl({"context", "release", "--interface", "vif1.0"}).exit_code, 1);
+  EXPECT_EQ(Ctl({"context", "release", "--interface", "vif1.0", "--allow-missing"}).exit_code, 0);
+}
+
+TEST_F(DaemonProcessTest, KillNineLosesNothing) {
+  auto daemon = StartDaemon();
+  for (int n = 1; n <= 5; ++n) ASSERT_EQ(AssignGuest(n).exit_code, 0);
+  ASSERT_EQ(Ctl({"context", "release", "3"}).exit_code, 0);
+  ASSERT_EQ(Ctl({"context", "update", "2", "--mtu", "9000", "--offloads", "tso4,sg"}).exit_code, 0);
+  const std::string before = Ctl({"context", "list", "-o", "json"}).out;
+  EXPECT_EQ(daemon->Stop(SIGKILL), -SIGKILL);
+
+  auto restarted = StartDaemon();
+  ASSERT_TRUE(restarted->running()) << ReadFile(dir_ / "vnetd.log");
+  const std::string after = Ctl({"context", "list", "-o", "json"}).out;
+  EXPECT_EQ(after, before);
+  EXPECT_THAT(after, HasSubstr("\"mtu\": 9000"));
+  // The freed id is reused: the pool's free list came back too.
+  RunResult again = AssignGuest(6, "json");
+  EXPECT_THAT(again.out, HasSubstr("\"id\": 3"));
+}
+
+TEST_F(DaemonProcessTest, SigtermFinishesAndExitsZero) {
+  auto daemon = StartDaemon();
+  ASSERT_EQ(AssignGuest(1).exit_code, 0);
+  EXPECT_EQ(daemon->Stop(SIGTERM), 0);
+  EXPECT_NE(access(socket().c_str(), F_OK), 0) << "socket file left behind";
+  EXPECT_THAT(ReadFile(state_file()), HasSubstr("vif1.0"));
+  EXPECT_THAT(ReadFile(dir_ / "vnetd.log"), HasSubstr("<6>stopped"));
+}
+
+TEST_F(DaemonProcessTest, CorruptStateRefusesToStartAndIsKept) {
+  ASSERT_EQ(system(("mkdir -p " + (dir_ / "state")).c_str()), 0);
+  const std::string garbage = "contexts { id: 1 mac: \"00:16:3e:00:00:01\" \x01 garbage";
+  std::ofstream(state_file()) << garbage;
+  auto daemon = StartDaemon();
+  EXPECT_EQ(daemon->Wait(absl::Seconds(10)), 1);
+  const std::string log = ReadFile(dir_ / "vnetd.log");
+  EXPECT_THAT(log, HasSubstr("<3>"));
+  EXPECT_THAT(log, HasSubstr(state_file()));
+  EXPECT_THAT(log, HasSubstr("corrupt"));
+  EXPECT_EQ(ReadFile(state_file()), garbage);
+}
+
+TEST_F(DaemonProcessTest, ConflictingStateRefusesToStart) {
+  // Parses, but two contexts claim one MAC in one VLAN: also refused, also kept.
+  ASSERT_EQ(system(("mkdir -p " + (dir_ / "state")).c_str()), 0);
+  const std::string bad =
+      "format_version: 1\n"
+      "contexts { id: 1 domain_id: 1 interface_name: \"vif1.0\" mac: \"00:16:3e:00:00:01\" vlan: 1 "
+      "mtu: 1500 }\n"
+      "contexts { id: 2 domain_id: 2 interface_name: \"vif2.0\" mac: \"00:16:3e:00:00:01\" vlan: 1 "
+      "mtu: 1500 }\n";
+  std::ofstream(state_file()) << bad;
+  auto daemon = StartDaemon();
+  EXPECT_EQ(daemon->Wait(absl::Seconds(10)), 1);
+  EXPECT_THAT(ReadFile(dir_ / "vnetd.log"), HasSubstr("already used"));
+  EXPECT_EQ(ReadFile(state_file()), bad);
+}
+
+int FreeTcpPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TEST_F(DaemonProcessTest, TcpOnlyWhenConfiguredAndFlagsOverrideConfig) {
+  const std::string address = absl::StrCat("127.0.0.1:", FreeTcpPort());
+  auto daemon = StartDaemon({"--tcp_address=" + address, "--capacity=3"});
+  RunResult status = RunCommand({VNETCTL_PATH, "--address", address, "status"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_THAT(status.out, HasSubstr("0 of 3 in use"));  // flag beat the config's 8
+  EXPECT_THAT(status.out, HasSubstr(address));
+  EXPECT_EQ(daemon->Stop(SIGTERM), 0);
+
+  auto unix_only = StartDaemon();
+  RunResult none = RunCommand({VNETCTL_PATH, "--address", address, "--timeout", "2", "status"});
+  EXPECT_EQ(none.exit_code, 1);
+}
+
+TEST_F(DaemonProcessTest, BadConfigIsAUsageError) {
+  RunResult r = RunCommand({VNETD_PATH, "--config=" + WriteConfig("capacity: 70000\n"),
+                            "--unix_socket=" + socket(), "--state_dir=" + (dir_ / "state")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("capacity"));
+  r = RunCommand({VNETD_PATH, "--config=" + (dir_ / "missing.conf"), "--unix_socket=" + socket()});
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+}  // namespace
+}  // namespace vnet
