@@ -56,6 +56,13 @@ def main() -> int:
             expect(t.ping(a.ns, b.ipv4), f"direct pair: {a.ipv4} -> {b.ipv4}")
             expect(t.ping(b.ns, a.ipv6), f"direct pair: {b.ipv6} -> {a.ipv6}")
 
+            cap = t.capture(b.ns, b.guest_if)
+            frame = (bytes.fromhex(b.mac.replace(":", "")) + bytes.fromhex(a.mac.replace(":", ""))
+                     + b"\x88\xb5" + b"vnet-selftest".ljust(46, b"\0"))
+            t.send_raw(a.ns, a.guest_if, [frame], repeat=2)
+            got = [f for f in cap.stop() if f == frame]
+            expect(len(got) == 2, f"send_raw/capture: {len(got)} of 2 crafted frames seen")
+
             br = t.add_bridge()
             g = t.add_guest("g", bridge=br)
             w = t.add_wire(bridge=br)

@@ -51,6 +51,8 @@ TEST_NET6 = ipaddress.ip_network("2001:db8::/32")
 _FORBIDDEN_IF = re.compile(r"^(eth\d*|lo|ifb\d*)$")
 
 Cmd = Union[str, Sequence[str]]
+# Debian's interpreter (scapy is installed for it), not whatever python3 is first on PATH.
+SYSTEM_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else "python3"
 
 
 class HarnessError(RuntimeError):
@@ -510,6 +512,30 @@ class Topology:
             self._address(wire.ns, ifname, v4, v6, 24, 64)
         return ifname
 
+    # ---- raw frames: send and capture (for spoofing and isolation tests) ---------------
+    def send_raw(self, ns: str, ifname: str, frames: Sequence[bytes], repeat: int = 1,
+                 timeout: float = 30) -> None:
+        """Write complete Ethernet frames on ifname in ns through an AF_PACKET socket.
+
+        Bounded: len(frames) * repeat frames (at most 1e6), then it exits."""
+        if len(frames) * repeat > 1_000_000:
+            raise HarnessError("send_raw is for crafted frames, not floods (<= 1e6 frames)")
+        script = ("import socket,sys\n"
+                  "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\n"
+                  "s.bind((sys.argv[1],0))\n"
+                  "fr=[bytes.fromhex(x) for x in sys.stdin.read().split()]\n"
+                  "for _ in range(int(sys.argv[2])):\n"
+                  "    for f in fr: s.send(f)\n")
+        self.run(ns, [SYSTEM_PYTHON, "-c", script, ifname, str(repeat)], timeout=timeout,
+                 input="\n".join(f.hex() for f in frames))
+
+    def capture(self, ns: str, ifname: str, max_seconds: float = 30,
+                max_frames: int = 100000) -> "Capture":
+        """Start capturing every frame received or sent on ifname in ns (AF_PACKET).
+
+        Call .stop() for the frames (list of bytes). Bounded by time and count."""
+        return Capture(self, ns, ifname, max_seconds, max_frames)
+
     # ---- counters ----------------------------------------------------------------------
     def link_stats(self, ns: Optional[str], ifname: str) -> Dict[str, int]:
         """rx/tx packets, bytes and drops of an interface, from /sys (in ns)."""
@@ -551,6 +577,47 @@ def _stop_process(p: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float
             pass
     except ProcessLookupError:
         pass
+
+
+class Capture:
+    """A bounded AF_PACKET capture in a namespace; see Topology.capture."""
+
+    _SCRIPT = ("import socket,sys,time,select\n"
+               "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW,socket.htons(3))\n"
+               "s.bind((sys.argv[1],0))\n"
+               "end=time.monotonic()+float(sys.argv[2]); n=0; mx=int(sys.argv[3])\n"
+               "print('READY',flush=True)\n"
+               "while n<mx and time.monotonic()<end:\n"
+               "    r,_,_=select.select([s,sys.stdin],[],[],0.05)\n"
+               "    if sys.stdin in r: break\n"
+               "    if s in r:\n"
+               "        d,a=s.recvfrom(65535); n+=1\n"
+               "        print(('O ' if a[2]==socket.PACKET_OUTGOING else 'I ')+d.hex(),flush=True)\n")
+
+    def __init__(self, topo: Topology, ns: str, ifname: str, max_seconds: float,
+                 max_frames: int):
+        self.topo = topo
+        self.proc = topo.popen(ns, [SYSTEM_PYTHON, "-c", self._SCRIPT, ifname, str(max_seconds),
+                                    str(max_frames)], stdin=subprocess.PIPE)
+        line = self.proc.stdout.readline().strip()
+        if line != "READY":
+            raise HarnessError(f"capture on {ns}/{ifname} failed: {self.proc.stderr.read()}")
+        self.frames: List[bytes] = []
+        self.outgoing: List[bytes] = []
+
+    def stop(self, settle: float = 0.2) -> List[bytes]:
+        """Stop and return the frames received (incoming) on the interface."""
+        time.sleep(settle)
+        try:
+            out, _ = self.proc.communicate(input="x\n", timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        for line in out.splitlines():
+            kind, _, hexdata = line.partition(" ")
+            if kind in ("I", "O") and hexdata:
+                (self.frames if kind == "I" else self.outgoing).append(bytes.fromhex(hexdata))
+        return self.frames
 
 
 # --------------------------------------------------------------------------------------
