@@ -728,6 +728,10 @@ class VnetDaemon:
                     print(f"[{self.topo.tag}] release {domain}.{device}: {e}")
             _stop_process(self.proc, signal.SIGTERM, 10)
 
+    def leftover_patterns(self) -> List[str]:
+        """Paths (globs) that must not exist once the topology is closed."""
+        return [self.pin_dir, f"/sys/fs/bpf/xdp/dispatch-{self._uplink_ifindex}-*"]
+
     def _remove_pins(self) -> None:
         # The daemon keeps forwarding pinned across restarts by design; a test run must not
         # leave it: its pin directory and libxdp's dispatcher pins for the (deleted) uplink.
@@ -776,8 +780,8 @@ def leftovers(tag: str, extra_paths: Sequence[str] = ()) -> List[str]:
         base = os.path.basename(path)
         if pat.match(base) or pat.match(base.replace("vnet-", "", 1)):
             found.append(f"bpf pin {path}")
-    for path in extra_paths:
-        if os.path.lexists(path):
+    for pattern in extra_paths:  # paths or glob patterns
+        for path in glob.glob(pattern) or ([pattern] if os.path.lexists(pattern) else []):
             found.append(f"path {path}")
     for path in glob.glob(os.path.join(tempfile.gettempdir(), f"{tag}*")):
         if pat.match(os.path.basename(path).split("-")[0]):
