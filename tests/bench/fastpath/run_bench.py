@@ -36,6 +36,7 @@ import time
 from typing import Dict, List, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.join(HERE, "..", "..", "netns"))
 from topology import (HarnessError, Topology, VnetDaemon, VnetUnavailable,  # noqa: E402
                       leftovers)
@@ -197,6 +198,49 @@ def ratio(x: Optional[float], y: Optional[float]) -> str:
     return "n/a" if x is None or y is None or y == 0 else f"{x / y:.2f}"
 
 
+def render_table(raw: Dict[str, Dict[str, List]]):
+    """Markdown table lines and aim verdicts from the raw per-rep results."""
+    def med(name, m, key=None):
+        vals = raw.get(name, {}).get(m, [])
+        if not vals:
+            return None
+        return statistics.median(v[key] if key else v for v in vals)
+
+    rows = [
+        ("guest→guest TCP, 1 stream (Gbit/s)", "tcp1", None, 1.0, 2),
+        ("guest→guest TCP, 4 streams (Gbit/s)", "tcp4", None, 1.0, 2),
+        ("guest→guest UDP 64 B, received (kpps)", "udp", "rx", 1e-3, 0),
+        ("  sender's rate (kpps)", "udp", "tx", 1e-3, 0),
+        ("wire→guest UDP 64 B, received (kpps)", "wire", "rx", 1e-3, 0),
+        ("  sender's rate (kpps)", "wire", "tx", 1e-3, 0),
+        ("guest→guest ping RTT avg (µs, lower is better)", "lat", "avg", 1.0, 1),
+        ("guest→guest ping RTT p99 (µs, lower is better)", "lat", "p99", 1.0, 1),
+    ]
+    names = ["veth", "bridge", "vnet"]
+    out = []
+    aims = []
+    out.append("| metric | veth pair | Linux bridge | vnet | vnet/bridge | vnet/veth | bridge/veth |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
+    for label, m, key, scale, digits in rows:
+        vals = {}
+        for n in names:
+            v = med(n, m, key)
+            vals[n] = None if v is None else v * scale
+        if vals["vnet"] is not None and not label.startswith("  "):
+            lower_better = m == "lat"
+            vb, vv = vals["vnet"], vals["veth"]
+            ahead = vals["bridge"] is not None and (vb <= vals["bridge"] if lower_better
+                                                    else vb >= vals["bridge"])
+            close = vv is not None and (vb <= vv * 1.1 if lower_better else vb >= vv * 0.9)
+            aims.append(f"- {label}: {'ahead of' if ahead else 'BEHIND'} the bridge, "
+                        f"{'within' if close else 'NOT within'} 10% of the veth pair")
+        out.append(f"| {label} | " + " | ".join(fmt(vals[n], digits) for n in names) + " | "
+                   + " | ".join([ratio(vals["vnet"], vals["bridge"]),
+                                 ratio(vals["vnet"], vals["veth"]),
+                                 ratio(vals["bridge"], vals["veth"])]) + " |")
+    return out, aims
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("build_dir", nargs="?", default="/work/main/build")
@@ -226,6 +270,7 @@ def main() -> int:
     raw: Dict[str, Dict[str, List]] = {}
     errors: Dict[str, Dict[str, str]] = {}
     vnet_describe = ""
+    extra_leftovers = [pin_dir]
     try:
         with Topology(prefix="vb", verbose=args.verbose) as t:
             log(f"building veth, bridge and vnet networks (tag {t.tag})")
@@ -233,6 +278,7 @@ def main() -> int:
             warm_up(t, setups)
             d = getattr(setups[2], "daemon", None)
             if d is not None:
+                extra_leftovers = d.leftover_patterns()
                 vnet_describe = d.ctl(["status"], check=False).stdout.strip()
             for s in setups:
                 raw[s.name] = {m: [] for m in metrics}
@@ -270,38 +316,9 @@ def main() -> int:
     except HarnessError as e:
         print(f"benchmark failed: {e}", file=sys.stderr)
         return 1
-    left = leftovers(run_prefix, [pin_dir])
+    left = leftovers(run_prefix, extra_leftovers)
 
-    # ---- the table -----------------------------------------------------------------
-    def med(name, m, key=None):
-        vals = raw.get(name, {}).get(m, [])
-        if not vals:
-            return None
-        return statistics.median(v[key] if key else v for v in vals)
-
-    rows = [
-        ("guest→guest TCP, 1 stream (Gbit/s)", "tcp1", None, 1.0, 2),
-        ("guest→guest TCP, 4 streams (Gbit/s)", "tcp4", None, 1.0, 2),
-        ("guest→guest UDP 64 B, received (kpps)", "udp", "rx", 1e-3, 0),
-        ("  sender's rate (kpps)", "udp", "tx", 1e-3, 0),
-        ("wire→guest UDP 64 B, received (kpps)", "wire", "rx", 1e-3, 0),
-        ("  sender's rate (kpps)", "wire", "tx", 1e-3, 0),
-        ("guest→guest ping RTT avg (µs, lower is better)", "lat", "avg", 1.0, 1),
-        ("guest→guest ping RTT p99 (µs, lower is better)", "lat", "p99", 1.0, 1),
-    ]
-    names = ["veth", "bridge", "vnet"]
-    out = []
-    out.append("| metric | veth pair | Linux bridge | vnet | vnet/bridge | vnet/veth | bridge/veth |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|")
-    for label, m, key, scale, digits in rows:
-        vals = {}
-        for n in names:
-            v = med(n, m, key)
-            vals[n] = None if v is None else v * scale
-        out.append(f"| {label} | " + " | ".join(fmt(vals[n], digits) for n in names) + " | "
-                   + " | ".join([ratio(vals["vnet"], vals["bridge"]),
-                                 ratio(vals["vnet"], vals["veth"]),
-                                 ratio(vals["bridge"], vals["veth"])]) + " |")
+    out, aims = render_table(raw)
     print(f"vnet fast-path benchmark: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, kernel "
           f"{platform.release()}, {os.cpu_count()} CPUs, reps {args.reps} (median), "
           f"iperf3 {args.duration}s, pps window {args.window}s, ping {args.ping_count} x "
@@ -309,6 +326,10 @@ def main() -> int:
     print()
     print("\n".join(out))
     print()
+    if aims:
+        print("Aim (issue 3): ahead of the bridge on every row, within 10% of the veth pair:")
+        print("\n".join(aims))
+        print()
     vnet_ok = not setup_errors.get("vnet") and not errors.get("vnet") and raw.get("vnet", {}).get("tcp1")
     for n, e in setup_errors.items():
         print(f"- {n}: n/a: {e}")
