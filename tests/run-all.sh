@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: install dependencies, build everything with
+# AddressSanitizer and UBSan, run every test with ctest. Needs root (BPF, namespaces).
+# Usage: tests/run-all.sh [CTEST_ARGS...]   e.g. tests/run-all.sh -L unit
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "tests/run-all.sh: run as root: the fast-path and namespace tests load BPF programs" >&2
+  exit 2
+fi
+bash deploy/install-deps.sh
+build_dir=${VNET_TEST_BUILD_DIR:-$root/build-sanitize}
+bash deploy/build.sh "$build_dir" -DVNET_SANITIZE=ON
+
+# Leaks inside gRPC's and protobuf's process-lifetime singletons are not ours.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+cd "$build_dir"
+exec ctest --output-on-failure --timeout 900 "$@"
