@@ -1,0 +1,391 @@
+#include "daemon/dataplane/bpf_dataplane.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <net/if.h>
+#include <unistd.h>
+#include <xdp/libxdp.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "daemon/dataplane/bpffs.h"
+#include "daemon/dataplane/link_info.h"
+#include "daemon/dataplane/tc_attach.h"
+#include "vnet/guest_tc.skel.h"
+#include "vnet/uplink_tc.skel.h"
+#include "vnet/uplink_xdp.skel.h"
+
+namespace vnet {
+namespace {
+
+constexpr char kXdpProgName[] = "vnet_uplink_xdp";
+
+// Map sizes follow the pool's capacity (ids 1..capacity, slot 0 is "none").
+void SizeMaps(bpf_object* obj, uint32_t capacity) {
+  bpf_map* map;
+  bpf_object__for_each_map(map, obj) {
+    const std::string name = bpf_map__name(map);
+    uint32_t n = 0;
+    if (name == "vnet_fdb" || name == "vnet_if_ctx" || name == "vnet_vlan") n = capacity;
+    if (name == "vnet_ctx" || name == "vnet_stats" || name == "vnet_xdp_tx") n = capacity + 1;
+    if (name == "vnet_ip4" || name == "vnet_ip6") n = capacity * VNET_MAX_ADDRS_PER_CTX;
+    if (n != 0) bpf_map__set_max_entries(map, n);
+  }
+}
+
+absl::Status PinProgram(bpf_program* prog, const std::string& dir) {
+  const std::string path = absl::StrCat(dir, "/", bpf_program__name(prog));
+  unlink(path.c_str());  // a new build replaces the old pin
+  int err = bpf_program__pin(prog, path.c_str());
+  if (err) return absl::ErrnoToStatus(-err, absl::StrCat("pin ", path));
+  return absl::OkStatus();
+}
+
+absl::Status LibError(int err, absl::string_view what) {
+  return absl::ErrnoToStatus(err < 0 ? -err : err, what);
+}
+
+bool ForbiddenGuest(absl::string_view name) {
+  return name.empty() || name == "lo" || absl::StartsWith(name, "ifb");
+}
+
+std::string IfName(int ifindex) {
+  char buf[IF_NAMESIZE] = {};
+  return if_indextoname(static_cast<unsigned>(ifindex), buf) ? std::string(buf) : std::string();
+}
+
+}  // namespace
+
+BpfDataplane::BpfDataplane(BpfDataplaneOptions options) : options_(std::move(options)) {}
+
+BpfDataplane::~BpfDataplane() {
+  absl::MutexLock lock(&mu_);
+  Close();
+}
+
+void BpfDataplane::Close() {
+  tables_.reset();
+  if (xdp_prog_) xdp_program__close(xdp_prog_);
+  xdp_prog_ = nullptr;
+  if (uplink_xdp_) vnet_uplink_xdp__destroy(uplink_xdp_);
+  if (uplink_tc_) vnet_uplink_tc__destroy(uplink_tc_);
+  if (guest_) vnet_guest_tc__destroy(guest_);
+  uplink_xdp_ = nullptr;
+  uplink_tc_ = nullptr;
+  guest_ = nullptr;
+}
+
+absl::Status BpfDataplane::Ready() const {
+  if (!tables_) return absl::FailedPreconditionError("BPF data plane not initialised");
+  return absl::OkStatus();
+}
+
+absl::Status BpfDataplane::Init() {
+  absl::MutexLock lock(&mu_);
+  absl::Status st = InitLocked();
+  if (!st.ok()) Close();
+  return st;
+}
+
+absl::Status BpfDataplane::InitLocked() {
+  if (tables_) return absl::OkStatus();
+  if (options_.capacity == 0) return absl::InvalidArgumentError("capacity must be positive");
+  if (auto st = EnsureBpffsMounted(); !st.ok()) return st;
+  const std::string maps_dir = options_.pin_dir + "/maps";
+  const std::string progs_dir = options_.pin_dir + "/progs";
+  if (auto st = MakePinDir(maps_dir); !st.ok()) return st;
+  if (auto st = MakePinDir(progs_dir); !st.ok()) return st;
+
+  // Every map is pinned by name under maps/: the first object creates it, the others and
+  // a restarted daemon reuse it (libbpf refuses a pinned map whose layout differs).
+  bpf_object_open_opts open_opts{};
+  open_opts.sz = sizeof(open_opts);
+  open_opts.pin_root_path = maps_dir.c_str();
+  guest_ = vnet_guest_tc__open_opts(&open_opts);
+  uplink_tc_ = vnet_uplink_tc__open_opts(&open_opts);
+  uplink_xdp_ = vnet_uplink_xdp__open_opts(&open_opts);
+  if (!guest_ || !uplink_tc_ || !uplink_xdp_) return LibError(errno, "open BPF objects");
+  SizeMaps(guest_->obj, options_.capacity);
+  SizeMaps(uplink_tc_->obj, options_.capacity);
+  SizeMaps(uplink_xdp_->obj, options_.capacity);
+  if (int err = vnet_guest_tc__load(guest_))
+    return LibError(err, "load guest TC program (pinned maps from an older layout?)");
+  if (int err = vnet_uplink_tc__load(uplink_tc_)) return LibError(err, "load uplink TC program");
+  // The XDP object is loaded by libxdp when an uplink is attached (into its dispatcher).
+  if (auto st = PinProgram(guest_->progs.vnet_guest_tc, progs_dir); !st.ok()) return st;
+  if (auto st = PinProgram(uplink_tc_->progs.vnet_uplink_tc, progs_dir); !st.ok()) return st;
+
+  MapFds fds;
+  fds.fdb = bpf_map__fd(guest_->maps.vnet_fdb);
+  fds.ctx = bpf_map__fd(guest_->maps.vnet_ctx);
+  fds.if_ctx = bpf_map__fd(guest_->maps.vnet_if_ctx);
+  fds.ip4 = bpf_map__fd(guest_->maps.vnet_ip4);
+  fds.ip6 = bpf_map__fd(guest_->maps.vnet_ip6);
+  fds.vlan = bpf_map__fd(guest_->maps.vnet_vlan);
+  fds.stats = bpf_map__fd(guest_->maps.vnet_stats);
+  fds.config = bpf_map__fd(guest_->maps.vnet_config);
+  fds.xdp_tx = bpf_map__fd(guest_->maps.vnet_xdp_tx);
+  tables_ = std::make_unique<Tables>(fds, options_.capacity);
+
+  // A new build takes over the guests already attached: replace their filters in place.
+  const int guest_fd = bpf_program__fd(guest_->progs.vnet_guest_tc);
+  for (uint32_t id : tables_->ActiveIds()) {
+    auto rec = tables_->Get(id);
+    if (rec.ok() && !IfName(static_cast<int>(rec->ifindex)).empty()) {
+      if (auto st = TcAttachIngress(static_cast<int>(rec->ifindex), guest_fd); !st.ok())
+        return st;
+    }
+  }
+  // Keep the uplink of the previous run unless the options name one.
+  std::string uplink = options_.uplink;
+  if (uplink.empty()) {
+    auto cfg = tables_->GetConfig();
+    if (cfg.ok() && cfg->uplink_ifindex != 0) uplink = IfName(static_cast<int>(cfg->uplink_ifindex));
+  }
+  return SetUplinkLocked(uplink);
+}
+
+absl::Status BpfDataplane::SetUplink(const std::string& ifname) {
+  absl::MutexLock lock(&mu_);
+  if (auto st = Ready(); !st.ok()) return st;
+  return SetUplinkLocked(ifname);
+}
+
+absl::Status BpfDataplane::SetUplinkLocked(const std::string& ifname) {
+  auto cfg_or = tables_->GetConfig();
+  if (!cfg_or.ok()) return cfg_or.status();
+  vnet_config cfg = *cfg_or;
+  const int old_ifindex = static_cast<int>(cfg.uplink_ifindex);
+  int ifindex = 0;
+  LinkInfo info;
+  if (!ifname.empty()) {
+    if (ForbiddenGuest(ifname)) return absl::InvalidArgumentError(absl::StrCat("uplink ", ifname));
+    auto info_or = QueryLink(ifname);
+    if (!info_or.ok()) return info_or.status();
+    info = *info_or;
+    ifindex = static_cast<int>(info.ifindex);
+    vnet_ctx_rec rec{};
+    uint32_t id = 0;
+    if (bpf_map_lookup_elem(bpf_map__fd(guest_->maps.vnet_if_ctx), &ifindex, &id) == 0)
+      return absl::InvalidArgumentError(absl::StrCat(ifname, " is context ", id, "'s interface"));
+    (void)rec;
+  }
+  if (old_ifindex != 0 && old_ifindex != ifindex) {
+    if (auto st = DetachUplink(old_ifindex); !st.ok()) return st;
+  }
+  cfg.uplink_ifindex = static_cast<uint32_t>(ifindex);
+  cfg.native_vlan = options_.native_vlan;
+  std::memcpy(cfg.uplink_mac, info.mac.data(), 6);
+  if (auto st = tables_->SetConfig(cfg); !st.ok()) return st;
+  uplink_ = ifname;
+  uplink_ifindex_ = ifindex;
+  if (ifindex == 0) return absl::OkStatus();
+  if (auto st = TcAttachIngress(ifindex, bpf_program__fd(uplink_tc_->progs.vnet_uplink_tc));
+      !st.ok())
+    return st;
+  return AttachXdp(ifindex);
+}
+
+absl::Status BpfDataplane::AttachXdp(int ifindex) {
+  // Programs of an earlier run (or build) on this NIC: replaced after the new one is in.
+  std::vector<xdp_program*> old;
+  enum xdp_attach_mode existing_mode = XDP_MODE_UNSPEC;
+  xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex);
+  if (!libxdp_get_error(mp) && mp) {
+    existing_mode = xdp_multiprog__attach_mode(mp);
+    for (xdp_program* p = xdp_multiprog__next_prog(nullptr, mp); p;
+         p = xdp_multiprog__next_prog(p, mp)) {
+      if (std::string(xdp_program__name(p)) == kXdpProgName &&
+          (!xdp_prog_ || xdp_program__id(p) != xdp_program__id(xdp_prog_)))
+        old.push_back(p);
+    }
+  } else {
+    mp = nullptr;
+  }
+  if (!xdp_prog_) {
+    xdp_program_opts opts{};
+    opts.sz = sizeof(opts);
+    opts.obj = uplink_xdp_->obj;
+    opts.prog_name = kXdpProgName;
+    xdp_program* p = xdp_program__create(&opts);
+    if (int err = libxdp_get_error(p)) {
+      if (mp) xdp_multiprog__close(mp);
+      return LibError(err, "libxdp program");
+    }
+    xdp_prog_ = p;
+  }
+  // Native where the driver supports it, generic otherwise; an existing dispatcher fixes it.
+  std::vector<enum xdp_attach_mode> modes = {XDP_MODE_NATIVE, XDP_MODE_SKB};
+  if (existing_mode == XDP_MODE_NATIVE || existing_mode == XDP_MODE_SKB) modes = {existing_mode};
+  int err = -EINVAL;
+  for (enum xdp_attach_mode m : modes) {
+    err = xdp_program__attach(xdp_prog_, ifindex, m, 0);
+    if (err == 0) {
+      xdp_mode_ = m == XDP_MODE_NATIVE ? "native" : "skb";
+      break;
+    }
+  }
+  if (err) {
+    if (mp) xdp_multiprog__close(mp);
+    return LibError(err, absl::StrCat("attach XDP to ifindex ", ifindex));
+  }
+  for (xdp_program* p : old) {
+    enum xdp_attach_mode m = existing_mode == XDP_MODE_UNSPEC ? XDP_MODE_NATIVE : existing_mode;
+    xdp_program__detach(p, ifindex, m, 0);
+  }
+  if (mp) xdp_multiprog__close(mp);
+  return PinProgram(uplink_xdp_->progs.vnet_uplink_xdp, options_.pin_dir + "/progs");
+}
+
+absl::Status BpfDataplane::DetachUplink(int ifindex) {
+  absl::Status st = TcDetachIngress(ifindex, /*remove_clsact=*/false);
+  xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex);
+  if (!libxdp_get_error(mp) && mp) {
+    enum xdp_attach_mode mode = xdp_multiprog__attach_mode(mp);
+    std::vector<xdp_program*> ours;
+    for (xdp_program* p = xdp_multiprog__next_prog(nullptr, mp); p;
+         p = xdp_multiprog__next_prog(p, mp))
+      if (std::string(xdp_program__name(p)) == kXdpProgName) ours.push_back(p);
+    for (xdp_program* p : ours) {
+      int err = xdp_program__detach(p, ifindex, mode, 0);
+      if (err && st.ok()) st = LibError(err, absl::StrCat("detach XDP from ifindex ", ifindex));
+    }
+    // Legacy (non-dispatcher) attachments are not libxdp-managed programs.
+    if (xdp_multiprog__is_legacy(mp)) {
+      xdp_program* main = xdp_multiprog__main_prog(mp);
+      if (main && std::string(xdp_program__name(main)) == kXdpProgName)
+        xdp_program__detach(main, ifindex, mode, 0);
+    }
+    xdp_multiprog__close(mp);
+  }
+  if (ifindex == uplink_ifindex_) xdp_mode_ = "none";
+  return st;
+}
+
+absl::Status BpfDataplane::Attach(const v1::Context& ctx) {
+  absl::MutexLock lock(&mu_);
+  if (auto st = Ready(); !st.ok()) return st;
+  return AttachLocked(ctx);
+}
+
+absl::Status BpfDataplane::AttachLocked(const v1::Context& ctx) {
+  const std::string& name = ctx.interface_name();
+  if (ForbiddenGuest(name) || name == uplink_)
+    return absl::InvalidArgumentError(absl::StrCat("cannot attach a guest to '", name, "'"));
+  auto info = QueryLink(name);
+  if (!info.ok()) return info.status();
+  uint32_t device_flags = 0;
+  // bpf_redirect_peer works only into a veth whose peer is in another namespace.
+  if (info->kind == "veth" && info->peer_in_other_netns) device_flags |= VNET_CTX_F_PEER;
+  // XDP redirects only where the kernel says the device takes them (ndo_xdp_xmit ready);
+  // vifs, taps and plain veths get the skb path through the uplink's TC program.
+  if (info->xdp_ndo_xmit) device_flags |= VNET_CTX_F_XDP_TARGET;
+  auto entry = MakeContextEntry(ctx, info->ifindex, device_flags);
+  if (!entry.ok()) return entry.status();
+
+  // A context that moved to another interface leaves the old one clean.
+  auto old = tables_->Get(entry->id);
+  if (!old.ok()) return old.status();
+  if ((old->flags & VNET_CTX_F_ACTIVE) && old->ifindex != info->ifindex)
+    TcDetachIngress(static_cast<int>(old->ifindex), /*remove_clsact=*/true).IgnoreError();
+
+  if (auto st = tables_->Put(*entry); !st.ok()) return st;
+  return TcAttachIngress(static_cast<int>(info->ifindex),
+                         bpf_program__fd(guest_->progs.vnet_guest_tc));
+}
+
+absl::Status BpfDataplane::Detach(const v1::Context& ctx) {
+  absl::MutexLock lock(&mu_);
+  if (auto st = Ready(); !st.ok()) return st;
+  // The interface named now may differ from the one in the tables; clean both.
+  if (!ctx.interface_name().empty() && !ForbiddenGuest(ctx.interface_name()) &&
+      ctx.interface_name() != uplink_) {
+    unsigned ifindex = if_nametoindex(ctx.interface_name().c_str());
+    uint32_t id = 0;
+    if (ifindex != 0 &&
+        bpf_map_lookup_elem(bpf_map__fd(guest_->maps.vnet_if_ctx), &ifindex, &id) == 0 &&
+        id == ctx.id()) {
+      if (auto st = TcDetachIngress(static_cast<int>(ifindex), true); !st.ok()) return st;
+    }
+  }
+  return DetachIdLocked(ctx.id());
+}
+
+absl::Status BpfDataplane::DetachIdLocked(uint32_t id) {
+  auto rec = tables_->Get(id);
+  if (!rec.ok()) return rec.status();
+  if (rec->flags & VNET_CTX_F_ACTIVE) {
+    if (auto st = TcDetachIngress(static_cast<int>(rec->ifindex), true); !st.ok()) return st;
+  }
+  return tables_->Remove(id);
+}
+
+absl::Status BpfDataplane::Reconcile(const std::vector<v1::Context>& contexts) {
+  absl::MutexLock lock(&mu_);
+  if (auto st = Ready(); !st.ok()) return st;
+  std::set<uint32_t> keep;
+  for (const v1::Context& c : contexts) keep.insert(c.id());
+  absl::Status result;
+  for (uint32_t id : tables_->ActiveIds()) {
+    if (keep.count(id)) continue;
+    if (auto st = DetachIdLocked(id); !st.ok() && result.ok()) result = st;
+  }
+  if (auto st = tables_->SweepOrphans(keep); !st.ok() && result.ok()) result = st;
+  for (const v1::Context& c : contexts) {
+    absl::Status st = AttachLocked(c);
+    if (!st.ok() && result.ok())
+      result = absl::Status(st.code(), absl::StrCat("context ", c.id(), ": ", st.message()));
+  }
+  return result;
+}
+
+std::string BpfDataplane::Describe() const {
+  absl::MutexLock lock(&mu_);
+  if (!tables_) return "bpf (not initialised)";
+  const size_t active = tables_->ActiveIds().size();
+  std::string uplink = uplink_.empty() ? "none" : uplink_;
+  return absl::StrCat("bpf: uplink ", uplink, " (xdp ", xdp_mode_, ", tc ingress); ", active, "/",
+                      options_.capacity, " contexts attached; pins ", options_.pin_dir);
+}
+
+absl::StatusOr<ContextCounters> BpfDataplane::ReadCounters(uint32_t ctx_id) const {
+  absl::MutexLock lock(&mu_);
+  if (auto st = Ready(); !st.ok()) return st;
+  return tables_->ReadCounters(ctx_id);
+}
+
+std::vector<uint32_t> BpfDataplane::ActiveContextIds() const {
+  absl::MutexLock lock(&mu_);
+  if (!tables_) return {};
+  return tables_->ActiveIds();
+}
+
+std::string BpfDataplane::XdpMode() const {
+  absl::MutexLock lock(&mu_);
+  return xdp_mode_;
+}
+
+absl::Status BpfDataplane::RemoveAll() {
+  absl::MutexLock lock(&mu_);
+  absl::Status result;
+  auto keep = [&](absl::Status st) {
+    if (!st.ok() && result.ok()) result = st;
+  };
+  if (tables_) {
+    for (uint32_t id : tables_->ActiveIds()) keep(DetachIdLocked(id));
+    auto cfg = tables_->GetConfig();
+    if (cfg.ok() && cfg->uplink_ifindex != 0) keep(DetachUplink(static_cast<int>(cfg->uplink_ifindex)));
+  }
+  Close();
+  keep(RemovePinDir(options_.pin_dir));
+  uplink_.clear();
+  uplink_ifindex_ = 0;
+  xdp_mode_ = "none";
+  return result;
+}
+
+}  // namespace vnet
