@@ -265,6 +265,7 @@ def main() -> int:
     pin_dir = f"/sys/fs/bpf/vnet-bench-{os.getpid()}"
     run_prefix = f"vb{os.getpid()}"
     started = time.monotonic()
+    load0 = os.getloadavg()
 
     metrics = ["tcp1", "tcp4", "udp", "wire", "lat"]
     raw: Dict[str, Dict[str, List]] = {}
@@ -319,10 +320,12 @@ def main() -> int:
     left = leftovers(run_prefix, extra_leftovers)
 
     out, aims = render_table(raw)
+    names = ["veth", "bridge", "vnet"]
     print(f"vnet fast-path benchmark: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, kernel "
           f"{platform.release()}, {os.cpu_count()} CPUs, reps {args.reps} (median), "
           f"iperf3 {args.duration}s, pps window {args.window}s, ping {args.ping_count} x "
-          f"{args.ping_interval}s, GRO in veth/bridge guests: {'on' if args.gro_all else 'off'}")
+          f"{args.ping_interval}s, GRO in veth/bridge guests: {'on' if args.gro_all else 'off'}, "
+          f"load average at start {load0[0]:.2f}, at end {os.getloadavg()[0]:.2f}")
     print()
     print("\n".join(out))
     print()
