@@ -62,14 +62,13 @@ ContextExists ContextsIn(const ContextRegistry* registry) {
 void ReleaseBuffersWithContexts(ContextRegistry* registry, ledger::BufferLedger* ledger,
                                 absl::Duration grace) {
   registry->OnRelease([ledger, grace](const v1::Context& ctx) {
-    const ledger::ReleaseReport report =
-        ledger->ForceReleaseContext(ctx.id(), absl::Now() + grace);
+    const ledger::ReleaseReport report = ledger->ForceReleaseContext(ctx.id(), absl::Now() + grace);
     if (report.abandoned != 0) {
       LogWarning("context %d released with %d descriptors still in flight after %s: abandoned",
                  ctx.id(), report.abandoned, absl::FormatDuration(grace));
     } else if (report.regions != 0) {
-      LogInfo("context %d released: dropped %d buffer regions (%d bytes)", ctx.id(),
-              report.regions, report.bytes);
+      LogInfo("context %d released: dropped %d buffer regions (%d bytes)", ctx.id(), report.regions,
+              report.bytes);
     }
   });
 }
