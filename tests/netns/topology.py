@@ -13,14 +13,41 @@ Safety rules kept here (see /work/shared/design.md):
     root namespace gets no address, hence no route, for the test ranges;
   * IPv6 DAD is off in every namespace (sysctl + nodad), so tests do not wait for it.
 
-Quick use:
+API (see each docstring):
 
-    from topology import Topology
+    Topology(prefix="vt", verbose=False)      context manager; .tag, .tmpdir
+      add_guest(name, bridge=None, subnet=0, host=None, mac=None, gro=False, mtu=None) -> Guest
+      add_direct_pair(name_a, name_b, subnet=0, gro=False) -> (Guest, Guest)
+      add_wire(name="wire", bridge=None, direct_to=None, subnet=None, vlan=None) -> Wire
+      add_wire_vlan(wire, vid, subnet) -> ifname       tagged interface in the wire namespace
+      add_bridge(suffix="br") -> name;  enslave(link, bridge)
+      add_namespace(suffix) -> ns;  ifname(suffix) -> tag+suffix;  next_mac()
+      run(ns, cmd, check=True, timeout=30) / popen(ns, cmd) / stop(proc)   ns=None: root
+      ping(ns, addr) -> bool;  wait_ping(ns, addr, deadline)
+      set_gro(ns, ifname, on)
+      send_raw(ns, ifname, frames, repeat=1);  capture(ns, ifname) -> Capture (.stop() -> frames)
+      link_stats(ns, ifname);  snmp(ns) -> {"Ip.InReceives": n, ...};  ifindex(ifname)
+      add_cleanup(fn, final=False)
+    Guest: name, ns, host_if, guest_if, mac, ipv4, ipv6 (198.18.<subnet>.<10+i>/24,
+           2001:db8:0:<subnet>::<10+i>/64)
+    Wire:  name, ns, host_if (the uplink, in the root namespace), wire_if, mac, ipv4 (.1), ipv6,
+           vlans; for direct_to: peer_ns, peer_if, peer_mac, peer_ipv4, peer_ipv6
+    VnetDaemon(topo, build_dir, uplink, fast_path="bpf", pin_dir=None, extra_args=())
+      start() (raises VnetUnavailable with the reason), assign(guest, domain, device=0, vlan=1),
+      release(domain, device), ctl(args), fast_path_status(), log_tail(), stop(),
+      leftover_patterns()
+    leftovers(tag, extra_paths=()) -> [str];  check_clean(tag, extra_paths=())
+    cleanup_check.sh TAG [PATH...]
+
+Example:
+
+    from topology import Topology, check_clean
     with Topology(prefix="vt") as t:
-        a, b = t.add_direct_pair("a", "b")           # two guests on one veth pair
-        g = t.add_guest("g1", bridge=t.add_bridge())  # host side veth on a Linux bridge
-        w = t.add_wire(bridge=...)                    # wire namespace behind an uplink veth
-        t.run(a.ns, ["ping", "-c1", b.ipv4])
+        a, b = t.add_direct_pair("a", "b")            # two guests on one veth pair
+        br = t.add_bridge()
+        g = t.add_guest("g1", bridge=br)              # host side veth on a Linux bridge
+        w = t.add_wire(bridge=br)                     # wire namespace behind an uplink veth
+        assert t.ping(a.ns, b.ipv6) and t.ping(g.ns, w.ipv4)
     check_clean(t.tag)                                # raises if anything is left
 
 Python 3 standard library only; iproute2 `ip`, `sysctl`, `ethtool` through subprocess.
