@@ -708,7 +708,8 @@ class VnetDaemon:
                 r = self.ctl(["status"], check=False)
                 if r.returncode == 0:
                     mode = self.fast_path_status(r.stdout)
-                    if self.fast_path != "none" and (mode is None or mode.startswith("none")):
+                    if self.fast_path != "none" and (mode is None or mode.startswith("none")
+                                                     or "not initialised" in mode):
                         raise VnetUnavailable(f"vnetd was asked for --fast_path={self.fast_path}"
                                               f" but reports fast path: {mode}")
                     return
