@@ -20,6 +20,7 @@ API (see each docstring):
       add_direct_pair(name_a, name_b, subnet=0, gro=False) -> (Guest, Guest)
       add_wire(name="wire", bridge=None, direct_to=None, subnet=None, vlan=None) -> Wire
       add_wire_vlan(wire, vid, subnet) -> ifname       tagged interface in the wire namespace
+      add_idle_ports(count, bridge=None) -> [Guest]   many idle ports/contexts for scale tests
       add_bridge(suffix="br") -> name;  enslave(link, bridge)
       add_namespace(suffix) -> ns;  ifname(suffix) -> tag+suffix;  next_mac()
       run(ns, cmd, check=True, timeout=30) / popen(ns, cmd) / stop(proc)   ns=None: root
@@ -258,8 +259,7 @@ class Topology:
                         os.kill(pid, signal.SIGKILL)
                     except ProcessLookupError:
                         pass
-            for link in reversed(self.root_links):
-                self._quiet(["ip", "link", "del", "dev", link])
+            self._delete_root_links(list(reversed(self.root_links)))
             for br in reversed(self.bridges):
                 self._quiet(["ip", "link", "del", "dev", br])
             for ns in reversed(self.namespaces):
@@ -272,6 +272,20 @@ class Topology:
                     _LIVE.remove(self)
             for sig, handler in prev.items():
                 signal.signal(sig, self._old_handlers.get(sig, handler))
+
+    def _delete_root_links(self, links: List[str]) -> None:
+        if len(links) > 8:  # many: one ip -batch (-force: go on past missing links)
+            path = os.path.join(self.tmpdir, "del.batch")
+            try:
+                with open(path, "w") as f:
+                    f.write("".join(f"link del dev {link}\n" for link in links))
+                subprocess.run(["ip", "-force", "-batch", path], capture_output=True,
+                               timeout=60 + len(links) / 10)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        for link in links:
+            if os.path.exists(f"/sys/class/net/{link}"):
+                self._quiet(["ip", "link", "del", "dev", link])
 
     def _ns_pids(self, ns: str) -> List[int]:
         r = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, timeout=10)
@@ -525,6 +539,43 @@ class Topology:
             self.run(ns, ["ip", "link", "set", "dev", "veth0", "up"])
         self.wires[name] = w
         return w
+
+    def add_idle_ports(self, count: int, bridge: Optional[str] = None,
+                       first_subnet: int = 2) -> List[Guest]:
+        """count idle guests for scale tests, fast (ip -batch): one shared namespace tag-idle
+        holding every guest end (p<k>, up, no address), host ends tag+i<hex k> in the root
+        namespace (optionally on bridge). Each gets a MAC and addresses (198.18.<first_subnet
+        + k//200>.<10 + k%200>) for a context, but nothing answers on them."""
+        if count <= 0:
+            return []
+        if count > 4096:
+            raise HarnessError("at most 4096 idle ports")
+        ns = self.add_namespace("idle")
+        root_cmds, ns_cmds, out = [], [], []
+        for k in range(count):
+            host_if = self.ifname(f"i{k:x}")
+            peer, mac = f"p{k}", self.next_mac()
+            v4, v6 = self.host_addrs(first_subnet + k // 200, 10 + k % 200)
+            root_cmds.append(f"link add name {host_if} type veth peer name {peer} "
+                             f"address {mac} netns {ns}")
+            root_cmds.append(f"link set dev {host_if} addrgenmode none")
+            if bridge:
+                root_cmds.append(f"link set dev {host_if} master {bridge}")
+            root_cmds.append(f"link set dev {host_if} up")
+            ns_cmds.append(f"link set dev {peer} up")
+            out.append(Guest(f"i{k}", ns, host_if, peer, mac, v4, v6))
+        if bridge and bridge not in self.bridges:
+            raise HarnessError("bridge not of this topology")
+        # Register before creating, so a half-done batch is still cleaned up.
+        self.root_links.extend(g.host_if for g in out)
+        path = os.path.join(self.tmpdir, "idle.batch")
+        with open(path, "w") as f:
+            f.write("\n".join(root_cmds) + "\n")
+        self.run(None, ["ip", "-batch", path], timeout=60 + count / 10)
+        with open(path, "w") as f:
+            f.write("\n".join(ns_cmds) + "\n")
+        self.run(None, ["ip", "-n", ns, "-batch", path], timeout=60 + count / 10)
+        return out
 
     def add_wire_vlan(self, wire: Wire, vid: int, subnet: int, addresses: bool = True) -> str:
         """A VLAN interface veth0.<vid> in the wire namespace, host .1 of subnet."""

@@ -153,6 +153,8 @@ def build(t: Topology, args) -> List[Setup]:
     ba = t.add_guest("ba", bridge=br, gro=args.gro_all)
     bb = t.add_guest("bb", bridge=br, gro=args.gro_all)
     bw = t.add_wire("bw", bridge=br)
+    if args.extra_contexts:
+        t.add_idle_ports(args.extra_contexts, bridge=br)
     setups.append(Setup("bridge", ba, bb, bw, bb.mac, bb.ipv4, bb.guest_if))
 
     na = t.add_guest("na", gro=True)
@@ -169,6 +171,10 @@ def build(t: Topology, args) -> List[Setup]:
         d.start()
         for domain, g in ((1, na), (2, nb)):
             d.assign(g, domain=domain, device=0, vlan=1)
+        if args.extra_contexts:
+            log(f"assigning {args.extra_contexts} extra contexts")
+            for k, g in enumerate(t.add_idle_ports(args.extra_contexts)):
+                d.assign(g, domain=100 + k, device=0, vlan=1)
         status = d.ctl(["status"], check=False)
         log("vnetd status:\n" + (status.stdout or status.stderr).strip())
         vn.daemon = d
@@ -254,6 +260,9 @@ def main() -> int:
                    help="GRO on in the guests of the veth and bridge networks too")
     p.add_argument("--wire-vlan", type=int, default=None,
                    help="the vnet wire sends tagged with this VLAN (default: untagged)")
+    p.add_argument("--extra-contexts", type=int, default=0,
+                   help="N more idle ports: on the bridge, and as vnet contexts (cost as "
+                        "contexts grow)")
     p.add_argument("--skip-vnet", action="store_true")
     p.add_argument("--json", help="also write the raw results here")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -325,7 +334,8 @@ def main() -> int:
           f"{platform.release()}, {os.cpu_count()} CPUs, reps {args.reps} (median), "
           f"iperf3 {args.duration}s, pps window {args.window}s, ping {args.ping_count} x "
           f"{args.ping_interval}s, GRO in veth/bridge guests: {'on' if args.gro_all else 'off'}, "
-          f"load average at start {load0[0]:.2f}, at end {os.getloadavg()[0]:.2f}")
+          f"load average at start {load0[0]:.2f}, at end {os.getloadavg()[0]:.2f}, "
+          f"{2 + args.extra_contexts} ports/contexts on the bridge and vnet")
     print()
     print("\n".join(out))
     print()
