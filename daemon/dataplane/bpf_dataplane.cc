@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "daemon/dataplane/bpffs.h"
 #include "daemon/dataplane/link_info.h"
+#include "daemon/dataplane/object_prep.h"
 #include "daemon/dataplane/tc_attach.h"
 #include "vnet/guest_tc.skel.h"
 #include "vnet/uplink_tc.skel.h"
@@ -23,19 +24,6 @@ namespace vnet {
 namespace {
 
 constexpr char kXdpProgName[] = "vnet_uplink_xdp";
-
-// Map sizes follow the pool's capacity (ids 1..capacity, slot 0 is "none").
-void SizeMaps(bpf_object* obj, uint32_t capacity) {
-  bpf_map* map;
-  bpf_object__for_each_map(map, obj) {
-    const std::string name = bpf_map__name(map);
-    uint32_t n = 0;
-    if (name == "vnet_fdb" || name == "vnet_if_ctx" || name == "vnet_vlan") n = capacity;
-    if (name == "vnet_ctx" || name == "vnet_stats" || name == "vnet_xdp_tx") n = capacity + 1;
-    if (name == "vnet_ip4" || name == "vnet_ip6") n = capacity * VNET_MAX_ADDRS_PER_CTX;
-    if (n != 0) bpf_map__set_max_entries(map, n);
-  }
-}
 
 absl::Status PinProgram(bpf_program* prog, const std::string& dir) {
   const std::string path = absl::StrCat(dir, "/", bpf_program__name(prog));
@@ -109,12 +97,15 @@ absl::Status BpfDataplane::InitLocked() {
   uplink_tc_ = vnet_uplink_tc__open_opts(&open_opts);
   uplink_xdp_ = vnet_uplink_xdp__open_opts(&open_opts);
   if (!guest_ || !uplink_tc_ || !uplink_xdp_) return LibError(errno, "open BPF objects");
-  SizeMaps(guest_->obj, options_.capacity);
-  SizeMaps(uplink_tc_->obj, options_.capacity);
-  SizeMaps(uplink_xdp_->obj, options_.capacity);
+  if (auto st = PrepareVnetObject(guest_->obj, maps_dir, options_.capacity); !st.ok()) return st;
   if (int err = vnet_guest_tc__load(guest_))
     return LibError(err, "load guest TC program (pinned maps from an older layout?)");
+  if (auto st = FinishVnetObject(guest_->obj, maps_dir); !st.ok()) return st;
+  if (auto st = PrepareVnetObject(uplink_tc_->obj, maps_dir, options_.capacity); !st.ok())
+    return st;
   if (int err = vnet_uplink_tc__load(uplink_tc_)) return LibError(err, "load uplink TC program");
+  if (auto st = PrepareVnetObject(uplink_xdp_->obj, maps_dir, options_.capacity); !st.ok())
+    return st;
   // The XDP object is loaded by libxdp when an uplink is attached (into its dispatcher).
   if (auto st = PinProgram(guest_->progs.vnet_guest_tc, progs_dir); !st.ok()) return st;
   if (auto st = PinProgram(uplink_tc_->progs.vnet_uplink_tc, progs_dir); !st.ok()) return st;
@@ -136,15 +127,15 @@ absl::Status BpfDataplane::InitLocked() {
   for (uint32_t id : tables_->ActiveIds()) {
     auto rec = tables_->Get(id);
     if (rec.ok() && !IfName(static_cast<int>(rec->ifindex)).empty()) {
-      if (auto st = TcAttachIngress(static_cast<int>(rec->ifindex), guest_fd); !st.ok())
-        return st;
+      if (auto st = TcAttachIngress(static_cast<int>(rec->ifindex), guest_fd); !st.ok()) return st;
     }
   }
   // Keep the uplink of the previous run unless the options name one.
   std::string uplink = options_.uplink;
   if (uplink.empty()) {
     auto cfg = tables_->GetConfig();
-    if (cfg.ok() && cfg->uplink_ifindex != 0) uplink = IfName(static_cast<int>(cfg->uplink_ifindex));
+    if (cfg.ok() && cfg->uplink_ifindex != 0)
+      uplink = IfName(static_cast<int>(cfg->uplink_ifindex));
   }
   return SetUplinkLocked(uplink);
 }
@@ -378,7 +369,8 @@ absl::Status BpfDataplane::RemoveAll() {
   if (tables_) {
     for (uint32_t id : tables_->ActiveIds()) keep(DetachIdLocked(id));
     auto cfg = tables_->GetConfig();
-    if (cfg.ok() && cfg->uplink_ifindex != 0) keep(DetachUplink(static_cast<int>(cfg->uplink_ifindex)));
+    if (cfg.ok() && cfg->uplink_ifindex != 0)
+      keep(DetachUplink(static_cast<int>(cfg->uplink_ifindex)));
   }
   Close();
   keep(RemovePinDir(options_.pin_dir));

@@ -91,8 +91,7 @@ absl::Status Transact(int protocol, const Message& msg, size_t hdr_len, const At
       st = absl::ErrnoToStatus(errno, "netlink recv");
       break;
     }
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, n);
-         h = NLMSG_NEXT(h, n)) {
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
       if (h->nlmsg_type == NLMSG_ERROR) {
         int err = reinterpret_cast<nlmsgerr*>(NLMSG_DATA(h))->error;
         if (err != 0) st = absl::ErrnoToStatus(-err, "netlink");
@@ -140,11 +139,10 @@ uint16_t NetdevFamilyId() {
   msg.Append(&g, sizeof(g));
   msg.Attr(CTRL_ATTR_FAMILY_NAME, "netdev", sizeof("netdev"));
   uint16_t id = 0;
-  absl::Status st = Transact(NETLINK_GENERIC, msg, GENL_HDRLEN,
-                             [&](uint16_t type, const char* data, size_t len) {
-                               if (type == CTRL_ATTR_FAMILY_ID && len >= 2)
-                                 std::memcpy(&id, data, 2);
-                             });
+  absl::Status st =
+      Transact(NETLINK_GENERIC, msg, GENL_HDRLEN, [&](uint16_t type, const char* data, size_t len) {
+        if (type == CTRL_ATTR_FAMILY_ID && len >= 2) std::memcpy(&id, data, 2);
+      });
   return st.ok() ? id : 0;
 }
 
@@ -160,13 +158,13 @@ void QueryXdpFeatures(LinkInfo& info) {
   msg.Attr(kNetdevAttrIfindex, &ifindex, sizeof(ifindex));
   uint64_t features = 0;
   bool seen = false;
-  absl::Status st = Transact(NETLINK_GENERIC, msg, GENL_HDRLEN,
-                             [&](uint16_t type, const char* data, size_t len) {
-                               if (type == kNetdevAttrXdpFeatures && len >= 8) {
-                                 std::memcpy(&features, data, 8);
-                                 seen = true;
-                               }
-                             });
+  absl::Status st =
+      Transact(NETLINK_GENERIC, msg, GENL_HDRLEN, [&](uint16_t type, const char* data, size_t len) {
+        if (type == kNetdevAttrXdpFeatures && len >= 8) {
+          std::memcpy(&features, data, 8);
+          seen = true;
+        }
+      });
   info.xdp_features_known = st.ok() && seen;
   info.xdp_ndo_xmit = info.xdp_features_known && (features & kNetdevXdpActNdoXmit);
 }

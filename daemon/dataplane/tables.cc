@@ -187,7 +187,8 @@ absl::Status Tables::Put(const ContextEntry& e) {
   for (const auto& a : e.ipv4) {
     vnet_ip4_key k{e.id, 0};
     std::memcpy(&k.addr, a.data(), 4);
-    if (bpf_map_update_elem(fds_.ip4, &k, &one, BPF_ANY) != 0) return Errno(errno, "write vnet_ip4");
+    if (bpf_map_update_elem(fds_.ip4, &k, &one, BPF_ANY) != 0)
+      return Errno(errno, "write vnet_ip4");
     v4.insert(k.addr);
   }
   std::set<std::array<uint8_t, 16>> v6(e.ipv6.begin(), e.ipv6.end());
@@ -195,7 +196,8 @@ absl::Status Tables::Put(const ContextEntry& e) {
     vnet_ip6_key k{};
     k.ctx_id = e.id;
     std::memcpy(k.addr, a.data(), 16);
-    if (bpf_map_update_elem(fds_.ip6, &k, &one, BPF_ANY) != 0) return Errno(errno, "write vnet_ip6");
+    if (bpf_map_update_elem(fds_.ip6, &k, &one, BPF_ANY) != 0)
+      return Errno(errno, "write vnet_ip6");
   }
   if (auto st = AddVlanMember(e.rec.vlan, e.id); !st.ok()) return st;
   if (e.rec.flags & VNET_CTX_F_XDP_TARGET) {
@@ -208,9 +210,8 @@ absl::Status Tables::Put(const ContextEntry& e) {
   // Now the stale parts of the previous version of this context.
   const uint32_t id = e.id;
   absl::Status st = DeleteIf<vnet_ip4_key, uint8_t>(
-      fds_.ip4, [&](const vnet_ip4_key& k, const uint8_t&) {
-        return k.ctx_id == id && !v4.count(k.addr);
-      });
+      fds_.ip4,
+      [&](const vnet_ip4_key& k, const uint8_t&) { return k.ctx_id == id && !v4.count(k.addr); });
   if (!st.ok()) return st;
   st = DeleteIf<vnet_ip6_key, uint8_t>(fds_.ip6, [&](const vnet_ip6_key& k, const uint8_t&) {
     std::array<uint8_t, 16> a;
@@ -222,9 +223,8 @@ absl::Status Tables::Put(const ContextEntry& e) {
     return v == id && std::memcmp(&k, &key, sizeof(k)) != 0;
   });
   if (!st.ok()) return st;
-  st = DeleteIf<uint32_t, uint32_t>(fds_.if_ctx, [&](const uint32_t& k, const uint32_t& v) {
-    return v == id && k != ifindex;
-  });
+  st = DeleteIf<uint32_t, uint32_t>(
+      fds_.if_ctx, [&](const uint32_t& k, const uint32_t& v) { return v == id && k != ifindex; });
   if (!st.ok()) return st;
   if (was_active && old.vlan != e.rec.vlan) return RemoveVlanMember(old.vlan, id);
   return absl::OkStatus();
@@ -234,7 +234,8 @@ absl::Status Tables::Remove(uint32_t id) {
   if (auto st = CheckId(id); !st.ok()) return st;
   // First the record: the programs stop treating the context as active at once.
   vnet_ctx_rec zero{};
-  if (bpf_map_update_elem(fds_.ctx, &id, &zero, BPF_ANY) != 0) return Errno(errno, "write vnet_ctx");
+  if (bpf_map_update_elem(fds_.ctx, &id, &zero, BPF_ANY) != 0)
+    return Errno(errno, "write vnet_ctx");
   bpf_map_delete_elem(fds_.xdp_tx, &id);
   std::set<uint32_t> keep;
   for (uint32_t other = 1; other <= capacity_; ++other)

@@ -1,0 +1,447 @@
+// Table-driven BPF_PROG_TEST_RUN fixtures: every verdict of the three programs on crafted
+// frames. Each row names the input frame, the expected verdict, the drop reason that must
+// be counted (against which context), and for forwarded frames the redirect target, the
+// VLAN pushed, the fan-out clones and the output frame. The programs are loaded with
+// tracing on (a load-time constant) so the redirect target, which a test run cannot show,
+// is read back from the trace map. The tables are written by the daemon's own Tables.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/pkt_cls.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/dataplane/bpffs.h"
+#include "daemon/dataplane/object_prep.h"
+#include "daemon/dataplane/tables.h"
+#include "gtest/gtest.h"
+#include "tests/bpf/frames.h"
+#include "tests/bpf/test_net.h"
+#include "vnet/abi.h"
+#include "vnet/guest_tc.skel.h"
+#include "vnet/uplink_tc.skel.h"
+#include "vnet/uplink_xdp.skel.h"
+
+namespace vnet::testing {
+namespace {
+
+enum class Prog { kXdp, kUplinkTc, kGuestTc };
+// Interfaces of the test network: the uplink, guests 1 and 2 (VLAN 10; 1 is a namespace
+// veth taking redirect_peer, 2 stands for a vif taking bpf_redirect) and guest 3 (VLAN 20,
+// flagged XDP-capable).
+enum class Port { kNone, kUplink, kG1, kG2, kG3 };
+
+const Bytes kMac1 = Mac("02:00:00:00:00:01");
+const Bytes kMac2 = Mac("02:00:00:00:00:02");
+const Bytes kMac3 = Mac("02:00:00:00:00:03");
+const Bytes kMacWire = Mac("02:00:00:00:00:aa");
+const Bytes kMacUplink = Mac("02:00:00:00:00:fe");
+const Bytes kMacUnknown = Mac("02:00:00:00:00:99");
+const Bytes kBcast = Mac("ff:ff:ff:ff:ff:ff");
+const Bytes kAllNodes = Mac("33:33:00:00:00:01");
+const Bytes kIp1 = Ip4("198.18.0.1"), kIp2 = Ip4("198.18.0.2"), kIp3 = Ip4("198.18.1.3");
+const Bytes kIpWire = Ip4("198.19.0.9"), kIpOther = Ip4("198.18.0.77"), kIpAny = Ip4("0.0.0.0");
+const Bytes kIpBcast = Ip4("255.255.255.255");
+const Bytes k6Ip1 = Ip6("2001:db8::1"), k6Ip2 = Ip6("2001:db8::2");
+const Bytes k6Other = Ip6("2001:db8::77"), k6Wire = Ip6("2001:db8:ff::9");
+const Bytes k6Ll1 = Ip6("fe80::ff:fe00:1");  // EUI-64 of kMac1
+const Bytes k6Unspec = Ip6("::"), k6AllNodes = Ip6("ff02::1"), k6AllRouters = Ip6("ff02::2");
+
+constexpr uint16_t kIPv4 = 0x0800, kIPv6 = 0x86dd, kArp = 0x0806;
+constexpr uint8_t kUdp = 17, kIcmp6 = 58;
+
+struct Row {
+  std::string name;
+  Prog prog;
+  Port in;  // the interface the frame arrives on (TC programs)
+  Bytes frame;
+  int verdict;
+  uint32_t reason = VNET_DROP_NONE;  // drop reason that must be counted
+  uint32_t count_ctx = 0;            // context charged with the drop (0: none)
+  Port target = Port::kNone;         // redirect target
+  bool peer = false;                 // through bpf_redirect_peer
+  uint16_t vlan_push = 0;
+  std::vector<Port> clones;
+  Bytes out;  // expected output frame; empty: not checked
+};
+
+void PrintTo(const Row& row, std::ostream* os) { *os << row.name; }
+
+Bytes G1Udp4(const Bytes& dst_mac, const Bytes& src_ip, const Bytes& dst_ip) {
+  return Cat({Eth(dst_mac, kMac1, kIPv4), Ipv4Udp(src_ip, dst_ip, 40000, 5001)});
+}
+
+std::vector<Row> Rows() {
+  const Bytes to_g3 = Cat({Eth(kMac3, kMacWire, kIPv4), Ipv4Udp(kIpWire, kIp3, 5001, 40000)});
+  const Bytes to_g1 = Cat({Eth(kMac1, kMacWire, kIPv4), Ipv4Udp(kIpWire, kIp1, 5001, 40000)});
+  const Bytes arp_req = Cat(
+      {Eth(kBcast, kMacWire, kArp, 10), Arp(1, kMacWire, kIpWire, Mac("00:00:00:00:00:00"), kIp1)});
+  return {
+      // Uplink XDP.
+      {"XdpUnicastToXdpGuestPopsTag",
+       Prog::kXdp,
+       Port::kUplink,
+       Cat({Eth(kMac3, kMacWire, kIPv4, 20), Ipv4Udp(kIpWire, kIp3, 5001, 40000)}),
+       XDP_REDIRECT,
+       VNET_DROP_NONE,
+       3,
+       Port::kG3,
+       false,
+       0,
+       {},
+       to_g3},
+      {"XdpUnicastToSkbGuestPassesToTc", Prog::kXdp, Port::kUplink,
+       Cat({Eth(kMac2, kMacWire, kIPv4, 10), Ipv4Udp(kIpWire, kIp2, 5001, 40000)}), XDP_PASS},
+      {"XdpUnknownUnicastDropped", Prog::kXdp, Port::kUplink,
+       Cat({Eth(kMacUnknown, kMacWire, kIPv4, 10), Ipv4Udp(kIpWire, kIpOther, 5001, 1)}), XDP_DROP,
+       VNET_DROP_UNKNOWN_UNICAST, 0},
+      {"XdpBroadcastPassesToTcFanOut", Prog::kXdp, Port::kUplink, arp_req, XDP_PASS},
+      {"XdpHostFramePasses", Prog::kXdp, Port::kUplink,
+       Cat({Eth(kMacUplink, kMacWire, kIPv4, 10), Ipv4Udp(kIpWire, kIpOther, 5001, 1)}), XDP_PASS},
+      {"XdpUntaggedIsHostsWithoutNativeVlan", Prog::kXdp, Port::kUplink,
+       Cat({Eth(kMacUnknown, kMacWire, kIPv4), Ipv4Udp(kIpWire, kIpOther, 5001, 1)}), XDP_PASS},
+      {"XdpVlanWithoutGuestsPasses", Prog::kXdp, Port::kUplink,
+       Cat({Eth(kMacUnknown, kMacWire, kIPv4, 30), Ipv4Udp(kIpWire, kIpOther, 5001, 1)}), XDP_PASS},
+      {"XdpTruncatedTagPasses", Prog::kXdp, Port::kUplink, Eth(kMac1, kMacWire, 0x8100), XDP_PASS},
+
+      // Uplink TC (the skb path).
+      {"UplinkTcUnicastToNamespaceGuestRedirectPeerPopsTag",
+       Prog::kUplinkTc,
+       Port::kUplink,
+       Cat({Eth(kMac1, kMacWire, kIPv4, 10), Ipv4Udp(kIpWire, kIp1, 5001, 40000)}),
+       TC_ACT_REDIRECT,
+       VNET_DROP_NONE,
+       1,
+       Port::kG1,
+       true,
+       0,
+       {},
+       to_g1},
+      {"UplinkTcUnicastToVifGuestRedirect", Prog::kUplinkTc, Port::kUplink,
+       Cat({Eth(kMac2, kMacWire, kIPv4, 10), Ipv4Udp(kIpWire, kIp2, 5001, 40000)}), TC_ACT_REDIRECT,
+       VNET_DROP_NONE, 2, Port::kG2, false},
+      // The tag is pushed back for the host as skb metadata, which a test run does not show.
+      {"UplinkTcBroadcastFansOutToVlanOnly",
+       Prog::kUplinkTc,
+       Port::kUplink,
+       arp_req,
+       TC_ACT_OK,
+       VNET_DROP_NONE,
+       0,
+       Port::kNone,
+       false,
+       0,
+       {Port::kG1, Port::kG2}},
+      {"UplinkTcUnknownUnicastDropped", Prog::kUplinkTc, Port::kUplink,
+       Cat({Eth(kMacUnknown, kMacWire, kIPv4, 10), Ipv4Udp(kIpWire, kIpOther, 5001, 1)}),
+       TC_ACT_SHOT, VNET_DROP_UNKNOWN_UNICAST, 0},
+      {"UplinkTcHostFramePasses", Prog::kUplinkTc, Port::kUplink,
+       Cat({Eth(kMacUplink, kMacWire, kIPv4, 10), Ipv4Udp(kIpWire, kIpOther, 5001, 1)}), TC_ACT_OK},
+
+      // Guest TC: forwarding.
+      {"GuestToSameVlanNamespaceGuestRedirectPeer", Prog::kGuestTc, Port::kG2,
+       Cat({Eth(kMac1, kMac2, kIPv4), Ipv4Udp(kIp2, kIp1, 40000, 5001)}), TC_ACT_REDIRECT,
+       VNET_DROP_NONE, 1, Port::kG1, true},
+      {"GuestToSameVlanVifGuestRedirect", Prog::kGuestTc, Port::kG1, G1Udp4(kMac2, kIp1, kIp2),
+       TC_ACT_REDIRECT, VNET_DROP_NONE, 2, Port::kG2, false},
+      {"GuestToOtherVlanGuestGoesToWireTagged", Prog::kGuestTc, Port::kG1,
+       G1Udp4(kMac3, kIp1, kIp3), TC_ACT_REDIRECT, VNET_DROP_NONE, 0, Port::kUplink, false, 10},
+      {"GuestToWirePushesVlan", Prog::kGuestTc, Port::kG1, G1Udp4(kMacWire, kIp1, kIpWire),
+       TC_ACT_REDIRECT, VNET_DROP_NONE, 0, Port::kUplink, false, 10},
+      {"GuestBroadcastFansOutNeverSenderNorOtherVlan",
+       Prog::kGuestTc,
+       Port::kG1,
+       Cat({Eth(kBcast, kMac1, kArp), Arp(1, kMac1, kIp1, Mac("00:00:00:00:00:00"), kIp2)}),
+       TC_ACT_REDIRECT,
+       VNET_DROP_NONE,
+       0,
+       Port::kUplink,
+       false,
+       10,
+       {Port::kG2}},
+      {"GuestDhcpDiscoverBeforeAddressAllowed",
+       Prog::kGuestTc,
+       Port::kG1,
+       Cat({Eth(kBcast, kMac1, kIPv4), Ipv4Udp(kIpAny, kIpBcast, 68, 67)}),
+       TC_ACT_REDIRECT,
+       VNET_DROP_NONE,
+       0,
+       Port::kUplink,
+       false,
+       10,
+       {Port::kG2}},
+      {"GuestNeighbourSolicitationFromLinkLocalAllowed",
+       Prog::kGuestTc,
+       Port::kG1,
+       Cat({Eth(kAllNodes, kMac1, kIPv6), Ipv6(k6Ll1, k6AllNodes, kIcmp6, Nd(135, k6Ip2, kMac1))}),
+       TC_ACT_REDIRECT,
+       VNET_DROP_NONE,
+       0,
+       Port::kUplink,
+       false,
+       10,
+       {Port::kG2}},
+      {"GuestNeighbourAdvertOwnAddressAllowed", Prog::kGuestTc, Port::kG1,
+       Cat({Eth(kMac2, kMac1, kIPv6), Ipv6(k6Ip1, k6Ip2, kIcmp6, Nd(136, k6Ip1, kMac1))}),
+       TC_ACT_REDIRECT, VNET_DROP_NONE, 2, Port::kG2},
+      {"GuestDadProbeOwnAddressAllowed",
+       Prog::kGuestTc,
+       Port::kG1,
+       Cat({Eth(kAllNodes, kMac1, kIPv6), Ipv6(k6Unspec, k6AllNodes, kIcmp6, Nd(135, k6Ip1))}),
+       TC_ACT_REDIRECT,
+       VNET_DROP_NONE,
+       0,
+       Port::kUplink,
+       false,
+       10,
+       {Port::kG2}},
+      {"GuestIpv6ToWireAllowed", Prog::kGuestTc, Port::kG1,
+       Cat({Eth(kMacWire, kMac1, kIPv6), Ipv6(k6Ip1, k6Wire, kUdp, Udp(40000, 5001))}),
+       TC_ACT_REDIRECT, VNET_DROP_NONE, 0, Port::kUplink, false, 10},
+
+      // Guest TC: drops, each counted against the sender with its reason.
+      {"GuestSpoofedSourceMacDropped", Prog::kGuestTc, Port::kG1,
+       Cat({Eth(kMac2, kMacUnknown, kIPv4), Ipv4Udp(kIp1, kIp2, 1, 2)}), TC_ACT_SHOT,
+       VNET_DROP_SPOOF_MAC, 1},
+      {"GuestSpoofedSourceIpv4Dropped", Prog::kGuestTc, Port::kG1, G1Udp4(kMac2, kIpOther, kIp2),
+       TC_ACT_SHOT, VNET_DROP_SPOOF_IPV4, 1},
+      {"GuestOtherGuestsIpv4Dropped", Prog::kGuestTc, Port::kG1, G1Udp4(kMac2, kIp2, kIp2),
+       TC_ACT_SHOT, VNET_DROP_SPOOF_IPV4, 1},
+      {"GuestSpoofedSourceIpv6Dropped", Prog::kGuestTc, Port::kG1,
+       Cat({Eth(kMacWire, kMac1, kIPv6), Ipv6(k6Other, k6Wire, kUdp, Udp(40000, 5001))}),
+       TC_ACT_SHOT, VNET_DROP_SPOOF_IPV6, 1},
+      {"GuestSpoofedArpSenderIpDropped", Prog::kGuestTc, Port::kG1,
+       Cat({Eth(kBcast, kMac1, kArp), Arp(2, kMac1, kIp2, kMac2, kIp2)}), TC_ACT_SHOT,
+       VNET_DROP_SPOOF_ARP, 1},
+      {"GuestSpoofedArpSenderMacDropped", Prog::kGuestTc, Port::kG1,
+       Cat({Eth(kBcast, kMac1, kArp), Arp(1, kMac2, kIp1, Mac("00:00:00:00:00:00"), kIp2)}),
+       TC_ACT_SHOT, VNET_DROP_SPOOF_ARP, 1},
+      {"GuestSpoofedNeighbourAdvertTargetDropped", Prog::kGuestTc, Port::kG1,
+       Cat({Eth(kAllNodes, kMac1, kIPv6), Ipv6(k6Ip1, k6AllNodes, kIcmp6, Nd(136, k6Ip2, kMac1))}),
+       TC_ACT_SHOT, VNET_DROP_SPOOF_ND, 1},
+      {"GuestSpoofedDadTargetDropped", Prog::kGuestTc, Port::kG1,
+       Cat({Eth(kAllNodes, kMac1, kIPv6), Ipv6(k6Unspec, k6AllNodes, kIcmp6, Nd(135, k6Ip2))}),
+       TC_ACT_SHOT, VNET_DROP_SPOOF_ND, 1},
+      {"GuestSpoofedNdLinkLayerOptionDropped", Prog::kGuestTc, Port::kG1,
+       Cat({Eth(kAllNodes, kMac1, kIPv6), Ipv6(k6Ip1, k6AllNodes, kIcmp6, Nd(135, k6Ip2, kMac2))}),
+       TC_ACT_SHOT, VNET_DROP_SPOOF_ND, 1},
+      {"GuestDhcpServerReplyDropped", Prog::kGuestTc, Port::kG1,
+       Cat({Eth(kBcast, kMac1, kIPv4), Ipv4Udp(kIp1, kIpBcast, 67, 68)}), TC_ACT_SHOT,
+       VNET_DROP_DHCP_SERVER, 1},
+      {"GuestDhcpv6ServerReplyDropped", Prog::kGuestTc, Port::kG1,
+       Cat({Eth(kMac2, kMac1, kIPv6), Ipv6(k6Ll1, k6Ip2, kUdp, Udp(547, 546))}), TC_ACT_SHOT,
+       VNET_DROP_DHCP_SERVER, 1},
+      {"GuestRouterAdvertDropped", Prog::kGuestTc, Port::kG1,
+       Cat({Eth(kAllNodes, kMac1, kIPv6), Ipv6(k6Ll1, k6AllNodes, kIcmp6, Icmp6(134))}),
+       TC_ACT_SHOT, VNET_DROP_ROUTER_ADVERT, 1},
+      {"GuestRouterSolicitationAllowed",
+       Prog::kGuestTc,
+       Port::kG1,
+       Cat({Eth(Mac("33:33:00:00:00:02"), kMac1, kIPv6),
+            Ipv6(k6Ll1, k6AllRouters, kIcmp6, Icmp6(133))}),
+       TC_ACT_REDIRECT,
+       VNET_DROP_NONE,
+       0,
+       Port::kUplink,
+       false,
+       10,
+       {Port::kG2}},
+      {"GuestTaggedFrameDropped", Prog::kGuestTc, Port::kG1,
+       Cat({Eth(kMac2, kMac1, kIPv4, 20), Ipv4Udp(kIp1, kIp2, 1, 2)}), TC_ACT_SHOT,
+       VNET_DROP_TAGGED_FROM_GUEST, 1},
+      {"GuestOtherEthertypeDropped", Prog::kGuestTc, Port::kG1,
+       Cat({Eth(kMac2, kMac1, 0x88cc), Bytes(46, 0)}), TC_ACT_SHOT, VNET_DROP_ETHERTYPE, 1},
+      {"GuestFrameToItselfDropped", Prog::kGuestTc, Port::kG1, G1Udp4(kMac1, kIp1, kIp1),
+       TC_ACT_SHOT, VNET_DROP_HAIRPIN, 1},
+      {"GuestProgramOnForeignInterfaceDrops", Prog::kGuestTc, Port::kUplink,
+       G1Udp4(kMac2, kIp1, kIp2), TC_ACT_SHOT, VNET_DROP_NO_CONTEXT, 0},
+  };
+}
+
+// The loaded programs, their shared maps and the test network, set up once for all rows.
+struct Env {
+  std::unique_ptr<TestNet> net;
+  std::string pin_dir;
+  vnet_guest_tc* guest = nullptr;
+  vnet_uplink_tc* uplink_tc = nullptr;
+  vnet_uplink_xdp* xdp = nullptr;
+  std::unique_ptr<Tables> tables;
+  std::map<Port, int> ifindex;
+  bool ok = false;
+
+  ~Env() {
+    tables.reset();
+    if (xdp) vnet_uplink_xdp__destroy(xdp);
+    if (uplink_tc) vnet_uplink_tc__destroy(uplink_tc);
+    if (guest) vnet_guest_tc__destroy(guest);
+    if (!pin_dir.empty()) RemovePinDir(pin_dir).IgnoreError();
+  }
+};
+
+Env* env = nullptr;
+
+v1::Context MakeContext(uint32_t id, const std::string& mac, uint32_t vlan, const std::string& ip4,
+                        const std::string& ip6) {
+  v1::Context c;
+  c.set_id(id);
+  c.set_mac(mac);
+  c.set_vlan(vlan);
+  c.add_ipv4_addresses(ip4);
+  c.add_ipv6_addresses(ip6);
+  return c;
+}
+
+void SetUpEnv(Env& e) {
+  ASSERT_TRUE(RequireRoot());
+  e.net = std::make_unique<TestNet>("f");
+  ASSERT_TRUE(e.net->ok()) << "cannot create namespace " << e.net->ns();
+  for (auto [port, name] : std::vector<std::pair<Port, std::string>>{
+           {Port::kUplink, "up"}, {Port::kG1, "g1"}, {Port::kG2, "g2"}, {Port::kG3, "g3"}}) {
+    const std::string host = e.net->AddPair(name);
+    e.ifindex[port] = static_cast<int>(if_nametoindex(host.c_str()));
+    ASSERT_NE(e.ifindex[port], 0) << host;
+  }
+  ASSERT_TRUE(e.net->ok()) << "cannot create the veth pairs";
+
+  ASSERT_TRUE(EnsureBpffsMounted().ok());
+  e.pin_dir = std::string(kBpffsRoot) + "/vnet-test-" + std::to_string(getpid()) + "-fx";
+  ASSERT_TRUE(MakePinDir(e.pin_dir).ok());
+  bpf_object_open_opts o{};
+  o.sz = sizeof(o);
+  o.pin_root_path = e.pin_dir.c_str();
+  e.guest = vnet_guest_tc__open_opts(&o);
+  e.uplink_tc = vnet_uplink_tc__open_opts(&o);
+  e.xdp = vnet_uplink_xdp__open_opts(&o);
+  ASSERT_TRUE(e.guest && e.uplink_tc && e.xdp);
+  e.guest->rodata->vnet_trace_on = 1;
+  e.uplink_tc->rodata->vnet_trace_on = 1;
+  e.xdp->rodata->vnet_trace_on = 1;
+  ASSERT_TRUE(PrepareVnetObject(e.guest->obj, e.pin_dir, 128).ok());
+  ASSERT_EQ(vnet_guest_tc__load(e.guest), 0);
+  ASSERT_TRUE(FinishVnetObject(e.guest->obj, e.pin_dir).ok());
+  ASSERT_TRUE(PrepareVnetObject(e.uplink_tc->obj, e.pin_dir, 128).ok());
+  ASSERT_EQ(vnet_uplink_tc__load(e.uplink_tc), 0);
+  ASSERT_TRUE(PrepareVnetObject(e.xdp->obj, e.pin_dir, 128).ok());
+  ASSERT_EQ(vnet_uplink_xdp__load(e.xdp), 0);
+
+  MapFds fds;
+  fds.fdb = bpf_map__fd(e.guest->maps.vnet_fdb);
+  fds.ctx = bpf_map__fd(e.guest->maps.vnet_ctx);
+  fds.if_ctx = bpf_map__fd(e.guest->maps.vnet_if_ctx);
+  fds.ip4 = bpf_map__fd(e.guest->maps.vnet_ip4);
+  fds.ip6 = bpf_map__fd(e.guest->maps.vnet_ip6);
+  fds.vlan = bpf_map__fd(e.guest->maps.vnet_vlan);
+  fds.stats = bpf_map__fd(e.guest->maps.vnet_stats);
+  fds.config = bpf_map__fd(e.guest->maps.vnet_config);
+  fds.xdp_tx = bpf_map__fd(e.guest->maps.vnet_xdp_tx);
+  e.tables = std::make_unique<Tables>(fds, 128);
+
+  vnet_config cfg{};
+  cfg.uplink_ifindex = static_cast<uint32_t>(e.ifindex[Port::kUplink]);
+  std::copy(kMacUplink.begin(), kMacUplink.end(), cfg.uplink_mac);
+  ASSERT_TRUE(e.tables->SetConfig(cfg).ok());
+  struct G {
+    v1::Context ctx;
+    Port port;
+    uint32_t flags;
+  };
+  for (const G& g :
+       {G{MakeContext(1, "02:00:00:00:00:01", 10, "198.18.0.1", "2001:db8::1"), Port::kG1,
+          VNET_CTX_F_PEER},
+        G{MakeContext(2, "02:00:00:00:00:02", 10, "198.18.0.2", "2001:db8::2"), Port::kG2, 0},
+        G{MakeContext(3, "02:00:00:00:00:03", 20, "198.18.1.3", "2001:db8:1::3"), Port::kG3,
+          VNET_CTX_F_XDP_TARGET}}) {
+    auto entry = MakeContextEntry(g.ctx, static_cast<uint32_t>(e.ifindex[g.port]), g.flags);
+    ASSERT_TRUE(entry.ok()) << entry.status();
+    absl::Status st = e.tables->Put(*entry);
+    ASSERT_TRUE(st.ok()) << st;
+  }
+  e.ok = true;
+}
+
+class FixtureTest : public ::testing::TestWithParam<Row> {
+ public:
+  static void SetUpTestSuite() {
+    env = new Env;
+    SetUpEnv(*env);
+  }
+  static void TearDownTestSuite() {
+    delete env;
+    env = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(env && env->ok) << "fixture environment failed"; }
+};
+
+int ProgFd(Prog p) {
+  switch (p) {
+    case Prog::kXdp:
+      return bpf_program__fd(env->xdp->progs.vnet_uplink_xdp);
+    case Prog::kUplinkTc:
+      return bpf_program__fd(env->uplink_tc->progs.vnet_uplink_tc);
+    case Prog::kGuestTc:
+      return bpf_program__fd(env->guest->progs.vnet_guest_tc);
+  }
+  return -1;
+}
+
+TEST_P(FixtureTest, Verdict) {
+  const Row& row = GetParam();
+  const uint32_t dir = row.prog == Prog::kGuestTc ? VNET_DIR_TX : VNET_DIR_RX;
+  auto before = env->tables->ReadCounters(row.count_ctx);
+  ASSERT_TRUE(before.ok()) << before.status();
+
+  Bytes frame = row.frame;
+  Bytes out(frame.size() + 256);
+  __sk_buff skb{};
+  skb.ifindex = static_cast<uint32_t>(env->ifindex[row.in]);
+  bpf_test_run_opts run{};
+  run.sz = sizeof(run);
+  run.data_in = frame.data();
+  run.data_size_in = static_cast<uint32_t>(frame.size());
+  run.data_out = out.data();
+  run.data_size_out = static_cast<uint32_t>(out.size());
+  run.repeat = 1;
+  if (row.prog != Prog::kXdp) {
+    run.ctx_in = &skb;
+    run.ctx_size_in = sizeof(skb);
+  }
+  ASSERT_EQ(bpf_prog_test_run_opts(ProgFd(row.prog), &run), 0) << strerror(errno);
+  EXPECT_EQ(static_cast<int>(run.retval), row.verdict);
+
+  vnet_trace trace{};
+  uint32_t zero = 0;
+  ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(env->guest->maps.vnet_trace), &zero, &trace), 0);
+  EXPECT_EQ(trace.reason, row.reason) << vnet_drop_reason_name(trace.reason);
+  if (row.target != Port::kNone) {
+    EXPECT_EQ(trace.target_ifindex, static_cast<uint32_t>(env->ifindex[row.target]));
+    EXPECT_EQ(trace.peer != 0, row.peer);
+    EXPECT_EQ(trace.vlan_push, row.vlan_push);
+  }
+  std::vector<uint32_t> want_clones,
+      got_clones(trace.clones, trace.clones + std::min<uint32_t>(trace.n_clones, 8));
+  for (Port p : row.clones) want_clones.push_back(static_cast<uint32_t>(env->ifindex[p]));
+  EXPECT_EQ(got_clones, want_clones);
+  if (!row.out.empty()) {
+    out.resize(run.data_size_out);
+    EXPECT_EQ(Hex(out), Hex(row.out));
+  }
+
+  auto after = env->tables->ReadCounters(row.count_ctx);
+  ASSERT_TRUE(after.ok()) << after.status();
+  if (row.reason != VNET_DROP_NONE) {
+    EXPECT_EQ(after->drops[dir][row.reason], before->drops[dir][row.reason] + 1)
+        << "drop not counted against context " << row.count_ctx;
+  } else if (row.count_ctx != 0) {
+    EXPECT_EQ(after->rx_packets, before->rx_packets + 1) << "delivery not counted";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Rows, FixtureTest, ::testing::ValuesIn(Rows()),
+                         [](const ::testing::TestParamInfo<Row>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace vnet::testing

@@ -1,0 +1,111 @@
+#include "tests/bpf/frames.h"
+
+#include <arpa/inet.h>
+
+#include <cstdio>
+#include <stdexcept>
+
+namespace vnet::testing {
+namespace {
+
+void Put16(Bytes& b, uint16_t v) {
+  b.push_back(static_cast<uint8_t>(v >> 8));
+  b.push_back(static_cast<uint8_t>(v));
+}
+
+}  // namespace
+
+Bytes Mac(const std::string& text) {
+  unsigned m[6];
+  if (std::sscanf(text.c_str(), "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6)
+    throw std::invalid_argument(text);
+  return Bytes(m, m + 6);
+}
+
+Bytes Ip4(const std::string& text) {
+  Bytes b(4);
+  if (inet_pton(AF_INET, text.c_str(), b.data()) != 1) throw std::invalid_argument(text);
+  return b;
+}
+
+Bytes Ip6(const std::string& text) {
+  Bytes b(16);
+  if (inet_pton(AF_INET6, text.c_str(), b.data()) != 1) throw std::invalid_argument(text);
+  return b;
+}
+
+Bytes Cat(std::initializer_list<Bytes> parts) {
+  Bytes out;
+  for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+Bytes Eth(const Bytes& dst, const Bytes& src, uint16_t ethertype, uint16_t vlan) {
+  Bytes b = Cat({dst, src});
+  if (vlan != 0) {
+    Put16(b, 0x8100);
+    Put16(b, vlan);
+  }
+  Put16(b, ethertype);
+  return b;
+}
+
+Bytes Udp(uint16_t sport, uint16_t dport) {
+  Bytes b;
+  Put16(b, sport);
+  Put16(b, dport);
+  Put16(b, 8 + 4);
+  Put16(b, 0);
+  b.insert(b.end(), {0xde, 0xad, 0xbe, 0xef});  // payload
+  return b;
+}
+
+Bytes Ipv4Udp(const Bytes& src, const Bytes& dst, uint16_t sport, uint16_t dport) {
+  Bytes udp = Udp(sport, dport);
+  Bytes b = {0x45, 0};
+  Put16(b, static_cast<uint16_t>(20 + udp.size()));
+  b.insert(b.end(), {0, 1, 0, 0, 64, 17, 0, 0});
+  return Cat({b, src, dst, udp});
+}
+
+Bytes Ipv6(const Bytes& src, const Bytes& dst, uint8_t next, const Bytes& payload) {
+  Bytes b = {0x60, 0, 0, 0};
+  Put16(b, static_cast<uint16_t>(payload.size()));
+  b.push_back(next);
+  b.push_back(255);
+  return Cat({b, src, dst, payload});
+}
+
+Bytes Icmp6(uint8_t type) { return {type, 0, 0, 0, 0, 0, 0, 0}; }
+
+Bytes Nd(uint8_t type, const Bytes& target, const Bytes& lladdr) {
+  Bytes b = Cat({Icmp6(type), target});
+  if (!lladdr.empty()) {
+    b.push_back(type == 136 ? 2 : 1);
+    b.push_back(1);  // 8 bytes
+    b.insert(b.end(), lladdr.begin(), lladdr.end());
+  }
+  return b;
+}
+
+Bytes Arp(uint16_t op, const Bytes& sha, const Bytes& sip, const Bytes& tha, const Bytes& tip) {
+  Bytes b;
+  Put16(b, 1);
+  Put16(b, 0x0800);
+  b.push_back(6);
+  b.push_back(4);
+  Put16(b, op);
+  return Cat({b, sha, sip, tha, tip});
+}
+
+std::string Hex(const Bytes& b) {
+  std::string s;
+  char buf[4];
+  for (uint8_t c : b) {
+    std::snprintf(buf, sizeof(buf), "%02x", c);
+    s += buf;
+  }
+  return s;
+}
+
+}  // namespace vnet::testing

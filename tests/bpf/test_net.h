@@ -1,0 +1,40 @@
+// A throwaway test network: one namespace and veth pairs whose host ends stay in the root
+// namespace. Names carry a short prefix and the PID; the destructor removes everything,
+// including after a failed assertion.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace vnet::testing {
+
+// Runs a shell command quietly; returns its exit status.
+int Sh(const std::string& cmd);
+// Fails the calling test when not root: these tests need a kernel and must not skip.
+bool RequireRoot();
+
+class TestNet {
+ public:
+  explicit TestNet(const std::string& tag);
+  ~TestNet();
+  TestNet(const TestNet&) = delete;
+  TestNet& operator=(const TestNet&) = delete;
+
+  // Adds a veth pair <prefix><name>h (root namespace, up) / <prefix><name>p (in the
+  // namespace, up). Returns the host end's name.
+  std::string AddPair(const std::string& name);
+  std::string Host(const std::string& name) const { return prefix_ + name + "h"; }
+  std::string Peer(const std::string& name) const { return prefix_ + name + "p"; }
+  const std::string& ns() const { return ns_; }
+  // Runs a command inside the namespace.
+  int InNs(const std::string& cmd) const;
+  bool ok() const { return ok_; }
+
+ private:
+  std::string prefix_;
+  std::string ns_;
+  std::vector<std::string> links_;
+  bool ok_ = false;
+};
+
+}  // namespace vnet::testing
