@@ -37,7 +37,7 @@ API (see each docstring):
       start() (raises VnetUnavailable with the reason), assign(guest, domain, device=0, vlan=1),
       release(domain, device), ctl(args), fast_path_status(), log_tail(), stop(),
       leftover_patterns()
-    leftovers(tag, extra_paths=()) -> [str];  check_clean(tag, extra_paths=())
+    leftovers(tag, extra_paths=()) -> [str];  check_clean(tag, extra_paths=());  purge(tag)
     cleanup_check.sh TAG [PATH...]
 
 Example:
@@ -200,6 +200,7 @@ class Topology:
         self._cleanups: List[Callable[[], None]] = []  # run LIFO before links go
         self._final_cleanups: List[Callable[[], None]] = []  # run after links and namespaces
         self._mac_counter = 0
+        self._idle_count = 0
         self._host_counter: Dict[int, int] = {}
         self._closed = False
         self._old_handlers: Dict[int, object] = {}
@@ -407,6 +408,7 @@ class Topology:
                         "stp_state", "0", "forward_delay", "0"])
         self.bridges.append(br)
         self.run(None, ["ip", "link", "set", "dev", br, "addrgenmode", "none"])
+        self._no_ipv6(br)
         self.run(None, ["ip", "link", "set", "dev", br, "up"])
         return br
 
@@ -421,9 +423,16 @@ class Topology:
         self.run(None, ["ip", "link", "add", "name", host_if, "type", "veth",
                         "peer", "name", inner_if, "address", inner_mac, "netns", ns])
         self.root_links.append(host_if)
-        # No IPv6 link-local (or any address) on the host side: it is a switch port.
+        # No IPv6 at all (no link-local, no multicast route) on the host side: a switch port.
         self.run(None, ["ip", "link", "set", "dev", host_if, "addrgenmode", "none"])
+        self._no_ipv6(host_if)
         self.run(None, ["ip", "link", "set", "dev", host_if, "up"])
+
+    def _no_ipv6(self, ifname: str) -> None:
+        path = f"/proc/sys/net/ipv6/conf/{_check_ifname(ifname)}/disable_ipv6"
+        if os.path.exists(path):
+            with open(path, "w") as f:
+                f.write("1")
 
     def _address(self, ns: str, ifname: str, ipv4: str, ipv6: str, plen4: int, plen6: int):
         self.run(ns, ["ip", "addr", "add", f"{_check_addr(ipv4)}/{plen4}", "dev", ifname])
@@ -543,25 +552,30 @@ class Topology:
     def add_idle_ports(self, count: int, bridge: Optional[str] = None,
                        first_subnet: int = 2) -> List[Guest]:
         """count idle guests for scale tests, fast (ip -batch): one shared namespace tag-idle
+        (numbering continues across calls)
         holding every guest end (p<k>, up, no address), host ends tag+i<hex k> in the root
         namespace (optionally on bridge). Each gets a MAC and addresses (198.18.<first_subnet
         + k//200>.<10 + k%200>) for a context, but nothing answers on them."""
         if count <= 0:
             return []
-        if count > 4096:
+        first = self._idle_count
+        if first + count > 4096:
             raise HarnessError("at most 4096 idle ports")
-        ns = self.add_namespace("idle")
-        root_cmds, ns_cmds, out = [], [], []
-        for k in range(count):
+        ns = self.ns_name("idle")
+        if ns not in self.namespaces:
+            self.add_namespace("idle")
+        self._idle_count += count
+        create, up, ns_cmds, out = [], [], [], []
+        for k in range(first, first + count):
             host_if = self.ifname(f"i{k:x}")
             peer, mac = f"p{k}", self.next_mac()
             v4, v6 = self.host_addrs(first_subnet + k // 200, 10 + k % 200)
-            root_cmds.append(f"link add name {host_if} type veth peer name {peer} "
-                             f"address {mac} netns {ns}")
-            root_cmds.append(f"link set dev {host_if} addrgenmode none")
+            create.append(f"link add name {host_if} type veth peer name {peer} "
+                          f"address {mac} netns {ns}")
+            create.append(f"link set dev {host_if} addrgenmode none")
             if bridge:
-                root_cmds.append(f"link set dev {host_if} master {bridge}")
-            root_cmds.append(f"link set dev {host_if} up")
+                up.append(f"link set dev {host_if} master {bridge}")
+            up.append(f"link set dev {host_if} up")
             ns_cmds.append(f"link set dev {peer} up")
             out.append(Guest(f"i{k}", ns, host_if, peer, mac, v4, v6))
         if bridge and bridge not in self.bridges:
@@ -569,12 +583,14 @@ class Topology:
         # Register before creating, so a half-done batch is still cleaned up.
         self.root_links.extend(g.host_if for g in out)
         path = os.path.join(self.tmpdir, "idle.batch")
-        with open(path, "w") as f:
-            f.write("\n".join(root_cmds) + "\n")
-        self.run(None, ["ip", "-batch", path], timeout=60 + count / 10)
-        with open(path, "w") as f:
-            f.write("\n".join(ns_cmds) + "\n")
-        self.run(None, ["ip", "-n", ns, "-batch", path], timeout=60 + count / 10)
+        for cmds, netns in ((create, None), (up, None), (ns_cmds, ns)):
+            if netns is None and cmds is up:
+                for g in out:
+                    self._no_ipv6(g.host_if)
+            with open(path, "w") as f:
+                f.write("\n".join(cmds) + "\n")
+            self.run(None, ["ip"] + (["-n", netns] if netns else []) + ["-batch", path],
+                     timeout=60 + count / 10)
         return out
 
     def add_wire_vlan(self, wire: Wire, vid: int, subnet: int, addresses: bool = True) -> str:
@@ -887,6 +903,36 @@ def root_test_routes() -> List[str]:
     return bad
 
 
+def purge(tag: str) -> List[str]:
+    """Delete what a dead run (killed with SIGKILL, say) left: its namespaces and links, and
+    BPF pin directories named after it. Refuses while the run's process is alive."""
+    m = re.fullmatch(r"[a-z][a-z0-9]{0,2}?(\d+)[a-z]?", tag)
+    if not m:
+        raise HarnessError(f"{tag!r} is not a run tag like vt4711 or vt4711a")
+    pid = int(m.group(1))
+    if os.path.exists(f"/proc/{pid}"):
+        raise HarnessError(f"process {pid} is alive: let it clean up itself")
+    done = []
+    for item in leftovers(tag):
+        kind, _, name = item.partition(" ")
+        if kind == "namespace":
+            for p in subprocess.run(["ip", "netns", "pids", name], capture_output=True,
+                                    text=True, timeout=10).stdout.split():
+                try:
+                    os.kill(int(p), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30)
+        elif kind == "link":
+            subprocess.run(["ip", "link", "del", "dev", name], capture_output=True, timeout=30)
+        elif kind in ("bpf", "temp"):
+            shutil.rmtree(name.split(" ", 1)[-1], ignore_errors=True)
+        else:
+            continue
+        done.append(item)
+    return done
+
+
 def check_clean(tag: str, extra_paths: Sequence[str] = ()) -> None:
     """Raise HarnessError if anything with this tag (or run prefix) is left."""
     left = leftovers(tag, extra_paths)
@@ -901,5 +947,13 @@ if __name__ == "__main__":
         for item in left:
             print(item)
         sys.exit(1 if left else 0)
-    print("usage: topology.py check TAG [PATH...]  (exit 1 and list what is left for TAG)")
+    if len(sys.argv) == 3 and sys.argv[1] == "purge":
+        for item in purge(sys.argv[2]):
+            print("deleted", item)
+        left = leftovers(sys.argv[2])
+        for item in left:
+            print("still there:", item)
+        sys.exit(1 if left else 0)
+    print("usage: topology.py check TAG [PATH...]  (exit 1 and list what is left for TAG)\n"
+          "       topology.py purge TAG            (delete what a dead run left)")
     sys.exit(2)
