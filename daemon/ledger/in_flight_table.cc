@@ -3,14 +3,9 @@
 namespace vnet::ledger {
 
 uint64_t InFlightTable::TryInsert(const InFlightEntry& entry) {
-  // The first entry starting at or after our end cannot overlap; the one before it is the
-  // only candidate, because entries are disjoint and so ordered by end as well.
-  auto next = by_address_.lower_bound(entry.end);
-  if (next != by_address_.begin()) {
-    auto prev = std::prev(next);
-    if (prev->second > entry.address) return 0;
-  }
-  by_address_.insert(next, {entry.address, entry.end});
+  auto next = by_end_.upper_bound(entry.address);
+  if (next != by_end_.end() && next->second < entry.end) return 0;
+  by_end_.insert(next, {entry.end, entry.address});  // `next` is exactly where it goes
 
   uint32_t slot;
   if (!free_slots_.empty()) {
@@ -35,7 +30,7 @@ std::optional<InFlightEntry> InFlightTable::Remove(uint64_t cookie) {
   s.used = false;
   s.generation = s.generation == UINT32_MAX ? 1 : s.generation + 1;  // 0 would allow cookie 0
   free_slots_.push_back(static_cast<uint32_t>(slot));
-  by_address_.erase(s.entry.address);
+  by_end_.erase(s.entry.end);
   return s.entry;
 }
 
@@ -47,7 +42,7 @@ void InFlightTable::Clear() {
     if (slots_[i].generation == 0) slots_[i].generation = 1;
     free_slots_.push_back(i);
   }
-  by_address_.clear();
+  by_end_.clear();
 }
 
 }  // namespace vnet::ledger

@@ -1,5 +1,7 @@
 // The descriptors of one context that are in flight: found by cookie in O(1) and by address
-// in O(log n). Entries never overlap, so an overlap check only looks at one neighbour.
+// in O(log n). Entries never overlap, so they are ordered by end as much as by start, and
+// the overlap check is one search: the first entry ending after our start must begin at or
+// after our end.
 // Not thread-safe: the owning ContextLedger serialises access.
 #pragma once
 
@@ -25,7 +27,7 @@ class InFlightTable {
   // Removes the entry the cookie names; nullopt for a stale, repeated or forged cookie.
   std::optional<InFlightEntry> Remove(uint64_t cookie);
 
-  size_t size() const { return by_address_.size(); }
+  size_t size() const { return by_end_.size(); }
   void Clear();
 
  private:
@@ -39,7 +41,7 @@ class InFlightTable {
 
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;
-  absl::btree_map<uint64_t, uint64_t> by_address_;  // start -> end
+  absl::btree_map<uint64_t, uint64_t> by_end_;  // end -> start
 };
 
 }  // namespace vnet::ledger
