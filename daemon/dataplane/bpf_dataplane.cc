@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_link.h>
 #include <net/if.h>
 #include <unistd.h>
 #include <xdp/libxdp.h>
@@ -59,6 +60,7 @@ void BpfDataplane::Close() {
   tables_.reset();
   if (xdp_prog_) xdp_program__close(xdp_prog_);
   xdp_prog_ = nullptr;
+  xdp_plain_ = false;
   if (uplink_xdp_) vnet_uplink_xdp__destroy(uplink_xdp_);
   if (uplink_tc_) vnet_uplink_tc__destroy(uplink_tc_);
   if (guest_) vnet_guest_tc__destroy(guest_);
@@ -181,55 +183,128 @@ absl::Status BpfDataplane::SetUplinkLocked(const std::string& ifname) {
   return AttachXdp(ifindex);
 }
 
+namespace {
+
+const char* ModeName(enum xdp_attach_mode m) { return m == XDP_MODE_SKB ? "skb" : "native"; }
+
+uint32_t ModeFlag(enum xdp_attach_mode m) {
+  return m == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+}
+
+}  // namespace
+
+int BpfDataplane::CurrentXdpProgId() const {
+  if (xdp_prog_) return static_cast<int>(xdp_program__id(xdp_prog_));
+  if (xdp_plain_) {
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(uplink_xdp_->progs.vnet_uplink_xdp), &info, &len) ==
+        0)
+      return static_cast<int>(info.id);
+  }
+  return 0;
+}
+
 absl::Status BpfDataplane::AttachXdp(int ifindex) {
-  // Programs of an earlier run (or build) on this NIC: replaced after the new one is in.
+  // What runs on the NIC now: libxdp's dispatcher (a list of programs) or, where the kernel
+  // refused the dispatcher, a single "legacy" program.
   std::vector<xdp_program*> old;
+  int legacy_ours_fd = -1;
+  bool already = false;
   enum xdp_attach_mode existing_mode = XDP_MODE_UNSPEC;
   xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex);
-  if (!libxdp_get_error(mp) && mp) {
+  if (libxdp_get_error(mp)) mp = nullptr;
+  const int current = CurrentXdpProgId();
+  if (mp) {
     existing_mode = xdp_multiprog__attach_mode(mp);
-    for (xdp_program* p = xdp_multiprog__next_prog(nullptr, mp); p;
-         p = xdp_multiprog__next_prog(p, mp)) {
-      if (std::string(xdp_program__name(p)) == kXdpProgName &&
-          (!xdp_prog_ || xdp_program__id(p) != xdp_program__id(xdp_prog_)))
-        old.push_back(p);
+    if (xdp_multiprog__is_legacy(mp)) {
+      xdp_program* main = xdp_multiprog__main_prog(mp);
+      if (main && std::string(xdp_program__name(main)) == kXdpProgName) {
+        if (static_cast<int>(xdp_program__id(main)) == current) already = true;
+        legacy_ours_fd = xdp_program__fd(main);
+      }
+    } else {
+      for (xdp_program* p = xdp_multiprog__next_prog(nullptr, mp); p;
+           p = xdp_multiprog__next_prog(p, mp)) {
+        if (std::string(xdp_program__name(p)) != kXdpProgName) continue;
+        if (static_cast<int>(xdp_program__id(p)) == current)
+          already = true;
+        else
+          old.push_back(p);
+      }
     }
-  } else {
-    mp = nullptr;
   }
+  absl::Status st;
+  if (already) {
+    // Nothing to attach; still drop older copies below.
+  } else if (legacy_ours_fd >= 0 || xdp_plain_) {
+    st = AttachXdpPlain(ifindex, legacy_ours_fd, existing_mode);
+  } else {
+    st = AttachXdpLibxdp(ifindex, existing_mode);
+  }
+  if (st.ok()) {
+    for (xdp_program* p : old) xdp_program__detach(p, ifindex, existing_mode, 0);
+    if (already && existing_mode != XDP_MODE_UNSPEC) xdp_mode_ = ModeName(existing_mode);
+  }
+  if (mp) xdp_multiprog__close(mp);
+  if (!st.ok()) return st;
+  return PinProgram(uplink_xdp_->progs.vnet_uplink_xdp, options_.pin_dir + "/progs");
+}
+
+absl::Status BpfDataplane::AttachXdpLibxdp(int ifindex, int existing_mode) {
   if (!xdp_prog_) {
     xdp_program_opts opts{};
     opts.sz = sizeof(opts);
     opts.obj = uplink_xdp_->obj;
     opts.prog_name = kXdpProgName;
     xdp_program* p = xdp_program__create(&opts);
-    if (int err = libxdp_get_error(p)) {
-      if (mp) xdp_multiprog__close(mp);
-      return LibError(err, "libxdp program");
-    }
+    if (int err = libxdp_get_error(p)) return LibError(err, "libxdp program");
     xdp_prog_ = p;
   }
   // Native where the driver supports it, generic otherwise; an existing dispatcher fixes it.
   std::vector<enum xdp_attach_mode> modes = {XDP_MODE_NATIVE, XDP_MODE_SKB};
-  if (existing_mode == XDP_MODE_NATIVE || existing_mode == XDP_MODE_SKB) modes = {existing_mode};
+  if (existing_mode == XDP_MODE_NATIVE || existing_mode == XDP_MODE_SKB)
+    modes = {static_cast<enum xdp_attach_mode>(existing_mode)};
   int err = -EINVAL;
   for (enum xdp_attach_mode m : modes) {
     err = xdp_program__attach(xdp_prog_, ifindex, m, 0);
     if (err == 0) {
-      xdp_mode_ = m == XDP_MODE_NATIVE ? "native" : "skb";
-      break;
+      xdp_mode_ = ModeName(m);
+      return absl::OkStatus();
     }
   }
-  if (err) {
-    if (mp) xdp_multiprog__close(mp);
-    return LibError(err, absl::StrCat("attach XDP to ifindex ", ifindex));
+  return LibError(err, absl::StrCat("attach XDP to ifindex ", ifindex));
+}
+
+absl::Status BpfDataplane::AttachXdpPlain(int ifindex, int old_fd, int existing_mode) {
+  // libxdp cannot replace a program it attached without a dispatcher, so a new build takes
+  // over with an atomic XDP_FLAGS_REPLACE of the old program instead.
+  if (xdp_prog_) return absl::FailedPreconditionError("XDP program already loaded by libxdp");
+  if (!xdp_plain_) {
+    if (int err = vnet_uplink_xdp__load(uplink_xdp_)) return LibError(err, "load uplink XDP");
+    xdp_plain_ = true;
   }
-  for (xdp_program* p : old) {
-    enum xdp_attach_mode m = existing_mode == XDP_MODE_UNSPEC ? XDP_MODE_NATIVE : existing_mode;
-    xdp_program__detach(p, ifindex, m, 0);
+  const int fd = bpf_program__fd(uplink_xdp_->progs.vnet_uplink_xdp);
+  std::vector<enum xdp_attach_mode> modes = {XDP_MODE_NATIVE, XDP_MODE_SKB};
+  if (old_fd >= 0) modes = {static_cast<enum xdp_attach_mode>(existing_mode)};
+  int err = -EINVAL;
+  for (enum xdp_attach_mode m : modes) {
+    bpf_xdp_attach_opts opts{};
+    opts.sz = sizeof(opts);
+    uint32_t flags = ModeFlag(m);
+    if (old_fd >= 0) {
+      opts.old_prog_fd = old_fd;
+      flags |= XDP_FLAGS_REPLACE;
+    } else {
+      flags |= XDP_FLAGS_UPDATE_IF_NOEXIST;
+    }
+    err = bpf_xdp_attach(ifindex, fd, flags, &opts);
+    if (err == 0) {
+      xdp_mode_ = ModeName(m);
+      return absl::OkStatus();
+    }
   }
-  if (mp) xdp_multiprog__close(mp);
-  return PinProgram(uplink_xdp_->progs.vnet_uplink_xdp, options_.pin_dir + "/progs");
+  return LibError(err, absl::StrCat("attach XDP to ifindex ", ifindex));
 }
 
 absl::Status BpfDataplane::DetachUplink(int ifindex) {

@@ -66,6 +66,10 @@ class BpfDataplane final : public Dataplane {
   absl::Status InitLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status SetUplinkLocked(const std::string& ifname) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AttachXdp(int ifindex) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AttachXdpLibxdp(int ifindex, int existing_mode) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AttachXdpPlain(int ifindex, int old_fd, int existing_mode)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int CurrentXdpProgId() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status DetachUplink(int ifindex) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AttachLocked(const v1::Context& ctx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status DetachIdLocked(uint32_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -77,7 +81,8 @@ class BpfDataplane final : public Dataplane {
   vnet_guest_tc* guest_ ABSL_GUARDED_BY(mu_) = nullptr;
   vnet_uplink_tc* uplink_tc_ ABSL_GUARDED_BY(mu_) = nullptr;
   vnet_uplink_xdp* uplink_xdp_ ABSL_GUARDED_BY(mu_) = nullptr;
-  xdp_program* xdp_prog_ ABSL_GUARDED_BY(mu_) = nullptr;
+  xdp_program* xdp_prog_ ABSL_GUARDED_BY(mu_) = nullptr;  // loaded and attached by libxdp
+  bool xdp_plain_ ABSL_GUARDED_BY(mu_) = false;  // loaded by libbpf, attached without libxdp
   std::unique_ptr<Tables> tables_ ABSL_GUARDED_BY(mu_);
   std::string uplink_ ABSL_GUARDED_BY(mu_);
   int uplink_ifindex_ ABSL_GUARDED_BY(mu_) = 0;

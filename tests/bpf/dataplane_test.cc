@@ -1,0 +1,270 @@
+// BpfDataplane against the real kernel: a namespace, veth pairs for the uplink and two
+// guests, and a pin directory of its own per test. Everything is removed in TearDown, also
+// when an assertion failed.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <net/if.h>
+#include <unistd.h>
+#include <xdp/libxdp.h>
+
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "daemon/dataplane/bpf_dataplane.h"
+#include "daemon/dataplane/bpffs.h"
+#include "daemon/dataplane/tc_attach.h"
+#include "gtest/gtest.h"
+#include "tests/bpf/test_net.h"
+#include "vnet/abi.h"
+
+namespace vnet::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+v1::Context Ctx(uint32_t id, const std::string& ifname, const std::string& mac, uint32_t vlan,
+                const std::string& ip4) {
+  v1::Context c;
+  c.set_id(id);
+  c.set_interface_name(ifname);
+  c.set_mac(mac);
+  c.set_vlan(vlan);
+  c.add_ipv4_addresses(ip4);
+  c.add_ipv6_addresses("2001:db8::" + std::to_string(id));
+  return c;
+}
+
+class DataplaneTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(RequireRoot());
+    net_ = std::make_unique<TestNet>("d");
+    ASSERT_TRUE(net_->ok());
+    uplink_ = net_->AddPair("up");
+    g1_ = net_->AddPair("g1");
+    g2_ = net_->AddPair("g2");
+    ASSERT_TRUE(net_->ok()) << "cannot create veth pairs";
+    uplink_ifindex_ = static_cast<int>(if_nametoindex(uplink_.c_str()));
+    ASSERT_TRUE(EnsureBpffsMounted().ok());
+    static int seq = 0;
+    pin_dir_ = std::string(kBpffsRoot) + "/vnet-test-" + std::to_string(getpid()) + "-" +
+               std::to_string(++seq);
+    dp_ = NewDataplane();
+    absl::Status st = dp_->Init();
+    ASSERT_TRUE(st.ok()) << st;
+  }
+
+  void TearDown() override {
+    if (dp_) {
+      absl::Status st = dp_->RemoveAll();
+      EXPECT_TRUE(st.ok()) << st;
+      dp_.reset();
+    }
+    RemovePinDir(pin_dir_).IgnoreError();
+    net_.reset();
+    // Dispatcher pins libxdp keeps for an interface that no longer exists.
+    if (uplink_ifindex_ != 0) libxdp_clean_references(uplink_ifindex_);
+  }
+
+  std::unique_ptr<BpfDataplane> NewDataplane() {
+    BpfDataplaneOptions o;
+    o.pin_dir = pin_dir_;
+    o.uplink = uplink_;
+    o.capacity = 8;
+    return std::make_unique<BpfDataplane>(o);
+  }
+
+  int PinnedMap(const std::string& name) {
+    return bpf_obj_get((pin_dir_ + "/maps/" + name).c_str());
+  }
+
+  // The id the pinned forwarding table holds for (vlan, mac), 0 when none.
+  uint32_t FdbLookup(uint16_t vlan, const uint8_t (&mac)[6]) {
+    int fd = PinnedMap("vnet_fdb");
+    EXPECT_GE(fd, 0);
+    vnet_fdb_key key{};
+    key.vlan = vlan;
+    std::memcpy(key.mac, mac, 6);
+    uint32_t id = 0;
+    if (bpf_map_lookup_elem(fd, &key, &id) != 0) id = 0;
+    close(fd);
+    return id;
+  }
+
+  vnet_ctx_rec Record(uint32_t id) {
+    int fd = PinnedMap("vnet_ctx");
+    EXPECT_GE(fd, 0);
+    vnet_ctx_rec rec{};
+    bpf_map_lookup_elem(fd, &id, &rec);
+    close(fd);
+    return rec;
+  }
+
+  size_t Ip4EntriesOf(uint32_t id) {
+    int fd = PinnedMap("vnet_ip4");
+    EXPECT_GE(fd, 0);
+    size_t n = 0;
+    vnet_ip4_key key{}, next{};
+    const void* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+      if (next.ctx_id == id) ++n;
+      key = next;
+      prev = &key;
+    }
+    close(fd);
+    return n;
+  }
+
+  uint32_t TcProg(const std::string& ifname) {
+    auto id = TcQueryIngress(static_cast<int>(if_nametoindex(ifname.c_str())));
+    EXPECT_TRUE(id.ok()) << id.status();
+    return id.ok() ? *id : 0;
+  }
+
+  uint32_t XdpProg(int ifindex) {
+    uint32_t id = 0;
+    bpf_xdp_query_id(ifindex, 0, &id);
+    return id;
+  }
+
+  std::unique_ptr<TestNet> net_;
+  std::string uplink_, g1_, g2_, pin_dir_;
+  int uplink_ifindex_ = 0;
+  std::unique_ptr<BpfDataplane> dp_;
+  static constexpr uint8_t kMac1[6] = {2, 0, 0, 0, 0x10, 1};
+  static constexpr uint8_t kMac2[6] = {2, 0, 0, 0, 0x10, 2};
+};
+
+TEST_F(DataplaneTest, InitAttachesUplinkAndReportsXdpMode) {
+  EXPECT_NE(TcProg(uplink_), 0u);
+  EXPECT_NE(XdpProg(uplink_ifindex_), 0u);
+  EXPECT_EQ(dp_->XdpMode(), "native");  // veth has native XDP
+  EXPECT_NE(dp_->Describe().find("xdp native"), std::string::npos) << dp_->Describe();
+  EXPECT_TRUE(fs::exists(pin_dir_ + "/maps/vnet_fdb"));
+  EXPECT_TRUE(fs::exists(pin_dir_ + "/maps/vnet_xdp_tx"));
+  EXPECT_TRUE(fs::exists(pin_dir_ + "/progs/vnet_guest_tc"));
+  EXPECT_TRUE(fs::exists(pin_dir_ + "/progs/vnet_uplink_xdp"));
+}
+
+TEST_F(DataplaneTest, AttachWritesTablesAndFilterDetachRemovesThem) {
+  const v1::Context c1 = Ctx(1, g1_, "02:00:00:00:10:01", 10, "198.18.0.1");
+  absl::Status st = dp_->Attach(c1);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_NE(TcProg(g1_), 0u);
+  EXPECT_EQ(FdbLookup(10, kMac1), 1u);
+  vnet_ctx_rec rec = Record(1);
+  EXPECT_TRUE(rec.flags & VNET_CTX_F_ACTIVE);
+  EXPECT_TRUE(rec.flags & VNET_CTX_F_PEER) << "veth peer is in another namespace";
+  EXPECT_FALSE(rec.flags & VNET_CTX_F_XDP_TARGET) << "peer runs no NAPI (GRO off)";
+  EXPECT_EQ(rec.ifindex, if_nametoindex(g1_.c_str()));
+  EXPECT_EQ(rec.vlan, 10);
+  EXPECT_EQ(Ip4EntriesOf(1), 1u);
+  auto counters = dp_->ReadCounters(1);
+  ASSERT_TRUE(counters.ok()) << counters.status();
+  EXPECT_EQ(dp_->ActiveContextIds(), std::vector<uint32_t>{1});
+  ASSERT_TRUE(dp_->Attach(c1).ok()) << "attach is idempotent";
+
+  st = dp_->Detach(c1);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(TcProg(g1_), 0u);
+  EXPECT_EQ(FdbLookup(10, kMac1), 0u);
+  EXPECT_EQ(Record(1).flags, 0u);
+  EXPECT_EQ(Ip4EntriesOf(1), 0u);
+  EXPECT_TRUE(dp_->ActiveContextIds().empty());
+  EXPECT_TRUE(dp_->Detach(c1).ok()) << "detach is idempotent";
+}
+
+TEST_F(DataplaneTest, XdpCapableTargetIsDetectedNotAssumed) {
+  // GRO on the guest end gives the veth NAPI, and the kernel then reports ndo_xdp_xmit.
+  ASSERT_EQ(net_->InNs("ethtool -K " + net_->Peer("g2") + " gro on"), 0);
+  absl::Status st = dp_->Attach(Ctx(2, g2_, "02:00:00:00:10:02", 10, "198.18.0.2"));
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_TRUE(Record(2).flags & VNET_CTX_F_XDP_TARGET);
+  int fd = PinnedMap("vnet_xdp_tx");
+  ASSERT_GE(fd, 0);
+  uint32_t key = 2, ifindex = 0;
+  EXPECT_EQ(bpf_map_lookup_elem(fd, &key, &ifindex), 0);
+  EXPECT_EQ(ifindex, if_nametoindex(g2_.c_str()));
+  close(fd);
+}
+
+TEST_F(DataplaneTest, ReconcileRemovesStaleAndAddsMissing) {
+  ASSERT_TRUE(dp_->Attach(Ctx(1, g1_, "02:00:00:00:10:01", 10, "198.18.0.1")).ok());
+  ASSERT_TRUE(dp_->Attach(Ctx(2, g2_, "02:00:00:00:10:02", 10, "198.18.0.2")).ok());
+  // The pool now has only context 2, with a new VLAN.
+  absl::Status st = dp_->Reconcile({Ctx(2, g2_, "02:00:00:00:10:02", 20, "198.18.0.2")});
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(dp_->ActiveContextIds(), std::vector<uint32_t>{2});
+  EXPECT_EQ(TcProg(g1_), 0u);
+  EXPECT_NE(TcProg(g2_), 0u);
+  EXPECT_EQ(FdbLookup(10, kMac1), 0u);
+  EXPECT_EQ(FdbLookup(10, kMac2), 0u);
+  EXPECT_EQ(FdbLookup(20, kMac2), 2u);
+  EXPECT_EQ(Ip4EntriesOf(1), 0u);
+  // And back: a missing context is added.
+  st = dp_->Reconcile({Ctx(1, g1_, "02:00:00:00:10:01", 10, "198.18.0.1"),
+                       Ctx(2, g2_, "02:00:00:00:10:02", 20, "198.18.0.2")});
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(dp_->ActiveContextIds(), (std::vector<uint32_t>{1, 2}));
+}
+
+TEST_F(DataplaneTest, DaemonExitKeepsForwardingAndRestartReusesTables) {
+  ASSERT_TRUE(dp_->Attach(Ctx(1, g1_, "02:00:00:00:10:01", 10, "198.18.0.1")).ok());
+  dp_.reset();  // the daemon stops: nothing is detached
+  EXPECT_NE(TcProg(g1_), 0u);
+  EXPECT_NE(TcProg(uplink_), 0u);
+  const uint32_t before_restart_xdp = XdpProg(uplink_ifindex_);
+  EXPECT_NE(before_restart_xdp, 0u);
+  EXPECT_EQ(FdbLookup(10, kMac1), 1u);
+
+  dp_ = NewDataplane();
+  absl::Status st = dp_->Init();
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(dp_->ActiveContextIds(), std::vector<uint32_t>{1});
+  EXPECT_EQ(FdbLookup(10, kMac1), 1u);
+  EXPECT_NE(TcProg(g1_), 0u);
+  // The new XDP program replaced the old one: in libxdp's dispatcher, or, where the kernel
+  // refuses dispatchers (freplace), as the single program on the NIC.
+  const uint32_t old_xdp = before_restart_xdp;
+  xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(uplink_ifindex_);
+  ASSERT_FALSE(libxdp_get_error(mp));
+  if (xdp_multiprog__is_legacy(mp)) {
+    xdp_program* main = xdp_multiprog__main_prog(mp);
+    ASSERT_NE(main, nullptr);
+    EXPECT_STREQ(xdp_program__name(main), "vnet_uplink_xdp");
+    EXPECT_NE(xdp_program__id(main), old_xdp);
+  } else {
+    EXPECT_EQ(xdp_multiprog__program_count(mp), 1);
+  }
+  xdp_multiprog__close(mp);
+}
+
+TEST_F(DataplaneTest, RemoveAllLeavesNothingBehind) {
+  ASSERT_TRUE(dp_->Attach(Ctx(1, g1_, "02:00:00:00:10:01", 10, "198.18.0.1")).ok());
+  ASSERT_TRUE(dp_->Attach(Ctx(2, g2_, "02:00:00:00:10:02", 20, "198.18.0.2")).ok());
+  absl::Status st = dp_->RemoveAll();
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_FALSE(fs::exists(pin_dir_));
+  EXPECT_EQ(TcProg(g1_), 0u);
+  EXPECT_EQ(TcProg(g2_), 0u);
+  EXPECT_EQ(TcProg(uplink_), 0u);
+  EXPECT_EQ(XdpProg(uplink_ifindex_), 0u);
+  const std::string prefix = "dispatch-" + std::to_string(uplink_ifindex_) + "-";
+  if (fs::exists(std::string(kBpffsRoot) + "/xdp")) {
+    for (const auto& e : fs::directory_iterator(std::string(kBpffsRoot) + "/xdp"))
+      EXPECT_NE(e.path().filename().string().rfind(prefix, 0), 0u) << e.path();
+  }
+}
+
+TEST_F(DataplaneTest, RefusesHostInterfaces) {
+  EXPECT_FALSE(dp_->Attach(Ctx(1, "lo", "02:00:00:00:10:01", 10, "198.18.0.1")).ok());
+  EXPECT_FALSE(dp_->Attach(Ctx(1, uplink_, "02:00:00:00:10:01", 10, "198.18.0.1")).ok());
+  EXPECT_FALSE(dp_->Attach(Ctx(0, g1_, "02:00:00:00:10:01", 10, "198.18.0.1")).ok());
+  EXPECT_FALSE(dp_->Attach(Ctx(9, g1_, "02:00:00:00:10:01", 10, "198.18.0.1")).ok());
+  EXPECT_EQ(TcProg(g1_), 0u);
+}
+
+}  // namespace
+}  // namespace vnet::testing
