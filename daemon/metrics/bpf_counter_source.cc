@@ -1,0 +1,31 @@
+#include "daemon/metrics/bpf_counter_source.h"
+
+namespace vnet::metrics {
+
+absl::StatusOr<ContextCounters> BpfCounterSource::Read(uint32_t ctx_id) const {
+  auto raw = dataplane_->ReadCounters(ctx_id);
+  if (!raw.ok()) return raw.status();
+  ContextCounters c;
+  c.rx_packets = raw->rx_packets;
+  c.rx_bytes = raw->rx_bytes;
+  c.tx_packets = raw->tx_packets;
+  c.tx_bytes = raw->tx_bytes;
+  c.drops = raw->drops;
+  // GSO, checksum and rate-limit counters are not in the map yet: they stay zero.
+  return c;
+}
+
+std::vector<MapFill> BpfCounterSource::Fill() const {
+  return {{"vnet_ctx", dataplane_->ActiveContextIds().size(), capacity_}};
+}
+
+AttachStateFn BpfAttachState(const BpfDataplane* dataplane, std::string uplink, ContextView view) {
+  return [dataplane, uplink = std::move(uplink), view = std::move(view)] {
+    std::vector<InterfaceAttach> states;
+    if (!uplink.empty()) states.push_back({uplink, "uplink", dataplane->XdpMode() != "none"});
+    for (InterfaceAttach& g : GuestAttachStates(view.list())) states.push_back(std::move(g));
+    return states;
+  };
+}
+
+}  // namespace vnet::metrics

@@ -1,0 +1,69 @@
+#include "daemon/metrics/context_collector.h"
+
+#include <string>
+
+#include "daemon/metrics/family.h"
+
+namespace vnet::metrics {
+namespace {
+
+using prometheus::MetricType;
+
+const char* DirectionName(int dir) { return dir == VNET_DIR_RX ? "rx" : "tx"; }
+
+}  // namespace
+
+ContextCollector::ContextCollector(ContextView view, const CounterSource* source)
+    : view_(std::move(view)), source_(source) {}
+
+std::vector<prometheus::MetricFamily> ContextCollector::Collect() const {
+  auto family = [](const char* name, const char* help) {
+    return NewFamily(name, help, MetricType::Counter);
+  };
+  std::vector<prometheus::MetricFamily> f = {
+      family("vnet_context_rx_packets_total", "Packets delivered to the guest."),
+      family("vnet_context_rx_bytes_total", "Bytes delivered to the guest."),
+      family("vnet_context_tx_packets_total", "Packets sent by the guest and forwarded."),
+      family("vnet_context_tx_bytes_total", "Bytes sent by the guest and forwarded."),
+      family("vnet_context_drops_total",
+             "Packets dropped by the fast path, by direction (rx: toward the guest) and reason."),
+      family("vnet_context_gso_super_packets_total", "GSO super-packets forwarded whole."),
+      family("vnet_context_gso_segments_total", "Segments the forwarded GSO packets stand for."),
+      family("vnet_context_checksums_completed_total",
+             "Partial checksums completed on the way to a device without checksum offload."),
+      family("vnet_context_rate_limit_drops_total",
+             "Packets dropped by the context's transmit rate limit."),
+  };
+  if (source_ == nullptr) return f;  // no fast path: no traffic series at all
+
+  for (const v1::Context& ctx : view_.list()) {
+    // A context whose counters cannot be read is left out of this scrape rather than
+    // reported as zero, which would look like a counter reset.
+    auto counters = source_->Read(ctx.id());
+    if (!counters.ok()) continue;
+    const Labels labels = {{"context", std::to_string(ctx.id())},
+                           {"domain", std::to_string(ctx.domain_id())},
+                           {"interface", ctx.interface_name()}};
+    const ContextCounters& c = *counters;
+    AddSample(f[0], labels, static_cast<double>(c.rx_packets));
+    AddSample(f[1], labels, static_cast<double>(c.rx_bytes));
+    AddSample(f[2], labels, static_cast<double>(c.tx_packets));
+    AddSample(f[3], labels, static_cast<double>(c.tx_bytes));
+    for (int dir = 0; dir < VNET_DIR_MAX; ++dir) {
+      // Every reason is reported, zero included, so rate() sees the first drop.
+      for (int reason = VNET_DROP_NONE + 1; reason < VNET_DROP_MAX; ++reason) {
+        Labels drop_labels = labels;
+        drop_labels.push_back({"direction", DirectionName(dir)});
+        drop_labels.push_back({"reason", vnet_drop_reason_name(static_cast<unsigned>(reason))});
+        AddSample(f[4], drop_labels, static_cast<double>(c.drops[dir][reason]));
+      }
+    }
+    AddSample(f[5], labels, static_cast<double>(c.gso_super_packets));
+    AddSample(f[6], labels, static_cast<double>(c.gso_segments));
+    AddSample(f[7], labels, static_cast<double>(c.checksums_completed));
+    AddSample(f[8], labels, static_cast<double>(c.rate_limit_drops));
+  }
+  return f;
+}
+
+}  // namespace vnet::metrics

@@ -1,0 +1,47 @@
+// What the metrics and the stats service read per context, and the interface a data plane
+// offers them. Plain data sized by the shared ABI enums, so a new drop reason in
+// bpf/include/vnet/abi.h grows every consumer at once.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "vnet/abi.h"
+
+namespace vnet::metrics {
+
+// One context's counters, summed over CPUs. RX is toward the guest, TX from it. All are
+// monotonic while the fast path's maps live (they are pinned, so across daemon restarts).
+struct ContextCounters {
+  uint64_t rx_packets = 0;
+  uint64_t rx_bytes = 0;
+  uint64_t tx_packets = 0;
+  uint64_t tx_bytes = 0;
+  std::array<std::array<uint64_t, VNET_DROP_MAX>, VNET_DIR_MAX> drops{};  // [dir][reason]
+  // Filled by the offload data path (a later issue); zero until then.
+  uint64_t gso_super_packets = 0;    // GSO packets forwarded whole
+  uint64_t gso_segments = 0;         // segments those packets stand for
+  uint64_t checksums_completed = 0;  // partial checksums completed for a device lacking it
+  uint64_t rate_limit_drops = 0;     // dropped by the context's transmit limit
+};
+
+// How full one fast-path map is.
+struct MapFill {
+  std::string map;  // e.g. "vnet_fdb"
+  uint64_t entries = 0;
+  uint64_t max_entries = 0;
+};
+
+class CounterSource {
+ public:
+  virtual ~CounterSource() = default;
+  // Called at scrape time from the exposer's threads: must be thread-safe and cheap.
+  virtual absl::StatusOr<ContextCounters> Read(uint32_t ctx_id) const = 0;
+  // Optional; empty when the source cannot tell.
+  virtual std::vector<MapFill> Fill() const { return {}; }
+};
+
+}  // namespace vnet::metrics
