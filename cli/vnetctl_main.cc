@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cli/command.h"
+#include "cli/stats_command.h"
 
 namespace vnetctl {
 namespace {
@@ -20,7 +21,9 @@ std::vector<OptionSpec> GlobalOptions() {
           {"timeout", "SECONDS", "deadline per call (default 10)"}};
 }
 
-std::vector<Command> TopLevel() { return {ContextCommand(), StatusCommand()}; }
+std::vector<Command> TopLevel() {
+  return {ContextCommand(), StatusCommand(), StatsCommand(), TopCommand()};
+}
 
 void PrintHelp(const std::string& path, const Command* command,
                const std::vector<Command>& children) {
