@@ -166,8 +166,11 @@ def build(t: Topology, args) -> List[Setup]:
         vn.error = "skipped (--skip-vnet)"
         return setups
     try:
+        extra = []
+        if 2 + args.extra_contexts > 128:
+            extra.append(f"--capacity={2 + args.extra_contexts}")
         d = VnetDaemon(t, args.build_dir, nw.host_if,
-                       pin_dir=f"/sys/fs/bpf/vnet-bench-{os.getpid()}")
+                       pin_dir=f"/sys/fs/bpf/vnet-bench-{os.getpid()}", extra_args=extra)
         d.start()
         for domain, g in ((1, na), (2, nb)):
             d.assign(g, domain=domain, device=0, vlan=1)
