@@ -816,7 +816,9 @@ class VnetDaemon:
             return
         self._stopped = True
         if self.proc is not None and self.proc.poll() is None:
-            for domain, device in list(self.assigned):
+            # Release what we assigned (exercises detach); with many contexts that takes a
+            # while, and deleting the links and the pins removes every trace anyway.
+            for domain, device in list(self.assigned if len(self.assigned) <= 16 else []):
                 try:
                     self.release(domain, device)
                 except HarnessError as e:
