@@ -186,17 +186,20 @@ def build(t: Topology, args) -> List[Setup]:
     return setups
 
 
-def warm_up(t: Topology, setups: List[Setup]) -> None:
-    """Resolve neighbours (and teach the bridge its MACs) in every direction measured."""
+def warm_up(t: Topology, setups: List[Setup], errors: Dict[str, Dict[str, str]]) -> None:
+    """Resolve neighbours (and teach the bridge its MACs) in every direction measured; a
+    direction that does not work marks the metrics that need it n/a."""
     for s in setups:
         if s.error:
             continue
-        checks = [(s.a.ns, s.b.ipv4), (s.a.ns, s.b.ipv6), (s.b.ns, s.a.ipv4),
-                  (s.wire.ns, s.wire_dst_ip)]
-        for ns, addr in checks:
+        guest_pair = [(s.a.ns, s.b.ipv4), (s.a.ns, s.b.ipv6), (s.b.ns, s.a.ipv4)]
+        for ns, addr in guest_pair:
             if not t.wait_ping(ns, addr, deadline=5):
-                s.error = f"{s.name}: no connectivity {ns} -> {addr}"
+                for m in ("tcp1", "tcp4", "udp", "lat"):
+                    errors[s.name][m] = f"no connectivity {ns} -> {addr}"
                 break
+        if not t.wait_ping(s.wire.ns, s.wire_dst_ip, deadline=5):
+            errors[s.name]["wire"] = f"no connectivity {s.wire.ns} -> {s.wire_dst_ip}"
 
 
 def fmt(v: Optional[float], digits: int = 2) -> str:
@@ -288,14 +291,14 @@ def main() -> int:
         with Topology(prefix="vb", verbose=args.verbose) as t:
             log(f"building veth, bridge and vnet networks (tag {t.tag})")
             setups = build(t, args)
-            warm_up(t, setups)
+            for s in setups:
+                raw[s.name] = {m: [] for m in metrics}
+                errors[s.name] = {}
+            warm_up(t, setups, errors)
             d = getattr(setups[2], "daemon", None)
             if d is not None:
                 extra_leftovers = d.leftover_patterns()
                 vnet_describe = d.ctl(["status"], check=False).stdout.strip()
-            for s in setups:
-                raw[s.name] = {m: [] for m in metrics}
-                errors[s.name] = {}
             for rep in range(args.reps):
                 order = setups if rep % 2 == 0 else list(reversed(setups))
                 for m in metrics:
