@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cli/command.h"
+#include "cli/region_command.h"
 #include "cli/stats_command.h"
 
 namespace vnetctl {
@@ -22,7 +23,7 @@ std::vector<OptionSpec> GlobalOptions() {
 }
 
 std::vector<Command> TopLevel() {
-  return {ContextCommand(), StatusCommand(), StatsCommand(), TopCommand()};
+  return {ContextCommand(), RegionCommand(), StatusCommand(), StatsCommand(), TopCommand()};
 }
 
 void PrintHelp(const std::string& path, const Command* command,
