@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "daemon/core/context_registry.h"
 #include "daemon/core/log.h"
+#include "daemon/dataplane/bpf_dataplane.h"
 #include "daemon/service/context_service.h"
 #include "daemon/service/daemon_service.h"
 
@@ -100,6 +101,9 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
   if (!lock_fd.ok()) return lock_fd.status();
   std::unique_ptr<VnetServer> self(new VnetServer(config, dataplane, *lock_fd));
   self->stopped_ = true;  // nothing to shut down until the server runs
+  if (auto s = dataplane->Init(); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("fast path: ", s.message()));
+  }
   if (auto s = self->registry_.Start(); !s.ok()) return s;
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -159,13 +163,26 @@ absl::Status RunDaemon(const DaemonOptions& options) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  NoDataplane no_dataplane;
-  Dataplane* dataplane = &no_dataplane;
-  auto server = VnetServer::Start(config, dataplane);
+  std::unique_ptr<Dataplane> dataplane;
+  if (options.fast_path == "bpf") {
+    BpfDataplaneOptions bpf;
+    bpf.pin_dir = config.bpf_pin_dir();
+    bpf.uplink = config.uplink();
+    bpf.capacity = config.capacity();
+    bpf.native_vlan =
+        config.native_vlan() > 4094 ? 0 : static_cast<uint16_t>(config.native_vlan());
+    dataplane = std::make_unique<BpfDataplane>(bpf);
+  } else {
+    dataplane = std::make_unique<NoDataplane>();
+  }
+  auto server = VnetServer::Start(config, dataplane.get());
   if (!server.ok()) return server.status();
   LogInfo("vnetd %s listening on %s; %d of %d contexts in use; fast path: %s", VNET_VERSION,
           absl::StrJoin((*server)->listen_addresses(), ", "), (*server)->registry().size(),
           (*server)->registry().capacity(), dataplane->Describe());
+  if (options.fast_path == "bpf") {
+    LogInfo("stopping leaves the fast path forwarding; pins stay in %s", config.bpf_pin_dir());
+  }
 
   const int sig = WaitForStopSignal();
   LogInfo("signal %d: finishing in-flight calls", sig);

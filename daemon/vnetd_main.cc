@@ -17,8 +17,11 @@ ABSL_FLAG(std::string, state_dir, "", "where contexts are persisted (default /va
 ABSL_FLAG(uint32_t, capacity, 0, "context pool size (default 128, at most 65535)");
 ABSL_FLAG(std::string, metrics_address, "", "Prometheus /metrics address (default 127.0.0.1:9464)");
 ABSL_FLAG(std::string, uplink, "", "uplink interface that gets the XDP program");
+ABSL_FLAG(uint32_t, native_vlan, 0,
+          "VLAN that crosses the uplink untagged (default 1; 4095: none, all tagged)");
 ABSL_FLAG(std::string, bpf_pin_dir, "", "BPF pin directory (default /sys/fs/bpf/vnet)");
-ABSL_FLAG(std::string, fast_path, "none", "data plane: none (bookkeeping only)");
+ABSL_FLAG(std::string, fast_path, "bpf",
+          "data plane: bpf (XDP/TC programs, needs root) or none (contexts are bookkeeping only)");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -44,14 +47,22 @@ int main(int argc, char** argv) {
   override_string(absl::GetFlag(FLAGS_uplink), config->mutable_uplink());
   override_string(absl::GetFlag(FLAGS_bpf_pin_dir), config->mutable_bpf_pin_dir());
   if (absl::GetFlag(FLAGS_capacity) != 0) config->set_capacity(absl::GetFlag(FLAGS_capacity));
+  if (absl::GetFlag(FLAGS_native_vlan) != 0) {
+    config->set_native_vlan(absl::GetFlag(FLAGS_native_vlan));
+  }
   if (auto s = vnet::ValidateConfig(*config); !s.ok()) {
     vnet::LogError("vnetd: config: %s", s.message());
     return 2;
   }
 
+  const std::string fast_path = absl::GetFlag(FLAGS_fast_path);
+  if (fast_path != "bpf" && fast_path != "none") {
+    vnet::LogError("vnetd: --fast_path: '%s' is not bpf or none", fast_path);
+    return 2;
+  }
   vnet::DaemonOptions options;
   options.config = *config;
-  options.fast_path = absl::GetFlag(FLAGS_fast_path);
+  options.fast_path = fast_path;
   if (auto s = vnet::RunDaemon(options); !s.ok()) {
     vnet::LogError("vnetd: %s", s.ToString());
     return 1;

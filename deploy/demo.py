@@ -67,6 +67,23 @@ class Demo:
             self.daemon.wait(timeout=15)
 
 
+def show_traffic(topo, guests, wire):
+    """Ping and a short iperf3 through the fast path: no Linux bridge anywhere."""
+    g1, g2, g3 = guests
+    banner("ping through vnet (guest to guest, guest to wire; IPv4 and IPv6)")
+    for src, dst, what in ((g1, g2.ipv4, "g1 -> g2"), (g1, g2.ipv6, "g1 -> g2"),
+                           (g3, wire.ipv4, "g3 -> wire"), (g3, wire.ipv6, "g3 -> wire")):
+        ok = topo.wait_ping(src.ns, dst, deadline=5)
+        print(f"  {what:11} {dst:24} {'ok' if ok else 'NO ANSWER'}")
+    banner("iperf3 g1 -> g2, 3 seconds")
+    server = topo.popen(g2.ns, ["iperf3", "-s", "-1", "-B", g2.ipv4])
+    time.sleep(0.5)
+    r = topo.run(g1.ns, ["iperf3", "-c", g2.ipv4, "-t", "3", "-f", "g"], check=False, timeout=30)
+    lines = [line for line in r.stdout.splitlines() if "sender" in line or "receiver" in line]
+    print("\n".join(lines) if lines else r.stdout + r.stderr)
+    topo.stop(server)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--build-dir", default=os.path.join(HERE, "..", "build"))
@@ -83,6 +100,9 @@ def main():
         banner("vnetctl status")
         print(demo.ctl("status"), end="")
         banner("vnetctl context list")
+        print(demo.ctl("context", "list"), end="")
+        show_traffic(topo, guests, wire)
+        banner("vnetctl context list (after traffic)")
         print(demo.ctl("context", "list"), end="")
         if not args.once:
             banner("running; Ctrl-C tears everything down")

@@ -17,6 +17,7 @@ v1::DaemonConfig DefaultConfig() {
   config.set_capacity(kDefaultCapacity);
   config.set_metrics_address("127.0.0.1:9464");
   config.set_bpf_pin_dir("/sys/fs/bpf/vnet");
+  config.set_native_vlan(1);
   return config;
 }
 
@@ -43,6 +44,10 @@ absl::Status ValidateConfig(const v1::DaemonConfig& config) {
   if (config.capacity() < 1 || config.capacity() > kMaxCapacity) {
     return absl::InvalidArgumentError(
         absl::StrCat("capacity: ", config.capacity(), " is not in 1..", kMaxCapacity));
+  }
+  if (config.native_vlan() < 1 || config.native_vlan() > 4095) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "native_vlan: ", config.native_vlan(), " is not a VLAN 1..4094 (or 4095 for none)"));
   }
   if (!absl::StartsWith(config.state_dir(), "/")) {
     return absl::InvalidArgumentError("state_dir: must be an absolute path");

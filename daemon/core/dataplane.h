@@ -13,6 +13,8 @@ namespace vnet {
 class Dataplane {
  public:
   virtual ~Dataplane() = default;
+  // Loads and attaches what the data plane needs; called once, before Reconcile.
+  virtual absl::Status Init() { return absl::OkStatus(); }
   // Idempotent: attaching an attached context refreshes its tables.
   virtual absl::Status Attach(const v1::Context& ctx) = 0;
   // Removes every trace of the context from the fast path. Idempotent.
