@@ -278,6 +278,30 @@ def case_conventions(t: Topology, xs: XenStage) -> None:
     check(xs.n_contexts() == 0, "no context left")
 
 
+def case_config(t: Topology, xs: XenStage) -> None:
+    """/etc/vnet/vif-vnet.conf (here VIF_VNET_CONF): defaults, and the environment wins."""
+    g = t.add_guest("g1", subnet=0)
+    conf = os.path.join(t.tmpdir, "vif-vnet.conf")
+    with open(conf, "w") as f:
+        f.write("# test configuration\n"
+                "VNET_DEFAULT_VLAN=7\n"
+                "  VNET_RX_CSUM = no   # spaces and a trailing comment\n"
+                f"VNET_SOCKET=\"{os.path.join(t.tmpdir, 'conf-socket-unused.sock')}\"\n"
+                "NOT_A_KEY=1\n"
+                "$(touch /tmp/vif-vnet-conf-was-executed)\n")
+    env = {"VIF_VNET_CONF": conf}
+    xs.add_device(15, 0, g.mac, ips=g.ipv4, bridge="xenbr0")
+    r = xs.run("online", 15, 0, g.host_if, extra_env=env)
+    check(r.returncode == 0, "online with a config file (environment's VNET_SOCKET wins)")
+    check("NOT_A_KEY" in r.stderr, "unknown key reported")
+    check(not os.path.exists("/tmp/vif-vnet-conf-was-executed"), "config is parsed, not run")
+    ctx = xs.context(15, 0)
+    check(ctx["vlan"] == 7, "VNET_DEFAULT_VLAN=7 applies without bridge suffix")
+    check(ctx["offloads"]["rx_checksum"] is False, "VNET_RX_CSUM=no")
+    check(xs.run("offline", 15, 0, g.host_if, extra_env=env).returncode == 0, "offline")
+    check(xs.n_contexts() == 0, "no context left")
+
+
 def case_daemon_down(t: Topology, xs: XenStage) -> None:
     g = t.add_guest("g1", subnet=0)
     be = xs.add_device(9, 0, g.mac, ips=g.ipv4, bridge="vnet")
@@ -421,6 +445,7 @@ def case_traffic_bpf(t: Topology, xs: XenStage) -> None:
 CASES = {
     "online_offline": case_online_offline,
     "conventions": case_conventions,
+    "config": case_config,
     "daemon_down": case_daemon_down,
     "bad_mac": case_bad_mac,
     "conflict": case_conflict,
