@@ -431,6 +431,8 @@ def case_traffic_bpf(t: Topology, xs: XenStage) -> None:
                       features={"feature-sg": 1, "feature-gso-tcpv4": 1,
                                 "feature-gso-tcpv6": 1})
         check(xs.run("online", dom, 0, g.host_if).returncode == 0, f"online {g.host_if}")
+        state = xs.context(dom, 0)["state"]
+        check(state == "CONTEXT_STATE_ACTIVE", f"fast path attached to {g.host_if} ({state})")
     check(t.wait_ping(a.ns, b.ipv4, deadline=10), f"a pings b over IPv4 ({b.ipv4})")
     check(t.wait_ping(b.ns, a.ipv4, deadline=5), f"b pings a over IPv4 ({a.ipv4})")
     check(t.wait_ping(a.ns, b.ipv6, deadline=10), f"a pings b over IPv6 ({b.ipv6})")
