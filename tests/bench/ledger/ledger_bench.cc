@@ -177,8 +177,15 @@ Row OverGrpc(double seconds, int window) {
 int main(int argc, char** argv) {
   const double seconds = argc > 1 ? std::atof(argv[1]) : 2.0;
   const std::string only = argc > 2 ? argv[2] : "all";
-  std::printf("buffer ledger: validate + complete, %d-byte buffers, %u CPUs online\n",
-              static_cast<int>(vnet::ledger::kBufferBytes), std::thread::hardware_concurrency());
+  // Other work on the machine shows in the numbers: print the load next to them.
+  double load[3] = {0, 0, 0};
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = -1;
+    std::fclose(f);
+  }
+  std::printf("buffer ledger: validate + complete, %d-byte buffers, %u CPUs, load %.2f %.2f %.2f\n",
+              static_cast<int>(vnet::ledger::kBufferBytes), std::thread::hardware_concurrency(),
+              load[0], load[1], load[2]);
   if (only != "grpc") {
     for (int window : {1, 16, 256}) vnet::ledger::Print(vnet::ledger::InProcess(seconds, window));
   }
