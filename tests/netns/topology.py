@@ -20,6 +20,7 @@ API (see each docstring):
       add_direct_pair(name_a, name_b, subnet=0, gro=False) -> (Guest, Guest)
       add_wire(name="wire", bridge=None, direct_to=None, subnet=None, vlan=None) -> Wire
       add_wire_vlan(wire, vid, subnet) -> ifname       tagged interface in the wire namespace
+                                       (needs 802.1Q: see vlan_devices_supported())
       add_idle_ports(count, bridge=None) -> [Guest]   many idle ports/contexts for scale tests
       add_bridge(suffix="br") -> name;  enslave(link, bridge)
       add_namespace(suffix) -> ns;  ifname(suffix) -> tag+suffix;  next_mac()
@@ -598,8 +599,13 @@ class Topology:
         if not 1 <= vid <= 4094:
             raise HarnessError("VLAN id must be 1..4094")
         ifname = f"veth0.{vid}"
-        self.run(wire.ns, ["ip", "link", "add", "link", "veth0", "name", ifname,
-                           "type", "vlan", "id", str(vid)])
+        r = self.run(wire.ns, ["ip", "link", "add", "link", "veth0", "name", ifname,
+                               "type", "vlan", "id", str(vid)], check=False)
+        if r.returncode != 0:
+            if not vlan_devices_supported():
+                raise HarnessError("this kernel has no 802.1Q VLAN devices (CONFIG_VLAN_8021Q):"
+                                   " send and check tagged frames with send_raw/capture")
+            raise HarnessError(f"cannot add {ifname} in {wire.ns}: {r.stderr.strip()}")
         wire.vlans[vid] = ifname
         if addresses:
             v4, v6 = self.host_addrs(subnet, 1)
@@ -655,6 +661,18 @@ class Topology:
     def ifindex(self, ifname: str) -> int:
         with open(f"/sys/class/net/{ifname}/ifindex") as f:
             return int(f.read())
+
+
+def vlan_devices_supported() -> bool:
+    """True if `ip link add ... type vlan` can work here (8021q built in or loaded)."""
+    if os.path.exists("/proc/net/vlan"):
+        return True
+    try:
+        import gzip
+        with gzip.open("/proc/config.gz", "rt") as f:
+            return any(line.startswith("CONFIG_VLAN_8021Q=") for line in f)
+    except OSError:
+        return True  # unknown: let ip try
 
 
 def _stop_process(p: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 5) -> None:

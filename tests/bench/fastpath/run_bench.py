@@ -296,7 +296,7 @@ def main() -> int:
     p.add_argument("--gro-all", action="store_true",
                    help="GRO on in the guests of the veth and bridge networks too")
     p.add_argument("--wire-vlan", type=int, default=None,
-                   help="the vnet wire sends tagged with this VLAN (default: untagged)")
+                   help="the vnet wire sends tagged with this VLAN (default: untagged, i.e. vnetd's native VLAN 1; needs 802.1Q in the kernel)")
     p.add_argument("--extra-contexts", type=int, default=0,
                    help="N more idle ports: on the bridge, and as vnet contexts (cost as "
                         "contexts grow)")
