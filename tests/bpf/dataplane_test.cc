@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "daemon/dataplane/bpf_dataplane.h"
 #include "daemon/dataplane/bpffs.h"
@@ -256,6 +257,49 @@ TEST_F(DataplaneTest, RemoveAllLeavesNothingBehind) {
     for (const auto& e : fs::directory_iterator(std::string(kBpffsRoot) + "/xdp"))
       EXPECT_NE(e.path().filename().string().rfind(prefix, 0), 0u) << e.path();
   }
+}
+
+// Real traffic: two guests in their own namespaces on one VLAN, no bridge anywhere. ARP
+// fans out through the guest program's clones, replies come back by bpf_redirect_peer.
+TEST_F(DataplaneTest, GuestsInNamespacesTalkAndSpoofedTrafficIsDropped) {
+  const std::string na = net_->AddNamespace("a"), nb = net_->AddNamespace("b");
+  const std::string ga = net_->AddPair("ga", na), gb = net_->AddPair("gb", nb);
+  const std::string pa = net_->Peer("ga"), pb = net_->Peer("gb");
+  ASSERT_TRUE(net_->ok());
+  for (auto [ns, dev, mac, ip4, ip6] :
+       {std::tuple{na, pa, "02:00:00:00:20:01", "198.18.2.1/24", "2001:db8:2::1/64"},
+        std::tuple{nb, pb, "02:00:00:00:20:02", "198.18.2.2/24", "2001:db8:2::2/64"}}) {
+    ASSERT_EQ(TestNet::InNs(ns, "ip link set " + dev + " address " + mac), 0);
+    ASSERT_EQ(TestNet::InNs(ns, "sysctl -w net.ipv6.conf." + dev + ".disable_ipv6=0"), 0);
+    ASSERT_EQ(TestNet::InNs(ns, std::string("ip addr add ") + ip4 + " dev " + dev), 0);
+    ASSERT_EQ(TestNet::InNs(ns, std::string("ip addr add ") + ip6 + " dev " + dev + " nodad"), 0);
+  }
+  v1::Context a = Ctx(3, ga, "02:00:00:00:20:01", 30, "198.18.2.1");
+  v1::Context b = Ctx(4, gb, "02:00:00:00:20:02", 30, "198.18.2.2");
+  a.set_ipv6_addresses(0, "2001:db8:2::1");
+  b.set_ipv6_addresses(0, "2001:db8:2::2");
+  ASSERT_TRUE(dp_->Attach(a).ok());
+  ASSERT_TRUE(dp_->Attach(b).ok());
+  EXPECT_TRUE(Record(3).flags & VNET_CTX_F_PEER);
+
+  EXPECT_EQ(TestNet::InNs(na, "ping -c 3 -i 0.2 -w 5 198.18.2.2"), 0) << "IPv4 guest to guest";
+  EXPECT_EQ(TestNet::InNs(na, "ping -6 -c 3 -i 0.2 -w 5 2001:db8:2::2"), 0) << "IPv6";
+  auto ca = dp_->ReadCounters(3), cb = dp_->ReadCounters(4);
+  ASSERT_TRUE(ca.ok() && cb.ok());
+  EXPECT_GE(ca->tx_packets, 6u);
+  EXPECT_GE(ca->rx_packets, 6u);
+  EXPECT_GE(cb->rx_packets, 6u);
+
+  // A source address the context does not own goes nowhere and is counted.
+  ASSERT_EQ(TestNet::InNs(na, "ip addr add 198.18.2.9/32 dev " + pa), 0);
+  EXPECT_NE(TestNet::InNs(na, "ping -c 2 -i 0.2 -w 2 -I 198.18.2.9 198.18.2.2"), 0);
+  ca = dp_->ReadCounters(3);
+  ASSERT_TRUE(ca.ok());
+  EXPECT_GE(ca->drops[VNET_DIR_TX][VNET_DROP_SPOOF_IPV4], 2u);
+
+  // Released: its traffic stops.
+  ASSERT_TRUE(dp_->Detach(b).ok());
+  EXPECT_NE(TestNet::InNs(na, "ping -c 2 -i 0.2 -w 2 198.18.2.2"), 0);
 }
 
 TEST_F(DataplaneTest, RefusesHostInterfaces) {

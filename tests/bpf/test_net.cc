@@ -28,21 +28,31 @@ TestNet::TestNet(const std::string& tag)
 
 TestNet::~TestNet() {
   for (const std::string& l : links_) Sh("ip link del " + l);
+  for (const std::string& n : extra_ns_) Sh("ip netns del " + n);
   Sh("ip netns del " + ns_);
 }
 
-std::string TestNet::AddPair(const std::string& name) {
-  const std::string h = Host(name), p = Peer(name);
+std::string TestNet::AddNamespace(const std::string& tag) {
+  const std::string n = prefix_ + tag + "ns";
+  extra_ns_.push_back(n);
+  if (Sh("ip netns add " + n) != 0) ok_ = false;
+  return n;
+}
+
+std::string TestNet::AddPair(const std::string& name, const std::string& ns) {
+  const std::string h = Host(name), p = Peer(name), where = ns.empty() ? ns_ : ns;
   links_.push_back(h);
-  bool good = Sh("ip link add " + h + " type veth peer name " + p + " netns " + ns_) == 0 &&
+  bool good = Sh("ip link add " + h + " type veth peer name " + p + " netns " + where) == 0 &&
               Sh("sysctl -w net.ipv6.conf." + h + ".disable_ipv6=1") == 0 &&
               Sh("ip link set " + h + " up") == 0 &&
-              InNs("sysctl -w net.ipv6.conf." + p + ".disable_ipv6=1") == 0 &&
-              InNs("ip link set " + p + " up") == 0;
+              InNs(where, "sysctl -w net.ipv6.conf." + p + ".disable_ipv6=1") == 0 &&
+              InNs(where, "ip link set " + p + " up") == 0;
   if (!good) ok_ = false;
   return h;
 }
 
-int TestNet::InNs(const std::string& cmd) const { return Sh("ip netns exec " + ns_ + " " + cmd); }
+int TestNet::InNs(const std::string& ns, const std::string& cmd) {
+  return Sh("ip netns exec " + ns + " " + cmd);
+}
 
 }  // namespace vnet::testing

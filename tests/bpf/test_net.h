@@ -21,19 +21,23 @@ class TestNet {
   TestNet& operator=(const TestNet&) = delete;
 
   // Adds a veth pair <prefix><name>h (root namespace, up) / <prefix><name>p (in the
-  // namespace, up). Returns the host end's name.
-  std::string AddPair(const std::string& name);
+  // namespace, or in `ns` when given, up). Returns the host end's name.
+  std::string AddPair(const std::string& name, const std::string& ns = "");
+  // Adds another namespace, removed with the rest; returns its name.
+  std::string AddNamespace(const std::string& tag);
   std::string Host(const std::string& name) const { return prefix_ + name + "h"; }
   std::string Peer(const std::string& name) const { return prefix_ + name + "p"; }
   const std::string& ns() const { return ns_; }
   // Runs a command inside the namespace.
-  int InNs(const std::string& cmd) const;
+  int InNs(const std::string& cmd) const { return InNs(ns_, cmd); }
+  static int InNs(const std::string& ns, const std::string& cmd);
   bool ok() const { return ok_; }
 
  private:
   std::string prefix_;
   std::string ns_;
   std::vector<std::string> links_;
+  std::vector<std::string> extra_ns_;
   bool ok_ = false;
 };
 
