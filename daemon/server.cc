@@ -153,6 +153,21 @@ absl::Status VnetServer::Shutdown() {
   return saved;
 }
 
+absl::Status RemoveFastPath(const v1::DaemonConfig& config) {
+  // Under the state directory's lock, so a running vnetd is never pulled from under.
+  auto lock_fd = LockStateDir(config.state_dir());
+  if (!lock_fd.ok()) return lock_fd.status();
+  BpfDataplaneOptions options;
+  options.pin_dir = config.bpf_pin_dir();
+  options.capacity = config.capacity();
+  BpfDataplane dataplane(options);  // no uplink: Init must not attach one
+  absl::Status s = dataplane.Init();
+  if (s.ok()) s = dataplane.RemoveAll();
+  close(*lock_fd);
+  if (s.ok()) LogInfo("fast path removed: programs detached, %s deleted", config.bpf_pin_dir());
+  return s;
+}
+
 absl::Status RunDaemon(const DaemonOptions& options) {
   const v1::DaemonConfig& config = options.config;
   // Block the stop signals before any thread starts, so only sigwait sees them.
@@ -169,8 +184,7 @@ absl::Status RunDaemon(const DaemonOptions& options) {
     bpf.pin_dir = config.bpf_pin_dir();
     bpf.uplink = config.uplink();
     bpf.capacity = config.capacity();
-    bpf.native_vlan =
-        config.native_vlan() > 4094 ? 0 : static_cast<uint16_t>(config.native_vlan());
+    bpf.native_vlan = config.native_vlan() > 4094 ? 0 : static_cast<uint16_t>(config.native_vlan());
     dataplane = std::make_unique<BpfDataplane>(bpf);
   } else {
     dataplane = std::make_unique<NoDataplane>();

@@ -49,6 +49,11 @@ struct DaemonOptions {
   std::string fast_path = "none";
 };
 
+// Detaches every program vnet attached and deletes its pins, then returns: the explicit
+// teardown (a stopped or dead vnetd leaves the fast path forwarding on purpose).
+// The contexts stay in the state file; the next vnetd start attaches them again.
+absl::Status RemoveFastPath(const v1::DaemonConfig& config);
+
 // Runs until SIGTERM or SIGINT; then finishes in-flight calls, persists and returns OK.
 absl::Status RunDaemon(const DaemonOptions& options);
 

@@ -20,6 +20,8 @@ ABSL_FLAG(std::string, uplink, "", "uplink interface that gets the XDP program")
 ABSL_FLAG(uint32_t, native_vlan, 0,
           "VLAN that crosses the uplink untagged (default 1; 4095: none, all tagged)");
 ABSL_FLAG(std::string, bpf_pin_dir, "", "BPF pin directory (default /sys/fs/bpf/vnet)");
+ABSL_FLAG(bool, remove_fast_path, false,
+          "detach every vnet program and delete its pins, then exit (contexts stay assigned)");
 ABSL_FLAG(std::string, fast_path, "bpf",
           "data plane: bpf (XDP/TC programs, needs root) or none (contexts are bookkeeping only)");
 
@@ -59,6 +61,13 @@ int main(int argc, char** argv) {
   if (fast_path != "bpf" && fast_path != "none") {
     vnet::LogError("vnetd: --fast_path: '%s' is not bpf or none", fast_path);
     return 2;
+  }
+  if (absl::GetFlag(FLAGS_remove_fast_path)) {
+    if (auto s = vnet::RemoveFastPath(*config); !s.ok()) {
+      vnet::LogError("vnetd: %s", s.ToString());
+      return 1;
+    }
+    return 0;
   }
   vnet::DaemonOptions options;
   options.config = *config;

@@ -65,6 +65,8 @@ class Demo:
         if self.daemon and self.daemon.poll() is None:
             self.daemon.send_signal(signal.SIGTERM)
             self.daemon.wait(timeout=15)
+        # A stopped vnetd keeps the fast path forwarding; the demo leaves nothing behind.
+        subprocess.run([self.vnetd, "--remove_fast_path"], check=False)
 
 
 def show_traffic(topo, guests, wire):
