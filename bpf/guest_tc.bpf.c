@@ -5,6 +5,7 @@
  * tagged with its VLAN. Tables come from the daemon only; nothing is learned here. */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+
 #include <bpf/bpf_helpers.h>
 
 #include "lib/helpers.h"
@@ -54,8 +55,7 @@ static __always_inline __u32 vnet_check_arp(void* l3, void* end, __u32 id, const
   struct vnet_arp_eth4* arp = l3;
   __u32 sip;
   if ((void*)(arp + 1) > end) return VNET_DROP_MALFORMED;
-  if (arp->hrd != bpf_htons(1) || arp->pro != bpf_htons(ETH_P_IP) || arp->hln != 6 ||
-      arp->pln != 4)
+  if (arp->hrd != bpf_htons(1) || arp->pro != bpf_htons(ETH_P_IP) || arp->hln != 6 || arp->pln != 4)
     return VNET_DROP_SPOOF_ARP;
   if (!vnet_mac_eq(arp->sha, mac)) return VNET_DROP_SPOOF_ARP;
   __builtin_memcpy(&sip, arp->sip, 4);

@@ -4,6 +4,7 @@
  * and clones broadcast/multicast to every guest of the VLAN. The tag is popped for guests. */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+
 #include <bpf/bpf_helpers.h>
 
 #include "lib/helpers.h"

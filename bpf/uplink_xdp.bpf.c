@@ -4,6 +4,7 @@
  * device takes XDP redirects. Everything else for guests (broadcast, multicast, targets
  * without XDP support) passes to the uplink TC program, which has the skb path. */
 #include <linux/bpf.h>
+
 #include <bpf/bpf_helpers.h>
 
 #include "lib/helpers.h"

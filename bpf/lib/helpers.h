@@ -3,6 +3,7 @@
 #define VNET_BPF_HELPERS_H_
 
 #include <linux/bpf.h>
+
 #include <bpf/bpf_helpers.h>
 
 #include "maps.h"

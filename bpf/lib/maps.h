@@ -5,6 +5,7 @@
 #define VNET_BPF_MAPS_H_
 
 #include <linux/bpf.h>
+
 #include <bpf/bpf_helpers.h>
 
 #include "vnet/abi.h"

@@ -5,6 +5,7 @@
 
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+
 #include <bpf/bpf_helpers.h>
 
 #include "helpers.h"

@@ -69,8 +69,9 @@ class DataplaneTest : public ::testing::Test {
     if (uplink_ifindex_ != 0) libxdp_clean_references(uplink_ifindex_);
   }
 
-  std::unique_ptr<BpfDataplane> NewDataplane() {
+  std::unique_ptr<BpfDataplane> NewDataplane(uint16_t native_vlan = 0) {
     BpfDataplaneOptions o;
+    o.native_vlan = native_vlan;
     o.pin_dir = pin_dir_;
     o.uplink = uplink_;
     o.capacity = 8;
@@ -300,6 +301,29 @@ TEST_F(DataplaneTest, GuestsInNamespacesTalkAndSpoofedTrafficIsDropped) {
   // Released: its traffic stops.
   ASSERT_TRUE(dp_->Detach(b).ok());
   EXPECT_NE(TestNet::InNs(na, "ping -c 2 -i 0.2 -w 2 198.18.2.2"), 0);
+}
+
+// A guest reaches a host on the wire through the uplink (XDP passes, the uplink TC program
+// redirects). This kernel has no 802.1Q devices for the wire side, so the guest's VLAN is
+// the uplink's native (untagged) one here; tag push and pop are covered by the fixtures.
+TEST_F(DataplaneTest, GuestReachesWireHostThroughUplink) {
+  ASSERT_TRUE(dp_->RemoveAll().ok());
+  dp_ = NewDataplane(/*native_vlan=*/30);
+  ASSERT_TRUE(dp_->Init().ok());
+  const std::string na = net_->AddNamespace("a");
+  const std::string ga = net_->AddPair("ga", na), pa = net_->Peer("ga");
+  ASSERT_TRUE(net_->ok());
+  ASSERT_EQ(TestNet::InNs(na, "ip link set " + pa + " address 02:00:00:00:20:01"), 0);
+  ASSERT_EQ(TestNet::InNs(na, "ip addr add 198.18.3.1/24 dev " + pa), 0);
+  // The wire: the uplink's far end in the test namespace.
+  ASSERT_EQ(net_->InNs("ip addr add 198.18.3.100/24 dev " + net_->Peer("up")), 0);
+  ASSERT_TRUE(dp_->Attach(Ctx(3, ga, "02:00:00:00:20:01", 30, "198.18.3.1")).ok());
+
+  EXPECT_EQ(TestNet::InNs(na, "ping -c 3 -i 0.2 -w 5 198.18.3.100"), 0);
+  auto c = dp_->ReadCounters(3);
+  ASSERT_TRUE(c.ok());
+  EXPECT_GE(c->tx_packets, 3u);
+  EXPECT_GE(c->rx_packets, 3u);
 }
 
 TEST_F(DataplaneTest, RefusesHostInterfaces) {

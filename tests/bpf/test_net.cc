@@ -22,7 +22,7 @@ bool RequireRoot() {
 }
 
 TestNet::TestNet(const std::string& tag)
-    : prefix_("vb" + std::to_string(getpid()) + tag), ns_(prefix_ + "ns") {
+    : prefix_("vd" + std::to_string(getpid()) + tag), ns_(prefix_ + "ns") {
   ok_ = Sh("ip netns add " + ns_) == 0;
 }
 

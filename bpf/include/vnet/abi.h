@@ -115,23 +115,40 @@ struct vnet_trace {
 /* Metric label of a drop reason; stable names, "unknown" outside the enum. */
 static inline const char* vnet_drop_reason_name(unsigned int reason) {
   switch (reason) {
-    case VNET_DROP_NONE: return "none";
-    case VNET_DROP_MALFORMED: return "malformed";
-    case VNET_DROP_NO_CONTEXT: return "no_context";
-    case VNET_DROP_UNKNOWN_UNICAST: return "unknown_unicast";
-    case VNET_DROP_SPOOF_MAC: return "spoof_mac";
-    case VNET_DROP_SPOOF_IPV4: return "spoof_ipv4";
-    case VNET_DROP_SPOOF_IPV6: return "spoof_ipv6";
-    case VNET_DROP_SPOOF_ARP: return "spoof_arp";
-    case VNET_DROP_SPOOF_ND: return "spoof_nd";
-    case VNET_DROP_DHCP_SERVER: return "dhcp_server";
-    case VNET_DROP_ROUTER_ADVERT: return "router_advert";
-    case VNET_DROP_TAGGED_FROM_GUEST: return "tagged_from_guest";
-    case VNET_DROP_ETHERTYPE: return "ethertype";
-    case VNET_DROP_NO_UPLINK: return "no_uplink";
-    case VNET_DROP_REDIRECT_FAILED: return "redirect_failed";
-    case VNET_DROP_HAIRPIN: return "hairpin";
-    default: return "unknown";
+    case VNET_DROP_NONE:
+      return "none";
+    case VNET_DROP_MALFORMED:
+      return "malformed";
+    case VNET_DROP_NO_CONTEXT:
+      return "no_context";
+    case VNET_DROP_UNKNOWN_UNICAST:
+      return "unknown_unicast";
+    case VNET_DROP_SPOOF_MAC:
+      return "spoof_mac";
+    case VNET_DROP_SPOOF_IPV4:
+      return "spoof_ipv4";
+    case VNET_DROP_SPOOF_IPV6:
+      return "spoof_ipv6";
+    case VNET_DROP_SPOOF_ARP:
+      return "spoof_arp";
+    case VNET_DROP_SPOOF_ND:
+      return "spoof_nd";
+    case VNET_DROP_DHCP_SERVER:
+      return "dhcp_server";
+    case VNET_DROP_ROUTER_ADVERT:
+      return "router_advert";
+    case VNET_DROP_TAGGED_FROM_GUEST:
+      return "tagged_from_guest";
+    case VNET_DROP_ETHERTYPE:
+      return "ethertype";
+    case VNET_DROP_NO_UPLINK:
+      return "no_uplink";
+    case VNET_DROP_REDIRECT_FAILED:
+      return "redirect_failed";
+    case VNET_DROP_HAIRPIN:
+      return "hairpin";
+    default:
+      return "unknown";
   }
 }
 #endif
