@@ -336,8 +336,9 @@ class Topology:
     def ping(self, ns: str, addr: str, count: int = 1, timeout: float = 2,
              interval: Optional[float] = None) -> bool:
         """True if addr answers a ping from ns (IPv4 or IPv6 chosen by the address)."""
-        if shutil.which("ping") is None:
-            raise HarnessError("ping not found: install iputils-ping")
+        if shutil.which("ping") is None:  # no iputils-ping: ICMP echo from Python
+            return self.run(ns, [SYSTEM_PYTHON, "-c", _PY_PING, addr, str(count), str(timeout)],
+                            check=False, timeout=timeout * count + 10).returncode == 0
         cmd = ["ping", "-n", "-q", "-c", str(count), "-w", str(int(timeout) + count)]
         if ipaddress.ip_address(addr).version == 6:
             cmd.insert(1, "-6")
@@ -661,6 +662,40 @@ class Topology:
     def ifindex(self, ifname: str) -> int:
         with open(f"/sys/class/net/{ifname}/ifindex") as f:
             return int(f.read())
+
+
+# ICMP/ICMPv6 echo with a raw socket: argv addr count timeout; exit 0 if every echo answered.
+_PY_PING = r"""
+import os, select, socket, struct, sys, time
+addr, count, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+v6 = ":" in addr
+s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_RAW,
+                  socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
+ident = os.getpid() & 0xffff
+def csum(b):
+    b += b"\0" * (len(b) & 1)
+    t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    t = (t >> 16) + (t & 0xffff); t += t >> 16
+    return ~t & 0xffff
+ok = 0
+for seq in range(count):
+    body = struct.pack("!HH", ident, seq) + b"vnet-harness"
+    typ = 128 if v6 else 8
+    hdr = struct.pack("!BBH", typ, 0, 0)
+    pkt = hdr[:2] + struct.pack("!H", 0 if v6 else csum(hdr + body)) + body
+    s.sendto(pkt, (addr, 0))
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        r, _, _ = select.select([s], [], [], max(0, end - time.monotonic()))
+        if not r:
+            break
+        d = s.recv(2048)
+        icmp = d if v6 else d[(d[0] & 15) * 4:]
+        if icmp[0] == (129 if v6 else 0) and icmp[4:8] == struct.pack("!HH", ident, seq):
+            ok += 1
+            break
+sys.exit(0 if ok == count else 1)
+"""
 
 
 def vlan_devices_supported() -> bool:
