@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -159,6 +160,8 @@ def pps(t: Topology, tx_ns: str, tx_if: str, src_mac: str, src_ip: str,
 
 
 def latency_us(t: Topology, s: Setup, count: int, interval: float) -> Dict[str, float]:
+    if shutil.which("ping") is None:
+        raise HarnessError("ping not found: install iputils-ping")
     deadline = int(count * interval + 5)
     r = t.run(s.a.ns, ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", "1",
                        "-w", str(deadline), s.b.ipv4], check=False, timeout=deadline + 5)
