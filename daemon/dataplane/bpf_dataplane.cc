@@ -38,6 +38,12 @@ absl::Status LibError(int err, absl::string_view what) {
   return absl::ErrnoToStatus(err < 0 ? -err : err, what);
 }
 
+const char* ModeName(enum xdp_attach_mode m) { return m == XDP_MODE_SKB ? "skb" : "native"; }
+
+uint32_t ModeFlag(enum xdp_attach_mode m) {
+  return m == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+}
+
 bool ForbiddenGuest(absl::string_view name) {
   return name.empty() || name == "lo" || absl::StartsWith(name, "ifb");
 }
@@ -132,14 +138,20 @@ absl::Status BpfDataplane::InitLocked() {
       if (auto st = TcAttachIngress(static_cast<int>(rec->ifindex), guest_fd); !st.ok()) return st;
     }
   }
-  // Keep the uplink of the previous run unless the options name one.
-  std::string uplink = options_.uplink;
-  if (uplink.empty()) {
-    auto cfg = tables_->GetConfig();
-    if (cfg.ok() && cfg->uplink_ifindex != 0)
-      uplink = IfName(static_cast<int>(cfg->uplink_ifindex));
+  if (!options_.uplink.empty()) return SetUplinkLocked(options_.uplink);
+  // No uplink named: attach nothing, detach nothing. An uplink of an earlier run keeps
+  // forwarding with its programs and is reported; SetUplink("") removes it.
+  auto cfg = tables_->GetConfig();
+  if (cfg.ok() && cfg->uplink_ifindex != 0) {
+    uplink_ifindex_ = static_cast<int>(cfg->uplink_ifindex);
+    uplink_ = IfName(uplink_ifindex_);
+    xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(uplink_ifindex_);
+    if (!libxdp_get_error(mp) && mp) {
+      xdp_mode_ = ModeName(xdp_multiprog__attach_mode(mp));
+      xdp_multiprog__close(mp);
+    }
   }
-  return SetUplinkLocked(uplink);
+  return absl::OkStatus();
 }
 
 absl::Status BpfDataplane::SetUplink(const std::string& ifname) {
@@ -182,16 +194,6 @@ absl::Status BpfDataplane::SetUplinkLocked(const std::string& ifname) {
     return st;
   return AttachXdp(ifindex);
 }
-
-namespace {
-
-const char* ModeName(enum xdp_attach_mode m) { return m == XDP_MODE_SKB ? "skb" : "native"; }
-
-uint32_t ModeFlag(enum xdp_attach_mode m) {
-  return m == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
-}
-
-}  // namespace
 
 int BpfDataplane::CurrentXdpProgId() const {
   if (xdp_prog_) return static_cast<int>(xdp_program__id(xdp_prog_));

@@ -44,8 +44,10 @@ class BpfDataplane final : public Dataplane {
   BpfDataplane& operator=(const BpfDataplane&) = delete;
 
   // Mounts bpffs if needed, loads the programs (reusing pinned maps), pins, re-attaches the
-  // new guest program to contexts already in the tables, attaches the uplink if named.
-  absl::Status Init();
+  // new guest program to contexts already in the tables, and attaches the uplink if one is
+  // named. With no uplink named it attaches and detaches nothing: an uplink left by an
+  // earlier run keeps forwarding (and is reported) until SetUplink("") or RemoveAll().
+  absl::Status Init() override;
 
   absl::Status Attach(const v1::Context& ctx) override;
   absl::Status Detach(const v1::Context& ctx) override;

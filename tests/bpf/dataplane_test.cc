@@ -243,6 +243,25 @@ TEST_F(DataplaneTest, DaemonExitKeepsForwardingAndRestartReusesTables) {
   xdp_multiprog__close(mp);
 }
 
+// vnetd --remove_fast_path and a daemon whose config names no uplink: Init touches no
+// uplink, the earlier one keeps forwarding, RemoveAll still takes it away.
+TEST_F(DataplaneTest, InitWithoutUplinkLeavesEarlierUplinkAlone) {
+  const uint32_t xdp = XdpProg(uplink_ifindex_);
+  ASSERT_NE(xdp, 0u);
+  dp_.reset();
+  BpfDataplaneOptions o;
+  o.pin_dir = pin_dir_;
+  o.capacity = 8;
+  dp_ = std::make_unique<BpfDataplane>(o);
+  absl::Status st = dp_->Init();
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(XdpProg(uplink_ifindex_), xdp) << "the uplink was re-attached";
+  EXPECT_NE(dp_->Describe().find(uplink_), std::string::npos) << dp_->Describe();
+  ASSERT_TRUE(dp_->RemoveAll().ok());
+  EXPECT_EQ(XdpProg(uplink_ifindex_), 0u);
+  EXPECT_EQ(TcProg(uplink_), 0u);
+}
+
 TEST_F(DataplaneTest, RemoveAllLeavesNothingBehind) {
   ASSERT_TRUE(dp_->Attach(Ctx(1, g1_, "02:00:00:00:10:01", 10, "198.18.0.1")).ok());
   ASSERT_TRUE(dp_->Attach(Ctx(2, g2_, "02:00:00:00:10:02", 20, "198.18.0.2")).ok());
@@ -324,6 +343,29 @@ TEST_F(DataplaneTest, GuestReachesWireHostThroughUplink) {
   ASSERT_TRUE(c.ok());
   EXPECT_GE(c->tx_packets, 3u);
   EXPECT_GE(c->rx_packets, 3u);
+}
+
+// With GRO on the guest end the kernel reports the veth XDP-capable, and unicast from the
+// wire takes the XDP fast path: redirected by the uplink's XDP program through the devmap.
+TEST_F(DataplaneTest, WireToXdpCapableGuestTakesXdpRedirect) {
+  ASSERT_TRUE(dp_->RemoveAll().ok());
+  dp_ = NewDataplane(/*native_vlan=*/30);
+  ASSERT_TRUE(dp_->Init().ok());
+  ASSERT_EQ(dp_->XdpMode(), "native");
+  const std::string na = net_->AddNamespace("a");
+  const std::string ga = net_->AddPair("ga", na), pa = net_->Peer("ga");
+  ASSERT_TRUE(net_->ok());
+  ASSERT_EQ(TestNet::InNs(na, "ip link set " + pa + " address 02:00:00:00:20:01"), 0);
+  ASSERT_EQ(TestNet::InNs(na, "ip addr add 198.18.3.1/24 dev " + pa), 0);
+  ASSERT_EQ(TestNet::InNs(na, "ethtool -K " + pa + " gro on"), 0);
+  ASSERT_EQ(net_->InNs("ip addr add 198.18.3.100/24 dev " + net_->Peer("up")), 0);
+  ASSERT_TRUE(dp_->Attach(Ctx(3, ga, "02:00:00:00:20:01", 30, "198.18.3.1")).ok());
+  ASSERT_TRUE(Record(3).flags & VNET_CTX_F_XDP_TARGET);
+
+  EXPECT_EQ(TestNet::InNs(na, "ping -c 3 -i 0.2 -w 5 198.18.3.100"), 0);
+  // veth counts what its XDP program redirected.
+  EXPECT_EQ(Sh("ethtool -S " + uplink_ + " | awk '/xdp_redirect/ {n += $2} END {exit !(n >= 3)}'"),
+            0);
 }
 
 TEST_F(DataplaneTest, RefusesHostInterfaces) {
