@@ -18,7 +18,7 @@ packages=(
   # run
   iproute2 ethtool xdp-tools kmod
   # test, demo and benchmark
-  iperf3 python3 python3-scapy tshark netsniff-ng prometheus jq procps
+  iperf3 iputils-ping python3 python3-scapy tshark netsniff-ng prometheus jq procps
 )
 
 export DEBIAN_FRONTEND=noninteractive

@@ -349,9 +349,10 @@ absl::Status BpfDataplane::AttachLocked(const v1::Context& ctx) {
   uint32_t device_flags = 0;
   // bpf_redirect_peer works only into a veth whose peer is in another namespace.
   if (info->kind == "veth" && info->peer_in_other_netns) device_flags |= VNET_CTX_F_PEER;
-  // XDP redirects only where the kernel says the device takes them (ndo_xdp_xmit ready);
-  // vifs, taps and plain veths get the skb path through the uplink's TC program.
-  if (info->xdp_ndo_xmit) device_flags |= VNET_CTX_F_XDP_TARGET;
+  // XDP redirects only where the kernel says the device takes them (ndo_xdp_xmit ready: a
+  // veth whose peer runs NAPI). Xen vifs have no ndo_xdp_xmit; taps advertise one but are
+  // kept off the XDP path by design. Those and plain veths get the skb path (uplink TC).
+  if (info->xdp_ndo_xmit && info->kind != "tun") device_flags |= VNET_CTX_F_XDP_TARGET;
   auto entry = MakeContextEntry(ctx, info->ifindex, device_flags);
   if (!entry.ok()) return entry.status();
 
