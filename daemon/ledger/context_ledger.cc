@@ -7,7 +7,7 @@
 namespace vnet::ledger {
 
 ContextLedger::ContextLedger(uint32_t context_id, const LedgerLimits& limits, AddressIndex* index)
-    : context_id_(context_id), limits_(limits), index_(index) {
+    : context_id_(context_id), limits_(limits), index_(index), in_flight_(limits.in_flight_tuning) {
   counters_.context_id = context_id;
 }
 

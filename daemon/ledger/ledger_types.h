@@ -55,11 +55,19 @@ struct DescriptorResult {
   uint64_t cookie = 0;  // non-zero exactly when accepted; hands the descriptor back
 };
 
+// Shape of the in-flight index (see in_flight_table.h). Any values are correct; these are
+// fast for packet buffers. Tests shrink them to reach every path with small addresses.
+struct InFlightTuning {
+  int chunk_shift = 16;         // chunks of 64 KiB: a 64 KiB GSO buffer touches two at most
+  size_t bucket_capacity = 32;  // ranges per chunk before the B-tree takes the rest
+};
+
 struct LedgerLimits {
   uint64_t max_region_bytes = uint64_t{1} << 30;   // one region: 1 GiB
   uint64_t max_context_bytes = uint64_t{4} << 30;  // quota per context: 4 GiB
   uint32_t max_regions_per_context = 1024;
   uint32_t max_in_flight_per_context = 1u << 20;
+  InFlightTuning in_flight_tuning;
 };
 
 struct ReleaseReport {

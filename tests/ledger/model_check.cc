@@ -49,6 +49,8 @@ LedgerLimits ModelLimits() {
   limits.max_context_bytes = 6 * kPage;
   limits.max_regions_per_context = 3;
   limits.max_in_flight_per_context = 5;
+  // 1 KiB chunks holding two ranges: bucketed, overflowing and long descriptors all occur.
+  limits.in_flight_tuning = {10, 2};
   return limits;
 }
 
