@@ -23,8 +23,8 @@ std::vector<prometheus::MetricFamily> ContextCollector::Collect() const {
   std::vector<prometheus::MetricFamily> f = {
       family("vnet_context_rx_packets_total", "Packets delivered to the guest."),
       family("vnet_context_rx_bytes_total", "Bytes delivered to the guest."),
-      family("vnet_context_tx_packets_total", "Packets sent by the guest and forwarded."),
-      family("vnet_context_tx_bytes_total", "Bytes sent by the guest and forwarded."),
+      family("vnet_context_tx_packets_total", "Packets the guest sent (dropped ones included)."),
+      family("vnet_context_tx_bytes_total", "Bytes the guest sent (dropped ones included)."),
       family("vnet_context_drops_total",
              "Packets dropped by the fast path, by direction (rx: toward the guest) and reason."),
       family("vnet_context_gso_super_packets_total", "GSO super-packets forwarded whole."),

@@ -12,8 +12,9 @@ Traffic, counted by the fast path at the guests' host-side interfaces:
   g1 -> g2: N1 UDP datagrams of P1 payload bytes; g2 -> g1: N2 of P2 (different numbers,
   so a swapped direction shows). Static neighbour entries mean no ARP/ND during the run;
   what else a guest may send (e.g. an MLD report) is bounded by SLACK frames.
-  g1 also writes K frames with a forged source MAC: vnet_context_drops_total{direction="tx",
-  reason="spoof_mac"} must grow by K.
+  g1 also writes K 60-byte frames with a forged source MAC: vnet_context_drops_total
+  {direction="tx", reason="spoof_mac"} must grow by K, and g1's tx counters by those K
+  frames too (tx counts every frame the guest sent, dropped ones included).
 
 Needs root and a vnetd built with the BPF fast path; without either it fails (exit 1),
 never passes vacuously. Usage: prometheus_e2e.py --build-dir BUILD
@@ -36,6 +37,7 @@ from topology import (HarnessError, Topology, VnetDaemon, check_clean,  # noqa: 
 N1, P1 = 1000, 200   # g1 -> g2
 N2, P2 = 600, 400    # g2 -> g1
 K_SPOOF = 50
+SPOOF_FRAME = 60     # bytes: minimum Ethernet frame without FCS
 SLACK = 20           # frames a guest may send on its own (MLD, ...) during the run
 UDP_FRAME = 14 + 20 + 8  # Ethernet + IPv4 + UDP headers
 PORT = 9999
@@ -158,7 +160,7 @@ def check_delta(name: str, before: float, after: float, expected: float, slack: 
 def spoofed_frames(dst_mac: str, count: int) -> list:
     dst = bytes.fromhex(dst_mac.replace(":", ""))
     src = bytes.fromhex("02dead000001")  # not the guest's MAC
-    frame = dst + src + b"\x08\x00" + bytes(46)
+    frame = dst + src + b"\x08\x00" + bytes(SPOOF_FRAME - 14)
     return [frame] * count
 
 
@@ -192,9 +194,9 @@ def run(build_dir: str) -> int:
             return f'{metric}{{job="vnetd", interface="{g.host_if}"{extra}}}'
 
         series = {
-            "g1 tx packets": (sel("vnet_context_tx_packets_total", g1), N1, SLACK),
-            "g1 tx bytes": (sel("vnet_context_tx_bytes_total", g1), N1 * (UDP_FRAME + P1),
-                            SLACK * 200),
+            "g1 tx packets": (sel("vnet_context_tx_packets_total", g1), N1 + K_SPOOF, SLACK),
+            "g1 tx bytes": (sel("vnet_context_tx_bytes_total", g1),
+                            N1 * (UDP_FRAME + P1) + K_SPOOF * SPOOF_FRAME, SLACK * 200),
             "g2 rx packets": (sel("vnet_context_rx_packets_total", g2), N1, SLACK),
             "g2 rx bytes": (sel("vnet_context_rx_bytes_total", g2), N1 * (UDP_FRAME + P1),
                             SLACK * 200),
