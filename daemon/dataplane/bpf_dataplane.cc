@@ -438,12 +438,42 @@ std::string BpfDataplane::XdpMode() const {
   return xdp_mode_;
 }
 
+// Tables over the maps pinned by an earlier run, for a teardown without a loaded program set
+// (no Init, or an Init that failed, e.g. on pins of an older layout). Fds are closed by
+// the caller.
+std::unique_ptr<Tables> BpfDataplane::PinnedTables(std::vector<int>& fds) const {
+  auto open = [&](const char* name) {
+    int fd = bpf_obj_get(absl::StrCat(options_.pin_dir, "/maps/", name).c_str());
+    if (fd >= 0) fds.push_back(fd);
+    return fd;
+  };
+  MapFds m;
+  m.fdb = open("vnet_fdb");
+  m.ctx = open("vnet_ctx");
+  m.if_ctx = open("vnet_if_ctx");
+  m.ip4 = open("vnet_ip4");
+  m.ip6 = open("vnet_ip6");
+  m.vlan = open("vnet_vlan");
+  m.stats = open("vnet_stats");
+  m.config = open("vnet_config");
+  m.xdp_tx = open("vnet_xdp_tx");
+  if (m.fdb < 0 || m.ctx < 0 || m.if_ctx < 0 || m.ip4 < 0 || m.ip6 < 0 || m.vlan < 0 ||
+      m.stats < 0 || m.config < 0 || m.xdp_tx < 0)
+    return nullptr;
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(m.ctx, &info, &len) != 0 || info.max_entries < 2) return nullptr;
+  return std::make_unique<Tables>(m, info.max_entries - 1);
+}
+
 absl::Status BpfDataplane::RemoveAll() {
   absl::MutexLock lock(&mu_);
   absl::Status result;
   auto keep = [&](absl::Status st) {
     if (!st.ok() && result.ok()) result = st;
   };
+  std::vector<int> pinned_fds;
+  if (!tables_) tables_ = PinnedTables(pinned_fds);
   if (tables_) {
     for (uint32_t id : tables_->ActiveIds()) keep(DetachIdLocked(id));
     auto cfg = tables_->GetConfig();
@@ -451,6 +481,7 @@ absl::Status BpfDataplane::RemoveAll() {
       keep(DetachUplink(static_cast<int>(cfg->uplink_ifindex)));
   }
   Close();
+  for (int fd : pinned_fds) close(fd);
   keep(RemovePinDir(options_.pin_dir));
   uplink_.clear();
   uplink_ifindex_ = 0;

@@ -61,7 +61,8 @@ class BpfDataplane final : public Dataplane {
   std::vector<uint32_t> ActiveContextIds() const;
   // "native", "skb" or "none": how the uplink XDP program runs.
   std::string XdpMode() const;
-  // Detaches every program this data plane attached and removes every pin under pin_dir.
+  // Detaches every program vnet attached (guest filters, uplink TC and XDP) and removes
+  // every pin under pin_dir. Works without Init (or after a failed one) from the pins.
   absl::Status RemoveAll();
 
  private:
@@ -77,6 +78,7 @@ class BpfDataplane final : public Dataplane {
   absl::Status DetachIdLocked(uint32_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Ready() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Close() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::unique_ptr<Tables> PinnedTables(std::vector<int>& fds) const;
 
   const BpfDataplaneOptions options_;
   mutable absl::Mutex mu_;

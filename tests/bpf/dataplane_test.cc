@@ -368,6 +368,22 @@ TEST_F(DataplaneTest, WireToXdpCapableGuestTakesXdpRedirect) {
             0);
 }
 
+// The teardown of `vnetd --remove_fast_path` must work from the pins alone, also when the
+// programs cannot be loaded (e.g. pins of an older layout).
+TEST_F(DataplaneTest, RemoveAllWithoutInitUsesThePins) {
+  ASSERT_TRUE(dp_->Attach(Ctx(1, g1_, "02:00:00:00:10:01", 10, "198.18.0.1")).ok());
+  dp_.reset();
+  BpfDataplaneOptions o;
+  o.pin_dir = pin_dir_;
+  dp_ = std::make_unique<BpfDataplane>(o);
+  absl::Status st = dp_->RemoveAll();
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_FALSE(fs::exists(pin_dir_));
+  EXPECT_EQ(TcProg(g1_), 0u);
+  EXPECT_EQ(TcProg(uplink_), 0u);
+  EXPECT_EQ(XdpProg(uplink_ifindex_), 0u);
+}
+
 TEST_F(DataplaneTest, RefusesHostInterfaces) {
   EXPECT_FALSE(dp_->Attach(Ctx(1, "lo", "02:00:00:00:10:01", 10, "198.18.0.1")).ok());
   EXPECT_FALSE(dp_->Attach(Ctx(1, uplink_, "02:00:00:00:10:01", 10, "198.18.0.1")).ok());
