@@ -90,6 +90,12 @@ grpc::Status BufferServiceImpl::RegisterRegion(grpc::ServerContext*,
   if (auto s = ledger_->RegisterRegion(req->context_id(), spec); !s.ok()) {
     return ToGrpcStatus(s);
   }
+  // A release that ran between the check and the registration has already dropped the
+  // context's buffers; take this region back too, or a reused id would inherit it.
+  if (!context_exists_(req->context_id())) {
+    (void)ledger_->UnregisterRegion(req->context_id(), spec.region_id);
+    return ToGrpcStatus(CheckContext(req->context_id()));
+  }
   ToProto({spec, 0}, resp);
   return grpc::Status::OK;
 }

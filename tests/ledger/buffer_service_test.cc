@@ -226,6 +226,23 @@ TEST_F(BufferServiceTest, StreamAnswersEachBatchInOrderAndSurvivesABadBatch) {
   EXPECT_EQ(ledger_->Snapshot().contexts.at(0).in_flight, 8u);
 }
 
+TEST(BufferServiceRaceTest, RegistrationRacingAReleaseLeavesNoRegion) {
+  // The context exists when the call is checked, and is gone once the region is in.
+  ledger::BufferLedger ledger;
+  int checks = 0;
+  BufferServiceImpl service(&ledger, [&checks](uint32_t) { return ++checks == 1; });
+  v1::RegisterRegionRequest req;
+  req.set_context_id(1);
+  req.mutable_region()->set_region_id(1);
+  req.mutable_region()->set_guest_address(kBase);
+  req.mutable_region()->set_length(kPage);
+  req.mutable_region()->set_access(v1::REGION_ACCESS_READ_WRITE);
+  v1::Region resp;
+  grpc::ServerContext ctx;
+  EXPECT_EQ(service.RegisterRegion(&ctx, &req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(ledger.ListRegions(1).empty());
+}
+
 TEST(BufferRegistryHookTest, ReleasingAContextDropsItsRegions) {
   char dir_template[] = "/tmp/vnet-ledger-state-XXXXXX";
   ASSERT_NE(mkdtemp(dir_template), nullptr);
