@@ -102,7 +102,12 @@ class Prometheus:
             except (OSError, HarnessError):
                 pass
             time.sleep(0.5)
-        raise HarnessError(f"prometheus never scraped vnetd up: {open(self.log_path).read()[-800:]}")
+        try:
+            errors = [t.get("lastError") for t in self.api("targets")["activeTargets"]]
+        except (OSError, HarnessError) as e:
+            errors = [str(e)]
+        raise HarnessError(f"prometheus never scraped vnetd up (scrape errors: {errors}; is "
+                           f"/metrics wired into vnetd?) {open(self.log_path).read()[-800:]}")
 
     def wait_stable(self, exprs: dict, deadline: float = 30) -> dict:
         """Wait until every expr (name -> PromQL) kept one value over 3 scrapes; the values."""
@@ -219,6 +224,20 @@ def run(build_dir: str) -> int:
         after = prom.wait_stable(exprs)
         for k, (_, expected, slack) in series.items():
             failures += check_delta(k, before[k], after[k], expected, slack)
+
+        # vnetctl reads the same counters through the StatsService.
+        r = d.ctl(["stats", g1.host_if, "-o", "json"])
+        stats = json.loads(r.stdout)["contexts"][0]
+        if int(stats["tx_packets"]) != int(after["g1 tx packets"]):
+            failures.append(f"vnetctl stats: g1 tx_packets {stats['tx_packets']}, "
+                            f"Prometheus {after['g1 tx packets']:.0f}")
+        if not any(x["reason"] == "spoof_mac" and x["direction"] == "tx" for x in stats["drops"]):
+            failures.append(f"vnetctl stats: no tx spoof_mac drops in {stats['drops']}")
+        r = d.ctl(["top", "--iterations", "1", "--interval", "0.5"])
+        if g1.host_if not in r.stdout or g2.host_if not in r.stdout:
+            failures.append(f"vnetctl top does not list both guests:\n{r.stdout}")
+        else:
+            log("ok   vnetctl stats and top agree; top said:\n" + r.stdout.rstrip())
 
         labels = prom.query(sel("vnet_context_rx_packets_total", g1))[0]["metric"]
         if labels.get("domain") != "11" or not labels.get("context"):
