@@ -300,12 +300,16 @@ def main(name: str, test_fn, prefix: str) -> None:
     env = None
     try:
         with topo:
-            env = Env(topo, os.path.abspath(args.build_dir))
-            test_fn(env)
+            try:
+                env = Env(topo, os.path.abspath(args.build_dir))
+                test_fn(env)
+            except BaseException:
+                if env is not None:  # the log lives in the topology's temp dir: read it now
+                    print("  vnetd log tail:\n    " +
+                          env.d.log_tail(10).replace("\n", "\n    "), flush=True)
+                raise
     except (TestFailure, HarnessError) as e:
         failed = f"{type(e).__name__}: {e}"
-        if env is not None:
-            print("  vnetd log tail:\n    " + env.d.log_tail(10).replace("\n", "\n    "))
     except Exception:  # a bug in the test itself still fails the run
         failed = traceback.format_exc()
     try:
