@@ -66,19 +66,19 @@ RegionSpec BigRegion() {
 }
 
 // Descriptor i of batch group g: disjoint 2 KiB buffers.
-Descriptor Buffer(uint64_t group, int i) {
-  return {kRegionBase + (group * kBatch + i) * kBufferBytes, kBufferBytes,
+Descriptor Buffer(uint64_t group, int i, uint32_t bytes = kBufferBytes) {
+  return {kRegionBase + (group * kBatch + i) * bytes, bytes,
           i % 2 ? Direction::kToDevice : Direction::kFromDevice, 1};
 }
 
 // Keeps `window` batches in flight (a ring of that many batches), completing the oldest
 // before posting the next, so the in-flight index holds window * 256 entries.
-Row InProcess(double seconds, int window) {
+Row InProcess(double seconds, int window, uint32_t bytes = kBufferBytes) {
   BufferLedger ledger;
   if (!ledger.RegisterRegion(1, BigRegion()).ok()) std::abort();
   std::vector<std::vector<Descriptor>> groups(window);
   for (int g = 0; g < window; ++g) {
-    for (int i = 0; i < kBatch; ++i) groups[g].push_back(Buffer(g, i));
+    for (int i = 0; i < kBatch; ++i) groups[g].push_back(Buffer(g, i, bytes));
   }
   std::vector<std::vector<uint64_t>> cookies(window);
   std::vector<DescriptorResult> results;
@@ -96,8 +96,9 @@ Row InProcess(double seconds, int window) {
     if ((k & 63) == 0 && Clock::now() >= stop) break;
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  return {"in-process, 1 thread, " + std::to_string(window * kBatch) + " in flight", descriptors,
-          accepted, elapsed, ThreadCpuSeconds() - cpu_start};
+  const std::string size = bytes == kBufferBytes ? "" : ", " + std::to_string(bytes) + " B";
+  return {"in-process, 1 thread, " + std::to_string(window * kBatch) + " in flight" + size,
+          descriptors, accepted, elapsed, ThreadCpuSeconds() - cpu_start};
 }
 
 // The real BufferService on a Unix socket; one client stream keeps `window` batches
@@ -201,6 +202,9 @@ int main(int argc, char** argv) {
               load[0], load[1], load[2]);
   if (only != "grpc") {
     for (int window : {1, 16, 256}) vnet::ledger::Print(vnet::ledger::InProcess(seconds, window));
+    // Jumbo buffers straddle chunks; 64 KiB + 1 spans three and takes the B-tree path.
+    vnet::ledger::Print(vnet::ledger::InProcess(seconds, 16, 9000));
+    vnet::ledger::Print(vnet::ledger::InProcess(seconds, 4, 65537));
   }
   if (only != "inprocess") {
     for (int window : {1, 8, 32}) vnet::ledger::Print(vnet::ledger::OverGrpc(seconds, window));
