@@ -1,5 +1,6 @@
 #include "daemon/service/stats_service.h"
 
+#include "absl/time/clock.h"
 #include "daemon/service/grpc_status.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -46,7 +47,10 @@ grpc::Status StatsServiceImpl::GetContextStats(grpc::ServerContext*,
   } else {
     contexts = registry_->List();
   }
-  *resp->mutable_read_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  // Nanoseconds: rates over sub-second intervals need them (TimeUtil::GetCurrentTime()
+  // has whole seconds only in this protobuf).
+  *resp->mutable_read_time() =
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
   for (const v1::Context& ctx : contexts) {
     auto counters = source_->Read(ctx.id());
     // Asked for one context: say why it has no counters. Asked for all: a context released

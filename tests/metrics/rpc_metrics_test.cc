@@ -6,7 +6,9 @@
 
 #include <map>
 
+#include "absl/time/clock.h"
 #include "daemon/service/stats_service.h"
+#include "google/protobuf/util/time_util.h"
 #include "tests/metrics/fakes.h"
 #include "vnet/v1/stats.grpc.pb.h"
 
@@ -104,6 +106,14 @@ TEST_F(RpcTest, StatsServiceReportsEveryContextOrOne) {
   ASSERT_EQ(all.contexts_size(), 2);
   EXPECT_EQ(all.contexts(0).context_id(), a);
   EXPECT_TRUE(all.has_read_time());
+  // Sub-second resolution: vnetctl's rates over short intervals depend on it.
+  v1::GetContextStatsResponse later;
+  absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_TRUE(Get({}, &later).ok());
+  const int64_t elapsed_us =
+      google::protobuf::util::TimeUtil::DurationToMicroseconds(later.read_time() - all.read_time());
+  EXPECT_GE(elapsed_us, 20000);
+  EXPECT_LT(elapsed_us, 5000000);
 
   v1::GetContextStatsRequest one;
   one.mutable_ref()->set_interface_name("vif2.0");
