@@ -203,6 +203,7 @@ int Release(const ParsedArgs& args, Session& session) {
   v1::ReleaseContextRequest req;
   *req.mutable_ref() = ToRef(args);
   req.set_allow_missing(args.Has("allow-missing"));
+  if (auto wait = args.Get("force")) req.mutable_force_wait()->set_seconds(ToUint("force", *wait));
   v1::ReleaseContextResponse resp;
   auto call = session.NewCall();
   grpc::Status status =
@@ -212,7 +213,11 @@ int Release(const ParsedArgs& args, Session& session) {
     Session::PrintJson(resp);
   } else if (resp.has_context()) {
     std::cout << "released context " << resp.context().id() << " ("
-              << resp.context().interface_name() << ")\n";
+              << resp.context().interface_name() << ")";
+    if (resp.abandoned_descriptors() != 0) {
+      std::cout << "; abandoned " << resp.abandoned_descriptors() << " descriptors in flight";
+    }
+    std::cout << "\n";
   } else {
     std::cout << "no such context; nothing to release\n";
   }
@@ -293,7 +298,10 @@ Command ContextCommand() {
        "release a context and detach its fast path",
        "[ID]",
        Join(RefOptions(),
-            std::vector<OptionSpec>{{"allow-missing", "", "succeed if it does not exist"}}),
+            std::vector<OptionSpec>{
+                {"allow-missing", "", "succeed if it does not exist"},
+                {"force", "SECONDS",
+                 "guest destroyed: wait this long for buffers in flight, then release anyway"}}),
        Guarded("context release", Release),
        {}},
       {"get", "show one context", "[ID]", RefOptions(), Guarded("context get", Get), {}},

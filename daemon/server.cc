@@ -121,10 +121,15 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
     builder.AddListeningPort(self->listen_addresses_[i], grpc::InsecureServerCredentials(),
                              &bound_ports[i]);
   }
-  self->context_service_ = std::make_unique<ContextServiceImpl>(&self->registry_);
+  // Releases that bypass ContextService (none today) still drop the context's regions.
+  ReleaseBuffersWithContexts(&self->registry_, &self->ledger_, absl::Seconds(2));
+  self->context_service_ = std::make_unique<ContextServiceImpl>(&self->registry_, &self->ledger_);
+  self->buffer_service_ =
+      std::make_unique<BufferServiceImpl>(&self->ledger_, ContextsIn(&self->registry_));
   self->daemon_service_ = std::make_unique<DaemonServiceImpl>(config, self->listen_addresses_,
                                                               &self->registry_, dataplane);
   builder.RegisterService(self->context_service_.get());
+  builder.RegisterService(self->buffer_service_.get());
   builder.RegisterService(self->daemon_service_.get());
 
   self->server_ = builder.BuildAndStart();
@@ -161,8 +166,11 @@ absl::Status RemoveFastPath(const v1::DaemonConfig& config) {
   options.pin_dir = config.bpf_pin_dir();
   options.capacity = config.capacity();
   BpfDataplane dataplane(options);  // no uplink: Init must not attach one
-  absl::Status s = dataplane.Init();
-  if (s.ok()) s = dataplane.RemoveAll();
+  // RemoveAll works without a successful Init too: pins of an older, incompatible build
+  // make Init fail, and this is the way out of that.
+  absl::Status init = dataplane.Init();
+  if (!init.ok()) LogWarning("fast path init: %s; removing what is pinned anyway", init.ToString());
+  absl::Status s = dataplane.RemoveAll();
   close(*lock_fd);
   if (s.ok()) LogInfo("fast path removed: programs detached, %s deleted", config.bpf_pin_dir());
   return s;

@@ -10,6 +10,8 @@
 #include "absl/status/statusor.h"
 #include "daemon/core/context_registry.h"
 #include "daemon/core/dataplane.h"
+#include "daemon/ledger/buffer_ledger.h"
+#include "daemon/service/buffer_service.h"
 #include "daemon/service/context_service.h"
 #include "daemon/service/daemon_service.h"
 #include "vnet/v1/daemon.pb.h"
@@ -28,6 +30,7 @@ class VnetServer {
   absl::Status Shutdown();
 
   ContextRegistry& registry() { return registry_; }
+  ledger::BufferLedger& ledger() { return ledger_; }
   const std::vector<std::string>& listen_addresses() const { return listen_addresses_; }
 
  private:
@@ -37,8 +40,10 @@ class VnetServer {
   int lock_fd_;
   Dataplane* dataplane_;
   ContextRegistry registry_;
+  ledger::BufferLedger ledger_;
   std::vector<std::string> listen_addresses_;
   std::unique_ptr<ContextServiceImpl> context_service_;
+  std::unique_ptr<BufferServiceImpl> buffer_service_;
   std::unique_ptr<DaemonServiceImpl> daemon_service_;
   std::unique_ptr<grpc::Server> server_;
   bool stopped_ = false;

@@ -1,5 +1,6 @@
 #include "daemon/service/context_service.h"
 
+#include "absl/time/clock.h"
 #include "daemon/service/grpc_status.h"
 
 namespace vnet {
@@ -26,6 +27,19 @@ grpc::Status ContextServiceImpl::AssignContext(grpc::ServerContext*,
 grpc::Status ContextServiceImpl::ReleaseContext(grpc::ServerContext*,
                                                 const v1::ReleaseContextRequest* req,
                                                 v1::ReleaseContextResponse* resp) {
+  // CDNA's rule: no buffer is given back while a descriptor on it is in flight. The ledger
+  // drops the context's regions first, so nothing new can be validated against them.
+  if (auto target = registry_->Get(req->ref()); target.ok() && ledger_ != nullptr) {
+    if (req->has_force_wait()) {
+      const absl::Duration wait =
+          absl::Seconds(req->force_wait().seconds()) + absl::Nanoseconds(req->force_wait().nanos());
+      const ledger::ReleaseReport report =
+          ledger_->ForceReleaseContext(target->id(), absl::Now() + wait);
+      resp->set_abandoned_descriptors(report.abandoned);
+    } else if (auto report = ledger_->ReleaseContext(target->id()); !report.ok()) {
+      return ToGrpcStatus(report.status());
+    }
+  }
   bool found = false;
   auto released = registry_->Release(req->ref(), req->allow_missing(), &found);
   if (!released.ok()) return ToGrpcStatus(released.status());

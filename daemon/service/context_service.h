@@ -2,13 +2,16 @@
 #pragma once
 
 #include "daemon/core/context_registry.h"
+#include "daemon/ledger/buffer_ledger.h"
 #include "vnet/v1/context.grpc.pb.h"
 
 namespace vnet {
 
 class ContextServiceImpl final : public v1::ContextService::Service {
  public:
-  explicit ContextServiceImpl(ContextRegistry* registry) : registry_(registry) {}
+  // `ledger` may be null (no buffer validation): releases are then never held back.
+  ContextServiceImpl(ContextRegistry* registry, ledger::BufferLedger* ledger)
+      : registry_(registry), ledger_(ledger) {}
 
   grpc::Status AssignContext(grpc::ServerContext* ctx, const v1::AssignContextRequest* req,
                              v1::Context* resp) override;
@@ -23,6 +26,7 @@ class ContextServiceImpl final : public v1::ContextService::Service {
 
  private:
   ContextRegistry* registry_;
+  ledger::BufferLedger* ledger_;
 };
 
 }  // namespace vnet

@@ -10,6 +10,7 @@
 #include "daemon/server.h"
 #include "protos/health_check.grpc.pb.h"
 #include "tests/integration/temp_dir.h"
+#include "vnet/v1/buffer.grpc.pb.h"
 #include "vnet/v1/context.grpc.pb.h"
 #include "vnet/v1/daemon.grpc.pb.h"
 
@@ -225,6 +226,59 @@ TEST_F(GrpcServiceTest, ReflectionListsOurServices) {
   bool ok = false;
   while (cq.Next(&tag, &ok)) {
   }
+}
+
+// CDNA's rule through the real services: a context whose buffers are in flight is not
+// released unless forced, and a forced release reports what it abandoned.
+TEST_F(GrpcServiceTest, ReleaseWaitsForBuffersInFlight) {
+  v1::Context ctx;
+  ASSERT_TRUE(Assign(Guest(1), &ctx).ok());
+  auto buffers = v1::BufferService::NewStub(channel_);
+  {
+    grpc::ClientContext call;
+    v1::RegisterRegionRequest req;
+    req.set_context_id(ctx.id());
+    req.mutable_region()->set_region_id(1);
+    req.mutable_region()->set_guest_address(0x100000);
+    req.mutable_region()->set_length(0x10000);
+    req.mutable_region()->set_access(v1::REGION_ACCESS_READ_WRITE);
+    v1::Region region;
+    ASSERT_TRUE(buffers->RegisterRegion(&call, req, &region).ok());
+  }
+  {
+    grpc::ClientContext call;
+    v1::ValidateDescriptorsRequest req;
+    req.set_context_id(ctx.id());
+    v1::Descriptor* d = req.add_descriptors();
+    d->set_guest_address(0x100800);
+    d->set_length(1500);
+    d->set_direction(v1::DESCRIPTOR_DIRECTION_TO_DEVICE);
+    d->set_region_id(1);
+    v1::ValidateDescriptorsResponse resp;
+    ASSERT_TRUE(buffers->ValidateDescriptors(&call, req, &resp).ok());
+    ASSERT_EQ(resp.accepted(), 1u);
+  }
+  v1::ReleaseContextRequest release;
+  release.mutable_ref()->set_id(ctx.id());
+  v1::ReleaseContextResponse released;
+  {
+    grpc::ClientContext call;
+    grpc::Status s = contexts_->ReleaseContext(&call, release, &released);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(s.error_message(), HasSubstr("1"));
+  }
+  EXPECT_EQ(server_->registry().size(), 1u);  // still assigned
+  release.mutable_force_wait()->set_nanos(50000000);
+  {
+    grpc::ClientContext call;
+    ASSERT_TRUE(contexts_->ReleaseContext(&call, release, &released).ok());
+  }
+  EXPECT_EQ(released.abandoned_descriptors(), 1u);
+  EXPECT_EQ(server_->registry().size(), 0u);
+  grpc::ClientContext call;
+  v1::ListRegionsResponse regions;
+  ASSERT_TRUE(buffers->ListRegions(&call, v1::ListRegionsRequest(), &regions).ok());
+  EXPECT_EQ(regions.contexts_size(), 0);
 }
 
 TEST_F(GrpcServiceTest, SecondServerOnSameStateDirIsRefused) {
