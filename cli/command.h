@@ -54,5 +54,6 @@ int UsageError(const std::string& path, const std::string& message);
 // Command groups, each defined in its own file.
 Command ContextCommand();
 Command StatusCommand();
+Command UplinkCommand();
 
 }  // namespace vnetctl

@@ -23,7 +23,8 @@ std::vector<OptionSpec> GlobalOptions() {
 }
 
 std::vector<Command> TopLevel() {
-  return {ContextCommand(), RegionCommand(), StatusCommand(), StatsCommand(), TopCommand()};
+  return {ContextCommand(), RegionCommand(), StatusCommand(),
+          StatsCommand(),   TopCommand(),    UplinkCommand()};
 }
 
 void PrintHelp(const std::string& path, const Command* command,

@@ -105,6 +105,12 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
     return absl::Status(s.code(), absl::StrCat("fast path: ", s.message()));
   }
   if (auto s = self->registry_.Start(); !s.ok()) return s;
+  // An uplink set through the API comes back, unless the config names one (that wins).
+  if (config.uplink().empty() && !self->registry_.uplink().empty() && dataplane->attaches()) {
+    if (auto s = self->registry_.SetUplink(self->registry_.uplink()); !s.ok()) {
+      LogWarning("uplink %s: %s", self->registry_.uplink(), s.ToString());
+    }
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

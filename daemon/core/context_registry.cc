@@ -13,6 +13,7 @@ absl::Status ContextRegistry::Start() {
   auto saved = state_.Load();
   if (!saved.ok()) return saved.status();
   absl::MutexLock lock(&mu_);
+  uplink_ = saved->uplink();
   std::vector<v1::Context> contexts(saved->contexts().begin(), saved->contexts().end());
   if (auto s = pool_.Restore(contexts); !s.ok()) {
     return absl::DataLossError(
@@ -41,6 +42,7 @@ void ContextRegistry::AttachLocked(uint32_t id) {
 
 absl::Status ContextRegistry::PersistLocked() const {
   v1::PersistedState state;
+  state.set_uplink(uplink_);
   for (v1::Context& ctx : pool_.List()) *state.add_contexts() = std::move(ctx);
   return state_.Save(state);
 }
@@ -84,6 +86,7 @@ absl::StatusOr<v1::Context> ContextRegistry::Release(const v1::ContextRef& ref, 
     }
     // Persist the state without it first, so a failed write changes nothing.
     v1::PersistedState state;
+    state.set_uplink(uplink_);
     for (v1::Context& ctx : pool_.List()) {
       if (ctx.id() != target->id()) *state.add_contexts() = std::move(ctx);
     }
@@ -133,6 +136,34 @@ absl::StatusOr<v1::Context> ContextRegistry::Update(const v1::ContextRef& ref,
 std::vector<v1::Context> ContextRegistry::List() const {
   absl::ReaderMutexLock lock(&mu_);
   return pool_.List();
+}
+
+absl::Status ContextRegistry::SetUplink(const std::string& ifname) {
+  absl::MutexLock lock(&mu_);
+  if (!ifname.empty() && pool_
+                             .Get([&] {
+                               v1::ContextRef ref;
+                               ref.set_interface_name(ifname);
+                               return ref;
+                             }())
+                             .ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(ifname, " is a guest's interface"));
+  }
+  if (auto s = dataplane_->SetUplink(ifname); !s.ok()) return s;
+  const std::string previous = uplink_;
+  uplink_ = ifname;
+  if (auto s = PersistLocked(); !s.ok()) {
+    uplink_ = previous;
+    (void)dataplane_->SetUplink(previous);
+    return absl::UnavailableError(absl::StrCat("cannot persist state: ", s.message()));
+  }
+  LogInfo("uplink set to '%s'", ifname);
+  return absl::OkStatus();
+}
+
+std::string ContextRegistry::uplink() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return uplink_;
 }
 
 uint32_t ContextRegistry::capacity() const { return pool_.capacity(); }

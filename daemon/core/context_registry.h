@@ -26,6 +26,9 @@ class ContextRegistry {
   absl::StatusOr<v1::Context> Update(const v1::ContextRef& ref, const v1::Context& patch,
                                      const google::protobuf::FieldMask& mask);
   std::vector<v1::Context> List() const;
+  // The uplink: set through the API and persisted with the contexts.
+  absl::Status SetUplink(const std::string& ifname);
+  std::string uplink() const;
   uint32_t capacity() const;
   size_t size() const;
   absl::Status Persist() const;
@@ -43,6 +46,7 @@ class ContextRegistry {
   StateFile state_;
   Dataplane* dataplane_;
   std::vector<std::function<void(const v1::Context&)>> release_listeners_;
+  std::string uplink_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace vnet

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "vnet/v1/context.pb.h"
 
 namespace vnet {
@@ -21,6 +22,13 @@ class Dataplane {
   virtual absl::Status Detach(const v1::Context& ctx) = 0;
   // Makes the fast path hold exactly `contexts` (after a restart).
   virtual absl::Status Reconcile(const std::vector<v1::Context>& contexts) = 0;
+  // Sets, changes or ("") removes the uplink.
+  virtual absl::Status SetUplink(const std::string& ifname) {
+    return absl::FailedPreconditionError(absl::StrCat("no fast path: cannot set uplink '", ifname,
+                                                      "' (vnetd runs --fast_path=none)"));
+  }
+  // The uplink in effect, "" for none.
+  virtual std::string Uplink() const { return ""; }
   // One line for `vnetctl status`.
   virtual std::string Describe() const = 0;
   // False when contexts are bookkeeping only: they then stay ASSIGNED, never ACTIVE.

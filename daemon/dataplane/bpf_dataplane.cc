@@ -154,6 +154,11 @@ absl::Status BpfDataplane::InitLocked() {
   return absl::OkStatus();
 }
 
+std::string BpfDataplane::Uplink() const {
+  absl::MutexLock lock(&mu_);
+  return uplink_;
+}
+
 absl::Status BpfDataplane::SetUplink(const std::string& ifname) {
   absl::MutexLock lock(&mu_);
   if (auto st = Ready(); !st.ok()) return st;

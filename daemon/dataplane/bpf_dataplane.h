@@ -55,7 +55,8 @@ class BpfDataplane final : public Dataplane {
   std::string Describe() const override;
 
   // Sets or changes the uplink; "" detaches it.
-  absl::Status SetUplink(const std::string& ifname);
+  absl::Status SetUplink(const std::string& ifname) override;
+  std::string Uplink() const override;
   // Per-context counters summed over CPUs; id 0 holds what belongs to no context.
   absl::StatusOr<ContextCounters> ReadCounters(uint32_t ctx_id) const;
   std::vector<uint32_t> ActiveContextIds() const;

@@ -1,13 +1,14 @@
 #include "daemon/service/daemon_service.h"
 
 #include "absl/time/clock.h"
+#include "daemon/service/grpc_status.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace vnet {
 
 DaemonServiceImpl::DaemonServiceImpl(const v1::DaemonConfig& config,
                                      std::vector<std::string> listen_addresses,
-                                     const ContextRegistry* registry, const Dataplane* dataplane)
+                                     ContextRegistry* registry, const Dataplane* dataplane)
     : config_(config),
       listen_addresses_(std::move(listen_addresses)),
       registry_(registry),
@@ -23,9 +24,15 @@ grpc::Status DaemonServiceImpl::GetStatus(grpc::ServerContext*, const v1::GetSta
   resp->set_capacity(registry_->capacity());
   for (const std::string& addr : listen_addresses_) resp->add_listen_addresses(addr);
   resp->set_state_dir(config_.state_dir());
-  resp->set_uplink(config_.uplink());
+  resp->set_uplink(dataplane_->attaches() ? dataplane_->Uplink() : registry_->uplink());
   resp->set_fast_path(dataplane_->Describe());
   return grpc::Status::OK;
+}
+
+grpc::Status DaemonServiceImpl::SetUplink(grpc::ServerContext* ctx, const v1::SetUplinkRequest* req,
+                                          v1::Status* resp) {
+  if (auto s = registry_->SetUplink(req->interface_name()); !s.ok()) return ToGrpcStatus(s);
+  return GetStatus(ctx, nullptr, resp);
 }
 
 }  // namespace vnet

@@ -14,15 +14,17 @@ namespace vnet {
 class DaemonServiceImpl final : public v1::DaemonService::Service {
  public:
   DaemonServiceImpl(const v1::DaemonConfig& config, std::vector<std::string> listen_addresses,
-                    const ContextRegistry* registry, const Dataplane* dataplane);
+                    ContextRegistry* registry, const Dataplane* dataplane);
 
   grpc::Status GetStatus(grpc::ServerContext* ctx, const v1::GetStatusRequest* req,
+                         v1::Status* resp) override;
+  grpc::Status SetUplink(grpc::ServerContext* ctx, const v1::SetUplinkRequest* req,
                          v1::Status* resp) override;
 
  private:
   v1::DaemonConfig config_;
   std::vector<std::string> listen_addresses_;
-  const ContextRegistry* registry_;
+  ContextRegistry* registry_;
   const Dataplane* dataplane_;
   absl::Time start_time_;
 };

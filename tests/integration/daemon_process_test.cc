@@ -29,10 +29,9 @@ class DaemonProcessTest : public ::testing::Test {
   std::string state_file() const { return dir_ / "state/contexts.state"; }
 
   std::unique_ptr<Process> StartDaemon(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {VNETD_PATH, "--unix_socket=" + socket(),
-                                     "--state_dir=" + (dir_ / "state"),
-                                     "--config=" + WriteConfig("capacity: 8\n"),
-                                     "--fast_path=none"};
+    std::vector<std::string> argv = {
+        VNETD_PATH, "--unix_socket=" + socket(), "--state_dir=" + (dir_ / "state"),
+        "--config=" + WriteConfig("capacity: 8\n"), "--fast_path=none"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto daemon = std::make_unique<Process>(argv, dir_ / "vnetd.log");
     EXPECT_TRUE(WaitFor([&] { return Ctl({"status"}).exit_code == 0 || !daemon->running(); }))
@@ -119,6 +118,12 @@ TEST_F(DaemonProcessTest, ExitCodes) {
       RunCommand({VNETCTL_PATH, "--socket", dir_ / "nobody.sock", "--timeout", "2", "status"});
   EXPECT_EQ(unreachable.exit_code, 1);
   EXPECT_THAT(unreachable.err, HasSubstr("cannot reach vnetd"));
+
+  // No fast path: an uplink cannot be set, and says why.
+  RunResult uplink = Ctl({"uplink", "set", "vethX"});
+  EXPECT_EQ(uplink.exit_code, 1);
+  EXPECT_THAT(uplink.err, HasSubstr("no fast path"));
+  EXPECT_EQ(Ctl({"uplink", "set"}).exit_code, 2);
 
   // Release: a second release is refused unless --allow-missing.
   EXPECT_EQ(Ctl({"context", "release", "--interface", "vif1.0"}).exit_code, 0);

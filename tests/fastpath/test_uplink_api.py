@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""The uplink set through the API: `vnetctl uplink set|clear`.
+
+A vnetd started without --uplink forwards nothing to the wire; `uplink set` attaches the
+uplink program and guest-to-wire traffic flows; a guest's own interface is refused as the
+uplink; the choice survives a full teardown of the fast path and a restart (it is in the
+state file); `uplink clear` detaches it again.
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "netns"))
+from topology import Topology, check_clean, free_tcp_port  # noqa: E402
+
+
+def fail(message):
+    print(f"FAIL: {message}", flush=True)
+    sys.exit(1)
+
+
+class Daemon:
+    def __init__(self, topo, build_dir):
+        self.topo = topo
+        self.vnetd = os.path.join(build_dir, "daemon", "vnetd")
+        self.vnetctl = os.path.join(build_dir, "cli", "vnetctl")
+        self.dir = tempfile.mkdtemp(prefix="vnet-uplink-", dir=topo.tmpdir)
+        self.flags = [f"--unix_socket={self.dir}/vnetd.sock", f"--state_dir={self.dir}/state",
+                      f"--bpf_pin_dir=/sys/fs/bpf/vnet-{topo.tag}"]
+        self.proc = None
+        topo.add_cleanup(self.teardown)
+
+    def start(self):
+        log = open(os.path.join(self.dir, "vnetd.log"), "a")
+        self.proc = subprocess.Popen([self.vnetd, "--fast_path=bpf",
+                                      f"--metrics_address=127.0.0.1:{free_tcp_port()}",
+                                      *self.flags], stdout=log, stderr=subprocess.STDOUT)
+        for _ in range(150):
+            if self.ctl("status").returncode == 0:
+                return
+            if self.proc.poll() is not None:
+                fail(f"vnetd exited {self.proc.returncode}")
+            time.sleep(0.1)
+        fail("vnetd did not answer")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=15)
+
+    def remove_fast_path(self):
+        r = subprocess.run([self.vnetd, "--remove_fast_path", *self.flags], capture_output=True,
+                           text=True, timeout=30)
+        if r.returncode != 0:
+            fail(f"--remove_fast_path: {r.stderr}")
+
+    def teardown(self):
+        self.stop()
+        subprocess.run([self.vnetd, "--remove_fast_path", *self.flags], capture_output=True,
+                       timeout=30)
+
+    def ctl(self, *args):
+        return subprocess.run([self.vnetctl, "--socket", f"{self.dir}/vnetd.sock", *args],
+                              capture_output=True, text=True, timeout=20)
+
+
+def has_xdp(ifname):
+    return " xdp" in subprocess.run(["ip", "-d", "link", "show", ifname], capture_output=True,
+                                    text=True).stdout
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build-dir", required=True)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        fail("needs root (BPF programs, namespaces)")
+
+    with Topology(prefix="vu") as topo:
+        wire = topo.add_wire()
+        guest = topo.add_guest("g1", gro=True)
+        daemon = Daemon(topo, args.build_dir)
+        daemon.start()
+        r = daemon.ctl("context", "assign", "--domain", "1", "--device", "0", "--interface",
+                       guest.host_if, "--mac", guest.mac, "--ip", guest.ipv4, "--ip", guest.ipv6)
+        if r.returncode != 0:
+            fail(f"assign: {r.stderr}")
+        if topo.ping(guest.ns, wire.ipv4, count=2, timeout=1):
+            fail("guest reached the wire with no uplink set")
+
+        r = daemon.ctl("uplink", "set", guest.host_if)
+        if r.returncode != 1 or "interface" not in r.stderr:
+            fail(f"a guest's interface was accepted as uplink: rc={r.returncode} {r.stderr}")
+        r = daemon.ctl("uplink", "set", wire.host_if)
+        if r.returncode != 0 or wire.host_if not in r.stdout:
+            fail(f"uplink set: rc={r.returncode} {r.stdout} {r.stderr}")
+        if not has_xdp(wire.host_if):
+            fail("no XDP program on the uplink after uplink set")
+        for dst in (wire.ipv4, wire.ipv6):
+            if not topo.wait_ping(guest.ns, dst, deadline=5):
+                fail(f"guest cannot reach the wire at {dst} after uplink set")
+        print("uplink set: guest reaches the wire (IPv4, IPv6)")
+
+        # Full teardown of the kernel side, then a restart without --uplink: the uplink
+        # comes back from the state file.
+        daemon.stop()
+        daemon.remove_fast_path()
+        if has_xdp(wire.host_if):
+            fail("XDP still on the uplink after --remove_fast_path")
+        daemon.start()
+        if wire.host_if not in daemon.ctl("status").stdout:
+            fail("status does not show the persisted uplink after restart")
+        if not topo.wait_ping(guest.ns, wire.ipv4, deadline=5):
+            fail("guest cannot reach the wire after restart with the persisted uplink")
+        print("restart: persisted uplink attached again")
+
+        r = daemon.ctl("uplink", "clear")
+        if r.returncode != 0:
+            fail(f"uplink clear: {r.stderr}")
+        if has_xdp(wire.host_if):
+            fail("XDP still on the uplink after uplink clear")
+        if topo.ping(guest.ns, wire.ipv4, count=2, timeout=1):
+            fail("guest reached the wire after uplink clear")
+        print("uplink clear: detached, wire unreachable")
+        daemon.ctl("context", "release", "1")
+    check_clean(topo.tag)
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main()
