@@ -19,9 +19,10 @@ std::vector<MapFill> BpfCounterSource::Fill() const {
   return {{"vnet_ctx", dataplane_->ActiveContextIds().size(), capacity_}};
 }
 
-AttachStateFn BpfAttachState(const BpfDataplane* dataplane, std::string uplink, ContextView view) {
-  return [dataplane, uplink = std::move(uplink), view = std::move(view)] {
+AttachStateFn BpfAttachState(const BpfDataplane* dataplane, ContextView view) {
+  return [dataplane, view = std::move(view)] {
     std::vector<InterfaceAttach> states;
+    const std::string uplink = dataplane->Uplink();
     if (!uplink.empty()) states.push_back({uplink, "uplink", dataplane->XdpMode() != "none"});
     for (InterfaceAttach& g : GuestAttachStates(view.list())) states.push_back(std::move(g));
     return states;

@@ -25,7 +25,8 @@ class BpfCounterSource final : public CounterSource {
   uint32_t capacity_;
 };
 
-// The uplink (attached while its XDP program runs) followed by every context's interface.
-AttachStateFn BpfAttachState(const BpfDataplane* dataplane, std::string uplink, ContextView view);
+// The uplink in effect (it can change at run time; attached while its XDP program runs),
+// followed by every context's interface.
+AttachStateFn BpfAttachState(const BpfDataplane* dataplane, ContextView view);
 
 }  // namespace vnet::metrics
