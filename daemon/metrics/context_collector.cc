@@ -33,8 +33,23 @@ std::vector<prometheus::MetricFamily> ContextCollector::Collect() const {
              "Partial checksums completed on the way to a device without checksum offload."),
       family("vnet_context_rate_limit_drops_total",
              "Packets dropped by the context's transmit rate limit."),
+      family("vnet_unattributed_drops_total",
+             "Packets dropped that belong to no context (e.g. wire frames for no guest), by "
+             "direction and reason."),
   };
   if (source_ == nullptr) return f;  // no fast path: no traffic series at all
+
+  // Slot 0 of the counters: what the fast path could not attribute to a guest.
+  if (auto none = source_->Read(0); none.ok()) {
+    for (int dir = 0; dir < VNET_DIR_MAX; ++dir) {
+      for (int reason = VNET_DROP_NONE + 1; reason < VNET_DROP_MAX; ++reason) {
+        AddSample(f[9],
+                  {{"direction", DirectionName(dir)},
+                   {"reason", vnet_drop_reason_name(static_cast<unsigned>(reason))}},
+                  static_cast<double>(none->drops[dir][reason]));
+      }
+    }
+  }
 
   for (const v1::Context& ctx : view_.list()) {
     // A context whose counters cannot be read is left out of this scrape rather than

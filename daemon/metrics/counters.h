@@ -39,6 +39,7 @@ class CounterSource {
  public:
   virtual ~CounterSource() = default;
   // Called at scrape time from the exposer's threads: must be thread-safe and cheap.
+  // Id 0 is what belongs to no context (its drops are exported as unattributed).
   virtual absl::StatusOr<ContextCounters> Read(uint32_t ctx_id) const = 0;
   // Optional; empty when the source cannot tell.
   virtual std::vector<MapFill> Fill() const { return {}; }

@@ -88,6 +88,17 @@ TEST_F(CollectorTest, PerContextSeriesCarryIdDomainInterface) {
                               "reason=\"spoof_ipv4\"} 3"));
 }
 
+TEST_F(CollectorTest, DropsOfNoContextAreUnattributed) {
+  ContextCounters none;
+  none.drops[VNET_DIR_RX][VNET_DROP_UNKNOWN_UNICAST] = 11;
+  source_.Set(0, none);
+  ContextCollector collector(ViewOf(registry_.get()), &source_);
+  Scrape s = Flatten(collector.Collect());
+  EXPECT_EQ(s["vnet_unattributed_drops_total"]["direction=rx,reason=unknown_unicast"], 11);
+  EXPECT_EQ(s["vnet_unattributed_drops_total"].size(), 2u * (VNET_DROP_MAX - 1));
+  EXPECT_TRUE(s["vnet_context_drops_total"].empty());  // id 0 is no context's series
+}
+
 TEST_F(CollectorTest, ReleasedContextSeriesDisappear) {
   const uint32_t a = registry_.AddGuest(1);
   const uint32_t b = registry_.AddGuest(2);
