@@ -15,6 +15,8 @@ Traffic, counted by the fast path at the guests' host-side interfaces:
   g1 also writes K 60-byte frames with a forged source MAC: vnet_context_drops_total
   {direction="tx", reason="spoof_mac"} must grow by K, and g1's tx counters by those K
   frames too (tx counts every frame the guest sent, dropped ones included).
+  The wire sends K_UNKNOWN frames to a MAC no guest has: vnet_unattributed_drops_total
+  {direction="rx", reason="unknown_unicast"} must grow by that many.
 
 Needs root and a vnetd built with the BPF fast path; without either it fails (exit 1),
 never passes vacuously. Usage: prometheus_e2e.py --build-dir BUILD
@@ -37,6 +39,7 @@ from topology import (HarnessError, Topology, VnetDaemon, check_clean,  # noqa: 
 N1, P1 = 1000, 200   # g1 -> g2
 N2, P2 = 600, 400    # g2 -> g1
 K_SPOOF = 50
+K_UNKNOWN = 30
 SPOOF_FRAME = 60     # bytes: minimum Ethernet frame without FCS
 SLACK = 20           # frames a guest may send on its own (MLD, ...) during the run
 UDP_FRAME = 14 + 20 + 8  # Ethernet + IPv4 + UDP headers
@@ -213,6 +216,9 @@ def run(build_dir: str) -> int:
                             SLACK * 200),
             "g1 tx spoof_mac drops": (sel("vnet_context_drops_total", g1,
                                           ', direction="tx", reason="spoof_mac"'), K_SPOOF, 0),
+            "unattributed rx unknown_unicast drops": (
+                'vnet_unattributed_drops_total{job="vnetd", direction="rx", '
+                'reason="unknown_unicast"}', K_UNKNOWN, 0),
         }
         exprs = {k: expr for k, (expr, _, _) in series.items()}
         before = prom.wait_stable(exprs)
@@ -220,6 +226,9 @@ def run(build_dir: str) -> int:
         udp_flow(t, g1, g2, N1, P1)
         udp_flow(t, g2, g1, N2, P2)
         t.send_raw(g1.ns, g1.guest_if, spoofed_frames(g2.mac, 1), repeat=K_SPOOF)
+        unknown = bytes.fromhex("02dead0000ff") + bytes.fromhex(wire.mac.replace(":", "")) + \
+            b"\x08\x00" + bytes(46)
+        t.send_raw(wire.ns, "veth0", [unknown], repeat=K_UNKNOWN)
 
         after = prom.wait_stable(exprs)
         for k, (_, expected, slack) in series.items():
@@ -243,6 +252,13 @@ def run(build_dir: str) -> int:
         labels = prom.query(sel("vnet_context_rx_packets_total", g1))[0]["metric"]
         if labels.get("domain") != "11" or not labels.get("context"):
             failures.append(f"g1's labels: {labels}")
+        for iface, role in ((wire.host_if, "uplink"), (g1.host_if, "guest"), (g2.host_if, "guest")):
+            v = prom.value(f'vnet_fastpath_attached{{job="vnetd", interface="{iface}", '
+                           f'role="{role}"}}')
+            if v != 1:
+                failures.append(f"vnet_fastpath_attached for {role} {iface}: {v}")
+        if prom.value('vnet_ledger_descriptors_abandoned_total{job="vnetd"}') is None:
+            failures.append("no buffer-ledger metrics")
         if prom.value('vnet_contexts_in_use{job="vnetd"}') != 2:
             failures.append("vnet_contexts_in_use is not 2")
         rpc = prom.value('sum(vnet_rpc_requests_total{job="vnetd", '
