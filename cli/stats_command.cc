@@ -72,8 +72,11 @@ void PrintCounters(const v1::GetContextStatsResponse& resp) {
   // One context: the detail that does not fit the table.
   if (resp.contexts_size() != 1) return;
   const v1::ContextStats& s = resp.contexts(0);
-  std::cout << "\noffloads: gso super-packets " << s.gso_super_packets() << ", segments "
-            << s.gso_segments() << ", checksums completed " << s.checksums_completed()
+  std::cout << "\ngso super-packets (segments): rx " << s.rx_gso_super_packets() << " ("
+            << s.rx_gso_segments() << "), tx " << s.tx_gso_super_packets() << " ("
+            << s.tx_gso_segments() << ")\n"
+            << "done by the kernel for the guest: segmented " << s.gso_segmented() << ", resized "
+            << s.gso_resized() << ", checksums completed " << s.checksums_completed()
             << "\nrate-limit drops: " << s.rate_limit_drops() << "\n";
   if (s.drops_size() > 0) {
     Table drops({"DIRECTION", "REASON", "PACKETS"});

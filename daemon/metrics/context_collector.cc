@@ -27,15 +27,22 @@ std::vector<prometheus::MetricFamily> ContextCollector::Collect() const {
       family("vnet_context_tx_bytes_total", "Bytes the guest sent (dropped ones included)."),
       family("vnet_context_drops_total",
              "Packets dropped by the fast path, by direction (rx: toward the guest) and reason."),
-      family("vnet_context_gso_super_packets_total", "GSO super-packets forwarded whole."),
-      family("vnet_context_gso_segments_total", "Segments the forwarded GSO packets stand for."),
+      family("vnet_context_gso_super_packets_total",
+             "GSO super-packets forwarded whole, by direction (rx: toward the guest)."),
+      family("vnet_context_gso_segments_total",
+             "Segments the forwarded GSO super-packets stand for, by direction."),
       family("vnet_context_checksums_completed_total",
-             "Partial checksums completed on the way to a device without checksum offload."),
+             "Partial checksums the kernel completed for a guest without receive checksum "
+             "offload."),
       family("vnet_context_rate_limit_drops_total",
              "Packets dropped by the context's transmit rate limit."),
       family("vnet_unattributed_drops_total",
              "Packets dropped that belong to no context (e.g. wire frames for no guest), by "
              "direction and reason."),
+      family("vnet_context_gso_segmented_total",
+             "Super-packets toward the guest that the kernel segmented (guest without TSO)."),
+      family("vnet_context_gso_resized_total",
+             "Super-packets toward the guest whose segment size was cut to the guest's MTU."),
   };
   if (source_ == nullptr) return f;  // no fast path: no traffic series at all
 
@@ -73,10 +80,16 @@ std::vector<prometheus::MetricFamily> ContextCollector::Collect() const {
         AddSample(f[4], drop_labels, static_cast<double>(c.drops[dir][reason]));
       }
     }
-    AddSample(f[5], labels, static_cast<double>(c.gso_super_packets));
-    AddSample(f[6], labels, static_cast<double>(c.gso_segments));
+    for (int dir = 0; dir < VNET_DIR_MAX; ++dir) {
+      Labels dir_labels = labels;
+      dir_labels.push_back({"direction", DirectionName(dir)});
+      AddSample(f[5], dir_labels, static_cast<double>(c.gso_super_packets[dir]));
+      AddSample(f[6], dir_labels, static_cast<double>(c.gso_segments[dir]));
+    }
     AddSample(f[7], labels, static_cast<double>(c.checksums_completed));
     AddSample(f[8], labels, static_cast<double>(c.rate_limit_drops));
+    AddSample(f[10], labels, static_cast<double>(c.gso_segmented));
+    AddSample(f[11], labels, static_cast<double>(c.gso_resized));
   }
   return f;
 }

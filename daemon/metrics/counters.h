@@ -21,10 +21,14 @@ struct ContextCounters {
   uint64_t tx_packets = 0;
   uint64_t tx_bytes = 0;
   std::array<std::array<uint64_t, VNET_DROP_MAX>, VNET_DIR_MAX> drops{};  // [dir][reason]
-  // Filled by the offload data path (a later issue); zero until then.
-  uint64_t gso_super_packets = 0;    // GSO packets forwarded whole
-  uint64_t gso_segments = 0;         // segments those packets stand for
-  uint64_t checksums_completed = 0;  // partial checksums completed for a device lacking it
+  // Offloads, zero until the data path fills them. Per direction, indexed by vnet_dir:
+  std::array<uint64_t, VNET_DIR_MAX> gso_super_packets{};  // GSO packets forwarded whole
+  std::array<uint64_t, VNET_DIR_MAX> gso_segments{};       // segments they stand for
+  // Toward the guest only: what the kernel did at the last device because the guest
+  // lacks the offload.
+  uint64_t gso_segmented = 0;        // super-packets segmented (guest without TSO)
+  uint64_t gso_resized = 0;          // super-packets whose segment size was cut to its MTU
+  uint64_t checksums_completed = 0;  // partial checksums completed (guest without rx csum)
   uint64_t rate_limit_drops = 0;     // dropped by the context's transmit limit
 };
 

@@ -25,10 +25,14 @@ v1::ContextStats ToContextStats(const v1::Context& ctx, const metrics::ContextCo
       d->set_packets(c.drops[dir][reason]);
     }
   }
-  s.set_gso_super_packets(c.gso_super_packets);
-  s.set_gso_segments(c.gso_segments);
-  s.set_checksums_completed(c.checksums_completed);
   s.set_rate_limit_drops(c.rate_limit_drops);
+  s.set_rx_gso_super_packets(c.gso_super_packets[VNET_DIR_RX]);
+  s.set_rx_gso_segments(c.gso_segments[VNET_DIR_RX]);
+  s.set_tx_gso_super_packets(c.gso_super_packets[VNET_DIR_TX]);
+  s.set_tx_gso_segments(c.gso_segments[VNET_DIR_TX]);
+  s.set_gso_segmented(c.gso_segmented);
+  s.set_gso_resized(c.gso_resized);
+  s.set_checksums_completed(c.checksums_completed);
   return s;
 }
 

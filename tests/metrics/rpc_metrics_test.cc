@@ -97,7 +97,8 @@ TEST_F(RpcTest, StatsServiceReportsEveryContextOrOne) {
   c.rx_packets = 5;
   c.tx_bytes = 700;
   c.drops[VNET_DIR_TX][VNET_DROP_SPOOF_MAC] = 2;
-  c.gso_segments = 9;
+  c.gso_segments[VNET_DIR_TX] = 9;
+  c.checksums_completed = 3;
   source_.Set(b, c);
   StartServer(&source_);
 
@@ -125,7 +126,9 @@ TEST_F(RpcTest, StatsServiceReportsEveryContextOrOne) {
   EXPECT_EQ(s.domain_id(), 2u);
   EXPECT_EQ(s.rx_packets(), 5u);
   EXPECT_EQ(s.tx_bytes(), 700u);
-  EXPECT_EQ(s.gso_segments(), 9u);
+  EXPECT_EQ(s.tx_gso_segments(), 9u);
+  EXPECT_EQ(s.rx_gso_segments(), 0u);
+  EXPECT_EQ(s.checksums_completed(), 3u);
   ASSERT_EQ(s.drops_size(), 1);  // non-zero entries only
   EXPECT_EQ(s.drops(0).direction(), "tx");
   EXPECT_EQ(s.drops(0).reason(), "spoof_mac");
