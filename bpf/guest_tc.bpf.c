@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/helpers.h"
+#include "lib/offload.h"
 #include "lib/parse.h"
 #include "lib/skb.h"
 
@@ -132,14 +133,21 @@ static __always_inline __u32 vnet_check_ipv6(void* l3, void* end, __u32 id, cons
   return vnet_ip6_allowed(id, ip6->saddr.in6_u.u6_addr8) ? VNET_DROP_NONE : VNET_DROP_SPOOF_IPV6;
 }
 
-/* Sends the frame to the wire, tagged with the sender's VLAN unless it is the native one. */
-static __always_inline int vnet_to_uplink(struct __sk_buff* skb, __u32 id, __u16 vlan) {
+/* Sends the frame to the wire, tagged with the sender's VLAN unless it is the native one.
+ * The wire's MTU (and the sender's) bounds the segments of a super-packet. */
+static __always_inline int vnet_to_uplink(struct __sk_buff* skb, __u32 id,
+                                          const struct vnet_ctx_rec* rec) {
   struct vnet_config* cfg = vnet_config_get();
-  __u32 uplink;
-  __u16 push = 0;
+  __u32 uplink, mtu = rec->mtu, hdr = 0;
+  __u16 push = 0, vlan = rec->vlan;
+  int resized;
   if (!cfg || cfg->uplink_ifindex == 0)
     return vnet_drop(id, VNET_DIR_TX, VNET_DROP_NO_UPLINK, TC_ACT_SHOT);
   uplink = cfg->uplink_ifindex;
+  if (cfg->uplink_mtu && cfg->uplink_mtu < mtu) mtu = cfg->uplink_mtu;
+  if (skb->gso_size) hdr = vnet_tcp_hdr_len(skb);
+  if (vnet_fit_mtu(skb, mtu, hdr, &resized) != VNET_DROP_NONE)
+    return vnet_drop(id, VNET_DIR_TX, VNET_DROP_MTU, TC_ACT_SHOT);
   if (vlan != cfg->native_vlan) {
     if (bpf_skb_vlan_push(skb, bpf_htons(VNET_ETH_P_8021Q), vlan))
       return vnet_drop(id, VNET_DIR_TX, VNET_DROP_REDIRECT_FAILED, TC_ACT_SHOT);
@@ -149,11 +157,32 @@ static __always_inline int vnet_to_uplink(struct __sk_buff* skb, __u32 id, __u16
   return bpf_redirect(uplink, 0);
 }
 
+/* The checks on the headers behind the Ethernet header; VNET_DROP_NONE to forward. */
+static __always_inline __u32 vnet_check_l3(struct __sk_buff* skb, __u32 id, const __u8* mac) {
+  void* end = (void*)(long)skb->data_end;
+  struct ethhdr* eth = (void*)(long)skb->data;
+  if ((void*)(eth + 1) > end) return VNET_DROP_MALFORMED;
+  if (eth->h_proto == bpf_htons(ETH_P_IP)) return vnet_check_ipv4(eth + 1, end, id);
+  if (eth->h_proto == bpf_htons(ETH_P_IPV6)) return vnet_check_ipv6(eth + 1, end, id, mac);
+  if (eth->h_proto == bpf_htons(ETH_P_ARP)) return vnet_check_arp(eth + 1, end, id, mac);
+  return VNET_DROP_ETHERTYPE;
+}
+
+/* A super-packet needs TSO offered for its family; any other frame must fit the MTU. */
+static __always_inline __u32 vnet_check_tx_size(struct __sk_buff* skb, __u32 id,
+                                                const struct vnet_ctx_rec* rec) {
+  __u32 tso = skb->protocol == bpf_htons(ETH_P_IPV6) ? VNET_CTX_F_TSO6 : VNET_CTX_F_TSO4;
+  if (skb->gso_size == 0)
+    return skb->len > rec->mtu + VNET_ETH_HLEN ? VNET_DROP_MTU : VNET_DROP_NONE;
+  if (!(rec->flags & tso)) return VNET_DROP_OFFLOAD;
+  vnet_count_tx_gso(id, vnet_gso_segs(skb, vnet_tcp_hdr_len(skb)));
+  return VNET_DROP_NONE;
+}
+
 SEC("tc")
 int vnet_guest_tc(struct __sk_buff* skb) {
-  void* data = (void*)(long)skb->data;
-  void* end = (void*)(long)skb->data_end;
-  struct ethhdr* eth = data;
+  void *data, *end;
+  struct ethhdr* eth;
   struct vnet_ctx_rec* rec;
   __u32 ifindex = skb->ifindex;
   __u32 *idp, id, reason, target;
@@ -169,34 +198,37 @@ int vnet_guest_tc(struct __sk_buff* skb) {
   __builtin_memcpy(mac, rec->mac, 6);
   vlan = rec->vlan;
 
+  vnet_skb_pull(skb, VNET_ETH_HLEN);
+  data = (void*)(long)skb->data;
+  end = (void*)(long)skb->data_end;
+  eth = data;
   if ((void*)(eth + 1) > end) return vnet_drop(id, VNET_DIR_TX, VNET_DROP_MALFORMED, TC_ACT_SHOT);
   if (skb->vlan_present || eth->h_proto == bpf_htons(VNET_ETH_P_8021Q) ||
       eth->h_proto == bpf_htons(VNET_ETH_P_8021AD))
     return vnet_drop(id, VNET_DIR_TX, VNET_DROP_TAGGED_FROM_GUEST, TC_ACT_SHOT);
   if (!vnet_mac_eq(eth->h_source, mac))
     return vnet_drop(id, VNET_DIR_TX, VNET_DROP_SPOOF_MAC, TC_ACT_SHOT);
+  __builtin_memcpy(dst, eth->h_dest, 6);
 
-  if (eth->h_proto == bpf_htons(ETH_P_IP))
-    reason = vnet_check_ipv4(eth + 1, end, id);
-  else if (eth->h_proto == bpf_htons(ETH_P_IPV6))
-    reason = vnet_check_ipv6(eth + 1, end, id, mac);
-  else if (eth->h_proto == bpf_htons(ETH_P_ARP))
-    reason = vnet_check_arp(eth + 1, end, id, mac);
-  else
-    reason = VNET_DROP_ETHERTYPE;
+  reason = vnet_check_l3(skb, id, mac);
+  /* Headers in page fragments: make them linear and look again (rare, so only then). */
+  if (reason == VNET_DROP_MALFORMED && vnet_skb_pull(skb, VNET_PULL_LEN))
+    reason = vnet_check_l3(skb, id, mac);
+  if (reason == VNET_DROP_NONE) reason = vnet_check_tx_size(skb, id, rec);
   if (reason != VNET_DROP_NONE) return vnet_drop(id, VNET_DIR_TX, reason, TC_ACT_SHOT);
 
-  __builtin_memcpy(dst, eth->h_dest, 6);
   if (vnet_is_multicast(dst)) {
     /* Every other guest of the VLAN, then the wire; never the sender, never another VLAN. */
     vnet_skb_flood(skb, vlan, id);
-    return vnet_to_uplink(skb, id, vlan);
+    return vnet_to_uplink(skb, id, rec);
   }
   target = vnet_fdb_lookup(vlan, dst);
   if (target == id) return vnet_drop(id, VNET_DIR_TX, VNET_DROP_HAIRPIN, TC_ACT_SHOT);
-  rec = vnet_ctx_get(target);
-  if (rec) return vnet_skb_deliver(skb, target, rec);
-  return vnet_to_uplink(skb, id, vlan);
+  {
+    struct vnet_ctx_rec* to = vnet_ctx_get(target);
+    if (to) return vnet_skb_deliver(skb, target, to);
+  }
+  return vnet_to_uplink(skb, id, rec);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -8,14 +8,14 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/helpers.h"
+#include "lib/offload.h"
 #include "lib/parse.h"
 #include "lib/skb.h"
 
 SEC("tc")
 int vnet_uplink_tc(struct __sk_buff* skb) {
-  void* data = (void*)(long)skb->data;
-  void* end = (void*)(long)skb->data_end;
-  struct ethhdr* eth = data;
+  void *data, *end;
+  struct ethhdr* eth;
   struct vnet_config* cfg;
   struct vnet_ctx_rec* rec;
   __u8 dst[6];
@@ -24,6 +24,11 @@ int vnet_uplink_tc(struct __sk_buff* skb) {
   int tagged = 0;
 
   vnet_trace_begin();
+  /* Ethernet and a tag must be linear; frames from a NIC nearly always are. */
+  vnet_skb_pull(skb, VNET_ETH_HLEN + sizeof(struct vnet_vlan_hdr));
+  data = (void*)(long)skb->data;
+  end = (void*)(long)skb->data_end;
+  eth = data;
   if ((void*)(eth + 1) > end) return TC_ACT_OK;
   cfg = vnet_config_get();
   if (!cfg) return TC_ACT_OK;

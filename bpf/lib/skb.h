@@ -9,13 +9,46 @@
 #include <bpf/bpf_helpers.h>
 
 #include "helpers.h"
+#include "offload.h"
 
-/* Redirects to a guest: into a namespace veth's peer directly, else to the device's egress. */
+/* Whether `rec` takes this packet as it is. A guest that lacks rx checksum or SG, or TSO
+ * for a super-packet's family, gets it through its interface's transmit path, where the
+ * kernel completes the checksum, linearises or segments (the daemon gave the interface
+ * the same features). */
+static __always_inline int vnet_takes_as_is(struct __sk_buff* skb, __u32 flags) {
+  __u32 tso = skb->protocol == bpf_htons(ETH_P_IPV6) ? VNET_CTX_F_TSO6 : VNET_CTX_F_TSO4;
+  if ((flags & (VNET_CTX_F_RX_CSUM | VNET_CTX_F_SG)) != (VNET_CTX_F_RX_CSUM | VNET_CTX_F_SG))
+    return 0;
+  return skb->gso_size == 0 || (flags & tso);
+}
+
+/* Redirects to a guest: into a namespace veth's peer directly when it takes the packet as
+ * it is, else to the device's egress (the kernel's checksum/segmentation path). */
 static __always_inline int vnet_skb_deliver(struct __sk_buff* skb, __u32 ctx_id,
                                             const struct vnet_ctx_rec* rec) {
-  __u32 ifindex = rec->ifindex;
-  vnet_count_rx(ctx_id, skb->len);
-  if (rec->flags & VNET_CTX_F_PEER) {
+  __u32 ifindex = rec->ifindex, flags = rec->flags, gso = skb->gso_size, hdr = 0, segs = 0;
+  int resized = 0, as_is;
+  struct vnet_ctx_stats* s;
+  if (gso) hdr = vnet_tcp_hdr_len(skb);
+  if (vnet_fit_mtu(skb, rec->mtu, hdr, &resized) != VNET_DROP_NONE)
+    return vnet_drop(ctx_id, VNET_DIR_RX, VNET_DROP_MTU, TC_ACT_SHOT);
+  as_is = vnet_takes_as_is(skb, flags);
+  s = vnet_stats_of(ctx_id);
+  if (s) {
+    s->rx_packets++;
+    s->rx_bytes += skb->len;
+    if (gso) {
+      segs = vnet_gso_segs(skb, hdr);
+      s->rx_gso_packets++;
+      s->rx_gso_segments += segs;
+      s->rx_gso_resized += resized;
+      if (!as_is && !(flags & (skb->protocol == bpf_htons(ETH_P_IPV6) ? VNET_CTX_F_TSO6
+                                                                        : VNET_CTX_F_TSO4)))
+        s->rx_gso_segmented++;
+    }
+    if (!(flags & VNET_CTX_F_RX_CSUM) && vnet_csum_partial(skb)) s->rx_csum_completed++;
+  }
+  if ((flags & VNET_CTX_F_PEER) && as_is) {
     vnet_trace_target(ifindex, ctx_id, 0, 1);
     return bpf_redirect_peer(ifindex, 0);
   }
@@ -38,6 +71,10 @@ static __always_inline void vnet_skb_flood(struct __sk_buff* skb, __u32 vlan, __
     if (id == except_id) continue;
     rec = vnet_ctx_get(id);
     if (!rec || rec->vlan != vlan) continue;
+    if (rec->mtu && skb->len > rec->mtu + VNET_ETH_HLEN) {
+      vnet_drop(id, VNET_DIR_RX, VNET_DROP_MTU, 0);
+      continue;
+    }
     if (bpf_clone_redirect(skb, rec->ifindex, 0) == 0) {
       vnet_count_rx(id, skb->len);
       vnet_trace_clone(rec->ifindex);

@@ -318,6 +318,13 @@ absl::StatusOr<ContextCounters> Tables::ReadCounters(uint32_t id) const {
     c.tx_bytes += s.tx_bytes;
     for (int d = 0; d < VNET_DIR_MAX; ++d)
       for (int r = 0; r < VNET_DROP_MAX; ++r) c.drops[d][r] += s.drops[d][r];
+    c.tx_gso_packets += s.tx_gso_packets;
+    c.tx_gso_segments += s.tx_gso_segments;
+    c.rx_gso_packets += s.rx_gso_packets;
+    c.rx_gso_segments += s.rx_gso_segments;
+    c.rx_gso_segmented += s.rx_gso_segmented;
+    c.rx_gso_resized += s.rx_gso_resized;
+    c.rx_csum_completed += s.rx_csum_completed;
   }
   return c;
 }

@@ -48,6 +48,14 @@ struct ContextCounters {
   uint64_t tx_packets = 0;
   uint64_t tx_bytes = 0;
   std::array<std::array<uint64_t, VNET_DROP_MAX>, VNET_DIR_MAX> drops{};
+  // Offloads: the fields of vnet_ctx_stats of the same names (bpf/include/vnet/abi.h).
+  uint64_t tx_gso_packets = 0;     // super-packets the guest sent, forwarded whole
+  uint64_t tx_gso_segments = 0;    // segments they stand for
+  uint64_t rx_gso_packets = 0;     // super-packets delivered toward the guest
+  uint64_t rx_gso_segments = 0;    // segments they stand for
+  uint64_t rx_gso_segmented = 0;   // of those, segmented by the kernel (guest lacks TSO)
+  uint64_t rx_gso_resized = 0;     // of those, segment size cut to the guest's MTU
+  uint64_t rx_csum_completed = 0;  // partial checksums completed by the kernel for the guest
 };
 
 class Tables {

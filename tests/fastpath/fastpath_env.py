@@ -45,9 +45,13 @@ from topology import (Topology, VnetDaemon, HarnessError, check_clean,  # noqa: 
 # enum vnet_drop_reason / vnet_dir in bpf/include/vnet/abi.h
 DROP_REASONS = ["none", "malformed", "no_context", "unknown_unicast", "spoof_mac", "spoof_ipv4",
                 "spoof_ipv6", "spoof_arp", "spoof_nd", "dhcp_server", "router_advert",
-                "tagged_from_guest", "ethertype", "no_uplink", "redirect_failed", "hairpin"]
+                "tagged_from_guest", "ethertype", "no_uplink", "redirect_failed", "hairpin",
+                "mtu", "offload"]
 DIR_RX, DIR_TX = 0, 1
-_STATS_WORDS = 4 + 2 * len(DROP_REASONS)  # struct vnet_ctx_stats, __u64 each
+# struct vnet_ctx_stats after the drops, in order (offload counters).
+OFFLOAD_COUNTERS = ["tx_gso_packets", "tx_gso_segments", "rx_gso_packets", "rx_gso_segments",
+                    "rx_gso_segmented", "rx_gso_resized", "rx_csum_completed"]
+_STATS_WORDS = 4 + 2 * len(DROP_REASONS) + len(OFFLOAD_COUNTERS)  # __u64 each
 
 # Maps that are the daemon's tables (not counters, not traces).
 TABLE_MAPS = ["vnet_config", "vnet_ctx", "vnet_fdb", "vnet_if_ctx", "vnet_ip4", "vnet_ip6",
@@ -170,7 +174,8 @@ class Env:
 
     def stats(self) -> Dict[int, dict]:
         """Per-context counters from the pinned per-CPU `vnet_stats`, summed over CPUs:
-        {ctx_id: {"rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "drops": [[..],[..]]}}"""
+        {ctx_id: {"rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "drops": [[..],[..]],
+                  and each of OFFLOAD_COUNTERS}}"""
         out: Dict[int, dict] = {}
         for e in self.bpftool(["map", "dump", "pinned", self.map_path("vnet_stats")]) or []:
             key = int.from_bytes(bytes(int(x, 16) for x in e["key"]), "little")
@@ -182,6 +187,7 @@ class Env:
             n = len(DROP_REASONS)
             out[key] = {"rx_packets": total[0], "rx_bytes": total[1], "tx_packets": total[2],
                         "tx_bytes": total[3], "drops": [total[4:4 + n], total[4 + n:4 + 2 * n]]}
+            out[key].update(zip(OFFLOAD_COUNTERS, total[4 + 2 * n:]))
         return out
 
     def tc_filters(self, ifname: str) -> str:

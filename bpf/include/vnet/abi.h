@@ -42,7 +42,9 @@ enum vnet_drop_reason {
   VNET_DROP_NO_UPLINK = 13,         /* frame for the wire and no uplink configured */
   VNET_DROP_REDIRECT_FAILED = 14,   /* VLAN push/pop or redirect helper failed */
   VNET_DROP_HAIRPIN = 15,           /* guest frame addressed to its own MAC */
-  VNET_DROP_MAX = 16,
+  VNET_DROP_MTU = 16,               /* non-GSO frame larger than the sender's/receiver's MTU */
+  VNET_DROP_OFFLOAD = 17,           /* GSO super-packet from a guest not offered TSO for it */
+  VNET_DROP_MAX = 18,
 };
 
 /* Traffic direction of a drop, seen from the guest: RX toward it, TX from it. */
@@ -86,7 +88,7 @@ struct vnet_config {
   __u16 native_vlan;    /* VLAN of untagged uplink frames; 0: untagged frames are the host's */
   __u8 uplink_mac[6];   /* frames to it are the host's */
   __u32 flags;
-  __u32 pad;
+  __u32 uplink_mtu; /* MTU of the wire; 0: unknown, only the sender's MTU applies */
 };
 
 /* vnet_stats: per-CPU array indexed by context id; RX is toward the guest. */
@@ -96,6 +98,15 @@ struct vnet_ctx_stats {
   __u64 tx_packets;
   __u64 tx_bytes;
   __u64 drops[VNET_DIR_MAX][VNET_DROP_MAX];
+  /* Offloads (appended). A super-packet is a GSO packet (gso_size != 0); its segments are
+   * gso_segs, or len/gso_size when the sender left gso_segs 0. */
+  __u64 tx_gso_packets;     /* super-packets the guest sent (forwarded whole) */
+  __u64 tx_gso_segments;    /* segments they stand for */
+  __u64 rx_gso_packets;     /* super-packets delivered toward the guest */
+  __u64 rx_gso_segments;    /* segments they stand for */
+  __u64 rx_gso_segmented;   /* of those, handed to the kernel to segment (guest lacks TSO) */
+  __u64 rx_gso_resized;     /* of those, segment size cut to the guest's MTU */
+  __u64 rx_csum_completed;  /* partial checksums the kernel completed (guest lacks rx csum) */
 };
 
 /* vnet_trace: the last verdict, written only when a program is loaded with tracing on
@@ -147,6 +158,10 @@ static inline const char* vnet_drop_reason_name(unsigned int reason) {
       return "redirect_failed";
     case VNET_DROP_HAIRPIN:
       return "hairpin";
+    case VNET_DROP_MTU:
+      return "mtu";
+    case VNET_DROP_OFFLOAD:
+      return "offload";
     default:
       return "unknown";
   }
