@@ -68,6 +68,25 @@ Bytes Ipv4Udp(const Bytes& src, const Bytes& dst, uint16_t sport, uint16_t dport
   return Cat({b, src, dst, udp});
 }
 
+Bytes Tcp(uint32_t payload) {
+  Bytes b;
+  Put16(b, 40000);
+  Put16(b, 5201);
+  b.insert(b.end(), {0, 0, 0, 1, 0, 0, 0, 0, 0x80, 0x18});  // seq, ack, doff 8, PSH|ACK
+  Put16(b, 0xffff);
+  b.insert(b.end(), 4 + 12, 0);  // checksum, urgent, NOP NOP timestamp option
+  b.insert(b.end(), payload, 0);
+  return b;
+}
+
+Bytes Ipv4Tcp(const Bytes& src, const Bytes& dst, uint32_t payload) {
+  Bytes tcp = Tcp(payload);
+  Bytes b = {0x45, 0};
+  Put16(b, static_cast<uint16_t>(20 + tcp.size()));
+  b.insert(b.end(), {0, 1, 0x40, 0, 64, 6, 0, 0});
+  return Cat({b, src, dst, tcp});
+}
+
 Bytes Ipv6(const Bytes& src, const Bytes& dst, uint8_t next, const Bytes& payload) {
   Bytes b = {0x60, 0, 0, 0};
   Put16(b, static_cast<uint16_t>(payload.size()));

@@ -18,6 +18,9 @@ Bytes Eth(const Bytes& dst, const Bytes& src, uint16_t ethertype, uint16_t vlan 
 Bytes Ipv4Udp(const Bytes& src, const Bytes& dst, uint16_t sport, uint16_t dport);
 Bytes Ipv6(const Bytes& src, const Bytes& dst, uint8_t next, const Bytes& payload);
 Bytes Udp(uint16_t sport, uint16_t dport);
+// TCP header with timestamps (32 bytes, doff 8) then `payload` zero bytes.
+Bytes Tcp(uint32_t payload);
+Bytes Ipv4Tcp(const Bytes& src, const Bytes& dst, uint32_t payload);
 Bytes Icmp6(uint8_t type);
 // NS/NA with a link-layer address option (type 1 source, 2 target) when lladdr is given.
 Bytes Nd(uint8_t type, const Bytes& target, const Bytes& lladdr = {});
