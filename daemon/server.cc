@@ -19,6 +19,10 @@
 #include "daemon/core/context_registry.h"
 #include "daemon/core/log.h"
 #include "daemon/dataplane/bpf_dataplane.h"
+#include "daemon/metrics/bpf_counter_source.h"
+#include "daemon/metrics/context_collector.h"
+#include "daemon/metrics/daemon_collector.h"
+#include "daemon/metrics/ledger_collector.h"
 #include "daemon/service/context_service.h"
 #include "daemon/service/daemon_service.h"
 
@@ -138,12 +142,45 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
   builder.RegisterService(self->buffer_service_.get());
   builder.RegisterService(self->daemon_service_.get());
 
+  // Metrics: counters from the BPF fast path (none without it), the RPC interceptor, the
+  // stats service, and /metrics once the server runs.
+  metrics::AttachStateFn attach_state;
+  if (auto* bpf = dynamic_cast<BpfDataplane*>(dataplane)) {
+    self->counter_source_ = std::make_unique<metrics::BpfCounterSource>(bpf, config.capacity());
+    attach_state = metrics::BpfAttachState(bpf, metrics::ViewOf(&self->registry_));
+  }
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+  creators.push_back(self->rpc_metrics_.NewInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(creators));
+  self->stats_service_ =
+      std::make_unique<StatsServiceImpl>(&self->registry_, self->counter_source_.get());
+  builder.RegisterService(self->stats_service_.get());
+
   self->server_ = builder.BuildAndStart();
   if (!self->server_) return absl::UnavailableError("gRPC server failed to start");
   self->stopped_ = false;
   for (size_t i = 0; i < self->listen_addresses_.size(); ++i) {
     if (bound_ports[i] == 0) {
       return absl::UnavailableError(absl::StrCat("cannot listen on ", self->listen_addresses_[i]));
+    }
+  }
+  if (!config.metrics_address().empty()) {
+    const ledger::BufferLedger* ledger = &self->ledger_;
+    auto metrics_server = metrics::MetricsServer::Start(
+        config.metrics_address(),
+        {std::make_shared<metrics::ContextCollector>(metrics::ViewOf(&self->registry_),
+                                                     self->counter_source_.get()),
+         std::make_shared<metrics::DaemonCollector>(metrics::ViewOf(&self->registry_),
+                                                    attach_state, self->counter_source_.get()),
+         std::make_shared<metrics::LedgerCollector>([ledger] { return ledger->Snapshot(); }),
+         self->rpc_metrics_.registry()});
+    // Guests' networking matters more than metrics: run on and say so (Prometheus' up == 0
+    // alerts too).
+    if (metrics_server.ok()) {
+      self->metrics_server_ = *std::move(metrics_server);
+      LogInfo("metrics on http://%s/metrics", self->metrics_server_->address());
+    } else {
+      LogError("metrics: %s", metrics_server.status().message());
     }
   }
   if (!config.unix_socket().empty() && chmod(config.unix_socket().c_str(), 0660) != 0) {
@@ -155,6 +192,7 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
 absl::Status VnetServer::Shutdown() {
   if (stopped_) return absl::OkStatus();
   stopped_ = true;
+  metrics_server_.reset();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server_->Wait();
   absl::Status saved = registry_.Persist();

@@ -14,6 +14,10 @@
 #include "daemon/service/buffer_service.h"
 #include "daemon/service/context_service.h"
 #include "daemon/service/daemon_service.h"
+#include "daemon/metrics/counters.h"
+#include "daemon/metrics/metrics_server.h"
+#include "daemon/metrics/rpc_metrics.h"
+#include "daemon/service/stats_service.h"
 #include "vnet/v1/daemon.pb.h"
 
 namespace vnet {
@@ -45,7 +49,11 @@ class VnetServer {
   std::unique_ptr<ContextServiceImpl> context_service_;
   std::unique_ptr<BufferServiceImpl> buffer_service_;
   std::unique_ptr<DaemonServiceImpl> daemon_service_;
+  std::unique_ptr<metrics::CounterSource> counter_source_;  // null without the BPF fast path
+  metrics::RpcMetrics rpc_metrics_;
+  std::unique_ptr<StatsServiceImpl> stats_service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<metrics::MetricsServer> metrics_server_;  // last: stops before what it reads
   bool stopped_ = false;
 };
 

@@ -15,7 +15,7 @@ ABSL_FLAG(std::string, unix_socket, "", "Unix socket to listen on (default /run/
 ABSL_FLAG(std::string, tcp_address, "", "also listen on this TCP address, e.g. 127.0.0.1:50051");
 ABSL_FLAG(std::string, state_dir, "", "where contexts are persisted (default /var/lib/vnet)");
 ABSL_FLAG(uint32_t, capacity, 0, "context pool size (default 128, at most 65535)");
-ABSL_FLAG(std::string, metrics_address, "", "Prometheus /metrics address (default 127.0.0.1:9464)");
+ABSL_FLAG(std::string, metrics_address, "", "Prometheus /metrics address (default 127.0.0.1:9464; off: none)");
 ABSL_FLAG(std::string, uplink, "", "uplink interface that gets the XDP program");
 ABSL_FLAG(uint32_t, native_vlan, 0,
           "VLAN that crosses the uplink untagged (default 1; 4095: none, all tagged)");
@@ -45,7 +45,13 @@ int main(int argc, char** argv) {
   override_string(absl::GetFlag(FLAGS_unix_socket), config->mutable_unix_socket());
   override_string(absl::GetFlag(FLAGS_tcp_address), config->mutable_tcp_address());
   override_string(absl::GetFlag(FLAGS_state_dir), config->mutable_state_dir());
-  override_string(absl::GetFlag(FLAGS_metrics_address), config->mutable_metrics_address());
+  // "off" turns /metrics off (an empty flag value means "not given").
+  const std::string metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  if (metrics_address == "off") {
+    config->set_metrics_address("");
+  } else if (!metrics_address.empty()) {
+    config->set_metrics_address(metrics_address);
+  }
   override_string(absl::GetFlag(FLAGS_uplink), config->mutable_uplink());
   override_string(absl::GetFlag(FLAGS_bpf_pin_dir), config->mutable_bpf_pin_dir());
   if (absl::GetFlag(FLAGS_capacity) != 0) config->set_capacity(absl::GetFlag(FLAGS_capacity));

@@ -46,8 +46,8 @@ absl::Status ValidateConfig(const v1::DaemonConfig& config) {
         absl::StrCat("capacity: ", config.capacity(), " is not in 1..", kMaxCapacity));
   }
   if (config.native_vlan() < 1 || config.native_vlan() > 4095) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "native_vlan: ", config.native_vlan(), " is not a VLAN 1..4094 (or 4095 for none)"));
+    return absl::InvalidArgumentError(absl::StrCat("native_vlan: ", config.native_vlan(),
+                                                   " is not a VLAN 1..4094 (or 4095 for none)"));
   }
   if (!absl::StartsWith(config.state_dir(), "/")) {
     return absl::InvalidArgumentError("state_dir: must be an absolute path");

@@ -29,9 +29,12 @@ class DaemonProcessTest : public ::testing::Test {
   std::string state_file() const { return dir_ / "state/contexts.state"; }
 
   std::unique_ptr<Process> StartDaemon(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {
-        VNETD_PATH, "--unix_socket=" + socket(), "--state_dir=" + (dir_ / "state"),
-        "--config=" + WriteConfig("capacity: 8\n"), "--fast_path=none"};
+    std::vector<std::string> argv = {VNETD_PATH,
+                                     "--unix_socket=" + socket(),
+                                     "--state_dir=" + (dir_ / "state"),
+                                     "--config=" + WriteConfig("capacity: 8\n"),
+                                     "--fast_path=none",
+                                     "--metrics_address=off"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto daemon = std::make_unique<Process>(argv, dir_ / "vnetd.log");
     EXPECT_TRUE(WaitFor([&] { return Ctl({"status"}).exit_code == 0 || !daemon->running(); }))
