@@ -104,8 +104,9 @@ def main():
         banner("vnetctl context list")
         print(demo.ctl("context", "list"), end="")
         show_traffic(topo, guests, wire)
-        banner("vnetctl context list (after traffic)")
-        print(demo.ctl("context", "list"), end="")
+        banner("vnetctl stats (per-guest counters, read from the fast path's maps)")
+        print(demo.ctl("stats"), end="")
+        print("\n/metrics: curl -s http://127.0.0.1:9464/metrics | grep ^vnet_context_rx")
         if not args.once:
             banner("running; Ctrl-C tears everything down")
             try:
