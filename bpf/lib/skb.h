@@ -42,9 +42,8 @@ static __always_inline int vnet_skb_deliver(struct __sk_buff* skb, __u32 ctx_id,
       s->rx_gso_packets++;
       s->rx_gso_segments += segs;
       s->rx_gso_resized += resized;
-      if (!as_is && !(flags & (skb->protocol == bpf_htons(ETH_P_IPV6) ? VNET_CTX_F_TSO6
-                                                                        : VNET_CTX_F_TSO4)))
-        s->rx_gso_segmented++;
+      /* Not taken as is: the interface lacks TSO, or SG/checksum which TSO needs. */
+      if (!as_is) s->rx_gso_segmented++;
     }
     if (!(flags & VNET_CTX_F_RX_CSUM) && vnet_csum_partial(skb)) s->rx_csum_completed++;
   }

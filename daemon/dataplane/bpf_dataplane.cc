@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/dataplane/bpffs.h"
+#include "daemon/dataplane/device_offloads.h"
 #include "daemon/dataplane/link_info.h"
 #include "daemon/dataplane/object_prep.h"
 #include "daemon/dataplane/tc_attach.h"
@@ -189,6 +190,7 @@ absl::Status BpfDataplane::SetUplinkLocked(const std::string& ifname) {
   }
   cfg.uplink_ifindex = static_cast<uint32_t>(ifindex);
   cfg.native_vlan = options_.native_vlan;
+  cfg.uplink_mtu = info.mtu;  // read at attach: an MTU change needs SetUplink again
   std::memcpy(cfg.uplink_mac, info.mac.data(), 6);
   if (auto st = tables_->SetConfig(cfg); !st.ok()) return st;
   uplink_ = ifname;
@@ -360,6 +362,7 @@ absl::Status BpfDataplane::AttachLocked(const v1::Context& ctx) {
   if (info->xdp_ndo_xmit && info->kind != "tun") device_flags |= VNET_CTX_F_XDP_TARGET;
   auto entry = MakeContextEntry(ctx, info->ifindex, device_flags);
   if (!entry.ok()) return entry.status();
+  if (auto st = ApplyOffloads(name, entry->rec); !st.ok()) return st;
 
   // A context that moved to another interface leaves the old one clean.
   auto old = tables_->Get(entry->id);
@@ -370,6 +373,41 @@ absl::Status BpfDataplane::AttachLocked(const v1::Context& ctx) {
   if (auto st = tables_->Put(*entry); !st.ok()) return st;
   return TcAttachIngress(static_cast<int>(info->ifindex),
                          bpf_program__fd(guest_->progs.vnet_guest_tc));
+}
+
+// The guest's interface gets the features its context offers the guest. The record keeps
+// rx checksum and SG only if the interface took them, so the fast path's choice of delivery
+// (bpf_redirect_peer, or the kernel's transmit path that completes checksums) matches what
+// the kernel does. TSO stays as asked: it also says what the guest may send, and a super-
+// packet reaches a guest whole only with rx checksum and SG as well (skb.h), which is the
+// kernel's own rule (it drops TSO without them).
+absl::Status BpfDataplane::ApplyOffloads(const std::string& ifname, vnet_ctx_rec& rec) {
+  DeviceOffloads want;
+  want.csum = rec.flags & VNET_CTX_F_RX_CSUM;
+  want.sg = rec.flags & VNET_CTX_F_SG;
+  want.tso4 = rec.flags & VNET_CTX_F_TSO4;
+  want.tso6 = rec.flags & VNET_CTX_F_TSO6;
+  auto got = ApplyDeviceOffloads(ifname, want);
+  if (!got.ok()) return got.status();
+  if (!got->csum) rec.flags &= ~VNET_CTX_F_RX_CSUM;
+  if (!got->sg) rec.flags &= ~VNET_CTX_F_SG;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Offloads> BpfDataplane::EffectiveOffloads(uint32_t ctx_id) const {
+  absl::MutexLock lock(&mu_);
+  if (auto st = Ready(); !st.ok()) return st;
+  auto rec = tables_->Get(ctx_id);
+  if (!rec.ok()) return rec.status();
+  if (!(rec->flags & VNET_CTX_F_ACTIVE))
+    return absl::NotFoundError(absl::StrCat("context ", ctx_id, " not attached"));
+  v1::Offloads o;
+  o.set_tx_checksum(rec->flags & VNET_CTX_F_TX_CSUM);
+  o.set_tso_v4(rec->flags & VNET_CTX_F_TSO4);
+  o.set_tso_v6(rec->flags & VNET_CTX_F_TSO6);
+  o.set_scatter_gather(rec->flags & VNET_CTX_F_SG);
+  o.set_rx_checksum(rec->flags & VNET_CTX_F_RX_CSUM);
+  return o;
 }
 
 absl::Status BpfDataplane::Detach(const v1::Context& ctx) {

@@ -60,6 +60,9 @@ class BpfDataplane final : public Dataplane {
   // Per-context counters summed over CPUs; id 0 holds what belongs to no context.
   absl::StatusOr<ContextCounters> ReadCounters(uint32_t ctx_id) const;
   std::vector<uint32_t> ActiveContextIds() const;
+  // The offloads in effect for an attached context: what was asked, less what its
+  // interface could not take (the fast path follows the same flags). NotFound if inactive.
+  absl::StatusOr<v1::Offloads> EffectiveOffloads(uint32_t ctx_id) const;
   // "native", "skb" or "none": how the uplink XDP program runs.
   std::string XdpMode() const;
   // Detaches every program vnet attached (guest filters, uplink TC and XDP) and removes
@@ -77,6 +80,7 @@ class BpfDataplane final : public Dataplane {
   absl::Status DetachUplink(int ifindex) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AttachLocked(const v1::Context& ctx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status DetachIdLocked(uint32_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static absl::Status ApplyOffloads(const std::string& ifname, vnet_ctx_rec& rec);
   absl::Status Ready() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Close() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::unique_ptr<Tables> PinnedTables(std::vector<int>& fds) const;

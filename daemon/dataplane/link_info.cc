@@ -122,6 +122,7 @@ absl::Status QueryRtnl(LinkInfo& info) {
                   [&](uint16_t type, const char* data, size_t len) {
                     if (type == IFLA_LINK_NETNSID) info.peer_in_other_netns = true;
                     if (type == IFLA_ADDRESS && len == 6) std::memcpy(info.mac.data(), data, 6);
+                    if (type == IFLA_MTU && len == 4) std::memcpy(&info.mtu, data, 4);
                     if (type == IFLA_LINKINFO) {
                       ForEachAttr(data, len, [&](uint16_t t, const char* d, size_t l) {
                         if (t == IFLA_INFO_KIND) info.kind.assign(d, strnlen(d, l));

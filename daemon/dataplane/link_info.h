@@ -16,6 +16,7 @@ struct LinkInfo {
   std::string kind;                  // rtnl link kind: "veth", "tun", ""(Xen vif, NICs), ...
   bool peer_in_other_netns = false;  // veth whose peer lives in another namespace
   std::array<uint8_t, 6> mac{};
+  uint32_t mtu = 0;
   // ndo_xdp_xmit ready: XDP_REDIRECT into this device is delivered, not dropped. For a veth
   // the kernel sets it only while its peer runs NAPI (XDP or GRO on the peer).
   bool xdp_ndo_xmit = false;
