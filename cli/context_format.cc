@@ -33,6 +33,15 @@ std::string FormatState(vnet::v1::ContextState state) {
   }
 }
 
+// Requested offloads, and what is in effect when the fast path could not grant them all.
+std::string OffloadsCell(const vnet::v1::Context& c) {
+  const std::string requested = FormatOffloads(c.offloads());
+  if (!c.has_effective_offloads()) return requested;
+  const std::string effective = FormatOffloads(c.effective_offloads());
+  return effective == requested ? requested
+                                : absl::StrCat(requested, " (in effect: ", effective, ")");
+}
+
 Table ContextTable(const std::vector<vnet::v1::Context>& contexts) {
   Table table({"ID", "DOMAIN", "DEV", "INTERFACE", "MAC", "VLAN", "MTU", "ADDRESSES", "OFFLOADS",
                "RATE", "STATE"});
@@ -41,7 +50,7 @@ Table ContextTable(const std::vector<vnet::v1::Context>& contexts) {
     addrs.insert(addrs.end(), c.ipv6_addresses().begin(), c.ipv6_addresses().end());
     table.AddRow({absl::StrCat(c.id()), absl::StrCat(c.domain_id()), absl::StrCat(c.device_id()),
                   c.interface_name(), c.mac(), absl::StrCat(c.vlan()), absl::StrCat(c.mtu()),
-                  addrs.empty() ? "-" : absl::StrJoin(addrs, ","), FormatOffloads(c.offloads()),
+                  addrs.empty() ? "-" : absl::StrJoin(addrs, ","), OffloadsCell(c),
                   FormatRate(c.rate_limit()), FormatState(c.state())});
   }
   return table;

@@ -41,6 +41,7 @@ v1::Context SpecOf(const v1::Context& ctx) {
   spec.clear_id();
   spec.clear_state();
   spec.clear_create_time();
+  spec.clear_effective_offloads();
   return spec;
 }
 
@@ -191,11 +192,17 @@ absl::StatusOr<v1::Context> ContextPool::Update(const v1::ContextRef& ref, const
   return updated;
 }
 
-absl::Status ContextPool::SetState(uint32_t id, v1::ContextState state) {
+absl::Status ContextPool::SetState(uint32_t id, v1::ContextState state,
+                                   const v1::Offloads* effective_offloads) {
   auto it = contexts_.find(id);
   if (it == contexts_.end())
     return absl::NotFoundError(absl::StrCat("context ", id, " has no entry"));
   it->second.set_state(state);
+  if (effective_offloads != nullptr) {
+    *it->second.mutable_effective_offloads() = *effective_offloads;
+  } else {
+    it->second.clear_effective_offloads();
+  }
   return absl::OkStatus();
 }
 

@@ -39,7 +39,10 @@ class ContextPool {
   absl::StatusOr<v1::Context> Get(const v1::ContextRef& ref) const;
   absl::StatusOr<v1::Context> Update(const v1::ContextRef& ref, const v1::Context& patch,
                                      const google::protobuf::FieldMask& mask);
-  absl::Status SetState(uint32_t id, v1::ContextState state);
+  // Records the fast path's view of a context: its state and (if known) the offloads in
+  // effect.
+  absl::Status SetState(uint32_t id, v1::ContextState state,
+                        const v1::Offloads* effective_offloads = nullptr);
   // Loads contexts from persisted state into an empty pool, keeping their ids; every
   // invariant is checked and the first violation is returned (the pool is then empty).
   absl::Status Restore(const std::vector<v1::Context>& contexts);

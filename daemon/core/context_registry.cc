@@ -37,7 +37,9 @@ void ContextRegistry::AttachLocked(uint32_t id) {
     LogWarning("context %d (%s): fast path not attached: %s", id, ctx->interface_name(),
                s.ToString());
   }
-  (void)pool_.SetState(id, s.ok() ? v1::CONTEXT_STATE_ACTIVE : v1::CONTEXT_STATE_DEGRADED);
+  auto effective = dataplane_->EffectiveOffloads(id);
+  (void)pool_.SetState(id, s.ok() ? v1::CONTEXT_STATE_ACTIVE : v1::CONTEXT_STATE_DEGRADED,
+                       effective.ok() ? &*effective : nullptr);
 }
 
 absl::Status ContextRegistry::PersistLocked() const {

@@ -99,6 +99,7 @@ absl::Status NormalizeAndValidate(v1::Context& ctx) {
   ctx.clear_id();
   ctx.clear_state();
   ctx.clear_create_time();
+  ctx.clear_effective_offloads();
   if (ctx.vlan() == 0) ctx.set_vlan(kDefaultVlan);
   if (ctx.mtu() == 0) ctx.set_mtu(kDefaultMtu);
   if (!ctx.has_offloads()) *ctx.mutable_offloads() = AllOffloads();

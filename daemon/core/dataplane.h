@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "vnet/v1/context.pb.h"
 
@@ -22,6 +23,10 @@ class Dataplane {
   virtual absl::Status Detach(const v1::Context& ctx) = 0;
   // Makes the fast path hold exactly `contexts` (after a restart).
   virtual absl::Status Reconcile(const std::vector<v1::Context>& contexts) = 0;
+  // What an attached context's offloads are in effect; NOT_FOUND when unknown.
+  virtual absl::StatusOr<v1::Offloads> EffectiveOffloads(uint32_t ctx_id) const {
+    return absl::NotFoundError(absl::StrCat("context ", ctx_id, ": no fast path"));
+  }
   // Sets, changes or ("") removes the uplink.
   virtual absl::Status SetUplink(const std::string& ifname) {
     return absl::FailedPreconditionError(absl::StrCat("no fast path: cannot set uplink '", ifname,

@@ -62,7 +62,7 @@ class BpfDataplane final : public Dataplane {
   std::vector<uint32_t> ActiveContextIds() const;
   // The offloads in effect for an attached context: what was asked, less what its
   // interface could not take (the fast path follows the same flags). NotFound if inactive.
-  absl::StatusOr<v1::Offloads> EffectiveOffloads(uint32_t ctx_id) const;
+  absl::StatusOr<v1::Offloads> EffectiveOffloads(uint32_t ctx_id) const override;
   // "native", "skb" or "none": how the uplink XDP program runs.
   std::string XdpMode() const;
   // Detaches every program vnet attached (guest filters, uplink TC and XDP) and removes

@@ -11,7 +11,14 @@ absl::StatusOr<ContextCounters> BpfCounterSource::Read(uint32_t ctx_id) const {
   c.tx_packets = raw->tx_packets;
   c.tx_bytes = raw->tx_bytes;
   c.drops = raw->drops;
-  // GSO, checksum and rate-limit counters are not in the map yet: they stay zero.
+  c.gso_super_packets[VNET_DIR_TX] = raw->tx_gso_packets;
+  c.gso_segments[VNET_DIR_TX] = raw->tx_gso_segments;
+  c.gso_super_packets[VNET_DIR_RX] = raw->rx_gso_packets;
+  c.gso_segments[VNET_DIR_RX] = raw->rx_gso_segments;
+  c.gso_segmented = raw->rx_gso_segmented;
+  c.gso_resized = raw->rx_gso_resized;
+  c.checksums_completed = raw->rx_csum_completed;
+  // The fast path has no rate limiter yet: rate_limit_drops stays zero.
   return c;
 }
 

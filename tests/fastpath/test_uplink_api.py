@@ -69,6 +69,21 @@ class Daemon:
                               capture_output=True, text=True, timeout=20)
 
 
+def check_effective_offloads(daemon, want_all):
+    """The fast path reports the offloads in effect for an attached context."""
+    import json
+    ctx = json.loads(daemon.ctl("context", "get", "1", "-o", "json").stdout)
+    eff = ctx.get("effective_offloads")
+    if not eff:
+        fail(f"no effective_offloads reported for an attached context: {ctx}")
+    want = {"tx_checksum": True, "scatter_gather": True,
+            "tso_v4": want_all, "tso_v6": want_all, "rx_checksum": want_all}
+    for key, value in want.items():
+        if eff.get(key, False) != value:
+            fail(f"effective offload {key} is {eff.get(key)}, expected {value}: {eff}")
+    print(f"effective offloads reported: {eff}")
+
+
 def has_xdp(ifname):
     return " xdp" in subprocess.run(["ip", "-d", "link", "show", ifname], capture_output=True,
                                     text=True).stdout
@@ -92,6 +107,10 @@ def main():
             fail(f"assign: {r.stderr}")
         if topo.ping(guest.ns, wire.ipv4, count=2, timeout=1):
             fail("guest reached the wire with no uplink set")
+        check_effective_offloads(daemon, want_all=True)
+        if daemon.ctl("context", "update", "1", "--offloads", "tx-csum,sg").returncode != 0:
+            fail("context update --offloads failed")
+        check_effective_offloads(daemon, want_all=False)
 
         r = daemon.ctl("uplink", "set", guest.host_if)
         if r.returncode != 1 or "interface" not in r.stderr:
