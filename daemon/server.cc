@@ -170,8 +170,8 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
         config.metrics_address(),
         {std::make_shared<metrics::ContextCollector>(metrics::ViewOf(&self->registry_),
                                                      self->counter_source_.get()),
-         std::make_shared<metrics::DaemonCollector>(metrics::ViewOf(&self->registry_),
-                                                    attach_state, self->counter_source_.get()),
+         std::make_shared<metrics::DaemonCollector>(metrics::ViewOf(&self->registry_), attach_state,
+                                                    self->counter_source_.get()),
          std::make_shared<metrics::LedgerCollector>([ledger] { return ledger->Snapshot(); }),
          self->rpc_metrics_.registry()});
     // Guests' networking matters more than metrics: run on and say so (Prometheus' up == 0

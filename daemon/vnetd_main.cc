@@ -15,7 +15,8 @@ ABSL_FLAG(std::string, unix_socket, "", "Unix socket to listen on (default /run/
 ABSL_FLAG(std::string, tcp_address, "", "also listen on this TCP address, e.g. 127.0.0.1:50051");
 ABSL_FLAG(std::string, state_dir, "", "where contexts are persisted (default /var/lib/vnet)");
 ABSL_FLAG(uint32_t, capacity, 0, "context pool size (default 128, at most 65535)");
-ABSL_FLAG(std::string, metrics_address, "", "Prometheus /metrics address (default 127.0.0.1:9464; off: none)");
+ABSL_FLAG(std::string, metrics_address, "",
+          "Prometheus /metrics address (default 127.0.0.1:9464; off: none)");
 ABSL_FLAG(std::string, uplink, "", "uplink interface that gets the XDP program");
 ABSL_FLAG(uint32_t, native_vlan, 0,
           "VLAN that crosses the uplink untagged (default 1; 4095: none, all tagged)");

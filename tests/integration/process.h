@@ -19,7 +19,8 @@ struct RunResult {
 };
 
 // Runs argv[0] with argv, waits up to `timeout` (then SIGKILL), returns its outputs.
-RunResult RunCommand(const std::vector<std::string>& argv, absl::Duration timeout = absl::Seconds(30));
+RunResult RunCommand(const std::vector<std::string>& argv,
+                     absl::Duration timeout = absl::Seconds(30));
 
 class Process {
  public:

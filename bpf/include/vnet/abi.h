@@ -100,13 +100,13 @@ struct vnet_ctx_stats {
   __u64 drops[VNET_DIR_MAX][VNET_DROP_MAX];
   /* Offloads (appended). A super-packet is a GSO packet (gso_size != 0); its segments are
    * gso_segs, or len/gso_size when the sender left gso_segs 0. */
-  __u64 tx_gso_packets;     /* super-packets the guest sent (forwarded whole) */
-  __u64 tx_gso_segments;    /* segments they stand for */
-  __u64 rx_gso_packets;     /* super-packets delivered toward the guest */
-  __u64 rx_gso_segments;    /* segments they stand for */
-  __u64 rx_gso_segmented;   /* of those, handed to the kernel to segment (guest lacks TSO) */
-  __u64 rx_gso_resized;     /* of those, segment size cut to the guest's MTU */
-  __u64 rx_csum_completed;  /* partial checksums the kernel completed (guest lacks rx csum) */
+  __u64 tx_gso_packets;    /* super-packets the guest sent (forwarded whole) */
+  __u64 tx_gso_segments;   /* segments they stand for */
+  __u64 rx_gso_packets;    /* super-packets delivered toward the guest */
+  __u64 rx_gso_segments;   /* segments they stand for */
+  __u64 rx_gso_segmented;  /* of those, handed to the kernel to segment (guest lacks TSO) */
+  __u64 rx_gso_resized;    /* of those, segment size cut to the guest's MTU */
+  __u64 rx_csum_completed; /* partial checksums the kernel completed (guest lacks rx csum) */
 };
 
 /* vnet_trace: the last verdict, written only when a program is loaded with tracing on
