@@ -268,7 +268,7 @@ int Update(const ParsedArgs& args, Session& session) {
 }
 
 // Converts BadOption into the usage exit code for one subcommand.
-std::function<int(const ParsedArgs&, Session&)> Guarded(std::string path,
+std::function<int(const ParsedArgs&, Session&)> Guarded(const std::string& path,
                                                         int (*run)(const ParsedArgs&, Session&)) {
   return [path, run](const ParsedArgs& args, Session& session) {
     try {

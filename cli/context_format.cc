@@ -35,7 +35,7 @@ std::string FormatState(vnet::v1::ContextState state) {
 
 // Requested offloads, and what is in effect when the fast path could not grant them all.
 std::string OffloadsCell(const vnet::v1::Context& c) {
-  const std::string requested = FormatOffloads(c.offloads());
+  std::string requested = FormatOffloads(c.offloads());
   if (!c.has_effective_offloads()) return requested;
   const std::string effective = FormatOffloads(c.effective_offloads());
   return effective == requested ? requested

@@ -88,7 +88,6 @@ int WaitForStopSignal() {
 VnetServer::VnetServer(const v1::DaemonConfig& config, Dataplane* dataplane, int lock_fd)
     : config_(config),
       lock_fd_(lock_fd),
-      dataplane_(dataplane),
       registry_(config.capacity(), StateFile(config.state_dir()), dataplane) {}
 
 VnetServer::~VnetServer() {

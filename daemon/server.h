@@ -42,7 +42,6 @@ class VnetServer {
 
   v1::DaemonConfig config_;
   int lock_fd_;
-  Dataplane* dataplane_;
   ContextRegistry registry_;
   ledger::BufferLedger ledger_;
   std::vector<std::string> listen_addresses_;

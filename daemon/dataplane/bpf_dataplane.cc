@@ -512,7 +512,7 @@ std::unique_ptr<Tables> BpfDataplane::PinnedTables(std::vector<int>& fds) const 
 absl::Status BpfDataplane::RemoveAll() {
   absl::MutexLock lock(&mu_);
   absl::Status result;
-  auto keep = [&](absl::Status st) {
+  auto keep = [&](const absl::Status& st) {
     if (!st.ok() && result.ok()) result = st;
   };
   std::vector<int> pinned_fds;
