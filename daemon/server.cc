@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "daemon/core/context_registry.h"
 #include "daemon/core/log.h"
+#include "daemon/core/make_dirs.h"
 #include "daemon/dataplane/bpf_dataplane.h"
 #include "daemon/metrics/bpf_counter_source.h"
 #include "daemon/metrics/context_collector.h"
@@ -34,21 +35,9 @@ std::string DirName(const std::string& path) {
   return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
 }
 
-absl::Status EnsureDir(const std::string& dir, mode_t mode) {
-  std::string partial;
-  for (size_t pos = 0; pos != std::string::npos;) {
-    pos = dir.find('/', pos + 1);
-    partial = dir.substr(0, pos);
-    if (!partial.empty() && mkdir(partial.c_str(), mode) != 0 && errno != EEXIST) {
-      return absl::ErrnoToStatus(errno, absl::StrCat("cannot create ", partial));
-    }
-  }
-  return absl::OkStatus();
-}
-
 // One daemon per state directory: a second one would fight over the state file and pins.
 absl::StatusOr<int> LockStateDir(const std::string& dir) {
-  if (auto s = EnsureDir(dir, 0750); !s.ok()) return s;
+  if (auto s = MakeDirs(dir, 0750); !s.ok()) return s;
   const std::string path = dir + "/vnetd.lock";
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
   if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot open ", path));
@@ -62,7 +51,7 @@ absl::StatusOr<int> LockStateDir(const std::string& dir) {
 
 // A socket file left by a daemon that died would make bind fail.
 absl::Status PrepareUnixSocket(const std::string& path) {
-  if (auto s = EnsureDir(DirName(path), 0755); !s.ok()) return s;
+  if (auto s = MakeDirs(DirName(path), 0755); !s.ok()) return s;
   struct stat st {};
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {

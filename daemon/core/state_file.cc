@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/core/make_dirs.h"
 #include "google/protobuf/text_format.h"
 
 namespace vnet {
@@ -20,19 +21,6 @@ constexpr uint32_t kFormatVersion = 1;
 absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   const int err = errno;
   return absl::ErrnoToStatus(err, absl::StrCat(what, " ", path));
-}
-
-absl::Status MakeDirs(const std::string& dir) {
-  std::string partial;
-  for (size_t pos = 0; pos != std::string::npos;) {
-    pos = dir.find('/', pos + 1);
-    partial = dir.substr(0, pos);
-    if (partial.empty()) continue;
-    if (mkdir(partial.c_str(), 0750) != 0 && errno != EEXIST) {
-      return ErrnoError("cannot create directory", partial);
-    }
-  }
-  return absl::OkStatus();
 }
 
 absl::Status WriteAll(int fd, const std::string& data, const std::string& path) {
@@ -78,7 +66,7 @@ absl::StatusOr<v1::PersistedState> StateFile::Load() const {
 }
 
 absl::Status StateFile::Save(const v1::PersistedState& state) const {
-  if (auto s = MakeDirs(dir_); !s.ok()) return s;
+  if (auto s = MakeDirs(dir_, 0750); !s.ok()) return s;
   v1::PersistedState versioned = state;
   versioned.set_format_version(kFormatVersion);
   std::string text = "# vnetd state: written by vnetd, do not edit while it runs\n";
