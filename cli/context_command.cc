@@ -102,7 +102,8 @@ const std::vector<OptionSpec>& SpecOptions() {
       {"vlan", "N", "access VLAN 1..4094 (default 1)"},
       {"mtu", "N", "MTU (default 1500)"},
       {"offloads", "LIST",
-       "guest transmit tx-csum,tso4,tso6,sg; guest receive rx-csum,rx-sg,rx-tso4,rx-tso6 | all | none (default all)"},
+       "guest transmit tx-csum,tso4,tso6,sg; guest receive rx-csum,rx-sg,rx-tso4,rx-tso6 | all | "
+       "none (default all)"},
       {"rate", "BITS", "transmit limit in bit/s, suffix k/M/G (default unlimited)"},
       {"burst", "BYTES", "burst allowance in bytes"},
   };

@@ -203,6 +203,9 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
       LogError("metrics: %s", metrics_server.status().message());
     }
   }
+  if (config.xenstore() != "off") {
+    self->xen_watcher_ = xen::XenstoreWatcher::Start(&self->registry_);
+  }
   if (const absl::Duration interval = WatchdogInterval();
       interval > absl::ZeroDuration() && !config.unix_socket().empty()) {
     self->watchdog_ = std::make_unique<Watchdog>("unix:" + config.unix_socket(), interval);
@@ -215,6 +218,7 @@ absl::Status VnetServer::Shutdown() {
   if (stopped_) return absl::OkStatus();
   stopped_ = true;
   watchdog_.reset();
+  xen_watcher_.reset();  // no registry update may start after this
   metrics_server_.reset();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server_->Wait();

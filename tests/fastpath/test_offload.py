@@ -70,8 +70,10 @@ def frame_ok(f: bytes, off: int, ver: int) -> bool:
 
 def set_offloads(env: fe.Env, g, flags) -> None:
     """Context offloads through vnetctl; the guest's own end of the veth follows them."""
+    # A symmetric NIC: what the guest may send (sg, tso4, tso6) it also takes (rx-*).
+    both_ways = flags + [f"rx-{f}" for f in flags if f in ("sg", "tso4", "tso6")]
     env.d.ctl(["context", "update", str(env.id_of[g.name]), "--offloads",
-               ",".join(flags) or "none"])
+               ",".join(both_ways) or "none"])
     on = lambda f: "on" if f in flags else "off"  # noqa: E731
     env.t.run(g.ns, ["ethtool", "-K", g.guest_if, "tx", on("tx-csum"), "sg", on("sg"),
                      "tx-tcp-segmentation", on("tso4"), "tx-tcp6-segmentation", on("tso6")],
