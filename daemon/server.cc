@@ -258,7 +258,8 @@ absl::Status RunDaemon(const DaemonOptions& options) {
   signal(SIGPIPE, SIG_IGN);
   // Connections and streams each hold a descriptor: take what the hard limit allows (the
   // unit raises it; see docs/operations.md).
-  if (rlimit nofile{}; getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+  if (rlimit nofile{};
+      getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
     nofile.rlim_cur = nofile.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &nofile) != 0) {
       LogWarning("cannot raise the open-files limit: %s", std::strerror(errno));

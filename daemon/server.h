@@ -56,7 +56,7 @@ class VnetServer {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<xen::XenstoreWatcher> xen_watcher_;       // null: not following xenstore
   std::unique_ptr<metrics::MetricsServer> metrics_server_;  // last: stops before what it reads
-  std::unique_ptr<Watchdog> watchdog_;  // probes server_; stopped first
+  std::unique_ptr<Watchdog> watchdog_;                      // probes server_; stopped first
   bool stopped_ = false;
 };
 

@@ -8,7 +8,8 @@ namespace vnet {
 
 absl::Status CallLimits::Check() const {
   if (cancelled && cancelled()) {
-    return absl::CancelledError("the call was cancelled before its change was committed; nothing changed");
+    return absl::CancelledError(
+        "the call was cancelled before its change was committed; nothing changed");
   }
   if (absl::Now() >= deadline) {
     return absl::DeadlineExceededError(

@@ -164,9 +164,9 @@ absl::StatusOr<v1::Context> ContextRegistry::Update(const v1::ContextRef& ref,
     v1::ContextRef by_id;
     by_id.set_id(before->id());
     (void)pool_.Update(by_id, *before, all);
-    (void)pool_.SetState(before->id(), before->state(),
-                         before->has_effective_offloads() ? &before->effective_offloads()
-                                                          : nullptr);
+    (void)pool_.SetState(
+        before->id(), before->state(),
+        before->has_effective_offloads() ? &before->effective_offloads() : nullptr);
     return s;
   }
   // The old VLAN/MAC entries must go before the new ones are written.
@@ -189,8 +189,8 @@ std::vector<v1::Context> ContextRegistry::ListPage(uint32_t after_id, size_t max
 absl::Status ContextRegistry::SetUplink(const std::string& ifname, const CallLimits& limits) {
   if (!ifname.empty()) {
     if (auto s = ValidateInterfaceName(ifname); !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("interface_name: ", Echo(ifname),
-                                                     " is not an interface name"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("interface_name: ", Echo(ifname), " is not an interface name"));
     }
   }
   if (auto s = write_turn_.Acquire(limits); !s.ok()) return s;
@@ -212,7 +212,8 @@ absl::Status ContextRegistry::SetUplink(const std::string& ifname, const CallLim
       // Cannot happen unless the previous uplink vanished meanwhile: say so, loudly.
       LogError("uplink: could not go back to '%s' after a failed change: %s", previous,
                back.ToString());
-      return absl::InternalError(absl::StrCat(s.message(), "; and the fast path could not go back to '",
+      return absl::InternalError(absl::StrCat(s.message(),
+                                              "; and the fast path could not go back to '",
                                               previous, "': ", back.message()));
     }
     return s;

@@ -67,7 +67,8 @@ const char* RejectIpv6(const std::array<uint8_t, 16>& a) {
   // addresses in IPv6 notation; they never appear as a source on the wire, and would
   // dodge the IPv4 rules and the duplicate check. Refused, not converted: the caller says
   // in which list an address goes.
-  const bool first_80_zero = std::all_of(a.begin(), a.begin() + 10, [](uint8_t b) { return b == 0; });
+  const bool first_80_zero =
+      std::all_of(a.begin(), a.begin() + 10, [](uint8_t b) { return b == 0; });
   if (first_80_zero && a[10] == 0xff && a[11] == 0xff) {
     return "is an IPv4-mapped address (::ffff:a.b.c.d): give a.b.c.d in ipv4_addresses";
   }
@@ -104,8 +105,9 @@ absl::Status ValidateInterfaceName(const std::string& name) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '.' || c == '-' || c == '_';
     if (!ok) {
-      return Invalid("interface_name", absl::StrCat("'", Echo(name),
-                                                    "' may hold only letters, digits, '.', '-', '_'"));
+      return Invalid(
+          "interface_name",
+          absl::StrCat("'", Echo(name), "' may hold only letters, digits, '.', '-', '_'"));
     }
   }
   return absl::OkStatus();

@@ -190,7 +190,8 @@ absl::Status ContextLedger::BeginClose(bool force, absl::Time drain_deadline,
         return s;
       }
     }
-    mu_.AwaitWithDeadline(absl::Condition(&drained), std::min(drain_deadline, absl::Now() + kSlice));
+    mu_.AwaitWithDeadline(absl::Condition(&drained),
+                          std::min(drain_deadline, absl::Now() + kSlice));
   }
   if (check) {
     if (absl::Status s = check(); !s.ok()) {

@@ -47,8 +47,8 @@ grpc::Status ContextServiceImpl::ReleaseContext(grpc::ServerContext* ctx,
     const bool force = req->has_force_wait();
     absl::Time drain_deadline = absl::Now();
     if (force) {
-      drain_deadline += absl::Seconds(req->force_wait().seconds()) +
-                        absl::Nanoseconds(req->force_wait().nanos());
+      drain_deadline +=
+          absl::Seconds(req->force_wait().seconds()) + absl::Nanoseconds(req->force_wait().nanos());
       drain_deadline = std::min(drain_deadline, limits.deadline);
     }
     if (auto s = ledger_->BeginRelease(target->id(), force, drain_deadline,

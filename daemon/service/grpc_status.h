@@ -20,8 +20,7 @@ inline constexpr size_t kMaxStatusMessage = 1024;
 
 inline grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return {static_cast<grpc::StatusCode>(status.code()),
-          Echo(status.message(), kMaxStatusMessage)};
+  return {static_cast<grpc::StatusCode>(status.code()), Echo(status.message(), kMaxStatusMessage)};
 }
 
 // The caller's deadline (none when it set none) and its cancellation, for the core.

@@ -77,7 +77,8 @@ bool ProbeHealth(const std::string& target, absl::Duration timeout) {
   std::vector<grpc::Slice> slices;
   if (!response.Dump(&slices).ok()) return false;
   std::string bytes;
-  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const grpc::Slice& s : slices)
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   // HealthCheckResponse{status: SERVING}: field 1, varint 1.
   return bytes == std::string("\x08\x01", 2);
 }

@@ -231,7 +231,6 @@ TEST_F(DaemonProcessTest, BadConfigIsAUsageError) {
   EXPECT_EQ(r.exit_code, 2);
 }
 
-
 // Issue 12, item 7: a call that only timed out says so, instead of "cannot reach vnetd".
 TEST_F(DaemonProcessTest, TimeoutIsReportedAsATimeout) {
   auto daemon = StartDaemon();
@@ -323,10 +322,15 @@ TEST_F(DaemonProcessTest, FdExhaustionEitherRecoversOrStarvesTheWatchdog) {
   ASSERT_TRUE(notify.bound());
   setenv("NOTIFY_SOCKET", (dir_ / "notify.sock").c_str(), 1);
   setenv("WATCHDOG_USEC", "400000", 1);
-  std::vector<std::string> argv = {"/usr/bin/prlimit", "--nofile=64:64", "--", VNETD_PATH,
-                                   "--unix_socket=" + socket(), "--state_dir=" + (dir_ / "state"),
+  std::vector<std::string> argv = {"/usr/bin/prlimit",
+                                   "--nofile=64:64",
+                                   "--",
+                                   VNETD_PATH,
+                                   "--unix_socket=" + socket(),
+                                   "--state_dir=" + (dir_ / "state"),
                                    "--config=" + WriteConfig("capacity: 8\n"),
-                                   "--fast_path=none", "--metrics_address=off"};
+                                   "--fast_path=none",
+                                   "--metrics_address=off"};
   auto daemon = std::make_unique<Process>(argv, dir_ / "vnetd.log");
   unsetenv("NOTIFY_SOCKET");
   unsetenv("WATCHDOG_USEC");
@@ -352,9 +356,9 @@ TEST_F(DaemonProcessTest, FdExhaustionEitherRecoversOrStarvesTheWatchdog) {
     }
     idle.push_back(fd);
   }
-  ASSERT_TRUE(WaitFor([&] { return ReadFile(dir_ / "vnetd.log").find("Too many open files") !=
-                                   std::string::npos; },
-                      absl::Seconds(5)))
+  ASSERT_TRUE(WaitFor(
+      [&] { return ReadFile(dir_ / "vnetd.log").find("Too many open files") != std::string::npos; },
+      absl::Seconds(5)))
       << "the descriptors never ran out; the test proves nothing";
   notify.Collect(absl::Milliseconds(500));  // a probe under way may still have answered
   std::vector<std::string> exhausted = notify.Collect(absl::Seconds(1));
@@ -363,7 +367,10 @@ TEST_F(DaemonProcessTest, FdExhaustionEitherRecoversOrStarvesTheWatchdog) {
 
   for (int fd : idle) close(fd);
   const bool accepts_again = WaitFor(
-      [&] { return Ctl({"--timeout", "1", "status"}).exit_code == 0; }, absl::Seconds(5));
+      [&] {
+        return Ctl({"--timeout", "1", "status"}).exit_code == 0;
+      },
+      absl::Seconds(5));
   std::vector<std::string> after = notify.Collect(absl::Seconds(1));
   if (accepts_again) {
     EXPECT_GE(FakeNotifySocket::Count(after, "WATCHDOG=1"), 2) << "recovered but not fed";

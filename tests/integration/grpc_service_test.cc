@@ -393,7 +393,6 @@ TEST_F(GrpcServiceTest, StateSurvivesServerRestart) {
   EXPECT_EQ(list.contexts(1).id(), 2u);
 }
 
-
 // Issue 12, item 4: a release whose caller gave up while the registry was busy (here: a
 // state write held up by a slow disk) is never committed afterwards.
 TEST_F(GrpcServiceTest, ReleaseWhoseDeadlinePassedWhileWaitingIsNeverCommitted) {
@@ -527,8 +526,8 @@ TEST_F(GrpcServiceTest, CallsThatCannotPersistChangeNothing) {
     v1::ReleaseContextResponse released;
     grpc::Status s = contexts_->ReleaseContext(&call, release, &released);
     // Unforced, the descriptor in flight refuses it first; forced, the write fails.
-    EXPECT_EQ(s.error_code(), force ? grpc::StatusCode::UNAVAILABLE
-                                    : grpc::StatusCode::FAILED_PRECONDITION)
+    EXPECT_EQ(s.error_code(),
+              force ? grpc::StatusCode::UNAVAILABLE : grpc::StatusCode::FAILED_PRECONDITION)
         << s.error_message();
     EXPECT_TRUE(Get(ctx.id()).ok());
     const v1::ListRegionsResponse regions = Regions(ctx.id());

@@ -1,12 +1,12 @@
 #include "daemon/core/context_validation.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <functional>
 #include <vector>
 
 #include "daemon/core/echo.h"
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 namespace vnet {
 namespace {
@@ -132,8 +132,7 @@ TEST(ValidationTest, Ipv4MappedAndCompatibleIpv6Refused) {
 }
 
 TEST(ValidationTest, ThisNetworkRefused) {
-  EXPECT_THAT(ErrorAfter([](auto& c) { c.add_ipv4_addresses("0.1.2.3"); }),
-              HasSubstr("0.0.0.0/8"));
+  EXPECT_THAT(ErrorAfter([](auto& c) { c.add_ipv4_addresses("0.1.2.3"); }), HasSubstr("0.0.0.0/8"));
   EXPECT_THAT(ErrorAfter([](auto& c) { c.add_ipv4_addresses("0.255.255.255"); }),
               HasSubstr("0.0.0.0/8"));
   EXPECT_EQ(ErrorAfter([](auto& c) { c.add_ipv4_addresses("1.0.0.1"); }), "");
