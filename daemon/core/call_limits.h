@@ -1,12 +1,11 @@
 // What a caller tells the core about itself: how long it will wait and whether it has
 // given up. A change is committed only while both still allow it, and a caller waits for
-// its turn only as long as they allow.
+// its turn only as long as they allow (checking at least every kPollInterval).
 #pragma once
 
 #include <functional>
 
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace vnet {
@@ -18,36 +17,9 @@ struct CallLimits {
   // OK while the caller still waits; DEADLINE_EXCEEDED or CANCELLED (saying that nothing
   // was changed) once it does not.
   absl::Status Check() const;
-};
 
-// Mutual exclusion for writers that wait only as long as their CallLimits allow (an
-// absl::Mutex cannot be given up on while waiting). Not reentrant.
-class Turn {
- public:
-  // Waits for the turn; DEADLINE_EXCEEDED/CANCELLED (turn not taken) when the caller gives
-  // up first. Cancellation is noticed within kPollInterval.
-  absl::Status Acquire(const CallLimits& limits);
-  void Release();
-
+  // How often a waiting caller looks at its limits (cancellation has no wake-up).
   static constexpr absl::Duration kPollInterval = absl::Milliseconds(20);
-
- private:
-  absl::Mutex mu_;
-  bool taken_ ABSL_GUARDED_BY(mu_) = false;
-};
-
-// Releases a Turn taken with Acquire when it goes out of scope.
-class TurnHolder {
- public:
-  explicit TurnHolder(Turn* turn) : turn_(turn) {}
-  ~TurnHolder() {
-    if (turn_ != nullptr) turn_->Release();
-  }
-  TurnHolder(const TurnHolder&) = delete;
-  TurnHolder& operator=(const TurnHolder&) = delete;
-
- private:
-  Turn* turn_;
 };
 
 }  // namespace vnet

@@ -766,5 +766,128 @@ TEST_F(GrpcServiceTest, SocketIsNeverWorldConnectableWhileStarting) {
   EXPECT_EQ(st.st_mode & 0777, 0660u);
 }
 
+// Issue 12, item 3: reads never wait for a disk write. A write held up at the commit point
+// (a slow fsync) does not hold up GetContext or ListContexts.
+TEST_F(GrpcServiceTest, ReadsDoNotWaitForAWrite) {
+  v1::Context first;
+  ASSERT_TRUE(Assign(Guest(1), &first).ok());
+  absl::Notification writing;
+  absl::Notification disk_done;
+  server_->registry().SetBeforeCommitHookForTest([&] {
+    writing.Notify();
+    disk_done.WaitForNotification();
+  });
+  std::thread slow([&] {
+    v1::Context out;
+    EXPECT_TRUE(Assign(Guest(2), &out).ok());
+  });
+  writing.WaitForNotification();
+  const absl::Time start = absl::Now();
+  grpc::ClientContext call;
+  call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  v1::GetContextRequest get;
+  get.mutable_ref()->set_id(first.id());
+  v1::Context got;
+  const grpc::Status s = contexts_->GetContext(&call, get, &got);
+  const absl::Duration waited = absl::Now() - start;
+  grpc::ClientContext list_call;
+  list_call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  v1::ListContextsResponse list;
+  const grpc::Status listed = contexts_->ListContexts(&list_call, v1::ListContextsRequest(), &list);
+  disk_done.Notify();
+  slow.join();
+  server_->registry().SetBeforeCommitHookForTest(nullptr);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_LT(waited, absl::Seconds(1));
+  ASSERT_TRUE(listed.ok()) << listed.error_message();
+  EXPECT_EQ(list.contexts_size(), 1);  // the write under way is not visible before its commit
+  EXPECT_EQ(server_->registry().size(), 2u);
+}
+
+// Issue 12, item 3: writers that queue while one write is under way share the next one
+// (group commit), and each still gets its own answer.
+TEST_F(GrpcServiceTest, QueuedWritersShareOneWrite) {
+  StopServer();
+  StartServer(64);
+  absl::Notification first_writing;
+  absl::Notification go_on;
+  std::atomic<int> writes{0};
+  server_->registry().SetBeforeCommitHookForTest([&] {
+    if (writes++ == 0) {
+      first_writing.Notify();
+      go_on.WaitForNotification();
+    }
+  });
+  ContextRegistry& registry = server_->registry();
+  std::thread first([&] { EXPECT_TRUE(registry.Assign(Guest(1).context()).ok()); });
+  first_writing.WaitForNotification();
+  constexpr int kQueued = 20;
+  std::vector<std::thread> queued;
+  std::atomic<int> ok{0};
+  for (int d = 2; d < 2 + kQueued; ++d) {
+    queued.emplace_back([&, d] {
+      if (registry.Assign(Guest(static_cast<uint32_t>(d)).context()).ok()) ++ok;
+    });
+  }
+  // One of them refused on its own: the interface of guest 1.
+  std::thread refused([&] {
+    auto clash = Guest(50).context();
+    clash.set_interface_name("vif1.0");
+    EXPECT_TRUE(absl::IsAlreadyExists(registry.Assign(clash).status()));
+  });
+  absl::SleepFor(absl::Milliseconds(300));  // all queued behind the first write
+  go_on.Notify();
+  first.join();
+  for (auto& t : queued) t.join();
+  refused.join();
+  registry.SetBeforeCommitHookForTest(nullptr);
+  EXPECT_EQ(ok.load(), kQueued);
+  EXPECT_EQ(registry.size(), static_cast<size_t>(kQueued + 1));
+  EXPECT_LE(writes.load(), 3) << "queued writers were not committed together";
+  StopServer();
+  StartServer(64);
+  EXPECT_EQ(server_->registry().size(), static_cast<size_t>(kQueued + 1));  // all durable
+}
+
+// A member of a group whose caller gives up before the commit is left out; the group is
+// formed again without it and the others are committed.
+TEST_F(GrpcServiceTest, GroupMemberThatGaveUpIsLeftOut) {
+  absl::Notification first_writing;
+  absl::Notification go_on;
+  std::atomic<int> writes{0};
+  ContextRegistry& registry = server_->registry();
+  registry.SetBeforeCommitHookForTest([&] {
+    const int n = writes++;
+    if (n == 0) {
+      first_writing.Notify();
+      go_on.WaitForNotification();
+    } else if (n == 1) {
+      absl::SleepFor(absl::Milliseconds(500));  // the group's write outlasts A's deadline
+    }
+  });
+  std::thread first([&] { EXPECT_TRUE(registry.Assign(Guest(1).context()).ok()); });
+  first_writing.WaitForNotification();
+  absl::Status a_status;
+  absl::Status b_status;
+  std::thread a([&] {
+    CallLimits limits;
+    limits.deadline = absl::Now() + absl::Milliseconds(300);
+    a_status = registry.Assign(Guest(2).context(), limits).status();
+  });
+  std::thread b([&] { b_status = registry.Assign(Guest(3).context()).status(); });
+  absl::SleepFor(absl::Milliseconds(100));
+  go_on.Notify();
+  first.join();
+  a.join();
+  b.join();
+  registry.SetBeforeCommitHookForTest(nullptr);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(a_status)) << a_status;
+  EXPECT_TRUE(b_status.ok()) << b_status;
+  EXPECT_EQ(registry.size(), 2u);
+  EXPECT_THAT(testing::ReadFile(dir_ / "state/contexts.state"), HasSubstr("vif3.0"));
+  EXPECT_THAT(testing::ReadFile(dir_ / "state/contexts.state"),
+              ::testing::Not(HasSubstr("vif2.0")));
+}
+
 }  // namespace
 }  // namespace vnet

@@ -44,10 +44,10 @@ v1::AssignContextRequest Guest(uint32_t n) {
   v1::Context* c = req.mutable_context();
   c->set_domain_id(n);
   c->set_interface_name(absl::StrCat("vif", n, ".0"));
-  c->set_mac(absl::StrFormat("00:16:3e:%02x:%02x:%02x", (n >> 16) & 0xff, (n >> 8) & 0xff,
-                             n & 0xff));
-  c->add_ipv4_addresses(absl::StrFormat("10.%d.%d.%d", (n >> 16) & 0xff, (n >> 8) & 0xff,
-                                        (n & 0xff) | 1));
+  c->set_mac(
+      absl::StrFormat("00:16:3e:%02x:%02x:%02x", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff));
+  c->add_ipv4_addresses(
+      absl::StrFormat("10.%d.%d.%d", (n >> 16) & 0xff, (n >> 8) & 0xff, (n & 0xff) | 1));
   return req;
 }
 
@@ -119,7 +119,8 @@ void Row(const std::string& target, int writers, double seconds) {
   for (auto& t : threads) t.join();
   std::printf("| %4d | %9.0f | %8.2f | %8.2f | %8.2f | %8.0f | %8.1f | %8.1f | %6llu |\n", writers,
               static_cast<double>(gets.size()) / seconds, Percentile(gets, 0.5),
-              Percentile(gets, 0.99), gets.empty() ? 0 : *std::max_element(gets.begin(), gets.end()),
+              Percentile(gets, 0.99),
+              gets.empty() ? 0 : *std::max_element(gets.begin(), gets.end()),
               static_cast<double>(writes.size()) / seconds, Percentile(writes, 0.5),
               Percentile(writes, 0.99), static_cast<unsigned long long>(write_errors));
   std::fflush(stdout);
@@ -162,8 +163,9 @@ int Main(int argc, char** argv) {
     (void)stub->AssignContext(&call, Guest(n), &out);
   }
   std::printf("state file on %s; %d readers; %.0f s per row\n\n", dir.c_str(), kReaders, seconds);
-  std::printf("| writers | Get/s | Get p50 ms | Get p99 ms | Get max ms | writes/s | write p50 ms "
-              "| write p99 ms | write errors |\n|---|---|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "| writers | Get/s | Get p50 ms | Get p99 ms | Get max ms | writes/s | write p50 ms "
+      "| write p99 ms | write errors |\n|---|---|---|---|---|---|---|---|---|\n");
   for (int writers : rows) Row(target, writers, seconds);
   (void)(*server)->Shutdown();
   if (argc <= 3) (void)std::system(("rm -rf " + dir).c_str());
