@@ -122,8 +122,8 @@ absl::StatusOr<v1::Context> ContextRegistry::Update(const v1::ContextRef& ref,
   if (!updated.ok()) return updated.status();
   if (auto s = PersistLocked(); !s.ok()) {
     google::protobuf::FieldMask all;
-    for (const char* f :
-         {"mac", "ipv4_addresses", "ipv6_addresses", "vlan", "mtu", "offloads", "rate_limit"}) {
+    for (const char* f : {"mac", "ipv4_addresses", "ipv6_addresses", "ipv6_link_local_addresses",
+                          "vlan", "mtu", "offloads", "rate_limit"}) {
       all.add_paths(f);
     }
     (void)pool_.Update(ref, *before, all);  // put the old spec back
