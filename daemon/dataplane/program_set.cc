@@ -92,8 +92,8 @@ KernelFeatures ProbeKernelFeatures() {
 
 vnet_guest_tc* OpenGuestTc(const bpf_object_open_opts* opts, const KernelFeatures& features) {
   size_t size = 0;
-  const void* elf = features.kern_ctx ? vnet_guest_tc__elf_bytes(&size)
-                                      : vnet_guest_tc_compat__elf_bytes(&size);
+  const void* elf =
+      features.kern_ctx ? vnet_guest_tc__elf_bytes(&size) : vnet_guest_tc_compat__elf_bytes(&size);
   return OpenFrom(vnet_guest_tc__create_skeleton, vnet_guest_tc__destroy, elf, size, opts);
 }
 
