@@ -217,9 +217,10 @@ def test(env: fe.Env) -> None:
     moved = drops(before, after, bid, fe.DIR_TX)
     check(count(got["b2"], bytes(ok_f[Raw].load)) == COPIES,
           "UDP from the listed link-local reached b2")
-    check(count(got["b2"], bytes(bad_f[Raw].load)) == 0 and moved["spoof_ipv6"] == COPIES,
+    # At least: b1's own kernel may send from its EUI-64 address meanwhile (MLD, ND).
+    check(count(got["b2"], bytes(bad_f[Raw].load)) == 0 and moved["spoof_ipv6"] >= COPIES,
           f"UDP from the EUI-64 link-local (not listed) dropped as spoof_ipv6 "
-          f"(+{moved['spoof_ipv6']})")
+          f"(+{moved['spoof_ipv6']}, sent {COPIES})")
     r = env.d.ctl(["context", "update", "--interface", b1.host_if, "--link-local",
                    "2001:db8::77"], check=False)
     check(r.returncode == 1 and "link-local" in r.stderr,
