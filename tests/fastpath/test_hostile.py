@@ -16,6 +16,10 @@ Each is counted in b1's context under its reason (tx), exactly, and seen by no c
 c1, a1, a2, the wire). Control: an ICMPv6 echo behind hop-by-hop + destination options from
 b1 reaches b2.
 
+Phase 1b, from a1 through trafgen's TX ring (only the Ethernet header linear, the rest in a
+page fragment): an NA whose 13th option names a2's MAC is dropped as spoof_nd and seen
+nowhere; the same NA with a1's MAC is forwarded to a2 (not dropped as malformed).
+
 Phase 2, from the wire (tagged VLAN 10 and untagged, native VLAN 1):
     lldp / stp / lldp_native   IEEE 802.1D reserved group addresses
     impostor_unicast           b2's MAC as source, to b1
@@ -37,7 +41,7 @@ from fastpath_env import check, note
 
 from scapy.all import (ARP, Dot1Q, Ether, ICMPv6EchoRequest, ICMPv6ND_NA,  # noqa: E402
                        ICMPv6ND_RA, ICMPv6ND_Redirect, ICMPv6NDOptDstLLAddr, ICMPv6NDOptMTU,
-                       ICMPv6NDOptSrcLLAddr, IP, IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment,
+                       ICMPv6NDOptSrcLLAddr, ICMPv6NDOptUnknown, IP, IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment,
                        IPv6ExtHdrHopByHop, IPv6ExtHdrRouting, Raw, UDP)
 from scapy.layers.dhcp6 import DHCP6_Advertise  # noqa: E402
 
@@ -50,6 +54,20 @@ def eui64_link_local(mac: str) -> str:
     b = bytes.fromhex(mac.replace(":", ""))
     iid = bytes([b[0] ^ 2, b[1], b[2], 0xff, 0xfe, b[3], b[4], b[5]])
     return "fe80::" + ":".join(iid[i:i + 2].hex() for i in range(0, 8, 2))
+
+
+PAGED_COUNT = 20
+
+
+def trafgen_frames(env: fe.Env, g, frame: bytes, n: int) -> None:
+    """Sends `frame` n times from g through trafgen's TX ring (headers in a page fragment).
+    Bounded by --num and a timeout."""
+    conf = os.path.join(env.t.tmpdir, f"hostile-{g.name}.cfg")
+    with open(conf, "w") as f:
+        f.write("{ " + ", ".join(f"0x{b:02x}" for b in frame) + " }\n")
+    env.t.run(g.ns, ["timeout", "-s", "INT", "-k", "2", "20", "trafgen", "--dev", "veth0",
+                     "--conf", conf, "--num", str(n), "--no-sock-mem", "--notouch-irq",
+                     "--no-cpu-stats"], timeout=30)
 
 
 def count(frames, mark: bytes) -> int:
@@ -154,6 +172,45 @@ def test(env: fe.Env) -> None:
     seen = count(got["b2"], bytes(legit[Raw].load))
     check(seen == COPIES, f"control: echo behind hop-by-hop + dest options reached b2 "
                           f"({seen}/{COPIES})")
+
+    # Phase 1b: the same ND walk over paged data. trafgen's TX ring builds skbs whose
+    # linear part is the Ethernet header only: the options a guard must read all sit in a
+    # page fragment. An NA for a1's own address whose 13th option (174 bytes in) names a2's MAC must be
+    # dropped; the same NA with its own MAC in every option is forwarded.
+    a1 = env.a1
+
+    mtus = ICMPv6NDOptMTU()
+    for _ in range(11):  # 12 options: the 13th starts 174 bytes in, past any small pull
+        mtus = mtus / ICMPv6NDOptMTU()
+
+    def na(last_mac, name):
+        return Ether(src=a1.mac, dst=ALL_NODES_MAC) / IPv6(src=a1.ipv6, dst="ff02::1",
+                                                           hlim=255) / \
+            ICMPv6ND_NA(tgt=a1.ipv6, R=0, S=0, O=1) / mtus / \
+            ICMPv6NDOptDstLLAddr(lladdr=last_mac) / \
+            ICMPv6NDOptUnknown(type=200, len=2, data=f"VNET{name}{pid:08d}".encode()[:14])
+
+    paged_bad, paged_ok = na(a2.mac, "pgbad"), na(a1.mac, "pgok")
+    aid = env.id_of["a1"]
+    where = {"a2": (a2.ns, a2.guest_if), "wire": (w.ns, "veth0")}
+    for frame, name, dropped in ((paged_bad, "foreign option", True),
+                                 (paged_ok, "own options", False)):
+        caps = {n: t.capture(ns, ifn, max_seconds=30) for n, (ns, ifn) in where.items()}
+        before = env.stats()
+        trafgen_frames(env, a1, bytes(frame), PAGED_COUNT)
+        got = {n: c.stop(settle=0.5) for n, c in caps.items()}
+        moved = drops(before, env.stats(), aid, fe.DIR_TX)
+        mark = bytes(frame)[-14:]
+        seen = {n: count(fs, mark) for n, fs in got.items()}
+        if dropped:
+            check(moved["spoof_nd"] == PAGED_COUNT and not any(seen.values()),
+                  f"paged NA with a {name} past the linear data: {moved['spoof_nd']} of "
+                  f"{PAGED_COUNT} dropped as spoof_nd, seen {seen}")
+        else:
+            check(moved["malformed"] == 0 and moved["spoof_nd"] == 0 and
+                  seen["a2"] == PAGED_COUNT,
+                  f"paged NA with {name}: forwarded to a2 ({seen['a2']} of {PAGED_COUNT}), "
+                  f"no drop (malformed +{moved['malformed']}, spoof_nd +{moved['spoof_nd']})")
 
     # Phase 2: from the wire.
     wm = w.mac
