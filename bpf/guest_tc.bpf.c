@@ -162,7 +162,6 @@ static __always_inline __u32 vnet_check_ipv6(struct __sk_buff* skb, void* l3, vo
     off = loc.off;
     frag = loc.frag;
     nexthdr = (__u8)loc.nexthdr;
-    r = VNET_DROP_MAX;
   }
   if (frag != VNET_FRAG_LATER) {
     if (nexthdr == IPPROTO_UDP) {
