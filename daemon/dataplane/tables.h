@@ -34,7 +34,7 @@ struct ContextEntry {
   uint32_t id = 0;
   vnet_ctx_rec rec{};
   std::vector<std::array<uint8_t, 4>> ipv4;
-  std::vector<std::array<uint8_t, 16>> ipv6;  // includes the MAC's EUI-64 link-local
+  std::vector<std::array<uint8_t, 16>> ipv6;  // with its link-locals (or the EUI-64 one)
 };
 
 // Builds the entry of `ctx` on device `ifindex`; `device_flags` are the VNET_CTX_F_PEER /
