@@ -267,7 +267,7 @@ absl::Status RunDaemon(const DaemonOptions& options) {
   }
 
   std::unique_ptr<Dataplane> dataplane;
-  if (options.fast_path == "bpf") {
+  if (config.fast_path() == "bpf") {
     BpfDataplaneOptions bpf;
     bpf.pin_dir = config.bpf_pin_dir();
     bpf.uplink = config.uplink();
@@ -282,7 +282,7 @@ absl::Status RunDaemon(const DaemonOptions& options) {
   LogInfo("vnetd %s listening on %s; %d of %d contexts in use; fast path: %s", VNET_VERSION,
           absl::StrJoin((*server)->listen_addresses(), ", "), (*server)->registry().size(),
           (*server)->registry().capacity(), dataplane->Describe());
-  if (options.fast_path == "bpf") {
+  if (config.fast_path() == "bpf") {
     LogInfo("stopping leaves the fast path forwarding; pins stay in %s", config.bpf_pin_dir());
   }
 

@@ -61,8 +61,7 @@ class VnetServer {
 };
 
 struct DaemonOptions {
-  v1::DaemonConfig config;
-  std::string fast_path = "none";
+  v1::DaemonConfig config;  // its fast_path chooses the data plane
 };
 
 // Detaches every program vnet attached and deletes its pins, then returns: the explicit

@@ -37,10 +37,7 @@ from topology import HarnessError, Topology, VnetDaemon, check_clean, free_tcp_p
 from prometheus_e2e import Prometheus, spoofed_frames  # noqa: E402
 
 # Data the fast path cannot produce yet: metric name -> why.
-NOT_YET = {
-    "vnet_context_rate_limit_drops_total":
-        "RateLimit is stored but not enforced by the fast path yet: no rate-limit drops",
-}
+NOT_YET: dict = {}
 # Rules whose condition the run cannot provoke: the data they read must be there.
 DATA_ONLY = {
     "VnetdMetricsAbsent": 'up{job="vnetd"}',  # needs no scrape target at all
@@ -54,9 +51,10 @@ def log(msg: str) -> None:
 
 
 def dashboard_queries(path: str):
-    """(where, expr) for every panel target and template variable of the dashboard."""
+    """(where, expr) for every panel target and template variable of the dashboard; a
+    panel without a query or a repeated panel id is an error (HarnessError)."""
     d = json.load(open(path))
-    out = []
+    out, ids = [], []
     for v in d.get("templating", {}).get("list", []):
         q = v.get("query")
         if isinstance(q, dict):
@@ -66,11 +64,16 @@ def dashboard_queries(path: str):
 
     def walk(panels):
         for p in panels:
+            ids.append(p.get("id"))
+            if p.get("type") != "row" and not any(t.get("expr") for t in p.get("targets", [])):
+                raise HarnessError(f"dashboard panel '{p.get('title')}' has no query")
             for t in p.get("targets", []):
                 if t.get("expr"):
                     out.append((f"panel {p.get('id')} '{p.get('title')}'", t["expr"]))
             walk(p.get("panels", []))
     walk(d.get("panels", []))
+    if len(ids) != len(set(ids)):
+        raise HarnessError(f"dashboard panel ids repeat: {sorted(ids)}")
     return out
 
 
