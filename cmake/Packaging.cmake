@@ -46,17 +46,19 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "network virtualization for Xen dom0: per-guest contexts, eBPF fast path, metrics")
 # The address the project's commits are made under (git log); lintian needs a mail host.
 set(CPACK_PACKAGE_CONTACT "vnet maintainers <maintainers@users.noreply.r-seed-6b94e6c8.example>")
+# The extended description (CPack puts the summary above it); lines under 80 columns.
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-    "${CPACK_PACKAGE_DESCRIPTION_SUMMARY}
-vnet replaces the Linux bridge or Open vSwitch in a Xen dom0 (or any host whose guests
-sit behind vif, veth or tap devices). The daemon vnetd assigns each guest interface a
-context (MAC, addresses, VLAN, MTU, offloads, rate) over a gRPC API and validates guest
-buffers; XDP and TC programs do the bridging, anti-spoofing, checksum and segmentation
-offload in the kernel, and keep forwarding while vnetd restarts.
+    "vnet replaces the Linux bridge or Open vSwitch in a Xen dom0, or on any host
+whose guests sit behind vif, veth or tap devices. The daemon vnetd assigns
+each guest interface a context (MAC, addresses, VLAN, MTU, offloads, rate)
+over a gRPC API and validates guest buffers; XDP and TC programs do the
+bridging, anti-spoofing, checksum and segmentation offload in the kernel and
+keep forwarding while vnetd restarts.
 .
-This package holds vnetd with its hardened systemd unit, the vnetctl command line tool
-(with bash completion), the Xen hotplug script vif-vnet, a Python client for
-orchestrators, Prometheus scrape and alert rules and a Grafana dashboard.")
+This package holds vnetd with its hardened systemd unit, the vnetctl command
+line tool (with bash completion), the Xen hotplug script vif-vnet, a Python
+client for orchestrators, Prometheus scrape and alert rules and a Grafana
+dashboard.")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)

@@ -20,9 +20,9 @@ is what vnetd's BPF programs need):
     none of the three (CAP_NET_ADMIN only with a private network), and the unit's
     CapabilityBoundingSet can only narrow what the container's systemd holds.
   * --system-call-filter=bpf: nspawn's own seccomp allow-list lacks bpf(2).
-  * a bpffs mounted by a mount unit inside the container (sys-fs-bpf.mount): systemd
-    mounts /sys/fs/bpf at boot on a real system but not in a container, and the unit is
-    ordered After=sys-fs-bpf.mount. A bpffs mounted inside is a new instance private to
+  * a bpffs mounted at boot inside the container by a oneshot unit before sysinit.target:
+    systemd mounts /sys/fs/bpf at boot on a real system but not in a container (and
+    refuses a .mount unit for an API file system). A bpffs mounted inside is a new instance private to
     the container's mount namespace, so vnetd's pins (/sys/fs/bpf/vnet) never meet the
     host's or another test's, and they go away with the container (binding the host's
     /sys/fs/bpf would leave them behind on the host).
@@ -55,22 +55,34 @@ INCLUDE = ["systemd", "systemd-sysv", "dbus", "iproute2", "iputils-ping", "procp
 CAPABILITIES = "CAP_NET_ADMIN,CAP_BPF,CAP_PERFMON"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+# systemd refuses a .mount unit for an API file system ("Cannot create mount unit for API
+# file system /sys/fs/bpf"), so a oneshot mounts it early, as systemd itself does at boot
+# outside a container.
 BPF_MOUNT_UNIT = """\
 # Written by the vnet systemd test: what systemd does at boot outside a container.
 [Unit]
-Description=BPF file system
+Description=BPF file system at /sys/fs/bpf (vnet systemd test)
 DefaultDependencies=no
 Before=sysinit.target
 ConditionPathIsMountPoint=!/sys/fs/bpf
 
-[Mount]
-What=bpf
-Where=/sys/fs/bpf
-Type=bpf
-Options=mode=0700,nosuid,nodev,noexec
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/mount -t bpf -o mode=0700,nosuid,nodev,noexec bpf /sys/fs/bpf
 
 [Install]
 WantedBy=sysinit.target
+"""
+BPF_MOUNT_UNIT_NAME = "vnet-test-bpffs.service"
+
+# The container shares the host's network namespace: maintainer scripts may start vnetd
+# and nothing else (no other package's daemon listening on the host's ports).
+POLICY_RC_D = """\
+#!/bin/sh
+# Written by the vnet systemd test: only vnetd may be started by maintainer scripts.
+case "$1" in vnetd|vnetd.service) exit 0 ;; esac
+exit 101
 """
 
 
@@ -193,11 +205,14 @@ def prepare_tree(workdir: str) -> str:
     subprocess.run(f"zstd -dc {tarball} | tar --numeric-owner -C {root} -xpf -", shell=True,
                    check=True, timeout=600)
     write_tree_sources(root)
-    unit = os.path.join(root, "etc/systemd/system/sys-fs-bpf.mount")
+    unit = os.path.join(root, "etc/systemd/system", BPF_MOUNT_UNIT_NAME)
     open(unit, "w").write(BPF_MOUNT_UNIT)
     wants = os.path.join(root, "etc/systemd/system/sysinit.target.wants")
     os.makedirs(wants, exist_ok=True)
-    os.symlink("../sys-fs-bpf.mount", os.path.join(wants, "sys-fs-bpf.mount"))
+    os.symlink(f"../{BPF_MOUNT_UNIT_NAME}", os.path.join(wants, BPF_MOUNT_UNIT_NAME))
+    policy = os.path.join(root, "usr/sbin/policy-rc.d")
+    open(policy, "w").write(POLICY_RC_D)
+    os.chmod(policy, 0o755)
     # Packages apt downloaded in earlier runs.
     archives = os.path.join(CACHE, "archives")
     for deb in glob.glob(os.path.join(archives, "*.deb")):
