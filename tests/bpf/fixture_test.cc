@@ -299,7 +299,7 @@ Row Offload(std::string name, Port in, Bytes frame, int verdict, uint32_t reason
   return r;
 }
 
-// Offloads and MTU (issue 4). A test run cannot mark a packet TCP GSO (gso_type stays 0), so
+// Offloads and MTU. A test run cannot mark a packet TCP GSO (gso_type stays 0), so
 // resegmenting a super-packet is checked live (tests/fastpath/test_offload.py); here a
 // super-packet too big for the destination fails to resize and is dropped as mtu.
 Row RxDrop(Row r) {
