@@ -261,8 +261,9 @@ def mount_for(mountinfo: List[List[str]], path: str) -> List[str]:
 # ------------------------------------------------------------------------------ phases
 def phase_install(c: Container, ck: Checks, deb: str) -> None:
     t0 = time.monotonic()
-    r = c.sh(f"apt-get install -y -q /root/{os.path.basename(deb)}", timeout=600, check=False)
-    ck.timings["apt-get install (fresh)"] = time.monotonic() - t0
+    # docs/operations.md step 1, as an operator types it (apt, not apt-get).
+    r = c.sh(f"apt install -y -q /root/{os.path.basename(deb)}", timeout=600, check=False)
+    ck.timings["apt install (fresh)"] = time.monotonic() - t0
     if r.returncode != 0:
         raise TestFailure(f"apt-get install failed:\n{(r.stdout + r.stderr)[-3000:]}")
     state = wait_active(c)
@@ -272,7 +273,8 @@ def phase_install(c: Container, ck: Checks, deb: str) -> None:
     ck.expect(enabled == "enabled", "install.enabled", f"is-enabled: {enabled}")
     conf = c.sh("test -f /etc/vnet/vnetd.conf && echo yes", check=False).stdout.strip()
     ck.expect(conf == "yes", "install.config", "/etc/vnet/vnetd.conf copied from the example")
-    r = c.sh("python3 -c 'import vnet.client, grpc, google.protobuf; print(vnet.client.__file__)'",
+    r = c.sh("python3 -c 'import vnet.client' && "
+             "python3 -c 'import vnet.client, grpc, google.protobuf; print(vnet.client.__file__)'",
              check=False)
     ck.expect(r.returncode == 0 and "/usr/lib/python3/dist-packages/vnet/" in r.stdout,
               "install.python", (r.stdout + r.stderr).strip()[-300:])
@@ -315,6 +317,9 @@ def phase_journal(c: Container, ck: Checks, guestless_if: str) -> None:
                   f"{len(hits)} line(s) like {hits[0]['MESSAGE'][:70]!r} with PRIORITY {prios}"
                   f" (want {prio})" if hits else f"no line /{pattern}/"
                   + ("" if hits else f"; last lines: {[e['MESSAGE'] for e in entries[-6:]]}"))
+    r = c.sh("journalctl -u vnetd -p err --no-pager", check=False)
+    ck.expect(f"127.0.0.1:{busy_port}" in r.stdout, "journal.filter-err",
+              "journalctl -u vnetd -p err shows the metrics error (docs/operations.md step 3)")
     raw = [e["MESSAGE"] for e in entries if re.match(r"^<\d>", e["MESSAGE"])]
     ck.expect(not raw, "journal.prefix-stripped",
               f"{len(entries)} vnetd lines, {len(raw)} still starting with <N> {raw[:2]}")
