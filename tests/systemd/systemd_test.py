@@ -121,11 +121,14 @@ def previous_deb(source_dir: str, workdir: str) -> str:
     log(f"building the previous version ({commit[:12]}) once; cached as {cached}")
     t0 = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="previous-", dir=workdir)
-    src, build, out = (os.path.join(tmp, d) for d in ("src", "build", "out"))
+    # BUILD inside SRC, as deploy/build.sh does: with CCACHE_BASEDIR the compiler sees
+    # the same relative paths in every run, so a rebuild is mostly cache hits.
+    src, out = os.path.join(tmp, "src"), os.path.join(tmp, "out")
+    build = os.path.join(src, "build")
     os.makedirs(src)
     subprocess.run(f"git -C {source_dir} archive {commit} | tar -x -C {src}", shell=True,
                    check=True, timeout=120)
-    env = dict(os.environ, CCACHE_BASEDIR=tmp)
+    env = dict(os.environ, CCACHE_BASEDIR=src)
     configure = ["cmake", "-S", src, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
                  "-DVNET_BUILD_TESTS=OFF"]
     if shutil.which("ccache"):
