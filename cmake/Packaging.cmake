@@ -36,8 +36,8 @@ add_custom_target(vnet_deb_changelog ALL DEPENDS ${CMAKE_BINARY_DIR}/debian/chan
 install(FILES ${CMAKE_BINARY_DIR}/debian/changelog.gz DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES ${VNET_DEB_DIR}/lintian-overrides DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides
         RENAME vnet)
-set(VNET_DEB_CONTROL_EXTRA
-    ${VNET_DEPLOY}/debian/postinst ${VNET_DEPLOY}/debian/prerm ${VNET_DEPLOY}/debian/postrm)
+set(VNET_DEB_CONTROL_EXTRA ${VNET_DEPLOY}/debian/preinst ${VNET_DEPLOY}/debian/postinst
+    ${VNET_DEPLOY}/debian/prerm ${VNET_DEPLOY}/debian/postrm)
 if(VNET_DEB_CONFFILES)
   file(WRITE ${CMAKE_BINARY_DIR}/debian/conffiles "${VNET_DEB_CONFFILES}")
   list(APPEND VNET_DEB_CONTROL_EXTRA ${CMAKE_BINARY_DIR}/debian/conffiles)

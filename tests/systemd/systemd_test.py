@@ -271,7 +271,7 @@ def phase_install(c: Container, ck: Checks, deb: str) -> None:
         raise TestFailure(f"apt-get install failed:\n{(r.stdout + r.stderr)[-3000:]}")
     state = wait_active(c)
     ck.expect(state == "active", "install.active",
-              f"after apt-get install vnetd.service is {state}")
+              f"after apt install vnetd.service is {state}")
     enabled = c.sh("systemctl is-enabled vnetd", check=False).stdout.strip()
     ck.expect(enabled == "enabled", "install.enabled", f"is-enabled: {enabled}")
     conf = c.sh("test -f /etc/vnet/vnetd.conf && echo yes", check=False).stdout.strip()
@@ -446,6 +446,14 @@ def phase_upgrade(c: Container, t: Topology, ck: Checks, old_deb: str, new_deb: 
     ck.expect(version == new_version and state == "active", "upgrade.active",
               f"{old_version} -> {version}, vnetd {state}")
     log(f"ping across the upgrade: {got}/{sent} received ({1 - got / max(sent, 1):.1%} lost)")
+    # vif-vnet became a conffile in 0.2.0: the unmodified 0.1.0 file is replaced quietly.
+    r = c.sh("md5sum /etc/xen/scripts/vif-vnet; ls /etc/xen/scripts/; "
+             "dpkg-query --control-show vnet conffiles", check=False)
+    shipped = run(["sh", "-c", f"dpkg-deb --fsys-tarfile {new_deb} | tar -xOf - "
+                   "./etc/xen/scripts/vif-vnet | md5sum"], timeout=30).stdout.split()[0]
+    ck.expect(shipped in r.stdout and "vnet-0.1.0" not in r.stdout
+              and "/etc/xen/scripts/vif-vnet" in r.stdout, "upgrade.conffile",
+              f"vif-vnet is the new version and a conffile, nothing left aside: {r.stdout.split()}")
     after = contexts(c)
     key = lambda x: (x.get("id"), x.get("interface_name"), x.get("mac"),  # noqa: E731
                      tuple(x.get("ipv4_addresses", [])), tuple(x.get("ipv6_addresses", [])),
