@@ -7,7 +7,7 @@ skips.
   systemd_test.py --build-dir BUILD --source-dir SRC [--checks package|watchdog]
 
 --checks package (ctest systemd.package), in order:
-  install   `apt-get install ./vnet_<new>.deb` on a fresh system: dependencies and
+  install   `apt install ./vnet_<new>.deb` on a fresh system: dependencies and
             Recommends (python3-grpcio, python3-protobuf) from Debian's mirror; postinst
             copies /etc/vnet/vnetd.conf, enables and starts vnetd.service -> active; the
             Python client imports; docs/operations.md's walk-through commands run.
@@ -29,7 +29,8 @@ skips.
             says.
   upgrade   the previous landed version (commit 8482e85 of main, 0.1.0, state format 1)
             installed, two guests given contexts with offloads, then `apt-get install
-            ./vnet_<new>.deb`: same contexts (ids, interfaces, addresses), format 1's
+            ./vnet_<new>.deb` without a prompt (0.1.0's vif-vnet, now a conffile, is
+            replaced quietly): same contexts (ids, interfaces, addresses), format 1's
             offloads carried to both directions, forwarding on (loss across the upgrade
             reported), and after a change the state file is format 2.
 --checks watchdog (ctest systemd.watchdog): the unit has WatchdogSec=; vnetd stopped with
