@@ -194,6 +194,7 @@ def prepare_tree(workdir: str) -> str:
         # The downloaded .debs of the base system are in the tree; the tarball need not hold them.
         for deb in glob.glob(os.path.join(staging, "var/cache/apt/archives/*.deb")):
             os.unlink(deb)
+        os.chmod(staging, 0o755)  # mkdtemp's 0700 would become the container's / mode
         tmp = tarball + f".tmp{os.getpid()}"
         subprocess.run(f"tar --numeric-owner -C {staging} -cf - . | zstd -q -T2 -3 -o {tmp}",
                        shell=True, check=True, timeout=600)
@@ -204,6 +205,8 @@ def prepare_tree(workdir: str) -> str:
     os.makedirs(root)
     subprocess.run(f"zstd -dc {tarball} | tar --numeric-owner -C {root} -xpf -", shell=True,
                    check=True, timeout=600)
+    # / must be traversable for the system users (messagebus: dbus fails with EACCES).
+    os.chmod(root, 0o755)
     write_tree_sources(root)
     unit = os.path.join(root, "etc/systemd/system", BPF_MOUNT_UNIT_NAME)
     open(unit, "w").write(BPF_MOUNT_UNIT)
@@ -271,7 +274,7 @@ class Container:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def start(self, timeout: float = 90) -> None:
+    def start(self, timeout: float = 90) -> None:  # noqa: C901
         cmd = ["systemd-nspawn", "-D", self.root, "--boot", "--register=no", "--keep-unit",
                "--console=pipe", f"--machine={self.name}", f"--capability={CAPABILITIES}",
                "--system-call-filter=bpf", "--resolv-conf=copy-host", "--timezone=off",
@@ -299,7 +302,9 @@ class Container:
                 break
             time.sleep(0.3)
         if state not in ("running", "degraded"):
-            raise ContainerError(f"the container's systemd is '{state}' after {timeout}s")
+            jobs = self.sh("systemctl list-jobs --no-legend", check=False).stdout.strip()
+            raise ContainerError(f"the container's systemd is '{state}' after {timeout}s; "
+                                 f"jobs: {jobs[-1500:]}")
         self.boot_seconds = timeout - (end - time.monotonic())
         if state == "degraded":
             failed = self.sh("systemctl --failed --no-legend", check=False).stdout.strip()
