@@ -415,9 +415,9 @@ def phase_upgrade(c: Container, t: Topology, ck: Checks, old_deb: str, new_deb: 
     c.sh(f"printf 'metrics_address: \"127.0.0.1:{free_port()}\"\\n' > /etc/vnet/vnetd.conf")
     t0 = time.monotonic()
     # Without Recommends: 0.1.0 recommended prometheus, which is not what is tested here.
-    r = c.sh(f"apt-get install -y -q --no-install-recommends /root/{os.path.basename(old_deb)}",
+    r = c.sh(f"apt install -y -q --no-install-recommends /root/{os.path.basename(old_deb)}",
              timeout=600, check=False)
-    ck.timings["apt-get install (previous version)"] = time.monotonic() - t0
+    ck.timings["apt install (previous version)"] = time.monotonic() - t0
     if r.returncode != 0:
         raise TestFailure(f"apt-get install of the previous version failed:\n{r.stdout[-2000:]}"
                           f"{r.stderr[-1000:]}")
@@ -435,12 +435,12 @@ def phase_upgrade(c: Container, t: Topology, ck: Checks, old_deb: str, new_deb: 
 
     def upgrade():
         t0 = time.monotonic()
-        r = c.sh(f"apt-get install -y -q /root/{os.path.basename(new_deb)}", timeout=600, check=False)
+        r = c.sh(f"apt install -y -q /root/{os.path.basename(new_deb)}", timeout=600, check=False)
         took = time.monotonic() - t0
         return r, took, wait_active(c)
 
     sent, got, (r, took, state) = ping_across(t, g3, g4.ipv4, upgrade, count=1000)
-    ck.timings["apt-get install (upgrade)"] = took
+    ck.timings["apt install (upgrade)"] = took
     if r.returncode != 0:
         raise TestFailure(f"upgrade failed:\n{r.stdout[-2000:]}{r.stderr[-1000:]}")
     version = c.sh("dpkg-query -W -f '${Version}' vnet").stdout.strip()
