@@ -19,6 +19,8 @@ packages=(
   iproute2 ethtool xdp-tools kmod
   # test, demo and benchmark
   iperf3 iputils-ping python3 python3-scapy tshark netsniff-ng prometheus jq procps
+  # tests/xen-e2e: Xen + dom0 under QEMU (the Xen and kernel .debs are only downloaded)
+  qemu-system-x86 qemu-utils busybox-static cpio xz-utils zstd tcpdump util-linux file
 )
 
 export DEBIAN_FRONTEND=noninteractive

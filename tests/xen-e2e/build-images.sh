@@ -91,6 +91,7 @@ for t in read write ls list exists rm watch; do ln -sf xenstore "$domu/usr/bin/x
 add_modules "$domu" xen-netfront
 install -m 0755 "$here/guest/init.sh" "$domu/init"
 install -m 0755 "$here/guest/agent.sh" "$domu/sbin/e2e-agent"
+install -m 0755 "$here/guest/probe.sh" "$domu/sbin/probe"
 pack "$domu" "$out/domU.cpio.gz"
 
 # ---------------------------------------------------------------- dom0

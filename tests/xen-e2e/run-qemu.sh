@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Boots Xen with dom0 under QEMU (TCG) and waits for it to power off, at most SECONDS.
 # The console goes to LOG with a timestamp (seconds since start) on every line.
-# QEMU never outlives this script: timeout kills it at the deadline, and it gets SIGKILL
-# if its parent dies (setpriv --pdeathsig), e.g. when ctest kills the test.
+# QEMU never outlives this script: timeout kills it at the deadline, timeout gets SIGKILL
+# when this script dies and QEMU when timeout dies (setpriv --pdeathsig), so killing this
+# script (as run-e2e.sh does on any exit) takes QEMU down too. QEMU's pid: IMAGES_DIR/qemu.pid.
 #
 # Usage: run-qemu.sh IMAGES_DIR LOG SECONDS [DOM0_DEADLINE]
 #   IMAGES_DIR holds xen, vmlinuz, dom0.cpio.gz (build-images.sh)
@@ -17,9 +18,9 @@ dom0_args="console=hvc0 earlyprintk=xen rdinit=/init E2E_DOM0_DEADLINE=$dom0_dea
 
 set +e
 # -nic none: no NIC at all, so nothing in the guest can reach the host's network.
-timeout --kill-after=5 "$secs" setpriv --pdeathsig KILL \
+setpriv --pdeathsig KILL timeout --kill-after=5 "$secs" setpriv --pdeathsig KILL \
   qemu-system-x86_64 -machine q35,accel=tcg -cpu qemu64 -smp 2 -m 3072 \
-    -nographic -no-reboot -nic none -monitor none -serial stdio \
+    -nographic -no-reboot -nic none -monitor none -serial stdio -pidfile "$img/qemu.pid" \
     -kernel "$img/xen" -append "$xen_args" \
     -initrd "$img/vmlinuz $dom0_args,$img/dom0.cpio.gz" </dev/null 2>&1 \
   | perl -MTime::HiRes=time -ne 'BEGIN { $| = 1; $t0 = time } s/\r//g; printf "[%7.2f] %s", time - $t0, $_' >"$log"

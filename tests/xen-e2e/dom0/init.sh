@@ -8,6 +8,9 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /dev/shm /proc/xen /sys/fs/bpf /run/xen /run/vnet /var/lib/vnet /tmp
 mount -t devpts devpts /dev/pts
+# devtmpfs has no /dev/fd or /dev/std*: bash process substitution and Xen's locking.sh use them.
+ln -sf /proc/self/fd /dev/fd; ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout; ln -sf /proc/self/fd/2 /dev/stderr
 mount -t tmpfs tmpfs /dev/shm
 mount -t bpf bpf /sys/fs/bpf
 # Kernel messages go to a file, not the console the host parses (dumped on failure).

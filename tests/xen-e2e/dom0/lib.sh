@@ -4,8 +4,13 @@
 #   E2E-STAGE NAME SECONDS
 #   E2E-METRIC NAME VALUE       (throughput etc., for the report)
 #   E2E-INFO TEXT               (context for a human)
+#   E2E-LOG TEXT                (log tails, printed when something failed)
+# Under TCG every fork+exec in dom0 costs tens of milliseconds, so the helpers use bash
+# builtins where they can and wait on xenstore watches instead of polling.
 
-uptime_s() { cut -d' ' -f1 /proc/uptime; }
+exec {NAP_FD}<> <(:)  # a pipe nobody writes: read -t on it is a sleep without exec
+nap() { read -rt "$1" -u "$NAP_FD" _ || true; }
+uptime_s() { local up _; read -r up _ </proc/uptime; echo "$up"; }
 since() { awk -v a="$1" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }'; }
 
 STAGE_NAME="" STAGE_T0=""
@@ -26,64 +31,122 @@ info() { echo "E2E-INFO $*"; }
 metric() { echo "E2E-METRIC $1 $2"; }
 oneline() { tr '\n' ' ' | tr -s ' ' | cut -c1-"${1:-400}"; }
 
-# wait_until SECONDS CMD...: polls CMD every 0.3 s until it succeeds; 1 on deadline.
+# wait_until SECONDS CMD...: retries CMD every 0.5 s until it succeeds; 1 on deadline.
 wait_until() {
-  local deadline=$(($(date +%s) + $1)); shift
+  local deadline=$((SECONDS + $1)); shift
   until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -ge "$deadline" ] && return 1
-    sleep 0.3
+    [ "$SECONDS" -ge "$deadline" ] && return 1
+    nap 0.5
   done
 }
 
-# --------------------------------------------------------------------- guests
-domid() { xl domid "$1" 2>/dev/null; }
 xsg() { xenstore-read "$@" 2>/dev/null; }  # empty output when the key is absent
 
-# g_run NAME TIMEOUT COMMAND: runs COMMAND in guest NAME through its agent (guest/agent.sh);
-# sets G_RC (124 = timed out in the guest, 125 = agent did not answer) and G_OUT.
-declare -A G_SEQ
-g_run() {
-  local name=$1 tmo=$2 cmd=$3 d seq deadline ans
-  G_RC=125 G_OUT=""
-  d=$(domid "$name") || { G_OUT="no domain $name"; return 125; }
-  seq=$(( ${G_SEQ[$name]:-0} + 1 )); G_SEQ[$name]=$seq
-  xenstore-write "/local/domain/$d/data/e2e/cmd" "$seq $tmo $cmd"
-  deadline=$(($(date +%s) + tmo + 15))
-  while [ "$(date +%s)" -lt "$deadline" ]; do
-    ans=$(xsg "/local/domain/$d/data/e2e/rc")
-    if [ "${ans%% *}" = "$seq" ]; then
-      G_RC=${ans#* }
-      G_OUT=$(xenstore-read -R "/local/domain/$d/data/e2e/out" 2>/dev/null)
-      return "$G_RC"
+# xs_wait PATH SECONDS [VALUE]: waits until PATH exists (and, with VALUE, holds VALUE),
+# woken by a xenstore watch rather than by polling. Sets XS_VAL.
+xs_wait() {
+  local path=$1 secs=$2 want=${3-} deadline=$((SECONDS + $2))
+  XS_VAL=$(xsg "$path")
+  if [ -n "$XS_VAL" ] && { [ -z "$want" ] || [ "$XS_VAL" = "$want" ]; }; then return 0; fi
+  coproc XSW { exec timeout "$secs" xenstore-watch "$path" 2>/dev/null; }
+  local fd=${XSW[0]} pid=$XSW_PID
+  while [ "$SECONDS" -lt "$deadline" ] && read -r -t $((deadline - SECONDS + 1)) -u "$fd" _; do
+    XS_VAL=$(xsg "$path")
+    if [ -n "$XS_VAL" ] && { [ -z "$want" ] || [ "$XS_VAL" = "$want" ]; }; then
+      kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; return 0
     fi
-    sleep 0.2
   done
-  G_OUT="agent in $name (domain $d) did not answer '$cmd' within $((tmo + 15)) s"
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  return 1
+}
+
+# --------------------------------------------------------------------- guests
+declare -A DOM G_SEQ
+# dom NAME: sets DOMID to the guest's domain id, asking xl once per incarnation (xl is
+# slow). Call it directly, not in $(...), so the answer is remembered.
+dom() {
+  [ -n "${DOM[$1]:-}" ] || DOM[$1]=$(xl domid "$1" 2>/dev/null)
+  DOMID=${DOM[$1]}
+}
+forget_dom() { unset "DOM[$1]"; G_SEQ[$1]=0; }
+
+# g_run NAME TIMEOUT COMMAND: runs COMMAND (sh -c) in guest NAME through its agent
+# (guest/agent.sh); sets G_RC (124: timed out in the guest, 125: no answer) and G_OUT.
+g_run() {
+  local name=$1 tmo=$2 cmd=$3 d seq rcpath
+  G_RC=125 G_OUT=""
+  dom "$name"; d=$DOMID
+  [ -n "$d" ] || { G_OUT="no domain $name"; return 125; }
+  seq=$(( ${G_SEQ[$name]:-0} + 1 )); G_SEQ[$name]=$seq
+  rcpath=/local/domain/$d/data/e2e/rc
+  # Watch first (its first event is the registration), then ask: no answer can be missed.
+  coproc GW { exec timeout $((tmo + 15)) xenstore-watch "$rcpath" 2>/dev/null; }
+  local fd=${GW[0]} pid=$GW_PID ans
+  read -r -t 10 -u "$fd" _
+  xenstore-write "/local/domain/$d/data/e2e/cmd" "$seq $tmo $cmd"
+  while read -r -t $((tmo + 15)) -u "$fd" _; do
+    ans=$(xsg "$rcpath")
+    [ "${ans%% *}" = "$seq" ] && break
+  done
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  ans=$(xsg "$rcpath")
+  if [ "${ans%% *}" = "$seq" ]; then
+    G_RC=${ans#* }
+    G_OUT=$(xenstore-read -R "/local/domain/$d/data/e2e/out" 2>/dev/null)
+    return "$G_RC"
+  fi
+  G_OUT="agent in $name (domain $d) did not answer '${cmd:0:80}' within $((tmo + 15)) s"
   return 125
 }
 
 # g_ready NAME SECONDS: waits for the guest's agent to announce itself.
 g_ready() {
-  local name=$1 d
-  wait_until "$2" sh -c "d=\$(xl domid $name) && xenstore-read /local/domain/\$d/data/e2e/ready" \
-    || return 1
-  G_SEQ[$name]=0
+  local d; dom "$1"; d=$DOMID
+  [ -n "$d" ] && xs_wait "/local/domain/$d/data/e2e/ready" "$2" && G_SEQ[$1]=0
 }
 
-# xl_create NAME CFG: creates a domain with a bounded wait; output in XL_OUT.
-xl_create() {
-  XL_OUT=$(timeout 90 xl create "$2" 2>&1)
+# ping_checks GUEST CHECK=PING_ARGS...: every probe in one agent round trip (guest/probe.sh);
+# a check passes when all 5 probes were answered.
+ping_checks() {
+  local g=$1 spec cmd="" got; shift
+  for spec in "$@"; do cmd+="probe ping ${spec%%=*} ${spec#*=}; "; done
+  g_run "$g" $((15 * $#)) "$cmd"
+  for spec in "$@"; do
+    got=$(awk -v n="${spec%%=*}" '$1 == "R" && $2 == n {print $3}' <<<"$G_OUT")
+    if [ "$got" = 5 ]; then ok "${spec%%=*}" "5/5 answered (ping ${spec#*=} from $g)"
+    else fail "${spec%%=*}" "${got:-no result}/5 answered (ping ${spec#*=} from $g; agent rc $G_RC: $(oneline 200 <<<"$G_OUT"))"; fi
+  done
 }
 
-# ping_ok NAME ARGS...: ping inside guest NAME; 0 when every probe was answered.
-ping_ok() {
-  local name=$1; shift
-  g_run "$name" 30 "ping -q $*"
+# iperf_check CHECK GUEST DST: 3 s of TCP from GUEST to DST (guest/probe.sh). Retransmits
+# must stay under 1% of the segments sent: the path is lossless and virtual, so every
+# retransmit is a frame the switch or netback dropped; the failure this guards against
+# (offloads not matching the guest, seen in the feasibility run) retransmitted a third.
+# Sets M_<check> to the bit rate for the ratios.
+iperf_check() {
+  local name=$1 g=$2 dst=$3 tag bps retr bytes mss err segs mbit
+  g_run "$g" 30 "probe iperf $dst"
+  read -r tag bps retr bytes mss err <<<"$(grep '^I ' <<<"$G_OUT")"
+  bps=${bps%.*} bytes=${bytes%.*}
+  if [ "$tag" != I ] || [ "${bytes:-0}" = 0 ]; then
+    fail "$name" "no transfer (agent rc $G_RC): ${err:-} $(oneline 200 <<<"$G_OUT")"; return
+  fi
+  segs=$((bytes / ${mss:-1448} + 1))
+  mbit=$((bps / 1000000))
+  printf -v "M_${name//[.-]/_}" '%s' "$bps"
+  metric "$name.bps" "$bps"; metric "$name.retransmits" "$retr"; metric "$name.segments" "$segs"
+  if [ $((retr * 100)) -lt "$segs" ]; then ok "$name" "$mbit Mbit/s, $retr retransmits of ~$segs segments"
+  else fail "$name" "$mbit Mbit/s, $retr retransmits of ~$segs segments (bound: < 1%)"; fi
 }
 
 # ------------------------------------------------------------------------ vnet
 ctx_json() { vnetctl context get --domain "$1" --device "$2" -o json 2>/dev/null; }
 ctx_exists() { vnetctl context get --domain "$1" --device "$2" >/dev/null 2>&1; }
+ctx_gone() { ! vnetctl context get --domain "$1" --device "$2" >/dev/null 2>&1; }
+ctx_ids() {
+  vnetctl context list -o json 2>/dev/null \
+    | jq -c '[.contexts[]? | [.id, .domain_id, .device_id, .interface_name]]'
+}
 # drop_total CONTEXT_ID: every drop counted for the context (reasons and rate limit).
 drop_total() {
   vnetctl stats "$1" -o json 2>/dev/null | jq -r '

@@ -6,6 +6,9 @@ export PATH=/usr/bin:/usr/sbin:/bin:/sbin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+# devtmpfs has no /dev/fd or /dev/std*: bash process substitution and Xen's locking.sh use them.
+ln -sf /proc/self/fd /dev/fd; ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout; ln -sf /proc/self/fd/2 /dev/stderr
 mkdir -p /tmp /run
 
 # xl shutdown / xl reboot make the kernel run /sbin/poweroff or /sbin/reboot; our /init is
@@ -20,12 +23,17 @@ ip4=$(arg e2e.ip4) ip6=$(arg e2e.ip6)
 for m in $(cat /lib/modules/e2e/order); do insmod /lib/modules/e2e/$m.ko; done
 i=0
 while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-# Answer ARP only for addresses of the interface asked (a second vif shares the subnet).
+# Answer ARP only for addresses of the interface asked (a second vif shares the subnet);
+# keep IPv6 addresses across link down/up (the MAC spoof test sets the link down).
 echo 1 >/proc/sys/net/ipv4/conf/all/arp_ignore
-ip link set lo up
-[ -n "$ip4" ] && ip addr add "$ip4" dev eth0
-[ -n "$ip6" ] && ip -6 addr add "$ip6" dev eth0 nodad
-ip link set eth0 up
+echo 1 >/proc/sys/net/ipv6/conf/all/keep_addr_on_down
+echo 1 >/proc/sys/net/ipv6/conf/default/keep_addr_on_down
+# Full paths: busybox's shell prefers its own applets (its ip lacks nodad).
+IP=/usr/bin/ip
+$IP link set lo up
+[ -n "$ip4" ] && $IP addr add "$ip4" dev eth0
+[ -n "$ip6" ] && $IP -6 addr add "$ip6" dev eth0 nodad
+$IP link set eth0 up
 echo "E2E-GUEST net ip4=$ip4 ip6=$ip6 uptime=$(cut -d' ' -f1 /proc/uptime)"
-iperf3 -s -D
+/usr/bin/iperf3 -s -D
 exec /sbin/e2e-agent
