@@ -56,6 +56,9 @@ v1::Offloads ToOffloads(const std::string& text) {
       o.set_tso_v6(true);
       o.set_scatter_gather(true);
       o.set_rx_checksum(true);
+      o.set_rx_scatter_gather(true);
+      o.set_rx_tso_v4(true);
+      o.set_rx_tso_v6(true);
     } else if (name == "tx-csum") {
       o.set_tx_checksum(true);
     } else if (name == "tso4") {
@@ -66,9 +69,16 @@ v1::Offloads ToOffloads(const std::string& text) {
       o.set_scatter_gather(true);
     } else if (name == "rx-csum") {
       o.set_rx_checksum(true);
+    } else if (name == "rx-sg") {
+      o.set_rx_scatter_gather(true);
+    } else if (name == "rx-tso4") {
+      o.set_rx_tso_v4(true);
+    } else if (name == "rx-tso6") {
+      o.set_rx_tso_v6(true);
     } else {
-      throw BadOption{absl::StrCat("--offloads: unknown offload '", name,
-                                   "' (known: tx-csum,tso4,tso6,sg,rx-csum, all, none)")};
+      throw BadOption{
+          absl::StrCat("--offloads: unknown offload '", name,
+                       "' (known: tx-csum,tso4,tso6,sg,rx-csum,rx-sg,rx-tso4,rx-tso6, all, none)")};
     }
   }
   return o;
@@ -91,7 +101,9 @@ const std::vector<OptionSpec>& SpecOptions() {
       {"ip", "ADDR", "allowed IPv4 or IPv6 address", true},
       {"vlan", "N", "access VLAN 1..4094 (default 1)"},
       {"mtu", "N", "MTU (default 1500)"},
-      {"offloads", "LIST", "tx-csum,tso4,tso6,sg,rx-csum | all | none (default all)"},
+      {"offloads", "LIST",
+       "guest transmit tx-csum,tso4,tso6,sg; guest receive rx-csum,rx-sg,rx-tso4,rx-tso6 | all | "
+       "none (default all)"},
       {"rate", "BITS", "transmit limit in bit/s, suffix k/M/G (default unlimited)"},
       {"burst", "BYTES", "burst allowance in bytes"},
   };

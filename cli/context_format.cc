@@ -12,6 +12,9 @@ std::string FormatOffloads(const vnet::v1::Offloads& o) {
   if (o.tso_v6()) on.emplace_back("tso6");
   if (o.scatter_gather()) on.emplace_back("sg");
   if (o.rx_checksum()) on.emplace_back("rx-csum");
+  if (o.rx_scatter_gather()) on.emplace_back("rx-sg");
+  if (o.rx_tso_v4()) on.emplace_back("rx-tso4");
+  if (o.rx_tso_v6()) on.emplace_back("rx-tso6");
   return on.empty() ? "none" : absl::StrJoin(on, ",");
 }
 

@@ -11,6 +11,10 @@ install(FILES ${VNET_DEPLOY}/prometheus/prometheus.yml ${VNET_DEPLOY}/prometheus
 install(FILES ${VNET_DEPLOY}/grafana/vnet-dashboard.json
         DESTINATION ${CMAKE_INSTALL_DATADIR}/vnet/grafana)
 install(FILES ${PROJECT_SOURCE_DIR}/docs/operations.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES ${VNET_DEPLOY}/bash-completion/vnetctl
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
+install(PROGRAMS ${PROJECT_SOURCE_DIR}/examples/orchestrator.py
+        DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 if(EXISTS ${PROJECT_SOURCE_DIR}/xen-hooks/vif-vnet)
   install(PROGRAMS ${PROJECT_SOURCE_DIR}/xen-hooks/vif-vnet DESTINATION /etc/xen/scripts)
 endif()

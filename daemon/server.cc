@@ -171,6 +171,9 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
       LogError("metrics: %s", metrics_server.status().message());
     }
   }
+  if (config.xenstore() != "off") {
+    self->xen_watcher_ = xen::XenstoreWatcher::Start(&self->registry_);
+  }
   if (!config.unix_socket().empty() && chmod(config.unix_socket().c_str(), 0660) != 0) {
     LogWarning("cannot chmod %s: %s", config.unix_socket(), std::strerror(errno));
   }
@@ -180,6 +183,7 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
 absl::Status VnetServer::Shutdown() {
   if (stopped_) return absl::OkStatus();
   stopped_ = true;
+  xen_watcher_.reset();  // no registry update may start after this
   metrics_server_.reset();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server_->Wait();

@@ -18,6 +18,7 @@
 #include "daemon/service/context_service.h"
 #include "daemon/service/daemon_service.h"
 #include "daemon/service/stats_service.h"
+#include "daemon/xen/xenstore_watcher.h"
 #include "vnet/v1/daemon.pb.h"
 
 namespace vnet {
@@ -52,6 +53,7 @@ class VnetServer {
   metrics::RpcMetrics rpc_metrics_;
   std::unique_ptr<StatsServiceImpl> stats_service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<xen::XenstoreWatcher> xen_watcher_;       // null: not following xenstore
   std::unique_ptr<metrics::MetricsServer> metrics_server_;  // last: stops before what it reads
   bool stopped_ = false;
 };

@@ -20,6 +20,8 @@ ABSL_FLAG(std::string, metrics_address, "",
 ABSL_FLAG(std::string, uplink, "", "uplink interface that gets the XDP program");
 ABSL_FLAG(uint32_t, native_vlan, 0,
           "VLAN that crosses the uplink untagged (default 1; 4095: none, all tagged)");
+ABSL_FLAG(std::string, xenstore, "",
+          "auto (default): Xen guests' offloads follow xenstore where it is reachable; off");
 ABSL_FLAG(std::string, bpf_pin_dir, "", "BPF pin directory (default /sys/fs/bpf/vnet)");
 ABSL_FLAG(bool, remove_fast_path, false,
           "detach every vnet program and delete its pins, then exit (contexts stay assigned)");
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
   }
   override_string(absl::GetFlag(FLAGS_uplink), config->mutable_uplink());
   override_string(absl::GetFlag(FLAGS_bpf_pin_dir), config->mutable_bpf_pin_dir());
+  override_string(absl::GetFlag(FLAGS_xenstore), config->mutable_xenstore());
   if (absl::GetFlag(FLAGS_capacity) != 0) config->set_capacity(absl::GetFlag(FLAGS_capacity));
   if (absl::GetFlag(FLAGS_native_vlan) != 0) {
     config->set_native_vlan(absl::GetFlag(FLAGS_native_vlan));

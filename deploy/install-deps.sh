@@ -13,12 +13,14 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   clang llvm bpftool libbpf-dev libxdp-dev linux-libc-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
-  prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
+  prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libxen-dev
   clang-format clang-tidy libclang-rt-14-dev
   # run
   iproute2 ethtool xdp-tools kmod
   # test, demo and benchmark
   iperf3 iputils-ping python3 python3-scapy tshark netsniff-ng prometheus jq procps
+  # Python client (stubs built with protoc + grpc_python_plugin), man pages
+  python3-grpcio python3-protobuf groff-base
   # tests/xen-e2e: Xen + dom0 under QEMU (the Xen and kernel .debs are only downloaded)
   qemu-system-x86 qemu-utils busybox-static cpio xz-utils zstd tcpdump util-linux file
 )

@@ -24,6 +24,15 @@
 #define VNET_CHECKSUM_PARTIAL 3 /* skb->ip_summed */
 #define VNET_ETH_HLEN 14
 
+/* Each TC program is built twice (bpf/CMakeLists.txt): with VNET_HAVE_KERN_CTX=1 for
+ * kernels that have the kfunc bpf_cast_to_kern_ctx (6.2+), and with 0 for older ones
+ * (Debian 12's 6.1). vnetd probes the running kernel's BTF and loads the build that fits.
+ * The only use is reading the checksum state, which __sk_buff does not expose. */
+#ifndef VNET_HAVE_KERN_CTX
+#define VNET_HAVE_KERN_CTX 1
+#endif
+
+#if VNET_HAVE_KERN_CTX
 /* sk_buff's checksum state, relocated against the running kernel's BTF (CO-RE). */
 struct sk_buff___vnet {
   __u8 ip_summed : 2;
@@ -34,6 +43,11 @@ static __always_inline int vnet_csum_partial(struct __sk_buff* skb) {
   struct sk_buff___vnet* k = bpf_cast_to_kern_ctx(skb);
   return BPF_CORE_READ_BITFIELD(k, ip_summed) == VNET_CHECKSUM_PARTIAL;
 }
+#else
+/* Without the kfunc the checksum state cannot be read: the "checksums completed" counter
+ * is not kept (vnetd reports it as unavailable). Forwarding does not depend on it. */
+static __always_inline int vnet_csum_partial(struct __sk_buff* skb) { return 0; }
+#endif
 
 static __always_inline __u32 vnet_linear_len(struct __sk_buff* skb) {
   return (__u32)((long)skb->data_end - (long)skb->data);

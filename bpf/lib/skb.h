@@ -11,13 +11,13 @@
 #include "helpers.h"
 #include "offload.h"
 
-/* Whether `rec` takes this packet as it is. A guest that lacks rx checksum or SG, or TSO
+/* Whether `rec` takes this packet as it is. A guest that lacks rx checksum or SG, or rx TSO
  * for a super-packet's family, gets it through its interface's transmit path, where the
  * kernel completes the checksum, linearises or segments (the daemon gave the interface
  * the same features). */
 static __always_inline int vnet_takes_as_is(struct __sk_buff* skb, __u32 flags) {
-  __u32 tso = skb->protocol == bpf_htons(ETH_P_IPV6) ? VNET_CTX_F_TSO6 : VNET_CTX_F_TSO4;
-  if ((flags & (VNET_CTX_F_RX_CSUM | VNET_CTX_F_SG)) != (VNET_CTX_F_RX_CSUM | VNET_CTX_F_SG))
+  __u32 tso = skb->protocol == bpf_htons(ETH_P_IPV6) ? VNET_CTX_F_RX_TSO6 : VNET_CTX_F_RX_TSO4;
+  if ((flags & (VNET_CTX_F_RX_CSUM | VNET_CTX_F_RX_SG)) != (VNET_CTX_F_RX_CSUM | VNET_CTX_F_RX_SG))
     return 0;
   return skb->gso_size == 0 || (flags & tso);
 }

@@ -18,6 +18,7 @@ v1::DaemonConfig DefaultConfig() {
   config.set_metrics_address("127.0.0.1:9464");
   config.set_bpf_pin_dir("/sys/fs/bpf/vnet");
   config.set_native_vlan(1);
+  config.set_xenstore("auto");
   return config;
 }
 
@@ -48,6 +49,10 @@ absl::Status ValidateConfig(const v1::DaemonConfig& config) {
   if (config.native_vlan() < 1 || config.native_vlan() > 4095) {
     return absl::InvalidArgumentError(absl::StrCat("native_vlan: ", config.native_vlan(),
                                                    " is not a VLAN 1..4094 (or 4095 for none)"));
+  }
+  if (config.xenstore() != "auto" && config.xenstore() != "off") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("xenstore: '", config.xenstore(), "' is not auto or off"));
   }
   if (!absl::StartsWith(config.state_dir(), "/")) {
     return absl::InvalidArgumentError("state_dir: must be an absolute path");

@@ -73,6 +73,9 @@ v1::Offloads AllOffloads() {
   all.set_tso_v6(true);
   all.set_scatter_gather(true);
   all.set_rx_checksum(true);
+  all.set_rx_scatter_gather(true);
+  all.set_rx_tso_v4(true);
+  all.set_rx_tso_v6(true);
   return all;
 }
 

@@ -16,7 +16,20 @@
 namespace vnet {
 namespace {
 
-constexpr uint32_t kFormatVersion = 1;
+// 2: Offloads split per direction (rx_scatter_gather, rx_tso_v4/v6). Format 1's
+// scatter_gather and tso_v4/v6 meant both directions; Load carries them over.
+constexpr uint32_t kFormatVersion = 2;
+
+void UpgradeFromFormat1(v1::PersistedState& state) {
+  for (v1::Context& c : *state.mutable_contexts()) {
+    if (!c.has_offloads()) continue;
+    v1::Offloads* o = c.mutable_offloads();
+    o->set_rx_scatter_gather(o->scatter_gather());
+    o->set_rx_tso_v4(o->tso_v4());
+    o->set_rx_tso_v6(o->tso_v6());
+  }
+  state.set_format_version(kFormatVersion);
+}
 
 absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   const int err = errno;
@@ -57,6 +70,7 @@ absl::StatusOr<v1::PersistedState> StateFile::Load() const {
                                             " is corrupt (not a vnet.v1.PersistedState); it was "
                                             "left untouched: repair or move it away to start"));
   }
+  if (state.format_version() == 1) UpgradeFromFormat1(state);
   if (state.format_version() != kFormatVersion) {
     return absl::DataLossError(absl::StrCat("state file ", path_, " has format version ",
                                             state.format_version(), ", this vnetd reads ",

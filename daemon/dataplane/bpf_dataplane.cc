@@ -17,6 +17,7 @@
 #include "daemon/dataplane/device_offloads.h"
 #include "daemon/dataplane/link_info.h"
 #include "daemon/dataplane/object_prep.h"
+#include "daemon/dataplane/program_set.h"
 #include "daemon/dataplane/tc_attach.h"
 #include "vnet/guest_tc.skel.h"
 #include "vnet/uplink_tc.skel.h"
@@ -37,6 +38,13 @@ absl::Status PinProgram(bpf_program* prog, const std::string& dir) {
 
 absl::Status LibError(int err, absl::string_view what) {
   return absl::ErrnoToStatus(err < 0 ? -err : err, what);
+}
+
+// A failed open or load, with libbpf's and the verifier's last words as the cause.
+absl::Status LoadError(int err, absl::string_view what) {
+  const std::string cause = TakeLibbpfLog();
+  if (cause.empty()) return LibError(err, what);
+  return LibError(err, absl::StrCat(what, ": ", cause));
 }
 
 const char* ModeName(enum xdp_attach_mode m) { return m == XDP_MODE_SKB ? "skb" : "native"; }
@@ -102,17 +110,20 @@ absl::Status BpfDataplane::InitLocked() {
   bpf_object_open_opts open_opts{};
   open_opts.sz = sizeof(open_opts);
   open_opts.pin_root_path = maps_dir.c_str();
-  guest_ = vnet_guest_tc__open_opts(&open_opts);
-  uplink_tc_ = vnet_uplink_tc__open_opts(&open_opts);
+  CaptureLibbpfLog();
+  features_ = ProbeKernelFeatures();
+  guest_ = OpenGuestTc(&open_opts, features_);
+  uplink_tc_ = OpenUplinkTc(&open_opts, features_);
   uplink_xdp_ = vnet_uplink_xdp__open_opts(&open_opts);
-  if (!guest_ || !uplink_tc_ || !uplink_xdp_) return LibError(errno, "open BPF objects");
+  if (!guest_ || !uplink_tc_ || !uplink_xdp_) return LoadError(errno, "open BPF objects");
   if (auto st = PrepareVnetObject(guest_->obj, maps_dir, options_.capacity); !st.ok()) return st;
-  if (int err = vnet_guest_tc__load(guest_))
-    return LibError(err, "load guest TC program (pinned maps from an older layout?)");
+  TakeLibbpfLog();  // what follows a failed load is that load's own account
+  if (int err = vnet_guest_tc__load(guest_)) return LoadError(err, "load guest TC program");
   if (auto st = FinishVnetObject(guest_->obj, maps_dir); !st.ok()) return st;
   if (auto st = PrepareVnetObject(uplink_tc_->obj, maps_dir, options_.capacity); !st.ok())
     return st;
-  if (int err = vnet_uplink_tc__load(uplink_tc_)) return LibError(err, "load uplink TC program");
+  TakeLibbpfLog();
+  if (int err = vnet_uplink_tc__load(uplink_tc_)) return LoadError(err, "load uplink TC program");
   if (auto st = PrepareVnetObject(uplink_xdp_->obj, maps_dir, options_.capacity); !st.ok())
     return st;
   // The XDP object is loaded by libxdp when an uplink is attached (into its dispatcher).
@@ -375,22 +386,23 @@ absl::Status BpfDataplane::AttachLocked(const v1::Context& ctx) {
                          bpf_program__fd(guest_->progs.vnet_guest_tc));
 }
 
-// The guest's interface gets the features its context offers the guest. The record keeps
-// rx checksum and SG only if the interface took them, so the fast path's choice of delivery
-// (bpf_redirect_peer, or the kernel's transmit path that completes checksums) matches what
-// the kernel does. TSO stays as asked: it also says what the guest may send, and a super-
-// packet reaches a guest whole only with rx checksum and SG as well (skb.h), which is the
-// kernel's own rule (it drops TSO without them).
+// The guest's interface transmits toward the guest, so it gets the context's receive
+// offloads. The record keeps each receive offload only if the interface took it, so the
+// fast path's choice of delivery (bpf_redirect_peer, or the kernel's transmit path that
+// completes checksums, linearises and segments) matches what the kernel does. A Xen vif's
+// netback sets these features itself from the frontend's keys and may refuse ours.
 absl::Status BpfDataplane::ApplyOffloads(const std::string& ifname, vnet_ctx_rec& rec) {
   DeviceOffloads want;
   want.csum = rec.flags & VNET_CTX_F_RX_CSUM;
-  want.sg = rec.flags & VNET_CTX_F_SG;
-  want.tso4 = rec.flags & VNET_CTX_F_TSO4;
-  want.tso6 = rec.flags & VNET_CTX_F_TSO6;
+  want.sg = rec.flags & VNET_CTX_F_RX_SG;
+  want.tso4 = rec.flags & VNET_CTX_F_RX_TSO4;
+  want.tso6 = rec.flags & VNET_CTX_F_RX_TSO6;
   auto got = ApplyDeviceOffloads(ifname, want);
   if (!got.ok()) return got.status();
   if (!got->csum) rec.flags &= ~VNET_CTX_F_RX_CSUM;
-  if (!got->sg) rec.flags &= ~VNET_CTX_F_SG;
+  if (!got->sg) rec.flags &= ~VNET_CTX_F_RX_SG;
+  if (!got->tso4) rec.flags &= ~VNET_CTX_F_RX_TSO4;
+  if (!got->tso6) rec.flags &= ~VNET_CTX_F_RX_TSO6;
   return absl::OkStatus();
 }
 
@@ -407,6 +419,9 @@ absl::StatusOr<v1::Offloads> BpfDataplane::EffectiveOffloads(uint32_t ctx_id) co
   o.set_tso_v6(rec->flags & VNET_CTX_F_TSO6);
   o.set_scatter_gather(rec->flags & VNET_CTX_F_SG);
   o.set_rx_checksum(rec->flags & VNET_CTX_F_RX_CSUM);
+  o.set_rx_scatter_gather(rec->flags & VNET_CTX_F_RX_SG);
+  o.set_rx_tso_v4(rec->flags & VNET_CTX_F_RX_TSO4);
+  o.set_rx_tso_v6(rec->flags & VNET_CTX_F_RX_TSO6);
   return o;
 }
 
@@ -461,7 +476,8 @@ std::string BpfDataplane::Describe() const {
   const size_t active = tables_->ActiveIds().size();
   std::string uplink = uplink_.empty() ? "none" : uplink_;
   return absl::StrCat("bpf: uplink ", uplink, " (xdp ", xdp_mode_, ", tc ingress); ", active, "/",
-                      options_.capacity, " contexts attached; pins ", options_.pin_dir);
+                      options_.capacity, " contexts attached; pins ", options_.pin_dir,
+                      features_.kern_ctx ? "" : "; compat TC build (kernel before 6.2)");
 }
 
 absl::StatusOr<ContextCounters> BpfDataplane::ReadCounters(uint32_t ctx_id) const {

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "daemon/core/dataplane.h"
+#include "daemon/dataplane/program_set.h"
 #include "daemon/dataplane/tables.h"
 
 struct vnet_uplink_xdp;
@@ -96,6 +97,7 @@ class BpfDataplane final : public Dataplane {
   std::string uplink_ ABSL_GUARDED_BY(mu_);
   int uplink_ifindex_ ABSL_GUARDED_BY(mu_) = 0;
   std::string xdp_mode_ ABSL_GUARDED_BY(mu_) = "none";
+  KernelFeatures features_ ABSL_GUARDED_BY(mu_);  // probed at Init: which TC build runs
 };
 
 }  // namespace vnet

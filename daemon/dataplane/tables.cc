@@ -94,6 +94,9 @@ absl::StatusOr<ContextEntry> MakeContextEntry(const v1::Context& ctx, uint32_t i
   if (all || o.tso_v6()) flags |= VNET_CTX_F_TSO6;
   if (all || o.scatter_gather()) flags |= VNET_CTX_F_SG;
   if (all || o.rx_checksum()) flags |= VNET_CTX_F_RX_CSUM;
+  if (all || o.rx_scatter_gather()) flags |= VNET_CTX_F_RX_SG;
+  if (all || o.rx_tso_v4()) flags |= VNET_CTX_F_RX_TSO4;
+  if (all || o.rx_tso_v6()) flags |= VNET_CTX_F_RX_TSO6;
   e.rec.flags = flags;
   for (const std::string& s : ctx.ipv4_addresses()) {
     auto a = ParseIpv4(s);

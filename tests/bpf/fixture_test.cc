@@ -19,6 +19,7 @@
 
 #include "daemon/dataplane/bpffs.h"
 #include "daemon/dataplane/object_prep.h"
+#include "daemon/dataplane/program_set.h"
 #include "daemon/dataplane/tables.h"
 #include "gtest/gtest.h"
 #include "tests/bpf/frames.h"
@@ -38,11 +39,13 @@ enum class Prog { kXdp, kUplinkTc, kGuestTc };
 // Guests 4..7 (VLAN 40, namespace veths) differ in offloads and MTU: 4 smart, MTU 9000 (the
 // sender of the offload rows); 5 dumb (no offloads), 1500; 6 smart, 1500; 7 TSO for IPv4
 // only, 1500.
-enum class Port { kNone, kUplink, kG1, kG2, kG3, kG4, kG5, kG6, kG7 };
+enum class Port { kNone, kUplink, kG1, kG2, kG3, kG4, kG5, kG6, kG7, kG8, kG9 };
 
 const Bytes kMac1 = Mac("02:00:00:00:00:01");
 const Bytes kMac2 = Mac("02:00:00:00:00:02");
 const Bytes kMac3 = Mac("02:00:00:00:00:03");
+const Bytes kMac8 = Mac("02:00:00:00:00:08");  // transmit offloads only
+const Bytes kMac9 = Mac("02:00:00:00:00:09");  // receive offloads only
 const Bytes kMacWire = Mac("02:00:00:00:00:aa");
 const Bytes kMacUplink = Mac("02:00:00:00:00:fe");
 const Bytes kMacUnknown = Mac("02:00:00:00:00:99");
@@ -296,7 +299,7 @@ Row Offload(std::string name, Port in, Bytes frame, int verdict, uint32_t reason
   return r;
 }
 
-// Offloads and MTU (issue 4). A test run cannot mark a packet TCP GSO (gso_type stays 0), so
+// Offloads and MTU. A test run cannot mark a packet TCP GSO (gso_type stays 0), so
 // resegmenting a super-packet is checked live (tests/fastpath/test_offload.py); here a
 // super-packet too big for the destination fails to resize and is dropped as mtu.
 Row RxDrop(Row r) {
@@ -325,6 +328,21 @@ std::vector<Row> OffloadRows() {
               Cat({Eth(kMac7, kMac4, kIPv6), Ipv6(k6Ip4, k6Ip7, 6, Tcp(2 * 1428))}),
               TC_ACT_REDIRECT, VNET_DROP_NONE, 7, Port::kG7, false, 1428,
               {{7, &C::rx_gso_segmented, 1}, {7, &C::rx_gso_segments, 2}}),
+      // Offloads per direction: what a guest may send and what it takes are separate (a Xen
+      // frontend that has not connected yet takes no super-packets but netback accepts them).
+      Offload("GsoToGuestWithTransmitTsoOnlyGoesThroughKernelSegmentation", Port::kG4,
+              Tcp4(kMac4, kMac8, kIp4, Ip4("198.18.4.8"), 2 * 1448), TC_ACT_REDIRECT,
+              VNET_DROP_NONE, 8, Port::kG8, false, 1448, {{8, &C::rx_gso_segmented, 1}}),
+      Offload("GsoFromGuestWithTransmitTsoOnlyCrossesWhole", Port::kG8,
+              Tcp4(kMac8, kMac6, Ip4("198.18.4.8"), kIp6, 2 * 1448), TC_ACT_REDIRECT,
+              VNET_DROP_NONE, 6, Port::kG6, true, 1448,
+              {{8, &C::tx_gso_packets, 1}, {6, &C::rx_gso_segmented, 0}}),
+      Offload("GsoToGuestWithReceiveTsoOnlyRedirectPeer", Port::kG4,
+              Tcp4(kMac4, kMac9, kIp4, Ip4("198.18.4.9"), 2 * 1448), TC_ACT_REDIRECT,
+              VNET_DROP_NONE, 9, Port::kG9, true, 1448, {{9, &C::rx_gso_segmented, 0}}),
+      Offload("GsoFromGuestWithReceiveTsoOnlyDropped", Port::kG9,
+              Tcp4(kMac9, kMac6, Ip4("198.18.4.9"), kIp6, 2 * 1448), TC_ACT_SHOT, VNET_DROP_OFFLOAD,
+              9, Port::kNone, false, 1448, {{9, &C::tx_gso_packets, 0}}),
       Offload("Gso4ToGuestWithTso4RedirectPeer", Port::kG4,
               Tcp4(kMac4, kMac7, kIp4, Ip4("198.18.4.7"), 2 * 1448), TC_ACT_REDIRECT,
               VNET_DROP_NONE, 7, Port::kG7, true, 1448, {{7, &C::rx_gso_segmented, 0}}),
@@ -390,12 +408,31 @@ v1::Context Dumb(v1::Context c) {
   return c;
 }
 
+// Each direction alone: `transmit` sets what the guest may send, else what it takes.
+v1::Context OneDirection(v1::Context c, bool transmit) {
+  v1::Offloads* o = c.mutable_offloads();
+  if (transmit) {
+    o->set_tx_checksum(true);
+    o->set_scatter_gather(true);
+    o->set_tso_v4(true);
+    o->set_tso_v6(true);
+  } else {
+    o->set_rx_checksum(true);
+    o->set_rx_scatter_gather(true);
+    o->set_rx_tso_v4(true);
+    o->set_rx_tso_v6(true);
+  }
+  return c;
+}
+
 v1::Context NoTso6(v1::Context c) {
   v1::Offloads* o = c.mutable_offloads();
   o->set_tx_checksum(true);
   o->set_rx_checksum(true);
   o->set_scatter_gather(true);
+  o->set_rx_scatter_gather(true);
   o->set_tso_v4(true);
+  o->set_rx_tso_v4(true);
   return c;
 }
 
@@ -410,7 +447,9 @@ void SetUpEnv(Env& e) {
                                                                      {Port::kG4, "g4"},
                                                                      {Port::kG5, "g5"},
                                                                      {Port::kG6, "g6"},
-                                                                     {Port::kG7, "g7"}}) {
+                                                                     {Port::kG7, "g7"},
+                                                                     {Port::kG8, "g8"},
+                                                                     {Port::kG9, "g9"}}) {
     const std::string host = e.net->AddPair(name);
     e.ifindex[port] = static_cast<int>(if_nametoindex(host.c_str()));
     ASSERT_NE(e.ifindex[port], 0) << host;
@@ -423,8 +462,12 @@ void SetUpEnv(Env& e) {
   bpf_object_open_opts o{};
   o.sz = sizeof(o);
   o.pin_root_path = e.pin_dir.c_str();
-  e.guest = vnet_guest_tc__open_opts(&o);
-  e.uplink_tc = vnet_uplink_tc__open_opts(&o);
+  // VNET_BPF_BUILD=compat runs every row against the build for kernels before 6.2.
+  KernelFeatures build;
+  build.kern_ctx = std::getenv("VNET_BPF_BUILD") == nullptr ||
+                   std::string(std::getenv("VNET_BPF_BUILD")) != "compat";
+  e.guest = OpenGuestTc(&o, build);
+  e.uplink_tc = OpenUplinkTc(&o, build);
   e.xdp = vnet_uplink_xdp__open_opts(&o);
   ASSERT_TRUE(e.guest && e.uplink_tc && e.xdp);
   e.guest->rodata->vnet_trace_on = 1;
@@ -473,7 +516,13 @@ void SetUpEnv(Env& e) {
         G{MakeContext(6, "02:00:00:00:00:06", 40, "198.18.4.6", "2001:db8:4::6"), Port::kG6,
           VNET_CTX_F_PEER},
         G{NoTso6(MakeContext(7, "02:00:00:00:00:07", 40, "198.18.4.7", "2001:db8:4::7")), Port::kG7,
-          VNET_CTX_F_PEER}}) {
+          VNET_CTX_F_PEER},
+        G{OneDirection(MakeContext(8, "02:00:00:00:00:08", 40, "198.18.4.8", "2001:db8:4::8"),
+                       true),
+          Port::kG8, VNET_CTX_F_PEER},
+        G{OneDirection(MakeContext(9, "02:00:00:00:00:09", 40, "198.18.4.9", "2001:db8:4::9"),
+                       false),
+          Port::kG9, VNET_CTX_F_PEER}}) {
     auto entry = MakeContextEntry(g.ctx, static_cast<uint32_t>(e.ifindex[g.port]), g.flags);
     ASSERT_TRUE(entry.ok()) << entry.status();
     absl::Status st = e.tables->Put(*entry);

@@ -77,7 +77,8 @@ def check_effective_offloads(daemon, want_all):
     if not eff:
         fail(f"no effective_offloads reported for an attached context: {ctx}")
     want = {"tx_checksum": True, "scatter_gather": True,
-            "tso_v4": want_all, "tso_v6": want_all, "rx_checksum": want_all}
+            "tso_v4": want_all, "tso_v6": want_all, "rx_checksum": want_all,
+            "rx_scatter_gather": want_all, "rx_tso_v4": want_all, "rx_tso_v6": want_all}
     for key, value in want.items():
         if eff.get(key, False) != value:
             fail(f"effective offload {key} is {eff.get(key)}, expected {value}: {eff}")

@@ -48,7 +48,7 @@ TEST_F(StateFileTest, SaveThenLoadRoundTrips) {
   ASSERT_TRUE(loaded.ok());
   ASSERT_EQ(loaded->contexts_size(), 1);
   EXPECT_EQ(loaded->contexts(0).interface_name(), "vif3.0");
-  EXPECT_EQ(loaded->format_version(), 1u);
+  EXPECT_EQ(loaded->format_version(), 2u);
   // No temporary file is left behind.
   EXPECT_NE(access((file.path() + ".tmp").c_str(), F_OK), 0);
 }
@@ -61,6 +61,23 @@ TEST_F(StateFileTest, CorruptFileIsDataLossAndLeftUntouched) {
   EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(loaded.status().message().find(file.path()), std::string::npos);
   EXPECT_EQ(ReadFile(file.path()), garbage);
+}
+
+// Format 1 had one set of TSO/SG flags for both directions: they become the receive ones too.
+TEST_F(StateFileTest, FormatOneOffloadsCarryOverToReceive) {
+  StateFile file(dir_);
+  std::ofstream(file.path()) << "format_version: 1\n"
+                                "contexts { id: 1 interface_name: \"vif1.0\" offloads { "
+                                "tx_checksum: true tso_v4: true scatter_gather: true } }\n"
+                                "contexts { id: 2 interface_name: \"vif2.0\" }\n";
+  auto loaded = file.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->contexts_size(), 2);
+  const v1::Offloads& o = loaded->contexts(0).offloads();
+  EXPECT_TRUE(o.tso_v4() && o.rx_tso_v4() && o.scatter_gather() && o.rx_scatter_gather());
+  EXPECT_FALSE(o.tso_v6() || o.rx_tso_v6() || o.rx_checksum());
+  EXPECT_FALSE(loaded->contexts(1).has_offloads());  // unset still means "all"
+  EXPECT_EQ(loaded->format_version(), 2u);
 }
 
 TEST_F(StateFileTest, UnknownFormatVersionIsRefused) {

@@ -19,11 +19,16 @@
 #define VNET_CTX_F_ACTIVE (1u << 0)     /* record in use */
 #define VNET_CTX_F_PEER (1u << 1)       /* veth with its peer in another netns: redirect_peer */
 #define VNET_CTX_F_XDP_TARGET (1u << 2) /* device takes XDP redirects (ndo_xdp_xmit ready) */
-#define VNET_CTX_F_TX_CSUM (1u << 3)    /* offloads the guest negotiated */
+/* What the guest may send (its transmit offloads; under Xen, what netback accepts). */
+#define VNET_CTX_F_TX_CSUM (1u << 3)
 #define VNET_CTX_F_TSO4 (1u << 4)
 #define VNET_CTX_F_TSO6 (1u << 5)
 #define VNET_CTX_F_SG (1u << 6)
+/* What the guest takes (its receive offloads; under Xen, the frontend's feature keys). */
 #define VNET_CTX_F_RX_CSUM (1u << 7)
+#define VNET_CTX_F_RX_SG (1u << 8)
+#define VNET_CTX_F_RX_TSO4 (1u << 9)
+#define VNET_CTX_F_RX_TSO6 (1u << 10)
 
 enum vnet_drop_reason {
   VNET_DROP_NONE = 0,

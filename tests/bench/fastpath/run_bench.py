@@ -392,7 +392,7 @@ def main() -> int:
     print("\n".join(out))
     print()
     if aims:
-        print("Aim (issue 3): ahead of the bridge on every row, within 10% of the veth pair:")
+        print("Aim: ahead of the bridge on every row, within 10% of the veth pair:")
         print("\n".join(aims))
         print()
     vnet_broken = [n for n in notes if n.startswith("vnet:")] + [

@@ -1,0 +1,124 @@
+"""A small client for vnetd's gRPC API (proto/vnet/v1), for orchestrators.
+
+    from vnet.client import Client
+    with Client() as vnet:                      # unix:/run/vnet/vnetd.sock
+        ctx = vnet.assign(domain=5, device=0, interface="vif5.0",
+                          mac="00:16:3e:00:00:05", ips=["198.18.0.5", "2001:db8::5"])
+        for ctx_stats in vnet.watch_stats(interval=1.0, count=5):
+            ...
+
+Errors are grpc.RpcError with vnetd's status code and message (e.g. ALREADY_EXISTS naming
+the conflicting context); nothing here retries a refused call.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Iterable, Iterator, Optional
+
+import grpc
+from google.protobuf import field_mask_pb2
+from google.protobuf import json_format
+
+from vnet.v1 import context_pb2, context_pb2_grpc
+from vnet.v1 import daemon_pb2, daemon_pb2_grpc
+from vnet.v1 import stats_pb2, stats_pb2_grpc
+
+DEFAULT_TARGET = "unix:/run/vnet/vnetd.sock"
+
+
+def _ref(ref) -> context_pb2.ContextRef:
+    """A ContextRef from an id (int), an interface name (str) or (domain, device)."""
+    if isinstance(ref, context_pb2.ContextRef):
+        return ref
+    if isinstance(ref, int):
+        return context_pb2.ContextRef(id=ref)
+    if isinstance(ref, str):
+        return context_pb2.ContextRef(interface_name=ref)
+    domain, device = ref
+    return context_pb2.ContextRef(
+        device=context_pb2.DeviceRef(domain_id=domain, device_id=device))
+
+
+class Client:
+    """One channel to vnetd. `target` is a gRPC target ("unix:PATH" or "HOST:PORT");
+    `timeout` is the deadline of each call in seconds."""
+
+    def __init__(self, target: str = DEFAULT_TARGET, timeout: float = 10.0,
+                 credentials: Optional[grpc.ChannelCredentials] = None):
+        self.timeout = timeout
+        if credentials is None:
+            self._channel = grpc.insecure_channel(target)
+        else:
+            self._channel = grpc.secure_channel(target, credentials)
+        self.contexts = context_pb2_grpc.ContextServiceStub(self._channel)
+        self.daemon = daemon_pb2_grpc.DaemonServiceStub(self._channel)
+        self.stats = stats_pb2_grpc.StatsServiceStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- contexts ---------------------------------------------------------------------
+    def assign(self, *, domain: int, device: int, interface: str, mac: str,
+               ips: Iterable[str] = (), vlan: int = 0, mtu: int = 0,
+               offloads: Optional[context_pb2.Offloads] = None) -> context_pb2.Context:
+        """Assigns (idempotently) a context; addresses of both families in `ips`."""
+        ctx = context_pb2.Context(domain_id=domain, device_id=device, interface_name=interface,
+                                  mac=mac, vlan=vlan, mtu=mtu)
+        for ip in ips:
+            (ctx.ipv6_addresses if ":" in ip else ctx.ipv4_addresses).append(ip)
+        if offloads is not None:
+            ctx.offloads.CopyFrom(offloads)
+        return self.contexts.AssignContext(context_pb2.AssignContextRequest(context=ctx),
+                                           timeout=self.timeout)
+
+    def get(self, ref) -> context_pb2.Context:
+        return self.contexts.GetContext(context_pb2.GetContextRequest(ref=_ref(ref)),
+                                        timeout=self.timeout)
+
+    def list(self) -> list:
+        return list(self.contexts.ListContexts(context_pb2.ListContextsRequest(),
+                                               timeout=self.timeout).contexts)
+
+    def update(self, ref, **fields) -> context_pb2.Context:
+        """Changes the named fields (mac, ipv4_addresses, ipv6_addresses, vlan, mtu,
+        offloads, rate_limit): update(3, mtu=9000)."""
+        patch = context_pb2.Context()
+        json_format.ParseDict(fields, patch)
+        mask = field_mask_pb2.FieldMask(paths=sorted(fields))
+        return self.contexts.UpdateContext(
+            context_pb2.UpdateContextRequest(ref=_ref(ref), context=patch, update_mask=mask),
+            timeout=self.timeout)
+
+    def release(self, ref, allow_missing: bool = False) -> context_pb2.ReleaseContextResponse:
+        return self.contexts.ReleaseContext(
+            context_pb2.ReleaseContextRequest(ref=_ref(ref), allow_missing=allow_missing),
+            timeout=self.timeout)
+
+    # ---- daemon and counters ----------------------------------------------------------
+    def status(self) -> daemon_pb2.Status:
+        return self.daemon.GetStatus(daemon_pb2.GetStatusRequest(), timeout=self.timeout)
+
+    def context_stats(self, ref=None) -> stats_pb2.GetContextStatsResponse:
+        """Counters of one context (any form `get` takes), or of every context."""
+        req = stats_pb2.GetContextStatsRequest()
+        if ref is not None:
+            req.ref.CopyFrom(_ref(ref))
+        return self.stats.GetContextStats(req, timeout=self.timeout)
+
+    def watch_stats(self, interval: float = 1.0, count: Optional[int] = None,
+                    ref=None) -> Iterator[stats_pb2.GetContextStatsResponse]:
+        """Reads the counters every `interval` seconds (count times, or forever); rates
+        come from consecutive readings and their read_time."""
+        n = 0
+        while count is None or n < count:
+            if n:
+                time.sleep(interval)
+            yield self.context_stats(ref)
+            n += 1
