@@ -72,12 +72,11 @@ void PrintCounters(const v1::GetContextStatsResponse& resp) {
   // One context: the detail that does not fit the table.
   if (resp.contexts_size() != 1) return;
   const v1::ContextStats& s = resp.contexts(0);
-  std::cout << "\ngso super-packets (segments): rx " << s.rx_gso_super_packets() << " ("
-            << s.rx_gso_segments() << "), tx " << s.tx_gso_super_packets() << " ("
-            << s.tx_gso_segments() << ")\n"
-            << "done by the kernel for the guest: segmented " << s.gso_segmented() << ", resized "
-            << s.gso_resized() << ", checksums completed " << s.checksums_completed()
-            << "\nrate-limit drops: " << s.rate_limit_drops() << "\n";
+  std::cout << "\ngso packets (segments): rx " << s.rx_gso_packets() << " (" << s.rx_gso_segments()
+            << "), tx " << s.tx_gso_packets() << " (" << s.tx_gso_segments() << ")\n"
+            << "done by the kernel for the guest: rx_gso_segmented " << s.rx_gso_segmented()
+            << ", rx_gso_resized " << s.rx_gso_resized() << ", rx_csum_completed "
+            << s.rx_csum_completed() << "\n";
   if (s.drops_size() > 0) {
     Table drops({"DIRECTION", "REASON", "PACKETS"});
     for (const auto& d : s.drops()) {

@@ -12,7 +12,7 @@ namespace vnetctl {
 using google::protobuf::util::TimeUtil;
 
 uint64_t TotalDrops(const vnet::v1::ContextStats& s) {
-  uint64_t total = s.rate_limit_drops();
+  uint64_t total = 0;
   for (const auto& d : s.drops()) total += d.packets();
   return total;
 }

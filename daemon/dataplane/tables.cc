@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <functional>
@@ -313,22 +314,17 @@ absl::StatusOr<ContextCounters> Tables::ReadCounters(uint32_t id) const {
   std::vector<vnet_ctx_stats> per_cpu(static_cast<size_t>(ncpu));
   if (bpf_map_lookup_elem(fds_.stats, &id, per_cpu.data()) != 0)
     return Errno(errno, "read vnet_stats");
-  ContextCounters c;
+  // Every field is a __u64 counter (abi.h): sum them word by word.
+  static_assert(sizeof(vnet_ctx_stats) % sizeof(uint64_t) == 0, "vnet_ctx_stats holds __u64s");
+  constexpr size_t kWords = sizeof(vnet_ctx_stats) / sizeof(uint64_t);
+  std::array<uint64_t, kWords> sum{};
   for (const vnet_ctx_stats& s : per_cpu) {
-    c.rx_packets += s.rx_packets;
-    c.rx_bytes += s.rx_bytes;
-    c.tx_packets += s.tx_packets;
-    c.tx_bytes += s.tx_bytes;
-    for (int d = 0; d < VNET_DIR_MAX; ++d)
-      for (int r = 0; r < VNET_DROP_MAX; ++r) c.drops[d][r] += s.drops[d][r];
-    c.tx_gso_packets += s.tx_gso_packets;
-    c.tx_gso_segments += s.tx_gso_segments;
-    c.rx_gso_packets += s.rx_gso_packets;
-    c.rx_gso_segments += s.rx_gso_segments;
-    c.rx_gso_segmented += s.rx_gso_segmented;
-    c.rx_gso_resized += s.rx_gso_resized;
-    c.rx_csum_completed += s.rx_csum_completed;
+    std::array<uint64_t, kWords> words;
+    std::memcpy(words.data(), &s, sizeof(s));
+    for (size_t i = 0; i < kWords; ++i) sum[i] += words[i];
   }
+  ContextCounters c{};
+  std::memcpy(&c, sum.data(), sizeof(c));
   return c;
 }
 

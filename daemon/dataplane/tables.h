@@ -41,22 +41,9 @@ struct ContextEntry {
 absl::StatusOr<ContextEntry> MakeContextEntry(const v1::Context& ctx, uint32_t ifindex,
                                               uint32_t device_flags);
 
-// Counters of one context summed over CPUs. RX is toward the guest, TX from it.
-struct ContextCounters {
-  uint64_t rx_packets = 0;
-  uint64_t rx_bytes = 0;
-  uint64_t tx_packets = 0;
-  uint64_t tx_bytes = 0;
-  std::array<std::array<uint64_t, VNET_DROP_MAX>, VNET_DIR_MAX> drops{};
-  // Offloads: the fields of vnet_ctx_stats of the same names (bpf/include/vnet/abi.h).
-  uint64_t tx_gso_packets = 0;     // super-packets the guest sent, forwarded whole
-  uint64_t tx_gso_segments = 0;    // segments they stand for
-  uint64_t rx_gso_packets = 0;     // super-packets delivered toward the guest
-  uint64_t rx_gso_segments = 0;    // segments they stand for
-  uint64_t rx_gso_segmented = 0;   // of those, segmented by the kernel (guest lacks TSO)
-  uint64_t rx_gso_resized = 0;     // of those, segment size cut to the guest's MTU
-  uint64_t rx_csum_completed = 0;  // partial checksums completed by the kernel for the guest
-};
+// One context's counters, summed over CPUs: the ABI struct itself (bpf/include/vnet/abi.h)
+// is the one model, with the same field names in the proto, the metrics and vnetctl.
+using ContextCounters = vnet_ctx_stats;
 
 class Tables {
  public:

@@ -27,22 +27,25 @@ std::vector<prometheus::MetricFamily> ContextCollector::Collect() const {
       family("vnet_context_tx_bytes_total", "Bytes the guest sent (dropped ones included)."),
       family("vnet_context_drops_total",
              "Packets dropped by the fast path, by direction (rx: toward the guest) and reason."),
-      family("vnet_context_gso_super_packets_total",
-             "GSO super-packets forwarded whole, by direction (rx: toward the guest)."),
-      family("vnet_context_gso_segments_total",
-             "Segments the forwarded GSO super-packets stand for, by direction."),
-      family("vnet_context_checksums_completed_total",
-             "Partial checksums the kernel completed for a guest without receive checksum "
-             "offload."),
-      family("vnet_context_rate_limit_drops_total",
-             "Packets dropped by the context's transmit rate limit."),
       family("vnet_unattributed_drops_total",
              "Packets dropped that belong to no context (e.g. wire frames for no guest), by "
              "direction and reason."),
-      family("vnet_context_gso_segmented_total",
+      // The offload counters of vnet_ctx_stats, under their own names.
+      family("vnet_context_rx_gso_packets_total",
+             "GSO super-packets delivered whole toward the guest."),
+      family("vnet_context_rx_gso_segments_total",
+             "Segments the super-packets toward the guest stand for."),
+      family("vnet_context_tx_gso_packets_total",
+             "GSO super-packets the guest sent, forwarded whole."),
+      family("vnet_context_tx_gso_segments_total",
+             "Segments the super-packets from the guest stand for."),
+      family("vnet_context_rx_gso_segmented_total",
              "Super-packets toward the guest that the kernel segmented (guest without TSO)."),
-      family("vnet_context_gso_resized_total",
+      family("vnet_context_rx_gso_resized_total",
              "Super-packets toward the guest whose segment size was cut to the guest's MTU."),
+      family("vnet_context_rx_csum_completed_total",
+             "Partial checksums the kernel completed for a guest without receive checksum "
+             "offload (kernel 6.2+; 0 on older kernels)."),
   };
   if (source_ == nullptr) return f;  // no fast path: no traffic series at all
 
@@ -50,7 +53,7 @@ std::vector<prometheus::MetricFamily> ContextCollector::Collect() const {
   if (auto none = source_->Read(0); none.ok()) {
     for (int dir = 0; dir < VNET_DIR_MAX; ++dir) {
       for (int reason = VNET_DROP_NONE + 1; reason < VNET_DROP_MAX; ++reason) {
-        AddSample(f[9],
+        AddSample(f[5],
                   {{"direction", DirectionName(dir)},
                    {"reason", vnet_drop_reason_name(static_cast<unsigned>(reason))}},
                   static_cast<double>(none->drops[dir][reason]));
@@ -80,16 +83,13 @@ std::vector<prometheus::MetricFamily> ContextCollector::Collect() const {
         AddSample(f[4], drop_labels, static_cast<double>(c.drops[dir][reason]));
       }
     }
-    for (int dir = 0; dir < VNET_DIR_MAX; ++dir) {
-      Labels dir_labels = labels;
-      dir_labels.push_back({"direction", DirectionName(dir)});
-      AddSample(f[5], dir_labels, static_cast<double>(c.gso_super_packets[dir]));
-      AddSample(f[6], dir_labels, static_cast<double>(c.gso_segments[dir]));
-    }
-    AddSample(f[7], labels, static_cast<double>(c.checksums_completed));
-    AddSample(f[8], labels, static_cast<double>(c.rate_limit_drops));
-    AddSample(f[10], labels, static_cast<double>(c.gso_segmented));
-    AddSample(f[11], labels, static_cast<double>(c.gso_resized));
+    AddSample(f[6], labels, static_cast<double>(c.rx_gso_packets));
+    AddSample(f[7], labels, static_cast<double>(c.rx_gso_segments));
+    AddSample(f[8], labels, static_cast<double>(c.tx_gso_packets));
+    AddSample(f[9], labels, static_cast<double>(c.tx_gso_segments));
+    AddSample(f[10], labels, static_cast<double>(c.rx_gso_segmented));
+    AddSample(f[11], labels, static_cast<double>(c.rx_gso_resized));
+    AddSample(f[12], labels, static_cast<double>(c.rx_csum_completed));
   }
   return f;
 }

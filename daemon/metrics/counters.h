@@ -13,24 +13,10 @@
 
 namespace vnet::metrics {
 
-// One context's counters, summed over CPUs. RX is toward the guest, TX from it. All are
-// monotonic while the fast path's maps live (they are pinned, so across daemon restarts).
-struct ContextCounters {
-  uint64_t rx_packets = 0;
-  uint64_t rx_bytes = 0;
-  uint64_t tx_packets = 0;
-  uint64_t tx_bytes = 0;
-  std::array<std::array<uint64_t, VNET_DROP_MAX>, VNET_DIR_MAX> drops{};  // [dir][reason]
-  // Offloads, zero until the data path fills them. Per direction, indexed by vnet_dir:
-  std::array<uint64_t, VNET_DIR_MAX> gso_super_packets{};  // GSO packets forwarded whole
-  std::array<uint64_t, VNET_DIR_MAX> gso_segments{};       // segments they stand for
-  // Toward the guest only: what the kernel did at the last device because the guest
-  // lacks the offload.
-  uint64_t gso_segmented = 0;        // super-packets segmented (guest without TSO)
-  uint64_t gso_resized = 0;          // super-packets whose segment size was cut to its MTU
-  uint64_t checksums_completed = 0;  // partial checksums completed (guest without rx csum)
-  uint64_t rate_limit_drops = 0;     // dropped by the context's transmit limit
-};
+// One context's counters, summed over CPUs: vnet_ctx_stats, the fast path's own struct
+// (bpf/include/vnet/abi.h). RX is toward the guest, TX from it. All are monotonic while the
+// fast path's maps live (they are pinned, so across daemon restarts).
+using ContextCounters = ::vnet_ctx_stats;
 
 // How full one fast-path map is.
 struct MapFill {

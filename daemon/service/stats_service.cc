@@ -25,14 +25,13 @@ v1::ContextStats ToContextStats(const v1::Context& ctx, const metrics::ContextCo
       d->set_packets(c.drops[dir][reason]);
     }
   }
-  s.set_rate_limit_drops(c.rate_limit_drops);
-  s.set_rx_gso_super_packets(c.gso_super_packets[VNET_DIR_RX]);
-  s.set_rx_gso_segments(c.gso_segments[VNET_DIR_RX]);
-  s.set_tx_gso_super_packets(c.gso_super_packets[VNET_DIR_TX]);
-  s.set_tx_gso_segments(c.gso_segments[VNET_DIR_TX]);
-  s.set_gso_segmented(c.gso_segmented);
-  s.set_gso_resized(c.gso_resized);
-  s.set_checksums_completed(c.checksums_completed);
+  s.set_rx_gso_packets(c.rx_gso_packets);
+  s.set_rx_gso_segments(c.rx_gso_segments);
+  s.set_tx_gso_packets(c.tx_gso_packets);
+  s.set_tx_gso_segments(c.tx_gso_segments);
+  s.set_rx_gso_segmented(c.rx_gso_segmented);
+  s.set_rx_gso_resized(c.rx_gso_resized);
+  s.set_rx_csum_completed(c.rx_csum_completed);
   return s;
 }
 

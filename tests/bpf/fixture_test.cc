@@ -79,7 +79,7 @@ struct Row {
   uint32_t gso_segs = 0;
   struct Delta {
     uint32_t ctx;
-    uint64_t ContextCounters::*field;
+    __u64 ContextCounters::*field;  // a field of vnet_ctx_stats
     uint64_t by;
   };
   std::vector<Delta> deltas;  // offload counters that must move by exactly `by`

@@ -37,10 +37,7 @@ from topology import HarnessError, Topology, VnetDaemon, check_clean, free_tcp_p
 from prometheus_e2e import Prometheus, spoofed_frames  # noqa: E402
 
 # Data the fast path cannot produce yet: metric name -> why.
-NOT_YET = {
-    "vnet_context_rate_limit_drops_total":
-        "RateLimit is stored but not enforced by the fast path yet: no rate-limit drops",
-}
+NOT_YET: dict = {}
 # Rules whose condition the run cannot provoke: the data they read must be there.
 DATA_ONLY = {
     "VnetdMetricsAbsent": 'up{job="vnetd"}',  # needs no scrape target at all

@@ -47,7 +47,7 @@ TEST(MetricsServerTest, ServesCollectablesOverHttp) {
   ASSERT_TRUE(registry.start_status().ok());
   const uint32_t id = registry.AddGuest(5);
   FakeCounterSource source;
-  ContextCounters c;
+  ContextCounters c{};
   c.rx_bytes = 123456;
   source.Set(id, c);
   RpcMetrics rpc;

@@ -93,12 +93,12 @@ TEST_F(RpcTest, MethodLabelsAreBounded) {
 TEST_F(RpcTest, StatsServiceReportsEveryContextOrOne) {
   const uint32_t a = registry_.AddGuest(1);
   const uint32_t b = registry_.AddGuest(2);
-  ContextCounters c;
+  ContextCounters c{};
   c.rx_packets = 5;
   c.tx_bytes = 700;
   c.drops[VNET_DIR_TX][VNET_DROP_SPOOF_MAC] = 2;
-  c.gso_segments[VNET_DIR_TX] = 9;
-  c.checksums_completed = 3;
+  c.tx_gso_segments = 9;
+  c.rx_csum_completed = 3;
   source_.Set(b, c);
   StartServer(&source_);
 
@@ -128,7 +128,7 @@ TEST_F(RpcTest, StatsServiceReportsEveryContextOrOne) {
   EXPECT_EQ(s.tx_bytes(), 700u);
   EXPECT_EQ(s.tx_gso_segments(), 9u);
   EXPECT_EQ(s.rx_gso_segments(), 0u);
-  EXPECT_EQ(s.checksums_completed(), 3u);
+  EXPECT_EQ(s.rx_csum_completed(), 3u);
   ASSERT_EQ(s.drops_size(), 1);  // non-zero entries only
   EXPECT_EQ(s.drops(0).direction(), "tx");
   EXPECT_EQ(s.drops(0).reason(), "spoof_mac");

@@ -51,7 +51,7 @@ class StatsCommandServerTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(registry_.start_status().ok());
     id_ = registry_.AddGuest(9);
-    ContextCounters c;
+    ContextCounters c{};
     c.rx_packets = 42;
     c.tx_bytes = 4242;
     c.drops[VNET_DIR_TX][VNET_DROP_SPOOF_ARP] = 7;
@@ -88,7 +88,7 @@ TEST_F(StatsCommandServerTest, TableJsonAndTop) {
 
   EXPECT_EQ(RunCommand(StatsCommand(), {"vif99.0"}, table, &out), kExitRefused);
 
-  ContextCounters more;
+  ContextCounters more{};
   more.rx_packets = 42;
   more.tx_bytes = 4242 + 1000;
   source_.Set(id_, more);
