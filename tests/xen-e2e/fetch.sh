@@ -6,6 +6,7 @@
 # Usage: fetch.sh CACHE_DIR OUT_ROOT KERNEL      KERNEL: linux61 | linux612
 # Prints the dom0 kernel's version (uname -r) on the last line of stdout.
 set -euo pipefail
+trap 'echo "${0##*/}: FAIL at line $LINENO: $BASH_COMMAND" >&2' ERR
 cache=$1 out=$2 kernel=$3
 mkdir -p "$cache" "$out"
 

@@ -5,7 +5,8 @@
 # Usage: run-e2e.sh linux61|linux612 VNETD VNETCTL
 # Environment: VNET_XEN_E2E_CACHE (default /var/cache/vnet-xen-e2e): .debs, kept across runs;
 #              the last console log per kernel is kept there too (logs/).
-#              VNET_XEN_E2E_TIMEOUT (default 720): seconds QEMU may run.
+#              VNET_XEN_E2E_TIMEOUT (default 780): seconds QEMU may run.
+#              VNET_XEN_E2E_NO_UPLINK=1: debugging only, vnetd without --uplink (never passes).
 set -euo pipefail
 kernel=$1 vnetd=$2 vnetctl=$3
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -62,6 +63,7 @@ echo "xen-e2e[$kernel]: booting Xen + dom0 in QEMU (at most $qemu_secs s)"
 qemu_rc=0
 # In the background so that a signal to this script runs its trap at once (bash defers
 # traps while a foreground child runs).
+[ "${VNET_XEN_E2E_NO_UPLINK:-}" = 1 ] && export E2E_DOM0_ENV="E2E_NO_UPLINK=1"
 setpriv --pdeathsig KILL bash "$here/run-qemu.sh" "$scratch/img" "$log" "$qemu_secs" &
 qemu_job=$!
 wait "$qemu_job" || qemu_rc=$?

@@ -10,14 +10,20 @@
 
 exec {NAP_FD}<> <(:)  # a pipe nobody writes: read -t on it is a sleep without exec
 nap() { read -rt "$1" -u "$NAP_FD" _ || true; }
+shopt -s extglob
 uptime_s() { local up _; read -r up _ </proc/uptime; echo "$up"; }
-since() { awk -v a="$1" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }'; }
+since() {  # since UPTIME: seconds elapsed, one decimal (builtins only: /proc/uptime has 2)
+  local now _ d; read -r now _ </proc/uptime
+  d=$(( (10#${now/./} - 10#${1/./}) / 10 ))
+  echo "$((d / 10)).$((d % 10))"
+}
 
 STAGE_NAME="" STAGE_T0=""
 stage() {  # stage NAME: ends the current stage (printing its time) and starts NAME
   [ -n "$STAGE_NAME" ] && echo "E2E-STAGE $STAGE_NAME $(since "$STAGE_T0")"
   STAGE_NAME=$1 STAGE_T0=$(uptime_s)
-  [ -n "$STAGE_NAME" ] && echo "E2E-INFO stage $STAGE_NAME begins at uptime $STAGE_T0"
+  local load; read -r load </proc/loadavg
+  [ -n "$STAGE_NAME" ] && echo "E2E-INFO stage $STAGE_NAME begins at uptime $STAGE_T0, dom0 load $load"
   return 0
 }
 
@@ -29,7 +35,12 @@ check() {  # check NAME CONDITION_RC DETAIL
 }
 info() { echo "E2E-INFO $*"; }
 metric() { echo "E2E-METRIC $1 $2"; }
-oneline() { tr '\n' ' ' | tr -s ' ' | cut -c1-"${1:-400}"; }
+oneline() {  # oneline [N]: stdin as one line of at most N characters, without forking
+  local text
+  IFS= read -r -d '' text || true
+  text=${text//$'\n'/ }; text=${text//+( )/ }
+  printf '%s' "${text:0:${1:-400}}"
+}
 
 # wait_until SECONDS CMD...: retries CMD every 0.5 s until it succeeds; 1 on deadline.
 wait_until() {
@@ -58,6 +69,19 @@ xs_wait() {
   done
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
   return 1
+}
+
+# xs_gone PATH SECONDS: waits (on a watch) until PATH no longer exists.
+xs_gone() {
+  local path=$1 deadline=$((SECONDS + $2))
+  xenstore-exists "$path" 2>/dev/null || return 0
+  coproc XSG { exec timeout "$2" xenstore-watch "$path" 2>/dev/null; }
+  local fd=${XSG[0]} pid=$XSG_PID rc=1
+  while [ "$SECONDS" -lt "$deadline" ] && read -r -t $((deadline - SECONDS + 1)) -u "$fd" _; do
+    xenstore-exists "$path" 2>/dev/null || { rc=0; break; }
+  done
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  return "$rc"
 }
 
 # --------------------------------------------------------------------- guests
@@ -111,8 +135,10 @@ ping_checks() {
   local g=$1 spec cmd="" got; shift
   for spec in "$@"; do cmd+="probe ping ${spec%%=*} ${spec#*=}; "; done
   g_run "$g" $((15 * $#)) "$cmd"
+  local -A rcvd; local tag nm cnt
+  while read -r tag nm cnt; do [ "$tag" = R ] && rcvd[$nm]=$cnt; done <<<"$G_OUT"
   for spec in "$@"; do
-    got=$(awk -v n="${spec%%=*}" '$1 == "R" && $2 == n {print $3}' <<<"$G_OUT")
+    got=${rcvd[${spec%%=*}]:-}
     if [ "$got" = 5 ]; then ok "${spec%%=*}" "5/5 answered (ping ${spec#*=} from $g)"
     else fail "${spec%%=*}" "${got:-no result}/5 answered (ping ${spec#*=} from $g; agent rc $G_RC: $(oneline 200 <<<"$G_OUT"))"; fi
   done
@@ -126,7 +152,8 @@ ping_checks() {
 iperf_check() {
   local name=$1 g=$2 dst=$3 tag bps retr bytes mss err segs mbit
   g_run "$g" 30 "probe iperf $dst"
-  read -r tag bps retr bytes mss err <<<"$(grep '^I ' <<<"$G_OUT")"
+  local line; tag=""
+  while read -r line; do [ "${line:0:2}" = "I " ] && read -r tag bps retr bytes mss err <<<"$line"; done <<<"$G_OUT"
   bps=${bps%.*} bytes=${bytes%.*}
   if [ "$tag" != I ] || [ "${bytes:-0}" = 0 ]; then
     fail "$name" "no transfer (agent rc $G_RC): ${err:-} $(oneline 200 <<<"$G_OUT")"; return
@@ -140,16 +167,21 @@ iperf_check() {
 }
 
 # ------------------------------------------------------------------------ vnet
-ctx_json() { vnetctl context get --domain "$1" --device "$2" -o json 2>/dev/null; }
-ctx_exists() { vnetctl context get --domain "$1" --device "$2" >/dev/null 2>&1; }
-ctx_gone() { ! vnetctl context get --domain "$1" --device "$2" >/dev/null 2>&1; }
+# vnetctl's own deadline (10 s) is short for a loaded TCG machine, where starting the
+# client alone takes seconds: the test's calls get a minute.
+vctl() { vnetctl --timeout 60 "$@"; }
+ctx_json() { vctl context get --domain "$1" --device "$2" -o json 2>/dev/null; }
+ctx_exists() { vctl context get --domain "$1" --device "$2" >/dev/null 2>&1; }
+ctx_gone() {  # no such context: vnetd answers NOT_FOUND (exit 1 with "not found")
+  local err
+  err=$(vctl context get --domain "$1" --device "$2" 2>&1 >/dev/null) && return 1
+  grep -q "has no context" <<<"$err"
+}
 ctx_ids() {
-  vnetctl context list -o json 2>/dev/null \
+  vctl context list -o json 2>/dev/null \
     | jq -c '[.contexts[]? | [.id, .domain_id, .device_id, .interface_name]]'
 }
-# drop_total CONTEXT_ID: every drop counted for the context (reasons and rate limit).
+# drop_total CONTEXT_ID: every drop counted for the context, all reasons and directions.
 drop_total() {
-  vnetctl stats "$1" -o json 2>/dev/null | jq -r '
-    [.contexts[0].drops[]?.packets | tonumber] + [(.contexts[0].rate_limit_drops // 0) | tonumber]
-    | add // 0'
+  vctl stats "$1" -o json 2>/dev/null | jq -r '[.contexts[0].drops[]?.packets | tonumber] | add // 0'
 }
