@@ -156,64 +156,71 @@ spec_check() {
 spec_check context.spec.g1 "$D1" 0 vn-g1 00:16:3e:e2:00:01 198.18.0.1 2001:db8::1 "$VLAN" 1500 0
 spec_check context.spec.g2 "$D2" 0 "vif$D2.0" 00:16:3e:e2:00:02 198.18.0.2 2001:db8::2 "$VLAN" 1500 1000000000
 
-# xs_dir PATH: "key=value" lines of one xenstore directory, in one exec.
-xs_dir() { xenstore-ls "$1" 2>/dev/null | sed -n 's/^\([^ ]*\) = "\(.*\)"$/\1=\2/p'; }
-# offloads_expected DOM DEV: the context's offloads as both sides' xenstore keys imply:
-# guest transmit follows what netback (backend) accepts, guest receive what netfront
-# (frontend) accepts. One "field=bool" line each, sorted.
+# xs_keys ARRAY PATH: one xenstore directory into an associative array, in one exec.
+xs_keys() {
+  local -n _keys=$1
+  local line re='^([^ ]+) = "(.*)"$'
+  while IFS= read -r line; do
+    [[ $line =~ $re ]] && _keys[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+  done < <(xenstore-ls "$2" 2>/dev/null)
+}
+OFFLOAD_FIELDS="tx_checksum tso_v4 tso_v6 scatter_gather rx_checksum rx_scatter_gather rx_tso_v4 rx_tso_v6"
+# offloads_expected DOM DEV: sets EXPECTED to "field=bool ..." (OFFLOAD_FIELDS order) as both
+# sides' xenstore keys imply: guest transmit follows what netback (backend) accepts, guest
+# receive what netfront (frontend) accepts.
 offloads_expected() {
-  local be=/local/domain/0/backend/vif/$1/$2 fe bek fek
-  bek=$(xs_dir "$be")
-  fe=$(sed -n 's/^frontend=//p' <<<"$bek"); fek=$(xs_dir "${fe:-/local/domain/$1/device/vif/$2}")
-  awk -v bek="$bek" -v fek="$fek" 'BEGIN {
-      n = split(bek, l, "\n"); for (i = 1; i <= n; i++) { split(l[i], kv, "="); b[kv[1]] = kv[2] }
-      n = split(fek, l, "\n"); for (i = 1; i <= n; i++) { split(l[i], kv, "="); f[kv[1]] = kv[2] }
-      t["tx_checksum"] = 1
-      t["tso_v4"] = b["feature-gso-tcpv4"] == "1"; t["tso_v6"] = b["feature-gso-tcpv6"] == "1"
-      t["scatter_gather"] = b["feature-sg"] == "1"
-      t["rx_checksum"] = f["feature-no-csum-offload"] != "1" && f["feature-ipv6-csum-offload"] == "1"
-      t["rx_scatter_gather"] = f["feature-sg"] == "1"
-      t["rx_tso_v4"] = f["feature-gso-tcpv4"] == "1"; t["rx_tso_v6"] = f["feature-gso-tcpv6"] == "1"
-      for (k in t) print k "=" (t[k] ? "true" : "false") }' | sort
+  local -A b=() f=()
+  xs_keys b "/local/domain/0/backend/vif/$1/$2"
+  xs_keys f "${b[frontend]:-/local/domain/$1/device/vif/$2}"
+  is1() { if [ "${1:-}" = 1 ]; then v=true; else v=false; fi; }
+  local v rx=false
+  [ "${f[feature-no-csum-offload]:-0}" != 1 ] && [ "${f[feature-ipv6-csum-offload]:-}" = 1 ] && rx=true
+  EXPECTED="tx_checksum=true"
+  is1 "${b[feature-gso-tcpv4]:-}"; EXPECTED+=" tso_v4=$v"
+  is1 "${b[feature-gso-tcpv6]:-}"; EXPECTED+=" tso_v6=$v"
+  is1 "${b[feature-sg]:-}"; EXPECTED+=" scatter_gather=$v rx_checksum=$rx"
+  is1 "${f[feature-sg]:-}"; EXPECTED+=" rx_scatter_gather=$v"
+  is1 "${f[feature-gso-tcpv4]:-}"; EXPECTED+=" rx_tso_v4=$v"
+  is1 "${f[feature-gso-tcpv6]:-}"; EXPECTED+=" rx_tso_v6=$v"
 }
 offloads_actual() {  # offloads_actual JSON: the same fields from vnetctl (absent = false)
-  jq -r '(.offloads // {}) as $o
-    | ["tx_checksum","tso_v4","tso_v6","scatter_gather","rx_checksum","rx_scatter_gather",
-       "rx_tso_v4","rx_tso_v6"][] | "\(.)=\($o[.] // false)"' <<<"$1" | sort
+  jq -r --arg f "$OFFLOAD_FIELDS" '(.offloads // {}) as $o
+    | [$f | split(" ")[] | "\(.)=\($o[.] // false)"] | join(" ")' <<<"$1"
 }
 # offload_check CHECK DOM DEV: once the frontend is connected (state 4), gives vnetd (its
 # xenstore watch) up to 15 s to bring the context's offloads in line with the keys.
 offload_check() {
-  local name=$1 d=$2 n=$3 fe exp act j diff deadline
+  local name=$1 d=$2 n=$3 fe act j deadline t0=$SECONDS tries=0
   fe=$(xsg "/local/domain/0/backend/vif/$d/$n/frontend")
   if ! xs_wait "$fe/state" 60 4; then
     fail "$name" "frontend $fe never reached state 4 (now '$(xsg "$fe/state")')"; return
   fi
-  local t0=$SECONDS tries=0
   deadline=$((SECONDS + 15))
   while :; do
     tries=$((tries + 1))
-    j=$(ctx_json "$d" "$n") exp=$(offloads_expected "$d" "$n") act=$(offloads_actual "$j")
-    [ -n "$j" ] && [ "$exp" = "$act" ] || [ "$SECONDS" -ge "$deadline" ] && break
+    j=$(ctx_json "$d" "$n"); offloads_expected "$d" "$n"; act=$(offloads_actual "$j")
+    [ -n "$j" ] && [ "$EXPECTED" = "$act" ] || [ "$SECONDS" -ge "$deadline" ] && break
     nap 1
   done
-  if [ -n "$j" ] && [ "$exp" = "$act" ]; then
-    ok "$name" "$(grep -e '=true' <<<"$act" | cut -d= -f1 | oneline)"
+  if [ -n "$j" ] && [ "$EXPECTED" = "$act" ]; then
+    local kv on=""
+    for kv in $act; do [ "${kv#*=}" = true ] && on+="${kv%%=*} "; done
+    ok "$name" "match xenstore; on: ${on:-none}"
   elif [ -z "$j" ]; then
     fail "$name" "vnetctl context get --domain $d --device $n answered nothing ($tries tries, $((SECONDS - t0)) s)"
   else
-    diff=$(awk -v e="$exp" -v a="$act" 'BEGIN {
-        n = split(e, l, "\n"); for (i = 1; i <= n; i++) { split(l[i], kv, "="); E[kv[1]] = kv[2] }
-        n = split(a, l, "\n"); for (i = 1; i <= n; i++) { split(l[i], kv, "="); A[kv[1]] = kv[2] }
-        for (k in E) if (E[k] != A[k]) printf "%s: xenstore says %s, vnetd %s; ", k, E[k], A[k] }')
+    local -A A=(); local kv diff=""
+    for kv in $act; do A[${kv%%=*}]=${kv#*=}; done
+    for kv in $EXPECTED; do
+      [ "${A[${kv%%=*}]:-}" = "${kv#*=}" ] || diff+="${kv%%=*}: xenstore says ${kv#*=}, vnetd ${A[${kv%%=*}]:-?}; "
+    done
     fail "$name" "$diff(offloads in JSON: $(jq -c '.offloads // {}' <<<"$j"); $tries tries, $((SECONDS - t0)) s)"
   fi
-  local ifn; ifn=$(jq -r .interface_name <<<"$j")
-  info "$name effective_offloads=$(jq -c '.effective_offloads // {}' <<<"$j");" \
-    "ethtool -k $ifn: $(ethtool -k "$ifn" 2>/dev/null | grep -E '^(tx-checksumming|scatter-gather|tcp-segmentation-offload):' | oneline)"
+  info "$name effective_offloads=$(jq -c '.effective_offloads // {}' <<<"$j")"
 }
 offload_check offloads.connect.g1 "$D1" 0
 offload_check offloads.connect.g2 "$D2" 0
+info "ethtool -k vn-g1: $(ethtool -k vn-g1 2>/dev/null | grep -E '^(tx-checksumming|scatter-gather|tcp-segmentation-offload):' | oneline)"
 info "delivery: $(ethtool -i vn-g1 2>/dev/null | grep -E '^driver' | oneline) (netback, not a veth);" \
   "tc ingress on vn-g1: $(tc filter show dev vn-g1 ingress 2>/dev/null | grep -oE 'bpf name [^ ]+|direct-action' | oneline)"
 
