@@ -32,15 +32,21 @@ std::optional<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
       parsed.positionals.insert(parsed.positionals.end(), args.begin() + i + 1, args.end());
       break;
     }
-    if (arg.size() < 2 || arg[0] != '-' || (arg.size() > 2 && arg[1] != '-')) {
+    if (arg.size() < 2 || arg[0] != '-') {
       parsed.positionals.push_back(arg);
       continue;
     }
-    std::string name = arg.substr(arg[1] == '-' ? 2 : 1);
+    std::string name;
     std::optional<std::string> inline_value;
-    if (size_t eq = name.find('='); eq != std::string::npos) {
-      inline_value = name.substr(eq + 1);
-      name.resize(eq);
+    if (arg[1] == '-') {  // --name, --name=value
+      name = arg.substr(2);
+      if (size_t eq = name.find('='); eq != std::string::npos) {
+        inline_value = name.substr(eq + 1);
+        name.resize(eq);
+      }
+    } else {  // -x, -xVALUE (as getopt: -ojson is -o json), -x=VALUE
+      name = arg.substr(1, 1);
+      if (arg.size() > 2) inline_value = arg.substr(arg[2] == '=' ? 3 : 2);
     }
     auto spec = std::find_if(specs.begin(), specs.end(),
                              [&](const OptionSpec& s) { return s.name == name; });
@@ -51,7 +57,7 @@ std::optional<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
     std::vector<std::string>& values = parsed.options[name];
     if (spec->value_name.empty()) {
       if (inline_value) {
-        *error = absl::StrCat("--", name, " takes no value");
+        *error = absl::StrCat(arg, ": ", name.size() == 1 ? "-" : "--", name, " takes no value");
         return std::nullopt;
       }
       values.emplace_back("true");

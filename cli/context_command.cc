@@ -249,11 +249,19 @@ int Get(const ParsedArgs& args, Session& session) {
 
 int List(const ParsedArgs& args, Session& session) {
   if (!args.positionals.empty()) throw BadOption{"list takes no positional arguments"};
+  // Page by page (each call with its own deadline), into one answer.
   v1::ListContextsResponse resp;
-  auto call = session.NewCall();
-  grpc::Status status = v1::ContextService::NewStub(session.channel())
-                            ->ListContexts(call.get(), v1::ListContextsRequest(), &resp);
-  if (!status.ok()) return session.Refused(status);
+  auto stub = v1::ContextService::NewStub(session.channel());
+  v1::ListContextsRequest req;
+  do {
+    v1::ListContextsResponse page;
+    auto call = session.NewCall();
+    grpc::Status status = stub->ListContexts(call.get(), req, &page);
+    if (!status.ok()) return session.Refused(status);
+    req.set_page_token(page.next_page_token());
+    page.clear_next_page_token();
+    resp.MergeFrom(page);
+  } while (!req.page_token().empty());
   if (session.format() == OutputFormat::kJson) {
     Session::PrintJson(resp);
   } else {

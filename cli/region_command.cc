@@ -58,11 +58,17 @@ int List(const ParsedArgs& args, Session& session) {
     if (!status.ok()) return session.Refused(status);
     req.set_context_id(id);
   }
+  // Page by page; a context whose regions span pages comes back as one entry.
   v1::ListRegionsResponse resp;
-  auto call = session.NewCall();
-  grpc::Status status =
-      v1::BufferService::NewStub(session.channel())->ListRegions(call.get(), req, &resp);
-  if (!status.ok()) return session.Refused(status);
+  auto stub = v1::BufferService::NewStub(session.channel());
+  do {
+    v1::ListRegionsResponse page;
+    auto call = session.NewCall();
+    grpc::Status status = stub->ListRegions(call.get(), req, &page);
+    if (!status.ok()) return session.Refused(status);
+    req.set_page_token(page.next_page_token());
+    MergeRegionPage(page, &resp);
+  } while (!req.page_token().empty());
   if (session.format() == OutputFormat::kJson) {
     Session::PrintJson(resp);
   } else {
@@ -72,6 +78,21 @@ int List(const ParsedArgs& args, Session& session) {
 }
 
 }  // namespace
+
+void MergeRegionPage(const v1::ListRegionsResponse& page, v1::ListRegionsResponse* all) {
+  for (const v1::ContextRegions& ctx : page.contexts()) {
+    const int n = all->contexts_size();
+    if (n > 0 && all->contexts(n - 1).context_id() == ctx.context_id()) {
+      v1::ContextRegions* last = all->mutable_contexts(n - 1);
+      last->mutable_regions()->MergeFrom(ctx.regions());
+      // Totals: the latest page's view.
+      last->set_bytes_registered(ctx.bytes_registered());
+      last->set_in_flight(ctx.in_flight());
+    } else {
+      *all->add_contexts() = ctx;
+    }
+  }
+}
 
 Table RegionTable(const v1::ListRegionsResponse& resp) {
   Table table({"CONTEXT", "REGION", "ADDRESS", "LENGTH", "PAGE", "ACCESS", "GRANTS", "IN-FLIGHT"});

@@ -21,8 +21,12 @@ std::unique_ptr<grpc::ClientContext> Session::NewCall() const {
 }
 
 int Session::Refused(const grpc::Status& status) const {
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    // vnetd may be busy rather than gone; a change vnetd had not committed by then was
+    // dropped, one it had committed stands.
+    std::cerr << "vnetctl: timed out after " << timeout_seconds_ << " s waiting for vnetd at "
+              << target_ << " (--timeout sets the limit)\n";
+  } else if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
     std::cerr << "vnetctl: cannot reach vnetd at " << target_ << ": " << status.error_message()
               << "\n";
   } else {

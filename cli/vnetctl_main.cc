@@ -55,6 +55,7 @@ int Main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   // Walk down the command tree: options before the command words are global ones.
   const std::vector<Command> tree = TopLevel();
+  const std::vector<OptionSpec> globals = GlobalOptions();
   const std::vector<Command>* children = &tree;
   const Command* command = nullptr;
   std::string path;
@@ -69,8 +70,14 @@ int Main(int argc, char** argv) {
     }
     if (!arg.empty() && arg[0] == '-') {
       rest.push_back(arg);
-      const bool has_inline = arg.find('=') != std::string::npos;
-      if (!has_inline && i + 1 < args.size()) rest.push_back(args[++i]);
+      // The next word is this option's value only for a global option that takes one and
+      // has none attached (--socket PATH, -o json; not --socket=PATH or -ojson).
+      const bool is_long = arg.size() > 2 && arg[1] == '-';
+      const std::string name = is_long ? arg.substr(2) : arg.substr(1);
+      const bool takes_next = std::any_of(globals.begin(), globals.end(), [&](const OptionSpec& g) {
+        return g.name == name && !g.value_name.empty();
+      });
+      if (takes_next && i + 1 < args.size()) rest.push_back(args[++i]);
       continue;
     }
     auto it = std::find_if(children->begin(), children->end(),
@@ -92,7 +99,6 @@ int Main(int argc, char** argv) {
   }
 
   std::vector<OptionSpec> specs = command->options;
-  const std::vector<OptionSpec> globals = GlobalOptions();
   specs.insert(specs.end(), globals.begin(), globals.end());
   std::string error;
   auto parsed = ParseArgs(rest, specs, &error);

@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,9 +28,23 @@
 #include "daemon/metrics/ledger_collector.h"
 #include "daemon/service/context_service.h"
 #include "daemon/service/daemon_service.h"
+#include "daemon/service/request_errors.h"
+#include "daemon/service/systemd_notify.h"
 
 namespace vnet {
 namespace {
+
+// Bounds on what clients can make vnetd hold (docs/operations.md, "Limits").
+// Threads: the synchronous server runs one per open call or stream; beyond this many, new
+// calls are refused with RESOURCE_EXHAUSTED instead of growing without bound.
+constexpr int kMaxRpcThreads = 256;
+// Streams (calls) open at once on one connection.
+constexpr int kMaxStreamsPerConnection = 64;
+// A connection with no call open for this long is closed (its file descriptor freed).
+constexpr int kMaxConnectionIdleMs = 5 * 60 * 1000;
+// A connection that has not finished the HTTP/2 handshake by then is closed: idle raw
+// connections cannot hold file descriptors for long.
+constexpr int kHandshakeTimeoutMs = 10 * 1000;
 
 std::string DirName(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -107,6 +123,12 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  grpc::ResourceQuota quota("vnetd");
+  quota.SetMaxThreads(kMaxRpcThreads);
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxStreamsPerConnection);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, kMaxConnectionIdleMs);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, kHandshakeTimeoutMs);
   if (!config.unix_socket().empty()) {
     if (auto s = PrepareUnixSocket(config.unix_socket()); !s.ok()) return s;
     self->listen_addresses_.push_back("unix:" + config.unix_socket());
@@ -138,14 +160,24 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
     attach_state = metrics::BpfAttachState(bpf, metrics::ViewOf(&self->registry_));
   }
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+  // First, so the metrics see the status it corrects.
+  creators.push_back(NewRequestErrorInterceptorFactory());
   creators.push_back(self->rpc_metrics_.NewInterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(creators));
   self->stats_service_ =
       std::make_unique<StatsServiceImpl>(&self->registry_, self->counter_source_.get());
   builder.RegisterService(self->stats_service_.get());
 
+  // gRPC binds and listens in BuildAndStart; under a permissive umask the socket would be
+  // connectable by anyone until the chmod below. Created owner-only instead, then opened
+  // to the group. (umask is per process: nothing else creates files at this point.)
+  const mode_t old_umask = umask(0177);
   self->server_ = builder.BuildAndStart();
+  umask(old_umask);
   if (!self->server_) return absl::UnavailableError("gRPC server failed to start");
+  if (!config.unix_socket().empty() && chmod(config.unix_socket().c_str(), 0660) != 0) {
+    LogWarning("cannot chmod %s: %s", config.unix_socket(), std::strerror(errno));
+  }
   self->stopped_ = false;
   for (size_t i = 0; i < self->listen_addresses_.size(); ++i) {
     if (bound_ports[i] == 0) {
@@ -174,8 +206,10 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
   if (config.xenstore() != "off") {
     self->xen_watcher_ = xen::XenstoreWatcher::Start(&self->registry_);
   }
-  if (!config.unix_socket().empty() && chmod(config.unix_socket().c_str(), 0660) != 0) {
-    LogWarning("cannot chmod %s: %s", config.unix_socket(), std::strerror(errno));
+  if (const absl::Duration interval = WatchdogInterval();
+      interval > absl::ZeroDuration() && !config.unix_socket().empty()) {
+    self->watchdog_ = std::make_unique<Watchdog>("unix:" + config.unix_socket(), interval);
+    LogInfo("watchdog: probing the socket every %s", absl::FormatDuration(interval / 2));
   }
   return self;
 }
@@ -183,6 +217,7 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
 absl::Status VnetServer::Shutdown() {
   if (stopped_) return absl::OkStatus();
   stopped_ = true;
+  watchdog_.reset();
   xen_watcher_.reset();  // no registry update may start after this
   metrics_server_.reset();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -221,9 +256,18 @@ absl::Status RunDaemon(const DaemonOptions& options) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Connections and streams each hold a descriptor: take what the hard limit allows (the
+  // unit raises it; see docs/operations.md).
+  if (rlimit nofile{};
+      getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &nofile) != 0) {
+      LogWarning("cannot raise the open-files limit: %s", std::strerror(errno));
+    }
+  }
 
   std::unique_ptr<Dataplane> dataplane;
-  if (options.fast_path == "bpf") {
+  if (config.fast_path() == "bpf") {
     BpfDataplaneOptions bpf;
     bpf.pin_dir = config.bpf_pin_dir();
     bpf.uplink = config.uplink();
@@ -238,11 +282,13 @@ absl::Status RunDaemon(const DaemonOptions& options) {
   LogInfo("vnetd %s listening on %s; %d of %d contexts in use; fast path: %s", VNET_VERSION,
           absl::StrJoin((*server)->listen_addresses(), ", "), (*server)->registry().size(),
           (*server)->registry().capacity(), dataplane->Describe());
-  if (options.fast_path == "bpf") {
+  if (config.fast_path() == "bpf") {
     LogInfo("stopping leaves the fast path forwarding; pins stay in %s", config.bpf_pin_dir());
   }
 
+  SdNotify("READY=1");
   const int sig = WaitForStopSignal();
+  SdNotify("STOPPING=1");
   LogInfo("signal %d: finishing in-flight calls", sig);
   if (auto s = (*server)->Shutdown(); !s.ok()) {
     LogError("final persist failed: %s", s.ToString());

@@ -18,6 +18,7 @@
 #include "daemon/service/context_service.h"
 #include "daemon/service/daemon_service.h"
 #include "daemon/service/stats_service.h"
+#include "daemon/service/systemd_notify.h"
 #include "daemon/xen/xenstore_watcher.h"
 #include "vnet/v1/daemon.pb.h"
 
@@ -55,12 +56,12 @@ class VnetServer {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<xen::XenstoreWatcher> xen_watcher_;       // null: not following xenstore
   std::unique_ptr<metrics::MetricsServer> metrics_server_;  // last: stops before what it reads
+  std::unique_ptr<Watchdog> watchdog_;                      // probes server_; stopped first
   bool stopped_ = false;
 };
 
 struct DaemonOptions {
-  v1::DaemonConfig config;
-  std::string fast_path = "none";
+  v1::DaemonConfig config;  // its fast_path chooses the data plane
 };
 
 // Detaches every program vnet attached and deletes its pins, then returns: the explicit

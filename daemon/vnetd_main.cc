@@ -25,8 +25,9 @@ ABSL_FLAG(std::string, xenstore, "",
 ABSL_FLAG(std::string, bpf_pin_dir, "", "BPF pin directory (default /sys/fs/bpf/vnet)");
 ABSL_FLAG(bool, remove_fast_path, false,
           "detach every vnet program and delete its pins, then exit (contexts stay assigned)");
-ABSL_FLAG(std::string, fast_path, "bpf",
-          "data plane: bpf (XDP/TC programs, needs root) or none (contexts are bookkeeping only)");
+ABSL_FLAG(std::string, fast_path, "",
+          "data plane: bpf (default: XDP/TC programs, needs root) or none (contexts are "
+          "bookkeeping only)");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
   override_string(absl::GetFlag(FLAGS_uplink), config->mutable_uplink());
   override_string(absl::GetFlag(FLAGS_bpf_pin_dir), config->mutable_bpf_pin_dir());
   override_string(absl::GetFlag(FLAGS_xenstore), config->mutable_xenstore());
+  override_string(absl::GetFlag(FLAGS_fast_path), config->mutable_fast_path());
   if (absl::GetFlag(FLAGS_capacity) != 0) config->set_capacity(absl::GetFlag(FLAGS_capacity));
   if (absl::GetFlag(FLAGS_native_vlan) != 0) {
     config->set_native_vlan(absl::GetFlag(FLAGS_native_vlan));
@@ -67,11 +69,6 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  const std::string fast_path = absl::GetFlag(FLAGS_fast_path);
-  if (fast_path != "bpf" && fast_path != "none") {
-    vnet::LogError("vnetd: --fast_path: '%s' is not bpf or none", fast_path);
-    return 2;
-  }
   if (absl::GetFlag(FLAGS_remove_fast_path)) {
     if (auto s = vnet::RemoveFastPath(*config); !s.ok()) {
       vnet::LogError("vnetd: %s", s.ToString());
@@ -81,7 +78,6 @@ int main(int argc, char** argv) {
   }
   vnet::DaemonOptions options;
   options.config = *config;
-  options.fast_path = fast_path;
   if (auto s = vnet::RunDaemon(options); !s.ok()) {
     vnet::LogError("vnetd: %s", s.ToString());
     return 1;

@@ -13,7 +13,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   clang llvm bpftool libbpf-dev libxdp-dev linux-libc-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
-  prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libxen-dev
+  prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libxen-dev libmnl-dev
   clang-format clang-tidy libclang-rt-14-dev
   # run
   iproute2 ethtool xdp-tools kmod

@@ -19,6 +19,7 @@ v1::DaemonConfig DefaultConfig() {
   config.set_bpf_pin_dir("/sys/fs/bpf/vnet");
   config.set_native_vlan(1);
   config.set_xenstore("auto");
+  config.set_fast_path("bpf");
   return config;
 }
 
@@ -49,6 +50,10 @@ absl::Status ValidateConfig(const v1::DaemonConfig& config) {
   if (config.native_vlan() < 1 || config.native_vlan() > 4095) {
     return absl::InvalidArgumentError(absl::StrCat("native_vlan: ", config.native_vlan(),
                                                    " is not a VLAN 1..4094 (or 4095 for none)"));
+  }
+  if (config.fast_path() != "bpf" && config.fast_path() != "none") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fast_path: '", config.fast_path(), "' is not bpf or none"));
   }
   if (config.xenstore() != "auto" && config.xenstore() != "off") {
     return absl::InvalidArgumentError(

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "daemon/core/context_validation.h"
+#include "daemon/core/echo.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
@@ -28,7 +29,7 @@ std::string Describe(const v1::ContextRef& ref) {
       return absl::StrCat("domain ", ref.device().domain_id(), " device ",
                           ref.device().device_id());
     case v1::ContextRef::kInterfaceName:
-      return absl::StrCat("interface ", ref.interface_name());
+      return absl::StrCat("interface ", Echo(ref.interface_name()));
     case v1::ContextRef::REF_NOT_SET:
       break;
   }
@@ -170,7 +171,7 @@ absl::StatusOr<v1::Context> ContextPool::Update(const v1::ContextRef& ref, const
   for (const std::string& path : mask.paths()) {
     if (UpdatableFields().count(path) == 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat("update_mask: '", path,
+          absl::StrCat("update_mask: '", Echo(path),
                        "' cannot be changed (updatable: mac, ipv4_addresses, ipv6_addresses, "
                        "vlan, mtu, offloads, rate_limit)"));
     }
@@ -247,6 +248,14 @@ std::vector<v1::Context> ContextPool::List() const {
   all.reserve(contexts_.size());
   for (const auto& [id, ctx] : contexts_) all.push_back(ctx);
   return all;
+}
+
+std::vector<v1::Context> ContextPool::ListPage(uint32_t after_id, size_t max, bool* more) const {
+  std::vector<v1::Context> page;
+  auto it = contexts_.upper_bound(after_id);
+  for (; it != contexts_.end() && page.size() < max; ++it) page.push_back(it->second);
+  *more = it != contexts_.end();
+  return page;
 }
 
 }  // namespace vnet

@@ -48,6 +48,9 @@ class ContextPool {
   absl::Status Restore(const std::vector<v1::Context>& contexts);
 
   std::vector<v1::Context> List() const;  // ordered by id
+  // Up to `max` contexts with ids above `after_id`, ordered by id; `*more` is set when
+  // contexts are left after them.
+  std::vector<v1::Context> ListPage(uint32_t after_id, size_t max, bool* more) const;
   uint32_t capacity() const { return capacity_; }
   size_t size() const { return contexts_.size(); }
 

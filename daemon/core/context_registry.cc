@@ -1,36 +1,54 @@
 #include "daemon/core/context_registry.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "daemon/core/context_validation.h"
+#include "daemon/core/echo.h"
 #include "daemon/core/log.h"
 
 namespace vnet {
+namespace {
+
+v1::ContextRef ById(uint32_t id) {
+  v1::ContextRef ref;
+  ref.set_id(id);
+  return ref;
+}
+
+v1::PersistedState ToPersisted(const ContextPool& pool, const std::string& uplink) {
+  v1::PersistedState state;
+  state.set_uplink(uplink);
+  for (v1::Context& ctx : pool.List()) *state.add_contexts() = std::move(ctx);
+  return state;
+}
+
+}  // namespace
 
 ContextRegistry::ContextRegistry(uint32_t capacity, StateFile state, Dataplane* dataplane)
-    : pool_(capacity), state_(std::move(state)), dataplane_(dataplane) {}
+    : state_{ContextPool(capacity), ""}, state_file_(std::move(state)), dataplane_(dataplane) {}
 
 absl::Status ContextRegistry::Start() {
-  auto saved = state_.Load();
+  auto saved = state_file_.Load();
   if (!saved.ok()) return saved.status();
   absl::MutexLock lock(&mu_);
-  uplink_ = saved->uplink();
+  state_.uplink = saved->uplink();
   std::vector<v1::Context> contexts(saved->contexts().begin(), saved->contexts().end());
-  if (auto s = pool_.Restore(contexts); !s.ok()) {
-    return absl::DataLossError(
-        absl::StrCat("state file ", state_.path(), ": ", s.message(), "; it was left untouched"));
+  if (auto s = state_.pool.Restore(contexts); !s.ok()) {
+    return absl::DataLossError(absl::StrCat("state file ", state_file_.path(), ": ", s.message(),
+                                            "; it was left untouched"));
   }
-  if (auto s = dataplane_->Reconcile(pool_.List()); !s.ok()) {
+  if (auto s = dataplane_->Reconcile(state_.pool.List()); !s.ok()) {
     LogWarning("fast path reconcile failed: %s", s.ToString());
   }
-  for (const v1::Context& ctx : pool_.List()) AttachLocked(ctx.id());
-  LogInfo("restored %d contexts from %s", pool_.size(), state_.path());
+  for (const v1::Context& ctx : state_.pool.List()) AttachLocked(ctx.id());
+  LogInfo("restored %d contexts from %s", state_.pool.size(), state_file_.path());
   return absl::OkStatus();
 }
 
 void ContextRegistry::AttachLocked(uint32_t id) {
-  v1::ContextRef ref;
-  ref.set_id(id);
-  auto ctx = pool_.Get(ref);
+  auto ctx = state_.pool.Get(ById(id));
   if (!ctx.ok() || !dataplane_->attaches()) return;
   const absl::Status s = dataplane_->Attach(*ctx);
   if (!s.ok()) {
@@ -38,70 +56,200 @@ void ContextRegistry::AttachLocked(uint32_t id) {
                s.ToString());
   }
   auto effective = dataplane_->EffectiveOffloads(id);
-  (void)pool_.SetState(id, s.ok() ? v1::CONTEXT_STATE_ACTIVE : v1::CONTEXT_STATE_DEGRADED,
-                       effective.ok() ? &*effective : nullptr);
+  (void)state_.pool.SetState(id, s.ok() ? v1::CONTEXT_STATE_ACTIVE : v1::CONTEXT_STATE_DEGRADED,
+                             effective.ok() ? &*effective : nullptr);
 }
 
-absl::Status ContextRegistry::PersistLocked() const {
-  v1::PersistedState state;
-  state.set_uplink(uplink_);
-  for (v1::Context& ctx : pool_.List()) *state.add_contexts() = std::move(ctx);
-  return state_.Save(state);
-}
-
-absl::Status ContextRegistry::Persist() const {
-  absl::ReaderMutexLock lock(&mu_);
-  return PersistLocked();
-}
-
-absl::StatusOr<v1::Context> ContextRegistry::Assign(const v1::Context& spec) {
-  absl::MutexLock lock(&mu_);
-  auto result = pool_.Assign(spec, absl::Now());
-  if (!result.ok()) return result.status();
-  if (!result->created) return result->context;
-  const uint32_t id = result->context.id();
-  // Persist before answering: a context the caller was told about survives a crash.
-  if (auto s = PersistLocked(); !s.ok()) {
-    v1::ContextRef ref;
-    ref.set_id(id);
-    (void)pool_.Release(ref);
-    return absl::UnavailableError(absl::StrCat("cannot persist state: ", s.message()));
+// Called by a group's leader after the commit: no other writer runs, so the context read
+// here is the one written; readers wait only for the state update at the end.
+void ContextRegistry::Attach(uint32_t id) {
+  if (!dataplane_->attaches()) return;
+  absl::StatusOr<v1::Context> ctx;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    ctx = state_.pool.Get(ById(id));
   }
-  AttachLocked(id);
-  LogInfo("assigned context %d to domain %d device %d (%s)", id, spec.domain_id(), spec.device_id(),
-          spec.interface_name());
-  v1::ContextRef ref;
-  ref.set_id(id);
-  return pool_.Get(ref);
+  if (!ctx.ok()) return;
+  const absl::Status s = dataplane_->Attach(*ctx);
+  if (!s.ok()) {
+    LogWarning("context %d (%s): fast path not attached: %s", id, ctx->interface_name(),
+               s.ToString());
+  }
+  auto effective = dataplane_->EffectiveOffloads(id);
+  absl::MutexLock lock(&mu_);
+  (void)state_.pool.SetState(id, s.ok() ? v1::CONTEXT_STATE_ACTIVE : v1::CONTEXT_STATE_DEGRADED,
+                             effective.ok() ? &*effective : nullptr);
+}
+
+absl::Status ContextRegistry::Save(const State& next, const std::vector<Write*>& changed,
+                                   std::vector<Write*>* gave_up) const {
+  absl::Status s = state_file_.Save(ToPersisted(next.pool, next.uplink), [&]() -> absl::Status {
+    if (before_commit_hook_) before_commit_hook_();
+    for (Write* w : changed) {
+      if (!w->limits->Check().ok()) gave_up->push_back(w);
+    }
+    return gave_up->empty() ? absl::OkStatus()
+                            : absl::AbortedError("a caller gave up before the commit");
+  });
+  if (s.ok() || !gave_up->empty()) return s;
+  return absl::UnavailableError(absl::StrCat("cannot persist state: ", s.message()));
+}
+
+absl::Status ContextRegistry::Submit(Write* w) {
+  queue_mu_.Lock();
+  queue_.push_back(w);
+  while (!w->done) {
+    if (!leading_) {
+      // Lead the group of everything queued so far (this change included).
+      leading_ = true;
+      std::vector<Write*> group;
+      group.swap(queue_);
+      queue_mu_.Unlock();
+      RunGroup(group);
+      queue_mu_.Lock();
+      leading_ = false;
+      for (Write* member : group) member->done = true;
+      continue;
+    }
+    auto turn = [this, w]()
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) { return w->done || !leading_; };
+    queue_mu_.AwaitWithTimeout(absl::Condition(&turn), CallLimits::kPollInterval);
+    // Still queued (not yet in a group): a caller that gave up leaves the queue.
+    auto queued = std::find(queue_.begin(), queue_.end(), w);
+    if (!w->done && queued != queue_.end()) {
+      if (absl::Status s = w->limits->Check(); !s.ok()) {
+        queue_.erase(queued);
+        queue_mu_.Unlock();
+        return s;
+      }
+    }
+  }
+  queue_mu_.Unlock();
+  return w->result;
+}
+
+void ContextRegistry::RunGroup(std::vector<Write*> members) {
+  for (;;) {
+    State next = [this] {
+      absl::ReaderMutexLock lock(&mu_);
+      return state_;
+    }();
+    std::vector<Write*> changed;
+    for (Write* w : members) {
+      if (absl::Status s = w->limits->Check(); !s.ok()) {
+        w->result = s;
+        continue;
+      }
+      bool changes = true;
+      w->result = w->apply(next, &changes);
+      if (w->result.ok() && changes) changed.push_back(w);
+    }
+    if (changed.empty()) return;  // answers without a write (refusals, repeats)
+    std::vector<Write*> gave_up;
+    const absl::Status saved = Save(next, changed, &gave_up);
+    if (!saved.ok()) {
+      for (auto it = changed.rbegin(); it != changed.rend(); ++it) {
+        Write* w = *it;
+        w->result = saved;
+        if (w->undo) {
+          if (absl::Status undone = w->undo(); !undone.ok()) {
+            w->result = absl::InternalError(
+                absl::StrCat(saved.message(), "; and undoing it: ", undone.message()));
+          }
+        }
+      }
+    }
+    if (!gave_up.empty()) {
+      // Form the group again without them: the others' answers may have depended on what
+      // those would have changed.
+      for (Write* w : gave_up) {
+        w->result = w->limits->Check();
+        members.erase(std::find(members.begin(), members.end(), w));
+      }
+      continue;
+    }
+    if (!saved.ok()) return;
+    {
+      absl::MutexLock lock(&mu_);
+      state_ = std::move(next);
+    }
+    for (Write* w : changed) {
+      if (w->after_commit) w->after_commit();
+    }
+    return;
+  }
+}
+
+absl::Status ContextRegistry::Persist() {
+  const CallLimits none;
+  Write w;
+  w.limits = &none;
+  w.apply = [](State&, bool*) { return absl::OkStatus(); };
+  return Submit(&w);
+}
+
+absl::StatusOr<v1::Context> ContextRegistry::Assign(const v1::Context& spec,
+                                                    const CallLimits& limits) {
+  v1::Context assigned;
+  bool created = false;
+  Write w;
+  w.limits = &limits;
+  w.apply = [&](State& next, bool* changes) -> absl::Status {
+    auto result = next.pool.Assign(spec, absl::Now());
+    if (!result.ok()) return result.status();
+    assigned = result->context;
+    created = result->created;
+    *changes = created;
+    return absl::OkStatus();
+  };
+  w.after_commit = [&] { Attach(assigned.id()); };
+  if (absl::Status s = Submit(&w); !s.ok()) return s;
+  if (!created) return assigned;
+  LogInfo("assigned context %d to domain %d device %d (%s)", assigned.id(), spec.domain_id(),
+          spec.device_id(), spec.interface_name());
+  absl::ReaderMutexLock lock(&mu_);
+  auto now = state_.pool.Get(ById(assigned.id()));
+  return now.ok() ? *now : assigned;  // released again meanwhile: what was assigned
 }
 
 absl::StatusOr<v1::Context> ContextRegistry::Release(const v1::ContextRef& ref, bool allow_missing,
-                                                     bool* found) {
+                                                     bool* found, const ReleaseOptions& options) {
+  *found = false;
   v1::Context released;
-  {
-    absl::MutexLock lock(&mu_);
-    auto target = pool_.Get(ref);
+  Write w;
+  w.limits = &options.limits;
+  w.apply = [&](State& next, bool* changes) -> absl::Status {
+    *found = false;
+    auto target = next.pool.Get(ref);
     if (!target.ok()) {
-      *found = false;
-      if (allow_missing && absl::IsNotFound(target.status())) return v1::Context();
+      *changes = false;
+      if (allow_missing && absl::IsNotFound(target.status())) return absl::OkStatus();
       return target.status();
     }
-    // Persist the state without it first, so a failed write changes nothing.
-    v1::PersistedState state;
-    state.set_uplink(uplink_);
-    for (v1::Context& ctx : pool_.List()) {
-      if (ctx.id() != target->id()) *state.add_contexts() = std::move(ctx);
+    if (options.expected != nullptr &&
+        (target->id() != options.expected->id() ||
+         target->create_time().seconds() != options.expected->create_time().seconds() ||
+         target->create_time().nanos() != options.expected->create_time().nanos())) {
+      return absl::AbortedError(
+          absl::StrCat("the context changed while the release waited (now context ", target->id(),
+                       "); nothing was released, try again"));
     }
-    if (auto s = state_.Save(state); !s.ok()) {
-      return absl::UnavailableError(absl::StrCat("cannot persist state: ", s.message()));
-    }
+    released = *next.pool.Release(ref);
     *found = true;
-    released = *pool_.Release(ref);
+    return absl::OkStatus();
+  };
+  w.after_commit = [&] {
     if (auto s = dataplane_->Detach(released); !s.ok()) {
       LogWarning("context %d (%s): fast path detach: %s", released.id(), released.interface_name(),
                  s.ToString());
     }
+    if (options.on_commit) options.on_commit(released);
+  };
+  if (absl::Status s = Submit(&w); !s.ok()) {
+    *found = false;
+    return s;
   }
+  if (!*found) return v1::Context();
   for (const auto& listener : release_listeners_) listener(released);
   LogInfo("released context %d (%s)", released.id(), released.interface_name());
   return released;
@@ -109,74 +257,105 @@ absl::StatusOr<v1::Context> ContextRegistry::Release(const v1::ContextRef& ref, 
 
 absl::StatusOr<v1::Context> ContextRegistry::Get(const v1::ContextRef& ref) const {
   absl::ReaderMutexLock lock(&mu_);
-  return pool_.Get(ref);
+  return state_.pool.Get(ref);
 }
 
 absl::StatusOr<v1::Context> ContextRegistry::Update(const v1::ContextRef& ref,
                                                     const v1::Context& patch,
-                                                    const google::protobuf::FieldMask& mask) {
-  absl::MutexLock lock(&mu_);
-  auto before = pool_.Get(ref);
-  if (!before.ok()) return before.status();
-  auto updated = pool_.Update(ref, patch, mask);
-  if (!updated.ok()) return updated.status();
-  if (auto s = PersistLocked(); !s.ok()) {
-    google::protobuf::FieldMask all;
-    for (const char* f :
-         {"mac", "ipv4_addresses", "ipv6_addresses", "vlan", "mtu", "offloads", "rate_limit"}) {
-      all.add_paths(f);
-    }
-    (void)pool_.Update(ref, *before, all);  // put the old spec back
-    return absl::UnavailableError(absl::StrCat("cannot persist state: ", s.message()));
-  }
-  // The old VLAN/MAC entries must go before the new ones are written.
-  (void)dataplane_->Detach(*before);
-  AttachLocked(updated->id());
-  return pool_.Get(ref);
+                                                    const google::protobuf::FieldMask& mask,
+                                                    const CallLimits& limits) {
+  v1::Context before;
+  v1::Context updated;
+  Write w;
+  w.limits = &limits;
+  w.apply = [&](State& next, bool*) -> absl::Status {
+    auto current = next.pool.Get(ref);
+    if (!current.ok()) return current.status();
+    before = *current;
+    auto result = next.pool.Update(ref, patch, mask);
+    if (!result.ok()) return result.status();
+    updated = *result;
+    return absl::OkStatus();
+  };
+  w.after_commit = [&] {
+    // The old VLAN/MAC entries must go before the new ones are written.
+    (void)dataplane_->Detach(before);
+    Attach(updated.id());
+  };
+  if (absl::Status s = Submit(&w); !s.ok()) return s;
+  absl::ReaderMutexLock lock(&mu_);
+  auto now = state_.pool.Get(ById(updated.id()));
+  return now.ok() ? *now : updated;
 }
 
 std::vector<v1::Context> ContextRegistry::List() const {
   absl::ReaderMutexLock lock(&mu_);
-  return pool_.List();
+  return state_.pool.List();
 }
 
-absl::Status ContextRegistry::SetUplink(const std::string& ifname) {
-  absl::MutexLock lock(&mu_);
-  if (!ifname.empty() && pool_
-                             .Get([&] {
-                               v1::ContextRef ref;
-                               ref.set_interface_name(ifname);
-                               return ref;
-                             }())
-                             .ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(ifname, " is a guest's interface"));
+std::vector<v1::Context> ContextRegistry::ListPage(uint32_t after_id, size_t max,
+                                                   bool* more) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return state_.pool.ListPage(after_id, max, more);
+}
+
+absl::Status ContextRegistry::SetUplink(const std::string& ifname, const CallLimits& limits) {
+  if (!ifname.empty()) {
+    if (auto s = ValidateInterfaceName(ifname); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("interface_name: ", Echo(ifname), " is not an interface name"));
+    }
   }
-  if (auto s = dataplane_->SetUplink(ifname); !s.ok()) return s;
-  const std::string previous = uplink_;
-  uplink_ = ifname;
-  if (auto s = PersistLocked(); !s.ok()) {
-    uplink_ = previous;
-    (void)dataplane_->SetUplink(previous);
-    return absl::UnavailableError(absl::StrCat("cannot persist state: ", s.message()));
-  }
+  std::string previous;
+  Write w;
+  w.limits = &limits;
+  // The fast path moves before the commit (an interface it cannot attach to refuses the
+  // change); undo moves it back if the group is not committed.
+  w.apply = [&](State& next, bool*) -> absl::Status {
+    v1::ContextRef guest;
+    guest.set_interface_name(ifname);
+    if (!ifname.empty() && next.pool.Get(guest).ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(ifname, " is a guest's interface"));
+    }
+    if (auto s = dataplane_->SetUplink(ifname); !s.ok()) return s;
+    previous = next.uplink;
+    next.uplink = ifname;
+    return absl::OkStatus();
+  };
+  w.undo = [&]() -> absl::Status {
+    absl::Status back = dataplane_->SetUplink(previous);
+    if (!back.ok()) {
+      LogError("uplink: could not go back to '%s' after a failed change: %s", previous,
+               back.ToString());
+    }
+    return back;
+  };
+  if (absl::Status s = Submit(&w); !s.ok()) return s;
   LogInfo("uplink set to '%s'", ifname);
   return absl::OkStatus();
 }
 
 std::string ContextRegistry::uplink() const {
   absl::ReaderMutexLock lock(&mu_);
-  return uplink_;
+  return state_.uplink;
 }
 
-uint32_t ContextRegistry::capacity() const { return pool_.capacity(); }
+uint32_t ContextRegistry::capacity() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return state_.pool.capacity();
+}
 
 size_t ContextRegistry::size() const {
   absl::ReaderMutexLock lock(&mu_);
-  return pool_.size();
+  return state_.pool.size();
 }
 
 void ContextRegistry::OnRelease(std::function<void(const v1::Context&)> listener) {
   release_listeners_.push_back(std::move(listener));
+}
+
+void ContextRegistry::SetBeforeCommitHookForTest(std::function<void()> hook) {
+  before_commit_hook_ = std::move(hook);
 }
 
 }  // namespace vnet

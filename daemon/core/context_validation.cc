@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/core/echo.h"
 #include "daemon/core/net_address.h"
 
 namespace vnet {
@@ -16,7 +17,7 @@ absl::Status Invalid(absl::string_view field, absl::string_view why) {
 absl::Status NormalizeMac(v1::Context& ctx) {
   if (ctx.mac().empty()) return Invalid("mac", "required");
   const auto mac = ParseMac(ctx.mac());
-  if (!mac) return Invalid("mac", absl::StrCat("'", ctx.mac(), "' is not a MAC address"));
+  if (!mac) return Invalid("mac", absl::StrCat("'", Echo(ctx.mac()), "' is not a MAC address"));
   if (IsZeroMac(*mac)) return Invalid("mac", "must not be all zeros");
   if (!IsUnicastMac(*mac)) {
     return Invalid("mac", absl::StrCat(ctx.mac(), " is a multicast/broadcast address"));
@@ -35,7 +36,7 @@ absl::Status NormalizeAddresses(google::protobuf::RepeatedPtrField<std::string>*
   std::set<std::string> seen;
   for (std::string& text : *list) {
     const auto addr = parse(text);
-    if (!addr) return Invalid(field, absl::StrCat("'", text, "' is not a valid address"));
+    if (!addr) return Invalid(field, absl::StrCat("'", Echo(text), "' is not a valid address"));
     if (const char* why = reject(*addr)) return Invalid(field, absl::StrCat(text, " ", why));
     std::string canonical = format(*addr);
     if (!seen.insert(canonical).second) {
@@ -49,6 +50,7 @@ absl::Status NormalizeAddresses(google::protobuf::RepeatedPtrField<std::string>*
 
 const char* RejectIpv4(const std::array<uint8_t, 4>& a) {
   if (a == std::array<uint8_t, 4>{0, 0, 0, 0}) return "is the unspecified address";
+  if (a[0] == 0) return "is in 0.0.0.0/8 (\"this network\", never a host's address)";
   if (a[0] >= 224) return "is multicast, broadcast or reserved";
   if (a[0] == 127) return "is a loopback address";
   return nullptr;
@@ -61,6 +63,19 @@ const char* RejectIpv6(const std::array<uint8_t, 16>& a) {
   std::array<uint8_t, 16> loopback{};
   loopback[15] = 1;
   if (a == loopback) return "is the loopback address";
+  // ::ffff:a.b.c.d (IPv4-mapped) and ::a.b.c.d (IPv4-compatible, deprecated) are IPv4
+  // addresses in IPv6 notation; they never appear as a source on the wire, and would
+  // dodge the IPv4 rules and the duplicate check. Refused, not converted: the caller says
+  // in which list an address goes.
+  const bool first_80_zero =
+      std::all_of(a.begin(), a.begin() + 10, [](uint8_t b) { return b == 0; });
+  if (first_80_zero && a[10] == 0xff && a[11] == 0xff) {
+    return "is an IPv4-mapped address (::ffff:a.b.c.d): give a.b.c.d in ipv4_addresses";
+  }
+  if (first_80_zero && a[10] == 0 && a[11] == 0) {
+    return "is an IPv4-compatible address (::a.b.c.d, deprecated): give a.b.c.d in "
+           "ipv4_addresses";
+  }
   return nullptr;
 }
 
@@ -83,15 +98,16 @@ absl::Status ValidateInterfaceName(const std::string& name) {
   if (name.empty()) return Invalid("interface_name", "required");
   if (name.size() > kMaxInterfaceNameLength) {
     return Invalid("interface_name",
-                   absl::StrCat("'", name, "' is longer than ", kMaxInterfaceNameLength));
+                   absl::StrCat("'", Echo(name), "' is longer than ", kMaxInterfaceNameLength));
   }
   if (name == "." || name == "..") return Invalid("interface_name", "'.' and '..' are reserved");
   for (char c : name) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '.' || c == '-' || c == '_';
     if (!ok) {
-      return Invalid("interface_name",
-                     absl::StrCat("'", name, "' may hold only letters, digits, '.', '-', '_'"));
+      return Invalid(
+          "interface_name",
+          absl::StrCat("'", Echo(name), "' may hold only letters, digits, '.', '-', '_'"));
     }
   }
   return absl::OkStatus();

@@ -79,7 +79,8 @@ absl::StatusOr<v1::PersistedState> StateFile::Load() const {
   return state;
 }
 
-absl::Status StateFile::Save(const v1::PersistedState& state) const {
+absl::Status StateFile::Save(const v1::PersistedState& state,
+                             const std::function<absl::Status()>& before_commit) const {
   if (auto s = MakeDirs(dir_, 0750); !s.ok()) return s;
   v1::PersistedState versioned = state;
   versioned.set_format_version(kFormatVersion);
@@ -94,6 +95,7 @@ absl::Status StateFile::Save(const v1::PersistedState& state) const {
   absl::Status s = WriteAll(fd, text, tmp);
   if (s.ok() && fsync(fd) != 0) s = ErrnoError("cannot fsync", tmp);
   close(fd);
+  if (s.ok() && before_commit) s = before_commit();
   if (s.ok() && rename(tmp.c_str(), path_.c_str()) != 0) s = ErrnoError("cannot rename to", path_);
   if (!s.ok()) {
     unlink(tmp.c_str());

@@ -2,6 +2,7 @@
 // write a temporary file, fsync it, rename it over the old one, fsync the directory.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -16,7 +17,11 @@ class StateFile {
   // An absent file is an empty state. A file that cannot be read or parsed is DATA_LOSS
   // (or the errno's code) naming the path; the file is left exactly as it is.
   absl::StatusOr<v1::PersistedState> Load() const;
-  absl::Status Save(const v1::PersistedState& state) const;
+  // `before_commit`, if given, runs after the new file is written and synced and right
+  // before the rename that commits it; an error from it is returned as is and the old
+  // file stays.
+  absl::Status Save(const v1::PersistedState& state,
+                    const std::function<absl::Status()>& before_commit = nullptr) const;
 
   const std::string& path() const { return path_; }
 

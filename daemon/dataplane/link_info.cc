@@ -1,16 +1,16 @@
 #include "daemon/dataplane/link_info.h"
 
+#include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
 #include <linux/if_link.h>
-#include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -18,154 +18,120 @@
 namespace vnet {
 namespace {
 
-// The "netdev" generic netlink family (linux/netdev.h, newer than Debian 12's headers).
+// The "netdev" generic netlink family (linux/netdev.h, Linux 6.3+; newer than Debian 12's
+// headers, so its numbers are spelled out).
 constexpr uint8_t kNetdevCmdDevGet = 1;
 constexpr uint16_t kNetdevAttrIfindex = 1;
 constexpr uint16_t kNetdevAttrXdpFeatures = 3;
 constexpr uint64_t kNetdevXdpActNdoXmit = 4;
 
-// Builds a netlink message by appending aligned pieces.
-class Message {
- public:
-  Message(uint16_t type, uint16_t flags) {
-    nlmsghdr h{};
-    h.nlmsg_type = type;
-    h.nlmsg_flags = flags;
-    h.nlmsg_seq = 1;
-    Append(&h, sizeof(h));
-  }
-  void Append(const void* p, size_t n) {
-    size_t at = buf_.size();
-    buf_.resize(at + NLMSG_ALIGN(n));
-    std::memcpy(buf_.data() + at, p, n);
-    reinterpret_cast<nlmsghdr*>(buf_.data())->nlmsg_len = buf_.size();
-  }
-  void Attr(uint16_t type, const void* p, size_t n) {
-    nlattr a{};
-    a.nla_type = type;
-    a.nla_len = NLA_HDRLEN + n;
-    size_t at = buf_.size();
-    buf_.resize(at + NLA_ALIGN(a.nla_len));
-    std::memcpy(buf_.data() + at, &a, sizeof(a));
-    std::memcpy(buf_.data() + at + NLA_HDRLEN, p, n);
-    reinterpret_cast<nlmsghdr*>(buf_.data())->nlmsg_len = buf_.size();
-  }
-  const std::vector<char>& bytes() const { return buf_; }
+using AttrFn = std::function<void(const nlattr* attr)>;
 
- private:
-  std::vector<char> buf_;
-};
-
-using AttrFn = std::function<void(uint16_t type, const char* data, size_t len)>;
-
-void ForEachAttr(const char* p, size_t len, const AttrFn& fn) {
-  while (len >= NLA_HDRLEN) {
-    const auto* a = reinterpret_cast<const nlattr*>(p);
-    if (a->nla_len < NLA_HDRLEN || a->nla_len > len) return;
-    fn(a->nla_type & NLA_TYPE_MASK, p + NLA_HDRLEN, a->nla_len - NLA_HDRLEN);
-    size_t step = NLA_ALIGN(a->nla_len);
-    if (step >= len) return;
-    p += step;
-    len -= step;
-  }
+// Calls `fn` for each attribute of a message after `hdr_len` bytes of family header.
+int ForEachAttr(const nlmsghdr* h, size_t hdr_len, const AttrFn& fn) {
+  auto cb = [](const nlattr* a, void* data) {
+    (*static_cast<const AttrFn*>(data))(a);
+    return MNL_CB_OK;
+  };
+  return mnl_attr_parse(h, hdr_len, cb, const_cast<AttrFn*>(&fn));
 }
 
-// Sends one request and hands the payload (after `hdr_len` family header bytes) of each
-// reply to `fn`. A kernel error comes back as a status.
-absl::Status Transact(int protocol, const Message& msg, size_t hdr_len, const AttrFn& fn) {
-  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
-  if (fd < 0) return absl::ErrnoToStatus(errno, "netlink socket");
-  sockaddr_nl sa{};
-  sa.nl_family = AF_NETLINK;
-  absl::Status st;
-  if (sendto(fd, msg.bytes().data(), msg.bytes().size(), 0, reinterpret_cast<sockaddr*>(&sa),
-             sizeof(sa)) < 0) {
-    st = absl::ErrnoToStatus(errno, "netlink send");
+// Sends the request built in `buf` on a new socket of `protocol` and runs `fn` on the
+// attributes of every reply (acks and errors are libmnl's business).
+absl::Status Transact(int protocol, nlmsghdr* req, size_t hdr_len, const AttrFn& fn) {
+  std::unique_ptr<mnl_socket, int (*)(mnl_socket*)> nl(mnl_socket_open2(protocol, SOCK_CLOEXEC),
+                                                       mnl_socket_close);
+  if (!nl || mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0)
+    return absl::ErrnoToStatus(errno, "netlink socket");
+  const unsigned portid = mnl_socket_get_portid(nl.get());
+  req->nlmsg_seq = 1;
+  if (mnl_socket_sendto(nl.get(), req, req->nlmsg_len) < 0)
+    return absl::ErrnoToStatus(errno, "netlink send");
+  struct Ctx {
+    size_t hdr_len;
+    const AttrFn* fn;
+  } ctx{hdr_len, &fn};
+  auto cb = [](const nlmsghdr* h, void* data) {
+    auto* c = static_cast<Ctx*>(data);
+    return ForEachAttr(h, c->hdr_len, *c->fn) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+  };
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  for (;;) {
+    const ssize_t n = mnl_socket_recvfrom(nl.get(), buf.data(), buf.size());
+    if (n < 0) return absl::ErrnoToStatus(errno, "netlink recv");
+    const int rc = mnl_cb_run(buf.data(), static_cast<size_t>(n), 1, portid, cb, &ctx);
+    if (rc < 0) return absl::ErrnoToStatus(errno, "netlink");
+    if (rc == MNL_CB_STOP) return absl::OkStatus();
+    if (!(reinterpret_cast<const nlmsghdr*>(buf.data())->nlmsg_flags & NLM_F_MULTI))
+      return absl::OkStatus();
   }
-  std::vector<char> buf(32768);
-  bool done = !st.ok();
-  while (!done) {
-    ssize_t n = recv(fd, buf.data(), buf.size(), 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      st = absl::ErrnoToStatus(errno, "netlink recv");
-      break;
-    }
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
-      if (h->nlmsg_type == NLMSG_ERROR) {
-        int err = reinterpret_cast<nlmsgerr*>(NLMSG_DATA(h))->error;
-        if (err != 0) st = absl::ErrnoToStatus(-err, "netlink");
-        done = true;
-        break;
-      }
-      if (h->nlmsg_type == NLMSG_DONE) {
-        done = true;
-        break;
-      }
-      const char* payload = static_cast<const char*>(NLMSG_DATA(h)) + NLMSG_ALIGN(hdr_len);
-      size_t plen = h->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(hdr_len));
-      ForEachAttr(payload, plen, fn);
-      if (!(h->nlmsg_flags & NLM_F_MULTI)) done = true;
-    }
-  }
-  close(fd);
-  return st;
 }
 
 absl::Status QueryRtnl(LinkInfo& info) {
-  Message msg(RTM_GETLINK, NLM_F_REQUEST);
-  ifinfomsg ifi{};
-  ifi.ifi_family = AF_UNSPEC;
-  ifi.ifi_index = static_cast<int>(info.ifindex);
-  msg.Append(&ifi, sizeof(ifi));
-  return Transact(NETLINK_ROUTE, msg, sizeof(ifinfomsg),
-                  [&](uint16_t type, const char* data, size_t len) {
-                    if (type == IFLA_LINK_NETNSID) info.peer_in_other_netns = true;
-                    if (type == IFLA_ADDRESS && len == 6) std::memcpy(info.mac.data(), data, 6);
-                    if (type == IFLA_MTU && len == 4) std::memcpy(&info.mtu, data, 4);
-                    if (type == IFLA_LINKINFO) {
-                      ForEachAttr(data, len, [&](uint16_t t, const char* d, size_t l) {
-                        if (t == IFLA_INFO_KIND) info.kind.assign(d, strnlen(d, l));
-                      });
-                    }
-                  });
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* h = mnl_nlmsg_put_header(buf.data());
+  h->nlmsg_type = RTM_GETLINK;
+  h->nlmsg_flags = NLM_F_REQUEST;
+  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(h, sizeof(ifinfomsg)));
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = static_cast<int>(info.ifindex);
+  return Transact(NETLINK_ROUTE, h, sizeof(ifinfomsg), [&](const nlattr* a) {
+    const uint16_t type = mnl_attr_get_type(a);
+    if (type == IFLA_LINK_NETNSID) info.peer_in_other_netns = true;
+    if (type == IFLA_ADDRESS && mnl_attr_get_payload_len(a) == 6)
+      std::memcpy(info.mac.data(), mnl_attr_get_payload(a), 6);
+    if (type == IFLA_MTU && mnl_attr_validate(a, MNL_TYPE_U32) == 0) info.mtu = mnl_attr_get_u32(a);
+    if (type == IFLA_LINKINFO && mnl_attr_validate(a, MNL_TYPE_NESTED) == 0) {
+      auto kind = [](const nlattr* inner, void* data) {
+        if (mnl_attr_get_type(inner) == IFLA_INFO_KIND &&
+            mnl_attr_validate(inner, MNL_TYPE_STRING) == 0) {
+          *static_cast<std::string*>(data) = mnl_attr_get_str(inner);
+        }
+        return MNL_CB_OK;
+      };
+      mnl_attr_parse_nested(a, kind, &info.kind);
+    }
+  });
 }
 
-// Returns the family id of "netdev", or 0 when the kernel has none.
+// A generic netlink request for `family` / `cmd`, in `buf`.
+nlmsghdr* GenlRequest(std::vector<char>& buf, uint16_t family, uint8_t cmd) {
+  nlmsghdr* h = mnl_nlmsg_put_header(buf.data());
+  h->nlmsg_type = family;
+  h->nlmsg_flags = NLM_F_REQUEST;
+  auto* g = static_cast<genlmsghdr*>(mnl_nlmsg_put_extra_header(h, sizeof(genlmsghdr)));
+  g->cmd = cmd;
+  g->version = 1;
+  return h;
+}
+
+// The family id of "netdev", or 0 when the kernel has none (before 6.3).
 uint16_t NetdevFamilyId() {
-  Message msg(GENL_ID_CTRL, NLM_F_REQUEST);
-  genlmsghdr g{};
-  g.cmd = CTRL_CMD_GETFAMILY;
-  g.version = 1;
-  msg.Append(&g, sizeof(g));
-  msg.Attr(CTRL_ATTR_FAMILY_NAME, "netdev", sizeof("netdev"));
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* h = GenlRequest(buf, GENL_ID_CTRL, CTRL_CMD_GETFAMILY);
+  mnl_attr_put_strz(h, CTRL_ATTR_FAMILY_NAME, "netdev");
   uint16_t id = 0;
-  absl::Status st =
-      Transact(NETLINK_GENERIC, msg, GENL_HDRLEN, [&](uint16_t type, const char* data, size_t len) {
-        if (type == CTRL_ATTR_FAMILY_ID && len >= 2) std::memcpy(&id, data, 2);
-      });
+  absl::Status st = Transact(NETLINK_GENERIC, h, GENL_HDRLEN, [&](const nlattr* a) {
+    if (mnl_attr_get_type(a) == CTRL_ATTR_FAMILY_ID && mnl_attr_validate(a, MNL_TYPE_U16) == 0)
+      id = mnl_attr_get_u16(a);
+  });
   return st.ok() ? id : 0;
 }
 
 void QueryXdpFeatures(LinkInfo& info) {
-  uint16_t family = NetdevFamilyId();
+  const uint16_t family = NetdevFamilyId();
   if (family == 0) return;
-  Message msg(family, NLM_F_REQUEST);
-  genlmsghdr g{};
-  g.cmd = kNetdevCmdDevGet;
-  g.version = 1;
-  msg.Append(&g, sizeof(g));
-  uint32_t ifindex = info.ifindex;
-  msg.Attr(kNetdevAttrIfindex, &ifindex, sizeof(ifindex));
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* h = GenlRequest(buf, family, kNetdevCmdDevGet);
+  mnl_attr_put_u32(h, kNetdevAttrIfindex, info.ifindex);
   uint64_t features = 0;
   bool seen = false;
-  absl::Status st =
-      Transact(NETLINK_GENERIC, msg, GENL_HDRLEN, [&](uint16_t type, const char* data, size_t len) {
-        if (type == kNetdevAttrXdpFeatures && len >= 8) {
-          std::memcpy(&features, data, 8);
-          seen = true;
-        }
-      });
+  absl::Status st = Transact(NETLINK_GENERIC, h, GENL_HDRLEN, [&](const nlattr* a) {
+    if (mnl_attr_get_type(a) == kNetdevAttrXdpFeatures && mnl_attr_validate(a, MNL_TYPE_U64) == 0) {
+      features = mnl_attr_get_u64(a);
+      seen = true;
+    }
+  });
   info.xdp_features_known = st.ok() && seen;
   info.xdp_ndo_xmit = info.xdp_features_known && (features & kNetdevXdpActNdoXmit);
 }

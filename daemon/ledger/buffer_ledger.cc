@@ -101,6 +101,25 @@ ReleaseReport BufferLedger::ForceReleaseContext(uint32_t context_id, absl::Time 
   return report;
 }
 
+absl::Status BufferLedger::BeginRelease(uint32_t context_id, bool force, absl::Time drain_deadline,
+                                        const std::function<absl::Status()>& check) {
+  std::shared_ptr<ContextLedger> ledger = Find(context_id);
+  if (!ledger) return check ? check() : absl::OkStatus();
+  return ledger->BeginClose(force, drain_deadline, check);
+}
+
+ReleaseReport BufferLedger::CommitRelease(uint32_t context_id) {
+  std::shared_ptr<ContextLedger> ledger = Find(context_id);
+  if (!ledger) return ReleaseReport{};
+  ReleaseReport report = ledger->CommitClose();
+  Forget(context_id, ledger, report.abandoned);
+  return report;
+}
+
+void BufferLedger::AbortRelease(uint32_t context_id) {
+  if (std::shared_ptr<ContextLedger> ledger = Find(context_id)) ledger->AbortClose();
+}
+
 LedgerStats BufferLedger::Snapshot() const {
   LedgerStats stats;
   std::vector<std::shared_ptr<ContextLedger>> ledgers;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -54,6 +55,15 @@ class BufferLedger {
   // The guest is gone: refuse new descriptors, wait for completions until `deadline`,
   // then drop everything and report how many descriptors were abandoned.
   ReleaseReport ForceReleaseContext(uint32_t context_id, absl::Time deadline);
+
+  // A release in two steps, for a caller that has more to do before it may stand (persist
+  // the registry): see ContextLedger::BeginClose. Begin (OK for an unknown context), then
+  // exactly one of Commit (drops the regions; reports what was abandoned) or Abort (the
+  // context keeps its regions and descriptors in flight, and takes new ones again).
+  absl::Status BeginRelease(uint32_t context_id, bool force, absl::Time drain_deadline,
+                            const std::function<absl::Status()>& check);
+  ReleaseReport CommitRelease(uint32_t context_id);
+  void AbortRelease(uint32_t context_id);
 
   LedgerStats Snapshot() const;
   const LedgerLimits& limits() const { return limits_; }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 
 namespace vnet::ledger {
 
@@ -163,6 +164,53 @@ ReleaseReport ContextLedger::ForceClose(absl::Time deadline) {
   auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_.size() == 0; };
   mu_.AwaitWithDeadline(absl::Condition(&drained), deadline);
   return DropAllLocked();
+}
+
+absl::Status ContextLedger::BeginClose(bool force, absl::Time drain_deadline,
+                                       const std::function<absl::Status()>& check) {
+  absl::MutexLock lock(&mu_);
+  if (phase_ == Phase::kClosed) return absl::OkStatus();
+  if (phase_ == Phase::kClosing) {
+    return absl::AbortedError(
+        absl::StrFormat("a release of context %d is already under way", context_id_));
+  }
+  if (!force && in_flight_.size() != 0) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "context %d has %d descriptors in flight; complete them or force the release", context_id_,
+        in_flight_.size()));
+  }
+  phase_ = Phase::kClosing;  // new descriptors are refused; completions still count
+  auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_.size() == 0; };
+  // In slices, so a caller that gives up is noticed while it waits.
+  constexpr absl::Duration kSlice = absl::Milliseconds(20);
+  while (in_flight_.size() != 0 && absl::Now() < drain_deadline) {
+    if (check) {
+      if (absl::Status s = check(); !s.ok()) {
+        phase_ = Phase::kOpen;
+        return s;
+      }
+    }
+    mu_.AwaitWithDeadline(absl::Condition(&drained),
+                          std::min(drain_deadline, absl::Now() + kSlice));
+  }
+  if (check) {
+    if (absl::Status s = check(); !s.ok()) {
+      phase_ = Phase::kOpen;
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+ReleaseReport ContextLedger::CommitClose() {
+  absl::MutexLock lock(&mu_);
+  if (phase_ == Phase::kClosed) return ReleaseReport{};
+  return DropAllLocked();
+}
+
+void ContextLedger::AbortClose() {
+  absl::MutexLock lock(&mu_);
+  if (phase_ == Phase::kClosing) phase_ = Phase::kOpen;
 }
 
 bool ContextLedger::closed() const {

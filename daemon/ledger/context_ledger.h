@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -39,6 +40,18 @@ class ContextLedger {
   // abandons the rest. Either way the regions leave the address index.
   absl::StatusOr<ReleaseReport> Close();
   ReleaseReport ForceClose(absl::Time deadline);
+
+  // Closing in two steps, for a release that may still fail after this (the registry's
+  // write): BeginClose refuses new descriptors and regions; unforced, it fails with
+  // FAILED_PRECONDITION while descriptors are in flight (nothing changes); forced, it waits
+  // for completions until `drain_deadline`, or until `check` fails (the caller gave up:
+  // the context is open again and that error returned). ABORTED while another release of
+  // the context is under way. Then CommitClose drops everything (abandoning what is still
+  // in flight) or AbortClose reopens the context with its regions and descriptors intact.
+  absl::Status BeginClose(bool force, absl::Time drain_deadline,
+                          const std::function<absl::Status()>& check);
+  ReleaseReport CommitClose();
+  void AbortClose();
   bool closed() const;
 
   ContextStats Stats() const;

@@ -19,8 +19,12 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   }
   std::unique_ptr<MetricsServer> self(new MetricsServer());
   try {
-    // Two threads: a scrape and a health probe may overlap; more would only add stacks.
-    self->exposer_ = std::make_unique<prometheus::Exposer>(address, 2);
+    // civetweb serves one connection per thread, and a client that connects and sends
+    // nothing holds its thread until the request timeout: enough threads that a handful of
+    // slow clients leave room for Prometheus, and a timeout that frees them.
+    self->exposer_ = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
+        "listening_ports", address, "num_threads", absl::StrCat(kThreads), "request_timeout_ms",
+        absl::StrCat(absl::ToInt64Milliseconds(kRequestTimeout))});
   } catch (const std::exception& e) {
     return absl::UnavailableError(
         absl::StrCat("cannot serve metrics on ", address, ": ", e.what()));

@@ -11,11 +11,17 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace vnet::metrics {
 
 class MetricsServer {
  public:
+  // Worker threads (one per connection being served) and how long a connection may take to
+  // send its request before it is dropped.
+  static constexpr int kThreads = 16;
+  static constexpr absl::Duration kRequestTimeout = absl::Seconds(5);
+
   // Listens on `address` ("127.0.0.1:9464"; port 0 picks a free one) and serves
   // `collectables` at /metrics. The server holds them for its lifetime. UNAVAILABLE when
   // the address cannot be bound, INVALID_ARGUMENT when it has no port.

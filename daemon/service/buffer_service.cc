@@ -4,6 +4,7 @@
 #include "absl/time/clock.h"
 #include "daemon/core/log.h"
 #include "daemon/service/grpc_status.h"
+#include "daemon/service/paging.h"
 
 namespace vnet {
 namespace {
@@ -112,21 +113,56 @@ grpc::Status BufferServiceImpl::ListRegions(grpc::ServerContext*, const v1::List
   if (req->context_id() != 0) {
     if (auto s = CheckContext(req->context_id()); !s.ok()) return ToGrpcStatus(s);
   }
+  auto page_size = PageSize(req->page_size());
+  if (!page_size.ok()) return ToGrpcStatus(page_size.status());
+  // Position: (context filter, last context listed, last region listed).
+  auto position = DecodePageToken("regions", 3, req->page_token());
+  if (!position.ok()) return ToGrpcStatus(position.status());
+  if (!position->empty() && (*position)[0] != req->context_id()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT,
+            "page_token: belongs to a listing of another context_id"};
+  }
+  const bool first_page = position->empty();
+  const uint64_t after_context = first_page ? 0 : (*position)[1];
+  const uint64_t after_region = first_page ? 0 : (*position)[2];
+  size_t listed = 0;
+  size_t bytes = 0;
+  bool more = false;
+  uint64_t last_context = 0;
+  uint64_t last_region = 0;
   for (const ledger::ContextStats& stats : ledger_->Snapshot().contexts) {
     if (req->context_id() != 0 && stats.context_id != req->context_id()) continue;
+    if (stats.context_id < after_context) continue;
+    if (more) break;
     std::vector<ledger::RegionInfo> regions = ledger_->ListRegions(stats.context_id);
-    if (regions.empty() && req->context_id() == 0) continue;
-    v1::ContextRegions* out = resp->add_contexts();
-    out->set_context_id(stats.context_id);
+    v1::ContextRegions* out = nullptr;
     for (const ledger::RegionInfo& info : regions) {
-      ToProto(info, out->add_regions());
-      out->set_bytes_registered(out->bytes_registered() + info.spec.length);
-      out->set_in_flight(out->in_flight() + info.in_flight);
+      if (stats.context_id == after_context && info.spec.region_id <= after_region) continue;
+      if (listed == *page_size || (listed > 0 && bytes > kMaxPageBytes)) {
+        more = true;
+        break;
+      }
+      if (out == nullptr) {
+        out = resp->add_contexts();
+        out->set_context_id(stats.context_id);
+        out->set_bytes_registered(stats.bytes_registered);
+        out->set_in_flight(stats.in_flight);
+      }
+      v1::Region* region = out->add_regions();
+      ToProto(info, region);
+      bytes += region->ByteSizeLong();
+      ++listed;
+      last_context = stats.context_id;
+      last_region = info.spec.region_id;
     }
   }
   // A known context without regions still answers, with an empty entry.
-  if (req->context_id() != 0 && resp->contexts_size() == 0) {
+  if (req->context_id() != 0 && first_page && resp->contexts_size() == 0) {
     resp->add_contexts()->set_context_id(req->context_id());
+  }
+  if (more) {
+    resp->set_next_page_token(
+        EncodePageToken("regions", {req->context_id(), last_context, last_region}));
   }
   return grpc::Status::OK;
 }

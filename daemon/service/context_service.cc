@@ -1,7 +1,10 @@
 #include "daemon/service/context_service.h"
 
+#include <algorithm>
+
 #include "absl/time/clock.h"
 #include "daemon/service/grpc_status.h"
+#include "daemon/service/paging.h"
 
 namespace vnet {
 namespace {
@@ -15,35 +18,57 @@ grpc::Status Answer(absl::StatusOr<T> result, T* resp) {
 
 }  // namespace
 
-grpc::Status ContextServiceImpl::AssignContext(grpc::ServerContext*,
+grpc::Status ContextServiceImpl::AssignContext(grpc::ServerContext* ctx,
                                                const v1::AssignContextRequest* req,
                                                v1::Context* resp) {
   if (!req->has_context()) {
     return {grpc::StatusCode::INVALID_ARGUMENT, "context: required"};
   }
-  return Answer(registry_->Assign(req->context()), resp);
+  return Answer(registry_->Assign(req->context(), LimitsOf(ctx)), resp);
 }
 
-grpc::Status ContextServiceImpl::ReleaseContext(grpc::ServerContext*,
+// One transaction over the ledger and the registry: the ledger stops taking descriptors
+// for the context (and, forced, waits for those in flight), the registry persists the
+// release, and only then the ledger drops the regions. If the registry refuses (a failed
+// write, the caller gone), the ledger reopens the context with its regions intact: a
+// failed release changes nothing.
+grpc::Status ContextServiceImpl::ReleaseContext(grpc::ServerContext* ctx,
                                                 const v1::ReleaseContextRequest* req,
                                                 v1::ReleaseContextResponse* resp) {
-  // CDNA's rule: no buffer is given back while a descriptor on it is in flight. The ledger
-  // drops the context's regions first, so nothing new can be validated against them.
-  if (auto target = registry_->Get(req->ref()); target.ok() && ledger_ != nullptr) {
-    if (req->has_force_wait()) {
-      const absl::Duration wait =
+  const CallLimits limits = LimitsOf(ctx);
+  ContextRegistry::ReleaseOptions options;
+  options.limits = limits;
+  auto target = registry_->Get(req->ref());
+  ledger::ReleaseReport report;
+  const bool with_ledger = target.ok() && ledger_ != nullptr;
+  if (with_ledger) {
+    // CDNA's rule: no buffer is given back while a descriptor on it is in flight. A forced
+    // wait never outlives the caller's deadline.
+    const bool force = req->has_force_wait();
+    absl::Time drain_deadline = absl::Now();
+    if (force) {
+      drain_deadline +=
           absl::Seconds(req->force_wait().seconds()) + absl::Nanoseconds(req->force_wait().nanos());
-      const ledger::ReleaseReport report =
-          ledger_->ForceReleaseContext(target->id(), absl::Now() + wait);
-      resp->set_abandoned_descriptors(report.abandoned);
-    } else if (auto report = ledger_->ReleaseContext(target->id()); !report.ok()) {
-      return ToGrpcStatus(report.status());
+      drain_deadline = std::min(drain_deadline, limits.deadline);
     }
+    if (auto s = ledger_->BeginRelease(target->id(), force, drain_deadline,
+                                       [&limits] { return limits.Check(); });
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    options.expected = &*target;
+    options.on_commit = [this, &report](const v1::Context& released) {
+      report = ledger_->CommitRelease(released.id());
+    };
   }
   bool found = false;
-  auto released = registry_->Release(req->ref(), req->allow_missing(), &found);
-  if (!released.ok()) return ToGrpcStatus(released.status());
+  auto released = registry_->Release(req->ref(), req->allow_missing(), &found, options);
+  if (!released.ok()) {
+    if (with_ledger) ledger_->AbortRelease(target->id());
+    return ToGrpcStatus(released.status());
+  }
   if (found) *resp->mutable_context() = std::move(*released);
+  resp->set_abandoned_descriptors(report.abandoned);
   return grpc::Status::OK;
 }
 
@@ -52,17 +77,38 @@ grpc::Status ContextServiceImpl::GetContext(grpc::ServerContext*, const v1::GetC
   return Answer(registry_->Get(req->ref()), resp);
 }
 
-grpc::Status ContextServiceImpl::ListContexts(grpc::ServerContext*, const v1::ListContextsRequest*,
+grpc::Status ContextServiceImpl::ListContexts(grpc::ServerContext*,
+                                              const v1::ListContextsRequest* req,
                                               v1::ListContextsResponse* resp) {
-  for (v1::Context& ctx : registry_->List()) *resp->add_contexts() = std::move(ctx);
+  auto page_size = PageSize(req->page_size());
+  if (!page_size.ok()) return ToGrpcStatus(page_size.status());
+  auto position = DecodePageToken("contexts", 1, req->page_token());
+  if (!position.ok()) return ToGrpcStatus(position.status());
+  const uint32_t after = position->empty() ? 0 : static_cast<uint32_t>((*position)[0]);
+  bool more = false;
+  size_t bytes = 0;
+  std::vector<v1::Context> page = registry_->ListPage(after, *page_size, &more);
+  for (size_t i = 0; i < page.size(); ++i) {
+    bytes += page[i].ByteSizeLong();
+    if (i > 0 && bytes > kMaxPageBytes) {
+      more = true;
+      break;
+    }
+    *resp->add_contexts() = std::move(page[i]);
+  }
   resp->set_capacity(registry_->capacity());
+  if (more && resp->contexts_size() > 0) {
+    resp->set_next_page_token(
+        EncodePageToken("contexts", {resp->contexts(resp->contexts_size() - 1).id()}));
+  }
   return grpc::Status::OK;
 }
 
-grpc::Status ContextServiceImpl::UpdateContext(grpc::ServerContext*,
+grpc::Status ContextServiceImpl::UpdateContext(grpc::ServerContext* ctx,
                                                const v1::UpdateContextRequest* req,
                                                v1::Context* resp) {
-  return Answer(registry_->Update(req->ref(), req->context(), req->update_mask()), resp);
+  return Answer(registry_->Update(req->ref(), req->context(), req->update_mask(), LimitsOf(ctx)),
+                resp);
 }
 
 }  // namespace vnet

@@ -31,7 +31,9 @@ grpc::Status DaemonServiceImpl::GetStatus(grpc::ServerContext*, const v1::GetSta
 
 grpc::Status DaemonServiceImpl::SetUplink(grpc::ServerContext* ctx, const v1::SetUplinkRequest* req,
                                           v1::Status* resp) {
-  if (auto s = registry_->SetUplink(req->interface_name()); !s.ok()) return ToGrpcStatus(s);
+  if (auto s = registry_->SetUplink(req->interface_name(), LimitsOf(ctx)); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   return GetStatus(ctx, nullptr, resp);
 }
 

@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -260,6 +261,28 @@ TEST_F(DataplaneTest, InitWithoutUplinkLeavesEarlierUplinkAlone) {
   ASSERT_TRUE(dp_->RemoveAll().ok());
   EXPECT_EQ(XdpProg(uplink_ifindex_), 0u);
   EXPECT_EQ(TcProg(uplink_), 0u);
+}
+
+// A load that fails says why in libbpf's own words, naming the map, not a guess.
+TEST_F(DataplaneTest, LoadFailureNamesTheCause) {
+  dp_.reset();
+  const std::string other = pin_dir_ + "-old";
+  ASSERT_TRUE(MakePinDir(other + "/maps").ok());
+  // A vnet_ctx of another layout, as an older build would have pinned it.
+  const int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "vnet_ctx", 4, 8, 9, nullptr);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(bpf_obj_pin(fd, (other + "/maps/vnet_ctx").c_str()), 0);
+  close(fd);
+  BpfDataplaneOptions o;
+  o.pin_dir = other;
+  o.capacity = 8;
+  BpfDataplane dp(o);
+  absl::Status st = dp.Init();
+  RemovePinDir(other).IgnoreError();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("vnet_ctx"), std::string::npos) << st;
+  EXPECT_NE(st.message().find("pinned map"), std::string::npos) << st;
+  std::cout << "vnetd would say: " << st << "\n";
 }
 
 TEST_F(DataplaneTest, RemoveAllLeavesNothingBehind) {

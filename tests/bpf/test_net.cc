@@ -33,14 +33,15 @@ TestNet::~TestNet() {
 }
 
 std::string TestNet::AddNamespace(const std::string& tag) {
-  const std::string n = prefix_ + tag + "ns";
+  std::string n = prefix_ + tag + "ns";
   extra_ns_.push_back(n);
   if (Sh("ip netns add " + n) != 0) ok_ = false;
   return n;
 }
 
 std::string TestNet::AddPair(const std::string& name, const std::string& ns) {
-  const std::string h = Host(name), p = Peer(name), where = ns.empty() ? ns_ : ns;
+  std::string h = Host(name);
+  const std::string p = Peer(name), where = ns.empty() ? ns_ : ns;
   links_.push_back(h);
   bool good = Sh("ip link add " + h + " type veth peer name " + p + " netns " + where) == 0 &&
               Sh("sysctl -w net.ipv6.conf." + h + ".disable_ipv6=1") == 0 &&

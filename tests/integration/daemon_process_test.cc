@@ -4,11 +4,17 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "tests/integration/process.h"
 #include "tests/integration/temp_dir.h"
 
@@ -223,6 +229,157 @@ TEST_F(DaemonProcessTest, BadConfigIsAUsageError) {
   EXPECT_THAT(r.err, HasSubstr("capacity"));
   r = RunCommand({VNETD_PATH, "--config=" + (dir_ / "missing.conf"), "--unix_socket=" + socket()});
   EXPECT_EQ(r.exit_code, 2);
+}
+
+// Issue 12, item 7: a call that only timed out says so, instead of "cannot reach vnetd".
+TEST_F(DaemonProcessTest, TimeoutIsReportedAsATimeout) {
+  auto daemon = StartDaemon();
+  ASSERT_EQ(kill(daemon->pid(), SIGSTOP), 0);  // alive, listening, answering nothing
+  RunResult r = Ctl({"--timeout", "1", "status"});
+  kill(daemon->pid(), SIGCONT);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("timed out after 1 s"));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("cannot reach")));
+}
+
+// Issue 12, item 6: a full 4096-context daemon lists fine. Each context carries 64 IPv6
+// addresses, so one unpaged answer (over 8 MB) would exceed gRPC's 4 MB message limit.
+TEST_F(DaemonProcessTest, ListsA4096ContextDaemon) {
+  constexpr int kContexts = 4096;
+  ASSERT_EQ(system(("mkdir -p " + (dir_ / "state")).c_str()), 0);
+  {
+    std::ofstream state(state_file());
+    state << "format_version: 2\n";
+    for (int i = 1; i <= kContexts; ++i) {
+      state << "contexts { id: " << i << " domain_id: " << i << " interface_name: \"vif" << i
+            << ".0\" mac: \"" << absl::StrFormat("00:16:3e:00:%02x:%02x", i >> 8, i & 0xff)
+            << "\" vlan: 1 mtu: 1500";
+      for (int a = 1; a <= 64; ++a) {
+        state << " ipv6_addresses: \"" << absl::StrFormat("2001:db8:%x::%x", i, a) << "\"";
+      }
+      state << " }\n";
+    }
+  }
+  auto daemon = StartDaemon({"--capacity=4096"});
+  ASSERT_TRUE(daemon->running()) << ReadFile(dir_ / "vnetd.log");
+  RunResult list = Ctl({"context", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err.substr(0, 500);
+  // (Not EXPECT_THAT: a failure would print megabytes.)
+  EXPECT_NE(list.out.find("4096 of 4096 contexts in use"), std::string::npos);
+  EXPECT_NE(list.out.find("vif4096.0"), std::string::npos);
+  RunResult json = Ctl({"context", "list", "-o", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err.substr(0, 500);
+  size_t count = 0;
+  for (size_t pos = 0; (pos = json.out.find("\"interface_name\"", pos)) != std::string::npos;
+       ++pos) {
+    ++count;
+  }
+  EXPECT_EQ(count, static_cast<size_t>(kContexts));
+}
+
+// A datagram socket standing in for systemd's $NOTIFY_SOCKET.
+class FakeNotifySocket {
+ public:
+  explicit FakeNotifySocket(const std::string& path) : path_(path) {
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+    bound_ = bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  }
+  ~FakeNotifySocket() { close(fd_); }
+  bool bound() const { return bound_; }
+  // Every message received during `window`.
+  std::vector<std::string> Collect(absl::Duration window) {
+    std::vector<std::string> got;
+    const absl::Time end = absl::Now() + window;
+    while (absl::Now() < end) {
+      char buf[256];
+      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n > 0) {
+        got.emplace_back(buf, static_cast<size_t>(n));
+      } else {
+        absl::SleepFor(absl::Milliseconds(10));
+      }
+    }
+    return got;
+  }
+  static int Count(const std::vector<std::string>& got, const std::string& what) {
+    return static_cast<int>(std::count(got.begin(), got.end(), what));
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool bound_ = false;
+};
+
+// Issue 12, item 1: after the process runs out of file descriptors (idle connections
+// against a low RLIMIT_NOFILE), vnetd either accepts again once they are gone, or stops
+// feeding systemd's watchdog, so that systemd restarts it. Never alive but deaf.
+TEST_F(DaemonProcessTest, FdExhaustionEitherRecoversOrStarvesTheWatchdog) {
+  FakeNotifySocket notify(dir_ / "notify.sock");
+  ASSERT_TRUE(notify.bound());
+  setenv("NOTIFY_SOCKET", (dir_ / "notify.sock").c_str(), 1);
+  setenv("WATCHDOG_USEC", "400000", 1);
+  std::vector<std::string> argv = {"/usr/bin/prlimit",
+                                   "--nofile=64:64",
+                                   "--",
+                                   VNETD_PATH,
+                                   "--unix_socket=" + socket(),
+                                   "--state_dir=" + (dir_ / "state"),
+                                   "--config=" + WriteConfig("capacity: 8\n"),
+                                   "--fast_path=none",
+                                   "--metrics_address=off"};
+  auto daemon = std::make_unique<Process>(argv, dir_ / "vnetd.log");
+  unsetenv("NOTIFY_SOCKET");
+  unsetenv("WATCHDOG_USEC");
+  ASSERT_TRUE(WaitFor([&] { return Ctl({"status"}).exit_code == 0; }))
+      << ReadFile(dir_ / "vnetd.log");
+
+  // Healthy: READY=1 once, and the watchdog fed every 200 ms.
+  std::vector<std::string> healthy = notify.Collect(absl::Seconds(1));
+  EXPECT_EQ(FakeNotifySocket::Count(healthy, "READY=1"), 1);
+  EXPECT_GE(FakeNotifySocket::Count(healthy, "WATCHDOG=1"), 3);
+
+  // Exhaust: connections that never speak, far more than the 64 descriptors allowed.
+  std::vector<int> idle;
+  for (int i = 0; i < 200; ++i) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", socket().c_str());
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      close(fd);
+      break;
+    }
+    idle.push_back(fd);
+  }
+  ASSERT_TRUE(WaitFor(
+      [&] { return ReadFile(dir_ / "vnetd.log").find("Too many open files") != std::string::npos; },
+      absl::Seconds(5)))
+      << "the descriptors never ran out; the test proves nothing";
+  notify.Collect(absl::Milliseconds(500));  // a probe under way may still have answered
+  std::vector<std::string> exhausted = notify.Collect(absl::Seconds(1));
+  EXPECT_EQ(FakeNotifySocket::Count(exhausted, "WATCHDOG=1"), 0)
+      << "the watchdog was fed while vnetd could not accept connections";
+
+  for (int fd : idle) close(fd);
+  const bool accepts_again = WaitFor(
+      [&] {
+        return Ctl({"--timeout", "1", "status"}).exit_code == 0;
+      },
+      absl::Seconds(5));
+  std::vector<std::string> after = notify.Collect(absl::Seconds(1));
+  if (accepts_again) {
+    EXPECT_GE(FakeNotifySocket::Count(after, "WATCHDOG=1"), 2) << "recovered but not fed";
+  } else {
+    EXPECT_EQ(FakeNotifySocket::Count(after, "WATCHDOG=1"), 0)
+        << "deaf to new connections, yet the watchdog is fed: systemd would never restart it";
+  }
+  std::cerr << "after exhaustion vnetd " << (accepts_again ? "accepts again" : "stays deaf")
+            << "; the watchdog " << (accepts_again ? "is fed" : "starves") << "\n";
 }
 
 }  // namespace

@@ -4,11 +4,21 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "daemon/server.h"
 #include "protos/health_check.grpc.pb.h"
+#include "tests/integration/process.h"
 #include "tests/integration/temp_dir.h"
 #include "vnet/v1/buffer.grpc.pb.h"
 #include "vnet/v1/context.grpc.pb.h"
@@ -20,13 +30,34 @@ namespace {
 using ::testing::HasSubstr;
 using testing::TempDir;
 
+// No fast path, but an uplink that can be set (and is remembered), like the real one.
+class UplinkOnlyDataplane final : public Dataplane {
+ public:
+  absl::Status Attach(const v1::Context&) override { return absl::OkStatus(); }
+  absl::Status Detach(const v1::Context&) override { return absl::OkStatus(); }
+  absl::Status Reconcile(const std::vector<v1::Context>&) override { return absl::OkStatus(); }
+  absl::Status SetUplink(const std::string& ifname) override {
+    uplink_ = ifname;
+    ++uplink_changes_;
+    return absl::OkStatus();
+  }
+  std::string Uplink() const override { return uplink_; }
+  std::string Describe() const override { return "test: uplink only"; }
+  bool attaches() const override { return false; }
+  int uplink_changes() const { return uplink_changes_; }
+
+ private:
+  std::string uplink_;
+  int uplink_changes_ = 0;
+};
+
 class GrpcServiceTest : public ::testing::Test {
  protected:
   void SetUp() override { StartServer(4); }
 
-  void StartServer(uint32_t capacity) {
+  void StartServer(uint32_t capacity, const std::string& state_dir = "") {
     config_.set_unix_socket(dir_ / "vnetd.sock");
-    config_.set_state_dir(dir_ / "state");
+    config_.set_state_dir(state_dir.empty() ? dir_ / "state" : state_dir);
     config_.set_capacity(capacity);
     auto server = VnetServer::Start(config_, &dataplane_);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -53,9 +84,66 @@ class GrpcServiceTest : public ::testing::Test {
     return contexts_->AssignContext(&call, req, out);
   }
 
+  grpc::Status Get(uint32_t id, v1::Context* out = nullptr) {
+    grpc::ClientContext call;
+    v1::GetContextRequest req;
+    req.mutable_ref()->set_id(id);
+    v1::Context ignored;
+    return contexts_->GetContext(&call, req, out != nullptr ? out : &ignored);
+  }
+
+  void StopServer() {
+    contexts_.reset();
+    channel_.reset();
+    ASSERT_TRUE(server_->Shutdown().ok());
+    server_.reset();
+  }
+
+  // Region 1 (64 KiB at 1 MiB, read-write) for context `id`.
+  grpc::Status RegisterRegion(uint32_t id) {
+    auto buffers = v1::BufferService::NewStub(channel_);
+    grpc::ClientContext call;
+    v1::RegisterRegionRequest req;
+    req.set_context_id(id);
+    req.mutable_region()->set_region_id(1);
+    req.mutable_region()->set_guest_address(0x100000);
+    req.mutable_region()->set_length(0x10000);
+    req.mutable_region()->set_access(v1::REGION_ACCESS_READ_WRITE);
+    v1::Region region;
+    return buffers->RegisterRegion(&call, req, &region);
+  }
+
+  // Posts one descriptor at 1 MiB + offset; returns its verdict.
+  v1::DescriptorVerdict Post(uint32_t id, uint64_t offset) {
+    auto buffers = v1::BufferService::NewStub(channel_);
+    grpc::ClientContext call;
+    v1::ValidateDescriptorsRequest req;
+    req.set_context_id(id);
+    v1::Descriptor* d = req.add_descriptors();
+    d->set_guest_address(0x100000 + offset);
+    d->set_length(64);
+    d->set_direction(v1::DESCRIPTOR_DIRECTION_TO_DEVICE);
+    d->set_region_id(1);
+    v1::ValidateDescriptorsResponse resp;
+    if (!buffers->ValidateDescriptors(&call, req, &resp).ok() || resp.verdicts_size() != 1) {
+      return v1::DESCRIPTOR_VERDICT_UNSPECIFIED;
+    }
+    return resp.verdicts(0);
+  }
+
+  v1::ListRegionsResponse Regions(uint32_t id = 0) {
+    auto buffers = v1::BufferService::NewStub(channel_);
+    grpc::ClientContext call;
+    v1::ListRegionsRequest req;
+    req.set_context_id(id);
+    v1::ListRegionsResponse resp;
+    EXPECT_TRUE(buffers->ListRegions(&call, req, &resp).ok());
+    return resp;
+  }
+
   TempDir dir_;
   v1::DaemonConfig config_;
-  NoDataplane dataplane_;
+  UplinkOnlyDataplane dataplane_;
   std::unique_ptr<VnetServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::ContextService::Stub> contexts_;
@@ -303,6 +391,502 @@ TEST_F(GrpcServiceTest, StateSurvivesServerRestart) {
   ASSERT_EQ(list.contexts_size(), 2);
   EXPECT_EQ(list.contexts(1).vlan(), 7u);
   EXPECT_EQ(list.contexts(1).id(), 2u);
+}
+
+// Issue 12, item 4: a release whose caller gave up while the registry was busy (here: a
+// state write held up by a slow disk) is never committed afterwards.
+TEST_F(GrpcServiceTest, ReleaseWhoseDeadlinePassedWhileWaitingIsNeverCommitted) {
+  v1::Context first;
+  ASSERT_TRUE(Assign(Guest(1), &first).ok());
+  absl::Notification writing;
+  absl::Notification disk_done;
+  std::atomic<int> writes{0};
+  server_->registry().SetBeforeCommitHookForTest([&] {
+    if (writes++ == 0) {
+      writing.Notify();
+      disk_done.WaitForNotification();
+    }
+  });
+  grpc::Status slow_status;
+  std::thread slow([&] {
+    v1::Context out;
+    slow_status = Assign(Guest(2), &out);
+  });
+  writing.WaitForNotification();
+
+  grpc::ClientContext call;
+  call.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+  v1::ReleaseContextRequest release;
+  release.mutable_ref()->mutable_device()->set_domain_id(1);
+  v1::ReleaseContextResponse released;
+  EXPECT_EQ(contexts_->ReleaseContext(&call, release, &released).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  absl::SleepFor(absl::Milliseconds(100));  // the server saw the deadline pass too
+  disk_done.Notify();
+  slow.join();
+  EXPECT_TRUE(slow_status.ok()) << slow_status.error_message();
+  // Whatever the abandoned release would have done, it would have done by now.
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_TRUE(Get(first.id()).ok());
+  EXPECT_EQ(server_->registry().size(), 2u);
+  EXPECT_THAT(testing::ReadFile(dir_ / "state/contexts.state"), HasSubstr("vif1.0"));
+  server_->registry().SetBeforeCommitHookForTest(nullptr);
+}
+
+// The deadline is checked at the commit point itself: an assign whose write outlasts its
+// caller's deadline is taken back, not committed.
+TEST_F(GrpcServiceTest, AssignWhoseDeadlinePassesDuringTheWriteIsNotCommitted) {
+  server_->registry().SetBeforeCommitHookForTest([] { absl::SleepFor(absl::Milliseconds(400)); });
+  grpc::ClientContext call;
+  call.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(150));
+  v1::Context out;
+  EXPECT_EQ(contexts_->AssignContext(&call, Guest(1), &out).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  absl::SleepFor(absl::Milliseconds(600));  // the server finished its write meanwhile
+  server_->registry().SetBeforeCommitHookForTest(nullptr);
+  EXPECT_EQ(server_->registry().size(), 0u);
+  EXPECT_EQ(Get(1).error_code(), grpc::StatusCode::NOT_FOUND);
+  // And it was not written either: a restart finds nothing.
+  StopServer();
+  StartServer(4);
+  EXPECT_EQ(server_->registry().size(), 0u);
+}
+
+// Issue 12, item 4: a forced release waits for buffers in flight at most until the
+// caller's deadline; then nothing is released and the context works on.
+TEST_F(GrpcServiceTest, ForcedReleaseWaitNeverOutlivesTheCallerDeadline) {
+  v1::Context ctx;
+  ASSERT_TRUE(Assign(Guest(1), &ctx).ok());
+  ASSERT_TRUE(RegisterRegion(ctx.id()).ok());
+  ASSERT_EQ(Post(ctx.id(), 0), v1::DESCRIPTOR_VERDICT_ACCEPTED);
+  grpc::ClientContext call;
+  call.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+  v1::ReleaseContextRequest release;
+  release.mutable_ref()->set_id(ctx.id());
+  release.mutable_force_wait()->set_seconds(30);
+  v1::ReleaseContextResponse released;
+  EXPECT_EQ(contexts_->ReleaseContext(&call, release, &released).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The server gave up too: the context takes descriptors again within a second (a wait
+  // that outlived the deadline would refuse them as CONTEXT_CLOSING for 30 s).
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return Post(ctx.id(), 1024) == v1::DESCRIPTOR_VERDICT_ACCEPTED; }, absl::Seconds(2)));
+  EXPECT_TRUE(Get(ctx.id()).ok());
+  const v1::ListRegionsResponse regions = Regions(ctx.id());
+  ASSERT_EQ(regions.contexts_size(), 1);
+  ASSERT_EQ(regions.contexts(0).regions_size(), 1);
+  EXPECT_EQ(regions.contexts(0).regions(0).in_flight(), 2u);
+}
+
+// A tmpfs of 1 MiB under the test's directory, filled on demand; unmounted at the end.
+class TinyDisk {
+ public:
+  explicit TinyDisk(const std::string& path) : path_(path) {
+    mkdir(path_.c_str(), 0700);
+    mounted_ = mount("tmpfs", path_.c_str(), "tmpfs", 0, "size=1m,mode=0700") == 0;
+  }
+  ~TinyDisk() {
+    if (mounted_) umount2(path_.c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+  // Writes a filler file until the disk is full.
+  void Fill() {
+    std::ofstream filler(path_ + "/filler", std::ios::binary);
+    const std::string block(4096, 'x');
+    while (filler.write(block.data(), block.size())) {
+    }
+  }
+  void Free() { unlink((path_ + "/filler").c_str()); }
+
+ private:
+  std::string path_;
+  bool mounted_ = false;
+};
+
+// Issue 12, item 5: a release that cannot be persisted (full disk) keeps the context and
+// its buffer regions, and so do an assign, an update and an uplink change.
+TEST_F(GrpcServiceTest, CallsThatCannotPersistChangeNothing) {
+  ASSERT_EQ(geteuid(), 0u) << "mounts a tmpfs: run as root (CI does)";
+  TinyDisk disk(dir_ / "disk");
+  ASSERT_TRUE(disk.mounted()) << strerror(errno);
+  StopServer();
+  StartServer(4, dir_ / "disk/state");
+  v1::Context ctx;
+  ASSERT_TRUE(Assign(Guest(1), &ctx).ok());
+  ASSERT_TRUE(RegisterRegion(ctx.id()).ok());
+  ASSERT_EQ(Post(ctx.id(), 0), v1::DESCRIPTOR_VERDICT_ACCEPTED);
+  const std::string saved = testing::ReadFile(dir_ / "disk/state/contexts.state");
+  disk.Fill();
+
+  for (bool force : {false, true}) {
+    grpc::ClientContext call;
+    v1::ReleaseContextRequest release;
+    release.mutable_ref()->set_id(ctx.id());
+    if (force) release.mutable_force_wait()->set_nanos(10000000);
+    v1::ReleaseContextResponse released;
+    grpc::Status s = contexts_->ReleaseContext(&call, release, &released);
+    // Unforced, the descriptor in flight refuses it first; forced, the write fails.
+    EXPECT_EQ(s.error_code(),
+              force ? grpc::StatusCode::UNAVAILABLE : grpc::StatusCode::FAILED_PRECONDITION)
+        << s.error_message();
+    EXPECT_TRUE(Get(ctx.id()).ok());
+    const v1::ListRegionsResponse regions = Regions(ctx.id());
+    ASSERT_EQ(regions.contexts_size(), 1);
+    ASSERT_EQ(regions.contexts(0).regions_size(), 1) << "regions dropped by a failed release";
+    EXPECT_EQ(regions.contexts(0).regions(0).in_flight(), force ? 2u : 1u);
+    EXPECT_EQ(Post(ctx.id(), 1024 * (force ? 2 : 1)), v1::DESCRIPTOR_VERDICT_ACCEPTED);
+  }
+
+  v1::Context out;
+  EXPECT_EQ(Assign(Guest(2), &out).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(server_->registry().size(), 1u);
+
+  v1::Context before;
+  ASSERT_TRUE(Get(ctx.id(), &before).ok());
+  grpc::ClientContext update_call;
+  v1::UpdateContextRequest update;
+  update.mutable_ref()->set_id(ctx.id());
+  update.mutable_context()->set_mtu(9000);
+  update.mutable_update_mask()->add_paths("mtu");
+  EXPECT_EQ(contexts_->UpdateContext(&update_call, update, &out).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  v1::Context after;
+  ASSERT_TRUE(Get(ctx.id(), &after).ok());
+  EXPECT_EQ(after.DebugString(), before.DebugString());
+
+  auto daemon = v1::DaemonService::NewStub(channel_);
+  grpc::ClientContext uplink_call;
+  v1::SetUplinkRequest uplink;
+  uplink.set_interface_name("eth9");
+  v1::Status status;
+  EXPECT_EQ(daemon->SetUplink(&uplink_call, uplink, &status).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(server_->registry().uplink(), "");
+  EXPECT_EQ(dataplane_.Uplink(), "");  // the fast path went back too
+  EXPECT_EQ(dataplane_.uplink_changes(), 2);
+  EXPECT_EQ(testing::ReadFile(dir_ / "disk/state/contexts.state"), saved);
+
+  // Room again: the release goes through and takes the regions with it.
+  disk.Free();
+  grpc::ClientContext call;
+  v1::ReleaseContextRequest release;
+  release.mutable_ref()->set_id(ctx.id());
+  release.mutable_force_wait()->set_nanos(10000000);
+  v1::ReleaseContextResponse released;
+  ASSERT_TRUE(contexts_->ReleaseContext(&call, release, &released).ok());
+  EXPECT_EQ(released.abandoned_descriptors(), 3u);
+  EXPECT_EQ(Regions().contexts_size(), 0);
+  StopServer();
+}
+
+// Issue 12, item 7: a huge bad value comes back as a short message with the right code
+// (a 1 MB echo would reach the client as RESOURCE_EXHAUSTED).
+TEST_F(GrpcServiceTest, ErrorsQuoteAShortExcerptOfBadInput) {
+  auto req = Guest(1);
+  req.mutable_context()->set_interface_name(std::string(1 << 20, 'v'));
+  v1::Context out;
+  grpc::Status s = Assign(req, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LT(s.error_message().size(), 200u);
+  EXPECT_THAT(s.error_message(), HasSubstr("interface_name"));
+
+  grpc::ClientContext call;
+  v1::GetContextRequest get;
+  get.mutable_ref()->set_interface_name(std::string(1 << 20, 'v'));
+  s = contexts_->GetContext(&call, get, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_LT(s.error_message().size(), 200u);
+
+  auto daemon = v1::DaemonService::NewStub(channel_);
+  grpc::ClientContext uplink_call;
+  v1::SetUplinkRequest uplink;
+  uplink.set_interface_name(std::string(1 << 20, 'u'));
+  v1::Status status;
+  s = daemon->SetUplink(&uplink_call, uplink, &status);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LT(s.error_message().size(), 200u);
+}
+
+// Issue 12, item 7: invalid UTF-8 in a string field is the caller's error, and says so.
+TEST_F(GrpcServiceTest, InvalidUtf8IsInvalidArgument) {
+  // GetContextRequest{ref: {interface_name: "\xff\xfe"}}: field 1 (ref) holding field 3.
+  const std::string bytes("\x0a\x04\x1a\x02\xff\xfe", 6);
+  grpc::GenericStub stub(channel_);
+  grpc::ClientContext call;
+  call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::CompletionQueue cq;
+  grpc::Slice slice(bytes.data(), bytes.size());
+  grpc::ByteBuffer request(&slice, 1);
+  auto rpc = stub.PrepareUnaryCall(&call, "/vnet.v1.ContextService/GetContext", request, &cq);
+  rpc->StartCall();
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  rpc->Finish(&response, &status, reinterpret_cast<void*>(1));
+  void* tag = nullptr;
+  bool ok = false;
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("UTF-8"));
+}
+
+// Issue 12, item 7: the mapped form of an address another context holds is refused, so
+// it cannot dodge the duplicate check.
+TEST_F(GrpcServiceTest, MappedAddressCannotDodgeTheDuplicateCheck) {
+  v1::Context out;
+  ASSERT_TRUE(Assign(Guest(1), &out).ok());  // holds 198.18.0.1 in VLAN 1
+  auto twin = Guest(2);
+  twin.mutable_context()->add_ipv6_addresses("::ffff:198.18.0.1");
+  grpc::Status s = Assign(twin, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("IPv4-mapped"));
+  EXPECT_EQ(server_->registry().size(), 1u);
+}
+
+// Issue 12, item 6: ListContexts pages (AIP-158).
+TEST_F(GrpcServiceTest, ListContextsPages) {
+  v1::Context out;
+  for (uint32_t d = 1; d <= 3; ++d) ASSERT_TRUE(Assign(Guest(d), &out).ok());
+  v1::ListContextsRequest req;
+  req.set_page_size(2);
+  std::vector<uint32_t> ids;
+  int pages = 0;
+  do {
+    grpc::ClientContext call;
+    v1::ListContextsResponse page;
+    ASSERT_TRUE(contexts_->ListContexts(&call, req, &page).ok());
+    EXPECT_LE(page.contexts_size(), 2);
+    EXPECT_EQ(page.capacity(), 4u);
+    for (const v1::Context& c : page.contexts()) ids.push_back(c.id());
+    req.set_page_token(page.next_page_token());
+    ++pages;
+  } while (!req.page_token().empty() && pages < 10);
+  EXPECT_EQ(pages, 2);
+  EXPECT_THAT(ids, ::testing::ElementsAre(1u, 2u, 3u));
+
+  grpc::ClientContext bad_token_call;
+  req.set_page_token("not-a-token");
+  v1::ListContextsResponse page;
+  EXPECT_EQ(contexts_->ListContexts(&bad_token_call, req, &page).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext negative_call;
+  req.clear_page_token();
+  req.set_page_size(-1);
+  EXPECT_EQ(contexts_->ListContexts(&negative_call, req, &page).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext all_call;
+  ASSERT_TRUE(contexts_->ListContexts(&all_call, v1::ListContextsRequest(), &page).ok());
+  EXPECT_EQ(page.contexts_size(), 3);  // the default page holds them all
+  EXPECT_TRUE(page.next_page_token().empty());
+}
+
+// Issue 12, item 6: ListRegions pages by region; a context may continue on the next page.
+TEST_F(GrpcServiceTest, ListRegionsPages) {
+  v1::Context out;
+  auto buffers = v1::BufferService::NewStub(channel_);
+  for (uint32_t d = 1; d <= 2; ++d) {
+    ASSERT_TRUE(Assign(Guest(d), &out).ok());
+    for (uint64_t r = 1; r <= 3; ++r) {
+      grpc::ClientContext call;
+      v1::RegisterRegionRequest req;
+      req.set_context_id(d);
+      req.mutable_region()->set_region_id(r);
+      req.mutable_region()->set_guest_address(d * 0x10000000 + r * 0x100000);
+      req.mutable_region()->set_length(0x1000);
+      req.mutable_region()->set_access(v1::REGION_ACCESS_READ_ONLY);
+      v1::Region region;
+      ASSERT_TRUE(buffers->RegisterRegion(&call, req, &region).ok());
+    }
+  }
+  v1::ListRegionsRequest req;
+  req.set_page_size(4);
+  std::vector<std::pair<uint32_t, uint64_t>> seen;
+  int pages = 0;
+  do {
+    grpc::ClientContext call;
+    v1::ListRegionsResponse page;
+    ASSERT_TRUE(buffers->ListRegions(&call, req, &page).ok());
+    for (const v1::ContextRegions& c : page.contexts()) {
+      EXPECT_EQ(c.bytes_registered(), 3u * 0x1000);  // the context's total on every page
+      for (const v1::Region& r : c.regions()) seen.emplace_back(c.context_id(), r.region_id());
+    }
+    req.set_page_token(page.next_page_token());
+    ++pages;
+  } while (!req.page_token().empty() && pages < 10);
+  EXPECT_EQ(pages, 2);
+  const std::vector<std::pair<uint32_t, uint64_t>> expected = {{1, 1}, {1, 2}, {1, 3},
+                                                               {2, 1}, {2, 2}, {2, 3}};
+  EXPECT_EQ(seen, expected);
+
+  // A token is bound to its listing: another context_id refuses it.
+  req.set_page_size(1);
+  req.clear_page_token();
+  grpc::ClientContext first_call;
+  v1::ListRegionsResponse first;
+  ASSERT_TRUE(buffers->ListRegions(&first_call, req, &first).ok());
+  ASSERT_FALSE(first.next_page_token().empty());
+  req.set_context_id(2);
+  req.set_page_token(first.next_page_token());
+  grpc::ClientContext other_call;
+  v1::ListRegionsResponse other;
+  EXPECT_EQ(buffers->ListRegions(&other_call, req, &other).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// Issue 12, item 7: even under a permissive umask the socket is never connectable by
+// others, not even for a moment while the server starts.
+TEST_F(GrpcServiceTest, SocketIsNeverWorldConnectableWhileStarting) {
+  StopServer();
+  const mode_t old_umask = umask(0);
+  std::atomic<bool> done{false};
+  std::atomic<int> world_writable{0};
+  std::atomic<int> seen{0};
+  const std::string path = dir_ / "vnetd.sock";
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  std::thread watcher([&] {
+    while ((!done || seen == 0) && absl::Now() < give_up) {
+      struct stat st {};
+      if (lstat(path.c_str(), &st) == 0) {
+        ++seen;
+        if ((st.st_mode & 0007) != 0) ++world_writable;
+      }
+    }
+  });
+  config_.set_metrics_address("127.0.0.1:0");  // more work between bind and the end of Start
+  StartServer(4);
+  done = true;
+  watcher.join();
+  umask(old_umask);
+  EXPECT_GT(seen.load(), 0);
+  EXPECT_EQ(world_writable.load(), 0);
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+}
+
+// Issue 12, item 3: reads never wait for a disk write. A write held up at the commit point
+// (a slow fsync) does not hold up GetContext or ListContexts.
+TEST_F(GrpcServiceTest, ReadsDoNotWaitForAWrite) {
+  v1::Context first;
+  ASSERT_TRUE(Assign(Guest(1), &first).ok());
+  absl::Notification writing;
+  absl::Notification disk_done;
+  server_->registry().SetBeforeCommitHookForTest([&] {
+    writing.Notify();
+    disk_done.WaitForNotification();
+  });
+  std::thread slow([&] {
+    v1::Context out;
+    EXPECT_TRUE(Assign(Guest(2), &out).ok());
+  });
+  writing.WaitForNotification();
+  const absl::Time start = absl::Now();
+  grpc::ClientContext call;
+  call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  v1::GetContextRequest get;
+  get.mutable_ref()->set_id(first.id());
+  v1::Context got;
+  const grpc::Status s = contexts_->GetContext(&call, get, &got);
+  const absl::Duration waited = absl::Now() - start;
+  grpc::ClientContext list_call;
+  list_call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  v1::ListContextsResponse list;
+  const grpc::Status listed = contexts_->ListContexts(&list_call, v1::ListContextsRequest(), &list);
+  disk_done.Notify();
+  slow.join();
+  server_->registry().SetBeforeCommitHookForTest(nullptr);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_LT(waited, absl::Seconds(1));
+  ASSERT_TRUE(listed.ok()) << listed.error_message();
+  EXPECT_EQ(list.contexts_size(), 1);  // the write under way is not visible before its commit
+  EXPECT_EQ(server_->registry().size(), 2u);
+}
+
+// Issue 12, item 3: writers that queue while one write is under way share the next one
+// (group commit), and each still gets its own answer.
+TEST_F(GrpcServiceTest, QueuedWritersShareOneWrite) {
+  StopServer();
+  StartServer(64);
+  absl::Notification first_writing;
+  absl::Notification go_on;
+  std::atomic<int> writes{0};
+  server_->registry().SetBeforeCommitHookForTest([&] {
+    if (writes++ == 0) {
+      first_writing.Notify();
+      go_on.WaitForNotification();
+    }
+  });
+  ContextRegistry& registry = server_->registry();
+  std::thread first([&] { EXPECT_TRUE(registry.Assign(Guest(1).context()).ok()); });
+  first_writing.WaitForNotification();
+  constexpr int kQueued = 20;
+  std::vector<std::thread> queued;
+  std::atomic<int> ok{0};
+  for (int d = 2; d < 2 + kQueued; ++d) {
+    queued.emplace_back([&, d] {
+      if (registry.Assign(Guest(static_cast<uint32_t>(d)).context()).ok()) ++ok;
+    });
+  }
+  // One of them refused on its own: the interface of guest 1.
+  std::thread refused([&] {
+    auto clash = Guest(50).context();
+    clash.set_interface_name("vif1.0");
+    EXPECT_TRUE(absl::IsAlreadyExists(registry.Assign(clash).status()));
+  });
+  absl::SleepFor(absl::Milliseconds(300));  // all queued behind the first write
+  go_on.Notify();
+  first.join();
+  for (auto& t : queued) t.join();
+  refused.join();
+  registry.SetBeforeCommitHookForTest(nullptr);
+  EXPECT_EQ(ok.load(), kQueued);
+  EXPECT_EQ(registry.size(), static_cast<size_t>(kQueued + 1));
+  EXPECT_LE(writes.load(), 3) << "queued writers were not committed together";
+  StopServer();
+  StartServer(64);
+  EXPECT_EQ(server_->registry().size(), static_cast<size_t>(kQueued + 1));  // all durable
+}
+
+// A member of a group whose caller gives up before the commit is left out; the group is
+// formed again without it and the others are committed.
+TEST_F(GrpcServiceTest, GroupMemberThatGaveUpIsLeftOut) {
+  absl::Notification first_writing;
+  absl::Notification go_on;
+  std::atomic<int> writes{0};
+  ContextRegistry& registry = server_->registry();
+  registry.SetBeforeCommitHookForTest([&] {
+    const int n = writes++;
+    if (n == 0) {
+      first_writing.Notify();
+      go_on.WaitForNotification();
+    } else if (n == 1) {
+      absl::SleepFor(absl::Milliseconds(500));  // the group's write outlasts A's deadline
+    }
+  });
+  std::thread first([&] { EXPECT_TRUE(registry.Assign(Guest(1).context()).ok()); });
+  first_writing.WaitForNotification();
+  absl::Status a_status;
+  absl::Status b_status;
+  std::thread a([&] {
+    CallLimits limits;
+    limits.deadline = absl::Now() + absl::Milliseconds(300);
+    a_status = registry.Assign(Guest(2).context(), limits).status();
+  });
+  std::thread b([&] { b_status = registry.Assign(Guest(3).context()).status(); });
+  absl::SleepFor(absl::Milliseconds(100));
+  go_on.Notify();
+  first.join();
+  a.join();
+  b.join();
+  registry.SetBeforeCommitHookForTest(nullptr);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(a_status)) << a_status;
+  EXPECT_TRUE(b_status.ok()) << b_status;
+  EXPECT_EQ(registry.size(), 2u);
+  EXPECT_THAT(testing::ReadFile(dir_ / "state/contexts.state"), HasSubstr("vif3.0"));
+  EXPECT_THAT(testing::ReadFile(dir_ / "state/contexts.state"),
+              ::testing::Not(HasSubstr("vif2.0")));
 }
 
 }  // namespace

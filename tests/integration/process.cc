@@ -23,6 +23,7 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::string& out_path,
   dup2(out, 1);
   dup2(err, 2);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   execv(args[0], args.data());

@@ -34,9 +34,9 @@ TEST(RegionTableTest, ShowsOneRowPerRegionAndContextsWithoutRegions) {
   std::getline(lines, header);
   std::getline(lines, first);
   std::getline(lines, second);
-  EXPECT_EQ(first.rfind("3", 0), 0u) << first;
+  EXPECT_EQ(first.rfind('3', 0), 0u) << first;
   EXPECT_EQ(first.back(), '5') << first;
-  EXPECT_EQ(second.rfind("4", 0), 0u) << second;
+  EXPECT_EQ(second.rfind('4', 0), 0u) << second;
   EXPECT_NE(second.find('-'), std::string::npos) << second;
 }
 

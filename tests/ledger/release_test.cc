@@ -146,6 +146,59 @@ TEST_F(ReleaseTest, RegisteringAfterAReleaseStartsAFreshContext) {
   EXPECT_EQ(ledger_.Snapshot().contexts.at(0).accepted, 0u);
 }
 
+// Issue 12, item 5: the release in two steps. Aborted (the registry could not persist),
+// the context keeps its regions and descriptors and takes new ones again.
+TEST_F(ReleaseTest, AbortedTwoStepReleaseChangesNothing) {
+  const uint64_t a = Post(1, kBase);
+  ASSERT_TRUE(ledger_.BeginRelease(1, /*force=*/true, absl::Now(), nullptr).ok());
+  std::vector<DescriptorResult> results;
+  ledger_.Validate(1, {ToDevice(1, kBase + 1024, 64)}, &results);
+  EXPECT_EQ(results[0].verdict, Verdict::kContextClosing);  // closed for new work meanwhile
+  ledger_.AbortRelease(1);
+  EXPECT_EQ(ledger_.ListRegions(1).size(), 2u);
+  EXPECT_EQ(ledger_.ListRegions(1).at(0).in_flight, 1u);
+  Post(1, kBase + 1024);  // open again
+  EXPECT_EQ(ledger_.Complete(1, {a}), 1u);
+  EXPECT_EQ(ledger_.Snapshot().contexts_released, 0u);
+  EXPECT_EQ(ledger_.Snapshot().descriptors_abandoned, 0u);
+}
+
+TEST_F(ReleaseTest, CommittedTwoStepReleaseDropsEverything) {
+  Post(1, kBase);
+  ASSERT_TRUE(ledger_.BeginRelease(1, /*force=*/true, absl::Now(), nullptr).ok());
+  const ReleaseReport report = ledger_.CommitRelease(1);
+  EXPECT_EQ(report.regions, 2u);
+  EXPECT_EQ(report.abandoned, 1u);
+  EXPECT_TRUE(ledger_.ListRegions(1).empty());
+  EXPECT_TRUE(ledger_.RegisterRegion(2, Region(1, kBase, kPage)).ok());  // addresses free
+}
+
+TEST_F(ReleaseTest, TwoStepReleaseUnforcedRefusesWhileInFlightAndChangesNothing) {
+  Post(1, kBase);
+  EXPECT_TRUE(
+      absl::IsFailedPrecondition(ledger_.BeginRelease(1, /*force=*/false, absl::Now(), nullptr)));
+  Post(1, kBase + 1024);  // still open
+  // A second release while one is under way is told so.
+  ASSERT_TRUE(ledger_.BeginRelease(1, /*force=*/true, absl::Now(), nullptr).ok());
+  EXPECT_TRUE(absl::IsAborted(ledger_.BeginRelease(1, /*force=*/true, absl::Now(), nullptr)));
+  ledger_.AbortRelease(1);
+}
+
+// A forced wait ends as soon as the caller gives up, well before its own deadline, and
+// leaves the context open.
+TEST_F(ReleaseTest, ForcedWaitEndsWhenTheCallerGivesUp) {
+  Post(1, kBase);
+  const absl::Time start = absl::Now();
+  const absl::Time give_up = start + absl::Milliseconds(100);
+  const absl::Status s = ledger_.BeginRelease(1, /*force=*/true, start + absl::Seconds(30), [&] {
+    return absl::Now() >= give_up ? absl::DeadlineExceededError("gone") : absl::OkStatus();
+  });
+  EXPECT_TRUE(absl::IsDeadlineExceeded(s)) << s;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  Post(1, kBase + 1024);  // open again
+  EXPECT_EQ(ledger_.ListRegions(1).size(), 2u);
+}
+
 TEST(LedgerConcurrencyTest, ContextsWorkInParallelAndCountsAgree) {
   BufferLedger ledger;
   constexpr int kThreads = 4;

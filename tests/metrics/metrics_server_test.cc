@@ -8,6 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <vector>
+
+#include "absl/time/clock.h"
 #include "daemon/metrics/context_collector.h"
 #include "daemon/metrics/daemon_collector.h"
 #include "daemon/metrics/rpc_metrics.h"
@@ -76,6 +79,36 @@ TEST(MetricsServerTest, ServesCollectablesOverHttp) {
   ASSERT_TRUE(registry.RemoveGuest(id).ok());
   EXPECT_THAT(HttpGet((*server)->port(), "/metrics"),
               ::testing::Not(HasSubstr("interface=\"vif5.0\"")));
+}
+
+// Issue 12, item 7: ten clients that connect and send nothing (or half a request) do not
+// keep Prometheus from scraping; civetweb ran two threads, both held by such clients.
+TEST(MetricsServerTest, SlowClientsDoNotBlockScrapes) {
+  RpcMetrics rpc;
+  rpc.Record("/vnet.v1.DaemonService/GetStatus", grpc::StatusCode::OK, 0.001);
+  auto server = MetricsServer::Start("127.0.0.1:0", {rpc.registry()});
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::vector<int> slow;
+  for (int i = 0; i < 10; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>((*server)->port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const std::string half = "GET /metrics HTTP/1.1\r\nHost: x\r\n";  // never finished
+    if (i % 2 == 0) {
+      ASSERT_EQ(write(fd, half.data(), half.size()), static_cast<ssize_t>(half.size()));
+    }
+    slow.push_back(fd);
+  }
+  absl::SleepFor(absl::Milliseconds(200));  // let the server pick them up
+  const absl::Time start = absl::Now();
+  const std::string response = HttpGet((*server)->port(), "/metrics");
+  EXPECT_THAT(response, HasSubstr("200 OK"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  for (int fd : slow) close(fd);
 }
 
 TEST(MetricsServerTest, BusyPortAndBadAddressAreErrors) {

@@ -34,6 +34,22 @@ TEST(ArgsTest, Errors) {
   EXPECT_FALSE(ParseArgs({"--allow-missing=yes"}, kSpecs, &error));
 }
 
+// A one-letter option takes its value attached, as getopt does; nothing that starts with a
+// dash becomes a positional.
+TEST(ArgsTest, ShortOptionWithAttachedValue) {
+  std::string error;
+  auto parsed = ParseArgs({"-ojson", "3"}, kSpecs, &error);
+  ASSERT_TRUE(parsed) << error;
+  EXPECT_EQ(*parsed->Get("o"), "json");
+  EXPECT_EQ(parsed->positionals, std::vector<std::string>{"3"});
+  parsed = ParseArgs({"-o=table"}, kSpecs, &error);
+  ASSERT_TRUE(parsed) << error;
+  EXPECT_EQ(*parsed->Get("o"), "table");
+  EXPECT_FALSE(ParseArgs({"-xjson"}, kSpecs, &error));
+  EXPECT_EQ(error, "unknown option -xjson");
+  EXPECT_FALSE(ParseArgs({"-mac"}, kSpecs, &error));  // not --mac, and not a positional
+}
+
 TEST(ArgsTest, HelpAnywhere) {
   std::string error;
   auto parsed = ParseArgs({"--mac", "x", "--help"}, kSpecs, &error);

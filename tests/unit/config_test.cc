@@ -25,7 +25,26 @@ TEST(ConfigTest, DefaultsWhenNoFile) {
   EXPECT_EQ(config->state_dir(), "/var/lib/vnet");
   EXPECT_EQ(config->capacity(), 128u);
   EXPECT_TRUE(config->tcp_address().empty());
+  EXPECT_EQ(config->fast_path(), "bpf");
+  EXPECT_EQ(config->xenstore(), "auto");
   EXPECT_TRUE(ValidateConfig(*config).ok());
+}
+
+// The data plane and the xenstore watch are configuration like the rest, checked alike.
+TEST(ConfigTest, FastPathAndXenstoreFromTheFile) {
+  const std::string path = WriteTemp("fast_path: \"none\"\nxenstore: \"off\"\n");
+  auto config = LoadConfig(path, true);
+  std::remove(path.c_str());
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->fast_path(), "none");
+  EXPECT_EQ(config->xenstore(), "off");
+  EXPECT_TRUE(ValidateConfig(*config).ok());
+  v1::DaemonConfig bad = *config;
+  bad.set_fast_path("xdp");
+  EXPECT_NE(ValidateConfig(bad).message().find("fast_path: 'xdp'"), std::string::npos);
+  bad = *config;
+  bad.set_xenstore("on");
+  EXPECT_NE(ValidateConfig(bad).message().find("xenstore: 'on'"), std::string::npos);
 }
 
 TEST(ConfigTest, RequiredFileMustExist) {

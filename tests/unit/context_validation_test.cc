@@ -3,6 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <vector>
+
+#include "daemon/core/echo.h"
+
 namespace vnet {
 namespace {
 
@@ -107,6 +112,54 @@ TEST(ValidationTest, Addresses) {
   EXPECT_THAT(ErrorAfter([](auto& c) { c.add_ipv6_addresses("::"); }), HasSubstr("ipv6_addresses"));
   EXPECT_THAT(ErrorAfter([](auto& c) { c.add_ipv6_addresses("2001:db8::zz"); }),
               HasSubstr("ipv6_addresses"));
+}
+
+// Issue 12, item 7: IPv4 in IPv6 clothing is refused like its IPv4 form would be, and
+// refused at all: a mapped form of a guest's IPv4 address would otherwise dodge the
+// duplicate check (another context claiming 198.18.0.5 as ::ffff:198.18.0.5).
+TEST(ValidationTest, Ipv4MappedAndCompatibleIpv6Refused) {
+  for (const char* mapped : {"::ffff:127.0.0.1", "::ffff:224.0.0.1", "::ffff:0.0.0.0",
+                             "::ffff:0.1.2.3", "::ffff:198.18.0.5", "::FFFF:c612:5"}) {
+    EXPECT_THAT(ErrorAfter([&](auto& c) { c.add_ipv6_addresses(mapped); }),
+                HasSubstr("IPv4-mapped"))
+        << mapped;
+  }
+  EXPECT_THAT(ErrorAfter([](auto& c) { c.add_ipv6_addresses("::198.18.0.9"); }),
+              HasSubstr("IPv4-compatible"));
+  // Neighbours of those ranges are ordinary addresses.
+  EXPECT_EQ(ErrorAfter([](auto& c) { c.add_ipv6_addresses("::1:ffff:c612:5"); }), "");
+  EXPECT_EQ(ErrorAfter([](auto& c) { c.add_ipv6_addresses("64:ff9b::c612:5"); }), "");
+}
+
+TEST(ValidationTest, ThisNetworkRefused) {
+  EXPECT_THAT(ErrorAfter([](auto& c) { c.add_ipv4_addresses("0.1.2.3"); }), HasSubstr("0.0.0.0/8"));
+  EXPECT_THAT(ErrorAfter([](auto& c) { c.add_ipv4_addresses("0.255.255.255"); }),
+              HasSubstr("0.0.0.0/8"));
+  EXPECT_EQ(ErrorAfter([](auto& c) { c.add_ipv4_addresses("1.0.0.1"); }), "");
+}
+
+// Issue 12, item 7: a huge bad value is quoted in 64 bytes and an ellipsis, not whole.
+TEST(ValidationTest, MessagesQuoteAtMost64BytesOfBadInput) {
+  const std::string huge(1 << 20, 'x');
+  for (auto mutate : std::vector<std::function<void(v1::Context&)>>{
+           [&](v1::Context& c) { c.set_interface_name(huge); },
+           [&](v1::Context& c) { c.set_interface_name(huge + "/"); },
+           [&](v1::Context& c) { c.set_mac(huge); },
+           [&](v1::Context& c) { c.add_ipv4_addresses(huge); },
+           [&](v1::Context& c) { c.add_ipv6_addresses(huge); }}) {
+    const std::string message = ErrorAfter(mutate);
+    EXPECT_LT(message.size(), 200u) << message.substr(0, 300);
+    EXPECT_THAT(message, HasSubstr(std::string(64, 'x') + "\u2026"));
+    EXPECT_THAT(message, ::testing::Not(HasSubstr(std::string(65, 'x'))));
+  }
+}
+
+TEST(EchoTest, CutsAtCharacterBoundaries) {
+  EXPECT_EQ(Echo("short"), "short");
+  EXPECT_EQ(Echo(std::string(64, 'a')), std::string(64, 'a'));
+  EXPECT_EQ(Echo(std::string(65, 'a')), std::string(64, 'a') + "\u2026");
+  // 63 ASCII bytes then a 2-byte character straddling the cut: the character goes whole.
+  EXPECT_EQ(Echo(std::string(63, 'a') + "\u00e9zz"), std::string(63, 'a') + "\u2026");
 }
 
 TEST(ValidationTest, XenIds) {

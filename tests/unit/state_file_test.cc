@@ -100,5 +100,28 @@ TEST_F(StateFileTest, SaveFailureLeavesOldStateInPlace) {
   EXPECT_EQ(ReadFile(file.path()), before);
 }
 
+// The registry's commit-point check: a refusal from before_commit leaves the old file
+// exactly as it was and no temporary file behind.
+TEST_F(StateFileTest, RefusalBeforeCommitKeepsTheOldFile) {
+  StateFile file(dir_);
+  v1::PersistedState first;
+  first.set_uplink("eth0");
+  ASSERT_TRUE(file.Save(first).ok());
+  const std::string before = ReadFile(file.path());
+  v1::PersistedState second;
+  second.set_uplink("eth1");
+  bool asked = false;
+  const absl::Status s = file.Save(second, [&] {
+    asked = true;
+    return absl::DeadlineExceededError("caller gone");
+  });
+  EXPECT_TRUE(asked);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(s)) << s;
+  EXPECT_EQ(ReadFile(file.path()), before);
+  EXPECT_NE(access((file.path() + ".tmp").c_str(), F_OK), 0);
+  ASSERT_TRUE(file.Save(second, [] { return absl::OkStatus(); }).ok());
+  EXPECT_EQ(file.Load()->uplink(), "eth1");
+}
+
 }  // namespace
 }  // namespace vnet

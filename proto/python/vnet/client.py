@@ -83,8 +83,15 @@ class Client:
                                         timeout=self.timeout)
 
     def list(self) -> list:
-        return list(self.contexts.ListContexts(context_pb2.ListContextsRequest(),
-                                               timeout=self.timeout).contexts)
+        """Every context, by id (ListContexts is paged: this follows the pages)."""
+        contexts, token = [], ""
+        while True:
+            page = self.contexts.ListContexts(context_pb2.ListContextsRequest(page_token=token),
+                                              timeout=self.timeout)
+            contexts.extend(page.contexts)
+            token = page.next_page_token
+            if not token:
+                return contexts
 
     def update(self, ref, **fields) -> context_pb2.Context:
         """Changes the named fields (mac, ipv4_addresses, ipv6_addresses, vlan, mtu,

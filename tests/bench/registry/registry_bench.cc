@@ -1,0 +1,178 @@
+// Reads under write load: GetContext latency while W clients assign and release contexts
+// as fast as they can (every change fsyncs the state file), against the real gRPC server
+// (VnetServer, no fast path) over its Unix socket, each client on its own connection.
+// Prints one row per writer count; asserts nothing.
+//   vnet_registry_bench [seconds per row, default 10] [writer counts, default 0,200]
+//                       [state dir, default a fresh one under /var/tmp]
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "daemon/server.h"
+#include "vnet/v1/context.grpc.pb.h"
+
+namespace vnet {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kReaders = 4;
+constexpr uint32_t kTargets = 64;  // contexts the readers Get
+
+std::shared_ptr<grpc::Channel> OwnConnection(const std::string& target) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+}
+
+v1::AssignContextRequest Guest(uint32_t n) {
+  v1::AssignContextRequest req;
+  v1::Context* c = req.mutable_context();
+  c->set_domain_id(n);
+  c->set_interface_name(absl::StrCat("vif", n, ".0"));
+  c->set_mac(
+      absl::StrFormat("00:16:3e:%02x:%02x:%02x", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff));
+  c->add_ipv4_addresses(
+      absl::StrFormat("10.%d.%d.%d", (n >> 16) & 0xff, (n >> 8) & 0xff, (n & 0xff) | 1));
+  return req;
+}
+
+double Percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(i), v.end());
+  return v[i];
+}
+
+void Row(const std::string& target, int writers, double seconds) {
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<double> gets;
+  std::vector<double> writes;
+  uint64_t write_errors = 0;
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      auto stub = v1::ContextService::NewStub(OwnConnection(target));
+      std::vector<double> mine;
+      uint64_t errors = 0;
+      const uint32_t domain = 1000 + static_cast<uint32_t>(w);
+      while (!stop) {
+        for (int step = 0; step < 2 && !stop; ++step) {
+          grpc::ClientContext call;
+          call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+          const auto start = Clock::now();
+          grpc::Status s;
+          if (step == 0) {
+            v1::Context out;
+            s = stub->AssignContext(&call, Guest(domain), &out);
+          } else {
+            v1::ReleaseContextRequest req;
+            req.mutable_ref()->mutable_device()->set_domain_id(domain);
+            req.set_allow_missing(true);
+            v1::ReleaseContextResponse out;
+            s = stub->ReleaseContext(&call, req, &out);
+          }
+          mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+          if (!s.ok()) ++errors;
+        }
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      writes.insert(writes.end(), mine.begin(), mine.end());
+      write_errors += errors;
+    });
+  }
+  for (int r = 0; r < kReaders; ++r) {
+    threads.emplace_back([&, r] {
+      auto stub = v1::ContextService::NewStub(OwnConnection(target));
+      std::vector<double> mine;
+      uint32_t n = static_cast<uint32_t>(r);
+      while (!stop) {
+        grpc::ClientContext call;
+        v1::GetContextRequest req;
+        req.mutable_ref()->mutable_device()->set_domain_id(1 + (n++ % kTargets));
+        v1::Context out;
+        const auto start = Clock::now();
+        (void)stub->GetContext(&call, req, &out);
+        mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      gets.insert(gets.end(), mine.begin(), mine.end());
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& t : threads) t.join();
+  std::printf("| %4d | %9.0f | %8.2f | %8.2f | %8.2f | %8.0f | %8.1f | %8.1f | %6llu |\n", writers,
+              static_cast<double>(gets.size()) / seconds, Percentile(gets, 0.5),
+              Percentile(gets, 0.99),
+              gets.empty() ? 0 : *std::max_element(gets.begin(), gets.end()),
+              static_cast<double>(writes.size()) / seconds, Percentile(writes, 0.5),
+              Percentile(writes, 0.99), static_cast<unsigned long long>(write_errors));
+  std::fflush(stdout);
+}
+
+int Main(int argc, char** argv) {
+  double seconds = 10;
+  if (argc > 1) (void)absl::SimpleAtod(argv[1], &seconds);
+  std::vector<int> rows = {0, 200};
+  if (argc > 2) {
+    rows.clear();
+    for (absl::string_view n : absl::StrSplit(argv[2], ',')) {
+      int value = 0;
+      if (absl::SimpleAtoi(n, &value)) rows.push_back(value);
+    }
+  }
+  std::string dir;
+  if (argc > 3) {
+    dir = argv[3];
+  } else {
+    char tmpl[] = "/var/tmp/vnet-registry-bench-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return 1;
+    dir = tmpl;
+  }
+  v1::DaemonConfig config;
+  config.set_unix_socket(dir + "/vnetd.sock");
+  config.set_state_dir(dir + "/state");
+  config.set_capacity(1024);
+  NoDataplane dataplane;
+  auto server = VnetServer::Start(config, &dataplane);
+  if (!server.ok()) {
+    std::fprintf(stderr, "%s\n", server.status().ToString().c_str());
+    return 1;
+  }
+  const std::string target = "unix:" + config.unix_socket();
+  auto stub = v1::ContextService::NewStub(OwnConnection(target));
+  for (uint32_t n = 1; n <= kTargets; ++n) {
+    grpc::ClientContext call;
+    v1::Context out;
+    (void)stub->AssignContext(&call, Guest(n), &out);
+  }
+  std::printf("state file on %s; %d readers; %.0f s per row\n\n", dir.c_str(), kReaders, seconds);
+  std::printf(
+      "| writers | Get/s | Get p50 ms | Get p99 ms | Get max ms | writes/s | write p50 ms "
+      "| write p99 ms | write errors |\n|---|---|---|---|---|---|---|---|---|\n");
+  for (int writers : rows) Row(target, writers, seconds);
+  (void)(*server)->Shutdown();
+  if (argc <= 3) (void)std::system(("rm -rf " + dir).c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace vnet
+
+int main(int argc, char** argv) { return vnet::Main(argc, argv); }
