@@ -159,7 +159,7 @@ iperf_check() {
     fail "$name" "no transfer (agent rc $G_RC): ${err:-} $(oneline 200 <<<"$G_OUT")"; return
   fi
   segs=$((bytes / ${mss:-1448} + 1))
-  mbit=$((bps / 1000000))
+  mbit=$((bps / 1000000)).$((bps / 100000 % 10))
   printf -v "M_${name//[.-]/_}" '%s' "$bps"
   metric "$name.bps" "$bps"; metric "$name.retransmits" "$retr"; metric "$name.segments" "$segs"
   if [ $((retr * 100)) -lt "$segs" ]; then ok "$name" "$mbit Mbit/s, $retr retransmits of ~$segs segments"

@@ -243,9 +243,11 @@ ip link set vbrup master xenbr1
 ip link set xenbr1 up
 battach=0
 for g in 1 2; do
-  dom "e2e-g$g"; d=$DOMID rate=""; [ "$g" = 2 ] && rate=",rate=1000Mb/s"
-  timeout 60 xl network-attach "e2e-g$g" "devid=1,mac=00:16:3e:e2:01:0$g,ip=198.18.1.$g 2001:db8:1::$g,script=vif-bridge,bridge=xenbr1$rate" \
-    >"/var/log/xen/e2e-battach-g$g.log" 2>&1 || battach=1
+  dom "e2e-g$g"; d=$DOMID
+  # xl network-attach takes one KEY=VALUE per argument (a config file's vif line uses commas).
+  nic=(devid=1 "mac=00:16:3e:e2:01:0$g" "ip=198.18.1.$g 2001:db8:1::$g" script=vif-bridge bridge=xenbr1)
+  [ "$g" = 2 ] && nic+=(rate=1000Mb/s)
+  timeout 90 xl network-attach "e2e-g$g" "${nic[@]}" >"/var/log/xen/e2e-battach-g$g.log" 2>&1 || battach=1
   xs_wait "/local/domain/0/backend/vif/$d/1/hotplug-status" 30 connected || battach=1
   g_run "e2e-g$g" 30 "i=0; while [ ! -e /sys/class/net/eth1 ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i+1)); done
     /usr/bin/ip addr add 198.18.1.$g/24 dev eth1 && /usr/bin/ip -6 addr add 2001:db8:1::$g/64 dev eth1 nodad &&
@@ -362,8 +364,8 @@ offload_check offloads.restart.g1 "$D1" 0
 
 # ------------------------------------------------------------------ network-attach/detach
 stage hotplug
-G2B_VIF="devid=2,mac=00:16:3e:e2:00:03,ip=198.18.0.3 2001:db8::3,script=vif-vnet,bridge=xenbr0.$VLAN,mtu=1400,vifname=vn-g2b"
-if out=$(timeout 90 xl network-attach e2e-g2 "$G2B_VIF" 2>&1) && ctx_exists "$D2" 2; then
+G2B_NIC=(devid=2 mac=00:16:3e:e2:00:03 "ip=198.18.0.3 2001:db8::3" script=vif-vnet "bridge=xenbr0.$VLAN" mtu=1400 vifname=vn-g2b)
+if out=$(timeout 90 xl network-attach e2e-g2 "${G2B_NIC[@]}" 2>&1) && ctx_exists "$D2" 2; then
   ok hotplug.attach "context for ($D2,2): id $(ctx_json "$D2" 2 | jq -r .id)"
 else
   fail hotplug.attach "xl network-attach: $(oneline <<<"$out") context: $(ctx_json "$D2" 2 | oneline)"
