@@ -313,7 +313,8 @@ kill "${CAPS[@]}" 2>/dev/null; wait "${CAPS[@]}" 2>/dev/null
 runs=$(grep -c '^R ' <<<"$spoof_out") answered=$(awk '$1 == "R" {s += $3} END {print s + 0}' <<<"$spoof_out")
 if [ "$runs" = 6 ] && [ "$answered" = 0 ]; then ok spoof.blocked "6 spoofing runs (MAC, IPv4, IPv6; to g1 and wire), 0 answered"
 else fail spoof.blocked "$runs runs, $answered answered: $(grep '^R ' <<<"$spoof_out" | oneline) $(grep -v '^R ' <<<"$spoof_out" | oneline 200)"; fi
-seen_g1=$(wc -l </tmp/cap-g1) seen_wire=$(wc -l </tmp/cap-wire) sent=$(wc -l </tmp/cap-g2)
+# Non-empty lines: tcpdump ends its output with an empty line when stopped.
+seen_g1=$(grep -c . /tmp/cap-g1) seen_wire=$(grep -c . /tmp/cap-wire) sent=$(grep -c . /tmp/cap-g2)
 if [ "$sent" -gt 0 ] && [ "$seen_g1" = 0 ] && [ "$seen_wire" = 0 ]; then
   ok spoof.unseen "g2's vif saw $sent spoofed frames; g1's vif 0, the wire 0"
 else
