@@ -5,14 +5,14 @@
 # Usage: run-e2e.sh linux61|linux612 VNETD VNETCTL
 # Environment: VNET_XEN_E2E_CACHE (default /var/cache/vnet-xen-e2e): .debs, kept across runs;
 #              the last console log per kernel is kept there too (logs/).
-#              VNET_XEN_E2E_TIMEOUT (default 1200): seconds QEMU may run.
+#              VNET_XEN_E2E_TIMEOUT (default 1500): seconds QEMU may run.
 #              VNET_XEN_E2E_NO_UPLINK=1: debugging only, vnetd without --uplink (never passes).
 set -euo pipefail
 kernel=$1 vnetd=$2 vnetctl=$3
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$(cd "$here/../.." && pwd)
 cache=${VNET_XEN_E2E_CACHE:-/var/cache/vnet-xen-e2e}
-qemu_secs=${VNET_XEN_E2E_TIMEOUT:-1200}
+qemu_secs=${VNET_XEN_E2E_TIMEOUT:-1500}
 
 die() { echo "xen-e2e[$kernel]: FAIL: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root (apt-get download into $cache, dpkg-deb, QEMU)"
