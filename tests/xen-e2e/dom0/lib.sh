@@ -145,9 +145,11 @@ ping_checks() {
 }
 
 # iperf_check CHECK GUEST DST: 3 s of TCP from GUEST to DST (guest/probe.sh). Retransmits
-# must stay under 1% of the segments sent: the path is lossless and virtual, so every
-# retransmit is a frame the switch or netback dropped; the failure this guards against
-# (offloads not matching the guest, seen in the feasibility run) retransmitted a third.
+# must stay under 1% of the segments sent, or at most 2: the path is lossless and virtual,
+# so a retransmit is a frame the switch or netback dropped, or a spurious timeout when the
+# emulation stalls for a moment (a flow of a few hundred segments under TCG sees one now
+# and then); the failure this guards against (offloads not matching the guest, seen in the
+# feasibility run) retransmitted a third of everything.
 # Sets M_<check> to the bit rate for the ratios.
 iperf_check() {
   local name=$1 g=$2 dst=$3 tag bps retr bytes mss err segs mbit
@@ -162,8 +164,9 @@ iperf_check() {
   mbit=$((bps / 1000000)).$((bps / 100000 % 10))
   printf -v "M_${name//[.-]/_}" '%s' "$bps"
   metric "$name.bps" "$bps"; metric "$name.retransmits" "$retr"; metric "$name.segments" "$segs"
-  if [ $((retr * 100)) -lt "$segs" ]; then ok "$name" "$mbit Mbit/s, $retr retransmits of ~$segs segments"
-  else fail "$name" "$mbit Mbit/s, $retr retransmits of ~$segs segments (bound: < 1%)"; fi
+  if [ $((retr * 100)) -lt "$segs" ] || [ "$retr" -le 2 ]; then
+    ok "$name" "$mbit Mbit/s, $retr retransmits of ~$segs segments"
+  else fail "$name" "$mbit Mbit/s, $retr retransmits of ~$segs segments (bound: < 1% or <= 2)"; fi
 }
 
 # ------------------------------------------------------------------------ vnet
