@@ -352,7 +352,7 @@ kill -9 "$VNETD_PID"; wait "$VNETD_PID" 2>/dev/null
 info "vnetd killed (-9) during the g1 -> g2 flow"
 if start_vnetd; then info "vnetd restarted, pid $VNETD_PID"
 else info "vnetd did not come back: $(tail -n 5 "$VNETD_LOG" | oneline)"; fi
-g_run e2e-g1 10 "pidof ping"; running=$G_RC
+g_run e2e-g1 30 "pidof ping"; running=$G_RC
 g_run e2e-g1 90 "while pidof ping >/dev/null; do sleep 1; done; cat /tmp/flow.out"
 flow=$(grep -E 'transmitted' <<<"$G_OUT")
 tx=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' <<<"$flow")
@@ -361,7 +361,7 @@ rx=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$flow")
 if [ "$running" = 0 ] && [ -n "$tx" ] && [ "$tx" -ge 290 ] && [ -n "$rx" ] && [ $((tx - rx)) -le 1 ]; then
   ok restart.flow "flow ran across kill -9 and restart: $flow"
 else
-  fail restart.flow "flow still running after restart: $([ "$running" = 0 ] && echo yes || echo no); '$flow' $(tail -n 2 <<<"$G_OUT" | oneline)"
+  fail restart.flow "flow still running after restart: $([ "$running" = 0 ] && echo yes || echo "no (agent rc $running)"); '$flow' $(tail -n 2 <<<"$G_OUT" | oneline)"
 fi
 ids_after=$(ctx_ids)
 if [ -n "$ids_before" ] && [ "$ids_before" = "$ids_after" ]; then ok restart.contexts "$ids_after"
