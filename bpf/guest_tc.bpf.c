@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/helpers.h"
+#include "lib/ipv6.h"
 #include "lib/offload.h"
 #include "lib/parse.h"
 #include "lib/skb.h"
@@ -19,8 +20,8 @@
 #define VNET_DHCP6_SERVER_PORT 547
 #define VNET_IP_MF 0x2000
 #define VNET_IP_OFFSET 0x1fff
-#define VNET_MAX_EXT_HDRS 3
-#define VNET_MAX_ND_OPTS 3
+/* ND options walked per message; more is malformed (fail closed). */
+#define VNET_MAX_ND_OPTS 32
 
 static __always_inline int vnet_ip4_allowed(__u32 ctx_id, __u32 addr) {
   struct vnet_ip4_key key = {.ctx_id = ctx_id, .addr = addr};
@@ -43,7 +44,10 @@ static __always_inline __u32 vnet_check_ipv4(void* l3, void* end, __u32 id) {
   if (ip->protocol == IPPROTO_UDP && !(ip->frag_off & bpf_htons(VNET_IP_OFFSET))) {
     struct udphdr* udp = l3 + hlen;
     if ((void*)(udp + 1) > end) return VNET_DROP_MALFORMED;
-    if (udp->source == bpf_htons(VNET_DHCP_SERVER_PORT)) return VNET_DROP_DHCP_SERVER;
+    /* A server answers from 67 to 68; nothing a guest legitimately sends goes to 68. */
+    if (udp->source == bpf_htons(VNET_DHCP_SERVER_PORT) ||
+        udp->dest == bpf_htons(VNET_DHCP_CLIENT_PORT))
+      return VNET_DROP_DHCP_SERVER;
     /* DHCP client before it has an address: 0.0.0.0:68 -> :67. */
     if (ip->saddr == 0 && udp->source == bpf_htons(VNET_DHCP_CLIENT_PORT) &&
         udp->dest == bpf_htons(VNET_DHCP_SERVER_PORT))
@@ -64,71 +68,114 @@ static __always_inline __u32 vnet_check_arp(void* l3, void* end, __u32 id, const
   return vnet_ip4_allowed(id, sip) ? VNET_DROP_NONE : VNET_DROP_SPOOF_ARP;
 }
 
-/* Link-layer address options of NS/NA/RS must carry the guest's own MAC. */
-static __always_inline __u32 vnet_check_nd_opts(void* opt, void* end, const __u8* mac) {
+/* Every option of an NS/NA/RS, [off, end_off): source and target link-layer address options
+ * must carry the guest's own MAC (`mac`, the 6 bytes in network order in the low bits),
+ * whichever of several a receiver honours. The options must tile the message exactly, as
+ * a receiver requires (ndisc_parse_options): a zero-length option, one running past the
+ * message or a stray byte is malformed, and so is a list longer than the bound (fail
+ * closed; real NS/NA/RS carry one to three). A global function: verified once. */
+__attribute__((noinline)) int vnet_check_nd_opts(struct __sk_buff* skb, __u32 off, __u32 end_off,
+                                                 __u64 mac) {
   int i;
+  if (!skb) return VNET_DROP_MALFORMED;
   for (i = 0; i < VNET_MAX_ND_OPTS; i++) {
-    __u8* o = opt;
+    __u8 o[8];
     __u32 len;
-    if ((void*)(o + 2) > end) return VNET_DROP_NONE;
+    /* Past the end only when the message is shorter than its fixed part. */
+    if (off >= end_off) return off == end_off ? VNET_DROP_NONE : VNET_DROP_MALFORMED;
+    if (off + 2 > end_off || off > 0xffff || vnet_load(skb, off, o, 2)) return VNET_DROP_MALFORMED;
     len = o[1] * 8;
-    if (len == 0) return VNET_DROP_MALFORMED;
+    if (len == 0 || off + len > end_off) return VNET_DROP_MALFORMED;
     if (o[0] == VNET_ND_OPT_SLLA || o[0] == VNET_ND_OPT_TLLA) {
-      if ((void*)(o + 8) > end) return VNET_DROP_MALFORMED;
-      if (!vnet_mac_eq(o + 2, mac)) return VNET_DROP_SPOOF_ND;
+      __u64 got = 0;
+      int k;
+      if (vnet_load(skb, off + 2, o + 2, 6)) return VNET_DROP_MALFORMED;
+      for (k = 2; k < 8; k++) got = got << 8 | o[k];
+      if (got != mac) return VNET_DROP_SPOOF_ND;
     }
-    opt = o + (len & 0x7f8);
+    off += len;
   }
-  return VNET_DROP_NONE;
+  return off >= end_off ? VNET_DROP_NONE : VNET_DROP_MALFORMED;
 }
 
-static __always_inline __u32 vnet_check_ipv6(void* l3, void* end, __u32 id, const __u8* mac) {
+/* The options' verdict as a constant (the global function's return has an unknown range). */
+static __always_inline __u32 vnet_nd_opts_verdict(struct __sk_buff* skb, __u32 off, __u32 end_off,
+                                                  __u64 mac) {
+  int r = vnet_check_nd_opts(skb, off, end_off, mac);
+  if (r == VNET_DROP_NONE) return VNET_DROP_NONE;
+  return r == VNET_DROP_SPOOF_ND ? VNET_DROP_SPOOF_ND : VNET_DROP_MALFORMED;
+}
+
+static __always_inline __u64 vnet_mac_u64(const __u8* mac) {
+  return (__u64)mac[0] << 40 | (__u64)mac[1] << 32 | (__u64)mac[2] << 24 | (__u64)mac[3] << 16 |
+         (__u64)mac[4] << 8 | mac[5];
+}
+
+/* The ICMPv6 checks at the upper-layer header `off`: no router (RA, redirect), ND only as
+ * itself and never inside a fragment (RFC 6980), link-layer options its own. */
+static __always_inline __u32 vnet_check_icmp6(struct __sk_buff* skb, __u32 off, int frag,
+                                              int unspec, __u32 id, const __u8* mac,
+                                              __u32 end_off) {
+  __u8 h[4];
+  __u8 type;
+  if (vnet_load(skb, off, h, 4)) return VNET_DROP_MALFORMED;
+  type = h[0];
+  if (type == VNET_ICMP6_RA || type == VNET_ICMP6_REDIRECT) return VNET_DROP_ROUTER_ADVERT;
+  if (type != VNET_ICMP6_NS && type != VNET_ICMP6_NA && type != VNET_ICMP6_RS)
+    return type == VNET_ICMP6_MLD2_REPORT && unspec ? VNET_DROP_NONE : VNET_DROP_MAX;
+  if (frag) return VNET_DROP_ND_FRAGMENT;
+  if (type == VNET_ICMP6_RS) {
+    __u32 r =
+        vnet_nd_opts_verdict(skb, off + sizeof(struct vnet_icmp6), end_off, vnet_mac_u64(mac));
+    if (r != VNET_DROP_NONE) return r;
+  } else {
+    __u8 target[16];
+    __u32 r;
+    if (vnet_load(skb, off + sizeof(struct vnet_icmp6), target, 16)) return VNET_DROP_MALFORMED;
+    /* An NA announces the target as the sender's; so does a DAD probe (source ::). An
+     * ordinary NS asks about someone else's address and may name any target. */
+    if ((type == VNET_ICMP6_NA || unspec) && !vnet_ip6_allowed(id, target))
+      return VNET_DROP_SPOOF_ND;
+    r = vnet_nd_opts_verdict(skb, off + sizeof(struct vnet_nd_msg), end_off, vnet_mac_u64(mac));
+    if (r != VNET_DROP_NONE) return r;
+  }
+  /* Before it has an address a guest may solicit and probe (DAD). */
+  return unspec && type != VNET_ICMP6_NA ? VNET_DROP_NONE : VNET_DROP_MAX;
+}
+
+/* VNET_DROP_MAX from the upper-layer checks means "no verdict yet: check the source". */
+static __always_inline __u32 vnet_check_ipv6(struct __sk_buff* skb, void* l3, void* end, __u32 id,
+                                             const __u8* mac) {
   struct ipv6hdr* ip6 = l3;
-  void* l4;
+  __u32 off = VNET_ETH_HLEN + sizeof(struct ipv6hdr), end_off, r = VNET_DROP_MAX;
   __u8 nexthdr;
-  int i, unspec;
+  int frag = 0, unspec;
   if ((void*)(ip6 + 1) > end) return VNET_DROP_MALFORMED;
   nexthdr = ip6->nexthdr;
-  l4 = ip6 + 1;
-  /* Skip the extension headers MLD and ordinary traffic carry (hop-by-hop, dest, routing). */
-  for (i = 0; i < VNET_MAX_EXT_HDRS; i++) {
-    __u8* ext = l4;
-    if (nexthdr != IPPROTO_HOPOPTS && nexthdr != IPPROTO_DSTOPTS && nexthdr != IPPROTO_ROUTING)
-      break;
-    if ((void*)(ext + 2) > end) return VNET_DROP_MALFORMED;
-    nexthdr = ext[0];
-    l4 = ext + (ext[1] + 1) * 8;
-  }
+  end_off = off + bpf_ntohs(ip6->payload_len);
   unspec = vnet_ip6_is_unspec(ip6->saddr.in6_u.u6_addr8);
-
-  if (nexthdr == IPPROTO_UDP) {
-    struct udphdr* udp = l4;
-    if ((void*)(udp + 1) > end) return VNET_DROP_MALFORMED;
-    if (udp->source == bpf_htons(VNET_DHCP6_SERVER_PORT)) return VNET_DROP_DHCP_SERVER;
-  } else if (nexthdr == IPPROTO_ICMPV6) {
-    struct vnet_icmp6* icmp = l4;
-    if ((void*)(icmp + 1) > end) return VNET_DROP_MALFORMED;
-    if (icmp->type == VNET_ICMP6_RA || icmp->type == VNET_ICMP6_REDIRECT)
-      return VNET_DROP_ROUTER_ADVERT;
-    if (icmp->type == VNET_ICMP6_NS || icmp->type == VNET_ICMP6_NA) {
-      struct vnet_nd_msg* nd = l4;
-      if ((void*)(nd + 1) > end) return VNET_DROP_MALFORMED;
-      /* An NA announces the target as the sender's; so does a DAD probe (source ::). An
-       * ordinary NS asks about someone else's address and may name any target. */
-      if ((icmp->type == VNET_ICMP6_NA || unspec) && !vnet_ip6_allowed(id, nd->target))
-        return VNET_DROP_SPOOF_ND;
-      {
-        __u32 r = vnet_check_nd_opts(nd + 1, end, mac);
-        if (r != VNET_DROP_NONE) return r;
-      }
-    } else if (icmp->type == VNET_ICMP6_RS) {
-      __u32 r = vnet_check_nd_opts(icmp + 1, end, mac);
-      if (r != VNET_DROP_NONE) return r;
+  /* Extension headers are rare: walk them only when there are some. */
+  if (vnet_ip6_is_ext(nexthdr)) {
+    struct vnet_ip6_loc loc = {.off = off, .nexthdr = nexthdr};
+    /* Constants, not the global function's return: its range is unknown to the verifier. */
+    if (vnet_ip6_walk(skb, &loc) != VNET_DROP_NONE) return VNET_DROP_EXT_HEADER;
+    off = loc.off;
+    frag = loc.frag;
+    nexthdr = (__u8)loc.nexthdr;
+  }
+  if (frag != VNET_FRAG_LATER) {
+    if (nexthdr == IPPROTO_UDP) {
+      __be16 ports[2];
+      if (vnet_load(skb, off, ports, 4)) return VNET_DROP_MALFORMED;
+      /* A server answers from 547 to 546; nothing a guest legitimately sends goes to 546. */
+      if (ports[0] == bpf_htons(VNET_DHCP6_SERVER_PORT) ||
+          ports[1] == bpf_htons(VNET_DHCP6_CLIENT_PORT))
+        return VNET_DROP_DHCP_SERVER;
+    } else if (nexthdr == IPPROTO_ICMPV6) {
+      if (end_off > skb->len) return VNET_DROP_MALFORMED;
+      r = vnet_check_icmp6(skb, off, frag, unspec, id, mac, end_off);
+      if (r != VNET_DROP_MAX) return r;
     }
-    /* Before it has an address a guest may solicit, probe (DAD) and report multicast. */
-    if (unspec && (icmp->type == VNET_ICMP6_NS || icmp->type == VNET_ICMP6_RS ||
-                   icmp->type == VNET_ICMP6_MLD2_REPORT))
-      return VNET_DROP_NONE;
   }
   return vnet_ip6_allowed(id, ip6->saddr.in6_u.u6_addr8) ? VNET_DROP_NONE : VNET_DROP_SPOOF_IPV6;
 }
@@ -163,7 +210,7 @@ static __always_inline __u32 vnet_check_l3(struct __sk_buff* skb, __u32 id, cons
   struct ethhdr* eth = (void*)(long)skb->data;
   if ((void*)(eth + 1) > end) return VNET_DROP_MALFORMED;
   if (eth->h_proto == bpf_htons(ETH_P_IP)) return vnet_check_ipv4(eth + 1, end, id);
-  if (eth->h_proto == bpf_htons(ETH_P_IPV6)) return vnet_check_ipv6(eth + 1, end, id, mac);
+  if (eth->h_proto == bpf_htons(ETH_P_IPV6)) return vnet_check_ipv6(skb, eth + 1, end, id, mac);
   if (eth->h_proto == bpf_htons(ETH_P_ARP)) return vnet_check_arp(eth + 1, end, id, mac);
   return VNET_DROP_ETHERTYPE;
 }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Uplink ingress, TC: the skb path for frames from the wire that XDP passed up. Delivers
  * unicast to guests (bpf_redirect_peer into namespace veths, bpf_redirect to vifs and taps)
- * and clones broadcast/multicast to every guest of the VLAN. The tag is popped for guests. */
+ * and clones broadcast/multicast to every guest of the VLAN. The tag is popped for guests.
+ * Never to a guest: IEEE 802.1D reserved group addresses (the host's), frames carrying a
+ * local guest's source MAC (dropped). */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 
@@ -51,6 +53,14 @@ int vnet_uplink_tc(struct __sk_buff* skb) {
     if (!m || m->count == 0) return TC_ACT_OK;
   }
   __builtin_memcpy(dst, eth->h_dest, 6);
+  /* A guest's own MAC coming back from the wire: a loop or an impostor. Never delivered,
+   * not even to the owner (charged to it). */
+  id = vnet_fdb_lookup(vlan, eth->h_source);
+  if (id) return vnet_drop(id, VNET_DIR_RX, VNET_DROP_LOCAL_SOURCE_MAC, TC_ACT_SHOT);
+  /* STP, pause, LACP, 802.1X, LLDP: link-local to the wire. Like a Linux bridge, give them
+   * to the host (its own lldpd, bonding, supplicant) and never to a guest. */
+  if (vnet_is_reserved_group(dst))
+    return vnet_drop(0, VNET_DIR_RX, VNET_DROP_RESERVED_GROUP, TC_ACT_OK);
 
   if (vnet_is_multicast(dst)) {
     if (tagged && bpf_skb_vlan_pop(skb))

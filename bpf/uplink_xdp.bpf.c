@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Uplink ingress, XDP: the cheap decisions for frames from the wire. Drops unknown unicast in
  * guest VLANs, passes what is the host's, and redirects unicast straight to guests whose
- * device takes XDP redirects. Everything else for guests (broadcast, multicast, targets
+ * device takes XDP redirects; drops frames that carry a local guest's source MAC (a loop
+ * or an impostor). Everything else for guests (broadcast, multicast, targets
  * without XDP support) passes to the uplink TC program, which has the skb path. */
 #include <linux/bpf.h>
 
@@ -54,7 +55,13 @@ int vnet_uplink_xdp(struct xdp_md* ctx) {
     struct vnet_vlan_members* m = bpf_map_lookup_elem(&vnet_vlan, &vlan_key);
     if (!m || m->count == 0) return XDP_PASS; /* no guest in this VLAN */
   }
-  if (vnet_is_multicast(eth->h_dest)) return XDP_PASS; /* fan-out on the skb path */
+  /* A guest's own MAC coming back from the wire: a loop or an impostor. */
+  id = vnet_fdb_lookup(vlan, eth->h_source);
+  if (id) return vnet_drop(id, VNET_DIR_RX, VNET_DROP_LOCAL_SOURCE_MAC, XDP_DROP);
+  /* Reserved group addresses are the host's (its LLDP, LACP, 802.1X), never the guests':
+   * the skb path counts them and gives them to the host only. Other multicast fans out
+   * there too. */
+  if (vnet_is_multicast(eth->h_dest)) return XDP_PASS;
 
   id = vnet_fdb_lookup(vlan, eth->h_dest);
   rec = vnet_ctx_get(id);

@@ -99,6 +99,10 @@ const std::vector<OptionSpec>& SpecOptions() {
   static const auto* options = new std::vector<OptionSpec>{
       {"mac", "MAC", "guest MAC address"},
       {"ip", "ADDR", "allowed IPv4 or IPv6 address", true},
+      {"link-local", "ADDR",
+       "IPv6 link-local address (fe80::/10) the guest uses; 'default' for the MAC's EUI-64 one "
+       "(the default)",
+       true},
       {"vlan", "N", "access VLAN 1..4094 (default 1)"},
       {"mtu", "N", "MTU (default 1500)"},
       {"offloads", "LIST",
@@ -160,6 +164,12 @@ std::vector<std::string> ApplySpec(const ParsedArgs& args, v1::Context* ctx) {
     AddAddresses(args.GetAll("ip"), ctx);
     fields.emplace_back("ipv4_addresses");
     fields.emplace_back("ipv6_addresses");
+  }
+  if (args.Has("link-local")) {
+    for (const std::string& ll : args.GetAll("link-local")) {
+      if (ll != "default") ctx->add_ipv6_link_local_addresses(ll);
+    }
+    fields.emplace_back("ipv6_link_local_addresses");
   }
   if (auto vlan = args.Get("vlan")) {
     ctx->set_vlan(ToUint("vlan", *vlan));

@@ -51,6 +51,8 @@ Table ContextTable(const std::vector<vnet::v1::Context>& contexts) {
   for (const auto& c : contexts) {
     std::vector<std::string> addrs(c.ipv4_addresses().begin(), c.ipv4_addresses().end());
     addrs.insert(addrs.end(), c.ipv6_addresses().begin(), c.ipv6_addresses().end());
+    addrs.insert(addrs.end(), c.ipv6_link_local_addresses().begin(),
+                 c.ipv6_link_local_addresses().end());
     table.AddRow({absl::StrCat(c.id()), absl::StrCat(c.domain_id()), absl::StrCat(c.device_id()),
                   c.interface_name(), c.mac(), absl::StrCat(c.vlan()), absl::StrCat(c.mtu()),
                   addrs.empty() ? "-" : absl::StrJoin(addrs, ","), OffloadsCell(c),

@@ -72,7 +72,11 @@ static __always_inline void vnet_trace_clone(__u32 ifindex) {
 static __always_inline int vnet_drop(__u32 ctx_id, __u32 dir, __u32 reason, int verdict) {
   struct vnet_ctx_stats* s = vnet_stats_of(ctx_id);
   struct vnet_trace* t = vnet_trace_get();
-  if (s && dir < VNET_DIR_MAX && reason < VNET_DROP_MAX) s->drops[dir][reason]++;
+  __u64 idx = reason;
+  /* Bounds the index in the register that indexes: clang may otherwise test one copy of a
+   * reason whose range the verifier does not know and index with another. */
+  asm volatile("if %[i] < %[max] goto +1\n\t%[i] = 0" : [i] "+r"(idx) : [max] "i"(VNET_DROP_MAX));
+  if (s && dir < VNET_DIR_MAX && idx) s->drops[dir][idx]++;
   if (t) t->reason = reason;
   return verdict;
 }

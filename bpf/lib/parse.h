@@ -58,6 +58,13 @@ struct vnet_nd_msg {
 
 static __always_inline int vnet_is_multicast(const __u8* mac) { return mac[0] & 1; }
 
+/* IEEE 802.1D reserved group addresses 01:80:c2:00:00:00-0f (STP, pause, slow protocols,
+ * 802.1X, LLDP): link-local to the wire; a bridge never forwards them. */
+static __always_inline int vnet_is_reserved_group(const __u8* mac) {
+  return mac[0] == 0x01 && mac[1] == 0x80 && mac[2] == 0xc2 && mac[3] == 0 && mac[4] == 0 &&
+         (mac[5] & 0xf0) == 0;
+}
+
 static __always_inline int vnet_mac_eq(const __u8* a, const __u8* b) {
   return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4]) |
           (a[5] ^ b[5])) == 0;

@@ -17,7 +17,8 @@ using google::protobuf::util::MessageDifferencer;
 
 const std::set<std::string>& UpdatableFields() {
   static const auto* fields = new std::set<std::string>{
-      "mac", "ipv4_addresses", "ipv6_addresses", "vlan", "mtu", "offloads", "rate_limit"};
+      "mac", "ipv4_addresses", "ipv6_addresses", "ipv6_link_local_addresses", "vlan",
+      "mtu", "offloads",       "rate_limit"};
   return *fields;
 }
 
@@ -51,6 +52,9 @@ v1::Context SpecOf(const v1::Context& ctx) {
 std::vector<std::string> AllAddresses(const v1::Context& ctx) {
   std::vector<std::string> all(ctx.ipv4_addresses().begin(), ctx.ipv4_addresses().end());
   all.insert(all.end(), ctx.ipv6_addresses().begin(), ctx.ipv6_addresses().end());
+  // Link-locals are per link: two guests of one VLAN cannot share one either.
+  all.insert(all.end(), ctx.ipv6_link_local_addresses().begin(),
+             ctx.ipv6_link_local_addresses().end());
   return all;
 }
 
@@ -125,6 +129,7 @@ void ContextPool::Unindex(const v1::Context& ctx) {
 
 absl::StatusOr<ContextPool::AssignResult> ContextPool::Assign(v1::Context spec, absl::Time now) {
   if (auto s = NormalizeAndValidate(spec); !s.ok()) return s;
+  if (auto s = CheckFastPathCapacity(spec); !s.ok()) return s;
   // A hotplug script may run twice: the identical request gets the identical answer.
   auto existing = by_device_.find({spec.domain_id(), spec.device_id()});
   if (existing != by_device_.end()) {
@@ -173,7 +178,7 @@ absl::StatusOr<v1::Context> ContextPool::Update(const v1::ContextRef& ref, const
       return absl::InvalidArgumentError(
           absl::StrCat("update_mask: '", Echo(path),
                        "' cannot be changed (updatable: mac, ipv4_addresses, ipv6_addresses, "
-                       "vlan, mtu, offloads, rate_limit)"));
+                       "ipv6_link_local_addresses, vlan, mtu, offloads, rate_limit)"));
     }
   }
   const v1::Context& current = contexts_.at(*id);
@@ -183,6 +188,7 @@ absl::StatusOr<v1::Context> ContextPool::Update(const v1::ContextRef& ref, const
   replace.set_replace_repeated_fields(true);
   FieldMaskUtil::MergeMessageTo(patch, mask, replace, &updated);
   if (auto s = NormalizeAndValidate(updated); !s.ok()) return s;
+  if (auto s = CheckFastPathCapacity(updated); !s.ok()) return s;
   updated.set_id(current.id());
   updated.set_state(current.state());
   *updated.mutable_create_time() = current.create_time();

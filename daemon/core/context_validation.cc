@@ -79,7 +79,47 @@ const char* RejectIpv6(const std::array<uint8_t, 16>& a) {
   return nullptr;
 }
 
+const char* RejectLinkLocal(const std::array<uint8_t, 16>& a) {
+  if (a[0] != 0xfe || (a[1] & 0xc0) != 0x80) return "is not a link-local address (fe80::/10)";
+  return nullptr;
+}
+
 }  // namespace
+
+std::vector<std::string> EffectiveLinkLocals(const v1::Context& ctx) {
+  if (ctx.ipv6_link_local_addresses_size() > 0) {
+    return {ctx.ipv6_link_local_addresses().begin(), ctx.ipv6_link_local_addresses().end()};
+  }
+  const auto mac = ParseMac(ctx.mac());
+  if (!mac) return {};
+  std::array<uint8_t, 16> a{};
+  a[0] = 0xfe;
+  a[1] = 0x80;
+  a[8] = (*mac)[0] ^ 0x02;
+  a[9] = (*mac)[1];
+  a[10] = (*mac)[2];
+  a[11] = 0xff;
+  a[12] = 0xfe;
+  a[13] = (*mac)[3];
+  a[14] = (*mac)[4];
+  a[15] = (*mac)[5];
+  return {FormatIpv6(a)};
+}
+
+absl::Status CheckFastPathCapacity(const v1::Context& ctx) {
+  if (ctx.ipv4_addresses_size() > kMaxFastPathAddressesPerFamily) {
+    return Invalid("ipv4_addresses", absl::StrCat("at most ", kMaxFastPathAddressesPerFamily,
+                                                  " addresses fit the fast path"));
+  }
+  std::set<std::string> v6(ctx.ipv6_addresses().begin(), ctx.ipv6_addresses().end());
+  for (const std::string& ll : EffectiveLinkLocals(ctx)) v6.insert(ll);
+  if (v6.size() > static_cast<size_t>(kMaxFastPathAddressesPerFamily)) {
+    return Invalid("ipv6_addresses",
+                   absl::StrCat(v6.size(), " IPv6 addresses with the link-local ones; at most ",
+                                kMaxFastPathAddressesPerFamily, " fit the fast path"));
+  }
+  return absl::OkStatus();
+}
 
 v1::Offloads AllOffloads() {
   v1::Offloads all;
@@ -138,6 +178,12 @@ absl::Status NormalizeAndValidate(v1::Context& ctx) {
   }
   if (auto s = NormalizeAddresses(ctx.mutable_ipv6_addresses(), "ipv6_addresses", ParseIpv6,
                                   FormatIpv6, RejectIpv6);
+      !s.ok()) {
+    return s;
+  }
+  if (auto s =
+          NormalizeAddresses(ctx.mutable_ipv6_link_local_addresses(), "ipv6_link_local_addresses",
+                             ParseIpv6, FormatIpv6, RejectLinkLocal);
       !s.ok()) {
     return s;
   }

@@ -3,12 +3,14 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
 #include <functional>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/core/context_validation.h"
 #include "daemon/core/net_address.h"
 
 namespace vnet {
@@ -53,6 +55,9 @@ absl::Status DeleteIf(int fd, const std::function<bool(const K&, const V&)>& pre
   return absl::OkStatus();
 }
 
+static_assert(kMaxFastPathAddressesPerFamily == VNET_MAX_ADDRS_PER_CTX,
+              "the API's address limit must be what the fast path holds");
+
 std::array<uint8_t, 16> LinkLocalOf(const MacAddress& mac) {
   std::array<uint8_t, 16> a{};
   a[0] = 0xfe;
@@ -79,9 +84,8 @@ absl::StatusOr<ContextEntry> MakeContextEntry(const v1::Context& ctx, uint32_t i
     return absl::InvalidArgumentError(absl::StrCat("bad MAC '", ctx.mac(), "'"));
   uint32_t vlan = ctx.vlan() == 0 ? 1 : ctx.vlan();
   if (vlan > 4094) return absl::InvalidArgumentError(absl::StrCat("bad VLAN ", vlan));
-  if (ctx.ipv4_addresses_size() > VNET_MAX_ADDRS_PER_CTX ||
-      ctx.ipv6_addresses_size() + 1 > VNET_MAX_ADDRS_PER_CTX)
-    return absl::InvalidArgumentError("too many addresses for the fast path");
+  if (ctx.ipv4_addresses_size() > VNET_MAX_ADDRS_PER_CTX)
+    return absl::InvalidArgumentError("too many IPv4 addresses for the fast path");
   e.rec.ifindex = ifindex;
   e.rec.vlan = static_cast<uint16_t>(vlan);
   std::memcpy(e.rec.mac, mac->data(), 6);
@@ -104,13 +108,25 @@ absl::StatusOr<ContextEntry> MakeContextEntry(const v1::Context& ctx, uint32_t i
     if (!a) return absl::InvalidArgumentError(absl::StrCat("bad IPv4 '", s, "'"));
     e.ipv4.push_back(*a);
   }
-  // The link-local address the guest derives from its MAC is its own too (ND, DHCPv6).
-  e.ipv6.push_back(LinkLocalOf(*mac));
+  // Its link-local addresses are its own too (ND, DAD, MLD, DHCPv6): the ones the context
+  // lists, or else the EUI-64 one derived from its MAC.
+  auto add6 = [&e](const std::array<uint8_t, 16>& a) {
+    if (std::find(e.ipv6.begin(), e.ipv6.end(), a) == e.ipv6.end()) e.ipv6.push_back(a);
+  };
+  if (ctx.ipv6_link_local_addresses_size() == 0) add6(LinkLocalOf(*mac));
+  for (const std::string& s : ctx.ipv6_link_local_addresses()) {
+    auto a = ParseIpv6(s);
+    if (!a || (*a)[0] != 0xfe || ((*a)[1] & 0xc0) != 0x80)
+      return absl::InvalidArgumentError(absl::StrCat("bad IPv6 link-local '", s, "'"));
+    add6(*a);
+  }
   for (const std::string& s : ctx.ipv6_addresses()) {
     auto a = ParseIpv6(s);
     if (!a) return absl::InvalidArgumentError(absl::StrCat("bad IPv6 '", s, "'"));
-    if (*a != e.ipv6.front()) e.ipv6.push_back(*a);
+    add6(*a);
   }
+  if (e.ipv6.size() > VNET_MAX_ADDRS_PER_CTX)
+    return absl::InvalidArgumentError("too many IPv6 addresses for the fast path");
   return e;
 }
 

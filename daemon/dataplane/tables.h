@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "daemon/core/dataplane.h"
 #include "vnet/abi.h"
 #include "vnet/v1/context.pb.h"
 
@@ -33,17 +34,13 @@ struct ContextEntry {
   uint32_t id = 0;
   vnet_ctx_rec rec{};
   std::vector<std::array<uint8_t, 4>> ipv4;
-  std::vector<std::array<uint8_t, 16>> ipv6;  // includes the MAC's EUI-64 link-local
+  std::vector<std::array<uint8_t, 16>> ipv6;  // with its link-locals (or the EUI-64 one)
 };
 
 // Builds the entry of `ctx` on device `ifindex`; `device_flags` are the VNET_CTX_F_PEER /
 // VNET_CTX_F_XDP_TARGET bits the caller detected. Validates addresses and limits.
 absl::StatusOr<ContextEntry> MakeContextEntry(const v1::Context& ctx, uint32_t ifindex,
                                               uint32_t device_flags);
-
-// One context's counters, summed over CPUs: the ABI struct itself (bpf/include/vnet/abi.h)
-// is the one model, with the same field names in the proto, the metrics and vnetctl.
-using ContextCounters = vnet_ctx_stats;
 
 class Tables {
  public:

@@ -365,6 +365,220 @@ std::vector<Row> OffloadRows() {
   };
 }
 
+// Hostile-guest and hostile-wire guards (issue 11). Forwarded rows compare the output frame
+// with the input: the programs must not touch what they let through.
+Row Drop(std::string name, Prog prog, Port in, Bytes frame, int verdict, uint32_t reason,
+         uint32_t count_ctx) {
+  return Row{std::move(name), prog, in, std::move(frame), verdict, reason, count_ctx};
+}
+
+// A G1 frame forwarded unchanged to G2 (same VLAN, a vif: bpf_redirect).
+Row ToG2(std::string name, Bytes frame) {
+  Row r{std::move(name), Prog::kGuestTc, Port::kG1, frame,
+        TC_ACT_REDIRECT, VNET_DROP_NONE, 2,         Port::kG2};
+  r.out = std::move(frame);
+  return r;
+}
+
+// A G1 multicast frame: to G2 and the wire (tagged 10), unchanged.
+Row FloodFromG1(std::string name, Bytes frame) {
+  Row r{std::move(name), Prog::kGuestTc, Port::kG1, frame,      TC_ACT_REDIRECT, VNET_DROP_NONE, 0,
+        Port::kUplink,   false,          10,        {Port::kG2}};
+  r.out = std::move(frame);
+  return r;
+}
+
+Bytes G1v6(const Bytes& dst_mac, const Bytes& src, const Bytes& dst, uint8_t next,
+           const Bytes& payload) {
+  return Cat({Eth(dst_mac, kMac1, kIPv6), Ipv6(src, dst, next, payload)});
+}
+
+std::vector<Row> GuardRows() {
+  constexpr uint8_t kHbh = 0, kRt = 43, kFragH = 44, kDst = 60, kAhH = 51, kNone = 59;
+  constexpr uint8_t kSlla = 1, kTlla = 2, kNonce = 14;
+  const Bytes ra = Icmp6(134), redirect = NdMsg(137, k6Ip2, Cat({k6Wire}));
+  const Bytes na_own = NdMsg(136, k6Ip1, NdOpt(kTlla, kMac1));
+  const Bytes ns_own = NdMsg(135, k6Ip2, NdOpt(kSlla, kMac1));
+  const Bytes nonce = NdOpt(kNonce, Bytes(6, 0x5a));
+  const Bytes echo = {128, 0, 0, 0, 0, 1, 0, 1, 'v', 'n', 'e', 't'};
+  const Bytes llc = {0x42, 0x42, 0x03, 0, 0, 0, 0, 0};  // an STP BPDU's first bytes
+  Bytes long_chain;                                     // nine destination-options headers
+  for (int i = 0; i < 9; ++i) long_chain = Cat({long_chain, ExtHdr(kDst, 8)});
+  Bytes many_opts;  // 33 nonce options: past the walk's bound
+  for (int i = 0; i < 33; ++i) many_opts = Cat({many_opts, nonce});
+  return {
+      // 1. Extension headers hide nothing: RA, redirect, ND and DHCPv6 behind any chain.
+      Drop("GuestRouterAdvertBehindHopByHopDestRoutingDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(kAllNodes, k6Ll1, k6AllNodes, kHbh,
+                Cat({ExtHdr(kDst, 8), ExtHdr(kRt, 24), ExtHdr(kIcmp6, 16), ra})),
+           TC_ACT_SHOT, VNET_DROP_ROUTER_ADVERT, 1),
+      Drop("GuestRedirectBehindSixHeaderChainWithAuthHeaderDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(kMac2, k6Ll1, k6Ip2, kHbh,
+                Cat({ExtHdr(kDst, 8), ExtHdr(kRt, 8), ExtHdr(kDst, 16), ExtHdr(kAhH, 16),
+                     Ah(kDst, 16), ExtHdr(kIcmp6, 8), redirect})),
+           TC_ACT_SHOT, VNET_DROP_ROUTER_ADVERT, 1),
+      Drop("GuestRouterAdvertInAtomicFragmentDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(kAllNodes, k6Ll1, k6AllNodes, kFragH, Cat({Frag(kIcmp6, 0, false), ra})),
+           TC_ACT_SHOT, VNET_DROP_ROUTER_ADVERT, 1),
+      Drop("GuestNeighbourAdvertInAtomicFragmentDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(kMac2, k6Ip1, k6Ip2, kFragH, Cat({Frag(kIcmp6, 0, false), na_own})), TC_ACT_SHOT,
+           VNET_DROP_ND_FRAGMENT, 1),
+      Drop("GuestNeighbourSolicitInFirstFragmentBehindDestOptsDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(kAllNodes, k6Ll1, k6AllNodes, kDst,
+                Cat({ExtHdr(kFragH, 8), Frag(kDst, 0, true), ExtHdr(kIcmp6, 8), ns_own})),
+           TC_ACT_SHOT, VNET_DROP_ND_FRAGMENT, 1),
+      Drop("GuestRouterSolicitInFragmentDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(Mac("33:33:00:00:00:02"), k6Ll1, k6AllRouters, kFragH,
+                Cat({Frag(kIcmp6, 0, false), Rs(NdOpt(kSlla, kMac1))})),
+           TC_ACT_SHOT, VNET_DROP_ND_FRAGMENT, 1),
+      Drop("GuestDhcpv6ServerBehindDestOptsDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(kMac2, k6Ll1, k6Ip2, kDst, Cat({ExtHdr(kUdp, 8), Udp(547, 546)})), TC_ACT_SHOT,
+           VNET_DROP_DHCP_SERVER, 1),
+      Drop("GuestDhcpv6ServerInAtomicFragmentDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(kMac2, k6Ll1, k6Ip2, kFragH, Cat({Frag(kUdp, 0, false), Udp(547, 546)})),
+           TC_ACT_SHOT, VNET_DROP_DHCP_SERVER, 1),
+      Drop("GuestExtHeaderChainLongerThanBoundDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(kMacWire, k6Ip1, k6Wire, kDst, Cat({long_chain, Udp(40000, 5001)})), TC_ACT_SHOT,
+           VNET_DROP_EXT_HEADER, 1),
+      Drop("GuestExtHeaderRunningPastFrameDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(kMacWire, k6Ip1, k6Wire, kDst, Cat({ExtHdr(kIcmp6, 8, 200), ra})), TC_ACT_SHOT,
+           VNET_DROP_EXT_HEADER, 1),
+      Drop("GuestFirstFragmentWithoutUpperHeaderDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(kMacWire, k6Ip1, k6Wire, kFragH, Cat({Frag(kIcmp6, 0, true), Bytes{134, 0}})),
+           TC_ACT_SHOT, VNET_DROP_MALFORMED, 1),
+      Drop("GuestSpoofedSourceBehindLaterFragmentDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(kMac2, k6Other, k6Ip2, kFragH, Cat({Frag(kIcmp6, 185, false), Bytes(16, 0)})),
+           TC_ACT_SHOT, VNET_DROP_SPOOF_IPV6, 1),
+      ToG2("GuestEchoBehindHopByHopAndDestOptsForwardedUnchanged",
+           G1v6(kMac2, k6Ip1, k6Ip2, kHbh, Cat({ExtHdr(kDst, 8), ExtHdr(kIcmp6, 8), echo}))),
+      ToG2("GuestLaterFragmentForwardedUnchanged",
+           G1v6(kMac2, k6Ip1, k6Ip2, kFragH, Cat({Frag(kIcmp6, 185, false), Bytes(24, 0x86)}))),
+      ToG2("GuestFirstFragmentOfEchoForwardedUnchanged",
+           G1v6(kMac2, k6Ip1, k6Ip2, kFragH, Cat({Frag(kIcmp6, 0, true), echo}))),
+      ToG2("GuestAuthHeaderThenUdpForwardedUnchanged",
+           G1v6(kMac2, k6Ip1, k6Ip2, kAhH, Cat({Ah(kUdp, 24), Udp(40000, 5001)}))),
+      ToG2("GuestNoNextHeaderForwardedUnchanged",
+           G1v6(kMac2, k6Ip1, k6Ip2, kDst, Cat({ExtHdr(kNone, 8)}))),
+      FloodFromG1("GuestMldReportWithRouterAlertBeforeAddressAllowed",
+                  G1v6(Mac("33:33:00:00:00:16"), k6Unspec, Ip6("ff02::16"), kHbh,
+                       Cat({ExtHdr(kIcmp6, 8), Icmp6(143)}))),
+
+      // 2. DHCP servers by destination too: nothing a guest sends goes to a client port.
+      Drop("GuestDhcpv4ToClientPortFromAnyPortDropped", Prog::kGuestTc, Port::kG1,
+           Cat({Eth(kBcast, kMac1, kIPv4), Ipv4Udp(kIp1, kIpBcast, 40000, 68)}), TC_ACT_SHOT,
+           VNET_DROP_DHCP_SERVER, 1),
+      Drop("GuestDhcpv6ToClientPortFromAnyPortDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(kMac2, k6Ll1, k6Ip2, kUdp, Udp(40000, 546)), TC_ACT_SHOT, VNET_DROP_DHCP_SERVER, 1),
+      ToG2("GuestDhcpv6ClientSolicitForwardedUnchanged",
+           G1v6(kMac2, k6Ll1, k6Ip2, kUdp, Udp(546, 547))),
+
+      // 3. ND options: every one, to the end of the message, truncation malformed.
+      Drop("GuestNsSecondSourceLinkLayerOptionForeignDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(kAllNodes, k6Ll1, k6AllNodes, kIcmp6,
+                NdMsg(135, k6Ip2, Cat({NdOpt(kSlla, kMac1), NdOpt(kSlla, kMac2)}))),
+           TC_ACT_SHOT, VNET_DROP_SPOOF_ND, 1),
+      Drop("GuestNaForeignTargetLinkLayerOptionFourthDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(kMac2, k6Ip1, k6Ip2, kIcmp6,
+                NdMsg(136, k6Ip1, Cat({nonce, nonce, nonce, NdOpt(kTlla, kMac2)}))),
+           TC_ACT_SHOT, VNET_DROP_SPOOF_ND, 1),
+      Drop("GuestRsForeignSourceLinkLayerOptionAfterOthersDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(Mac("33:33:00:00:00:02"), k6Ll1, k6AllRouters, kIcmp6,
+                Rs(Cat({nonce, NdOpt(kSlla, kMac1), nonce, NdOpt(kSlla, kMac2)}))),
+           TC_ACT_SHOT, VNET_DROP_SPOOF_ND, 1),
+      Drop("GuestNsZeroLengthOptionDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(kAllNodes, k6Ll1, k6AllNodes, kIcmp6,
+                NdMsg(135, k6Ip2, Cat({NdOpt(kSlla, kMac1), NdOpt(kNonce, Bytes(6, 1), 0)}))),
+           TC_ACT_SHOT, VNET_DROP_MALFORMED, 1),
+      Drop("GuestNsOptionPastMessageEndDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(kAllNodes, k6Ll1, k6AllNodes, kIcmp6, NdMsg(135, k6Ip2, NdOpt(kSlla, kMac1, 2))),
+           TC_ACT_SHOT, VNET_DROP_MALFORMED, 1),
+      Drop("GuestNsStrayByteAfterOptionsDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(kAllNodes, k6Ll1, k6AllNodes, kIcmp6,
+                NdMsg(135, k6Ip2, Cat({NdOpt(kSlla, kMac1), Bytes{0}}))),
+           TC_ACT_SHOT, VNET_DROP_MALFORMED, 1),
+      Drop("GuestNsMoreOptionsThanBoundDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(kAllNodes, k6Ll1, k6AllNodes, kIcmp6, NdMsg(135, k6Ip2, many_opts)), TC_ACT_SHOT,
+           VNET_DROP_MALFORMED, 1),
+      Drop("GuestNsForeignOptionBehindHopByHopDropped", Prog::kGuestTc, Port::kG1,
+           G1v6(kAllNodes, k6Ll1, k6AllNodes, kHbh,
+                Cat({ExtHdr(kIcmp6, 8), NdMsg(135, k6Ip2, NdOpt(kSlla, kMac2))})),
+           TC_ACT_SHOT, VNET_DROP_SPOOF_ND, 1),
+      ToG2("GuestNaOwnOptionsAmongOthersForwardedUnchanged",
+           G1v6(kMac2, k6Ip1, k6Ip2, kIcmp6,
+                NdMsg(136, k6Ip1, Cat({nonce, NdOpt(kTlla, kMac1), nonce, NdOpt(kTlla, kMac1)})))),
+
+      // 5. Link-locals a context lists replace the EUI-64 default.
+      [] {
+        Bytes f = Cat({Eth(kMacWire, kMac3, kIPv6),
+                       Ipv6(Ip6("fe80::1:2:3:4"), Ip6("fe80::9"), kUdp, Udp(40000, 5001))});
+        Row r{"GuestListedLinkLocalSourceAllowed",
+              Prog::kGuestTc,
+              Port::kG3,
+              f,
+              TC_ACT_REDIRECT,
+              VNET_DROP_NONE,
+              0,
+              Port::kUplink,
+              false,
+              20};
+        r.out = f;
+        return r;
+      }(),
+      Row{"GuestDadProbeForListedLinkLocalAllowed", Prog::kGuestTc, Port::kG3,
+          Cat({Eth(kAllNodes, kMac3, kIPv6),
+               Ipv6(k6Unspec, k6AllNodes, kIcmp6, Nd(135, Ip6("fe80::abcd")))}),
+          TC_ACT_REDIRECT, VNET_DROP_NONE, 0, Port::kUplink, false, 20},
+      Drop("GuestEui64LinkLocalRefusedWhenOthersListed", Prog::kGuestTc, Port::kG3,
+           Cat({Eth(kMacWire, kMac3, kIPv6),
+                Ipv6(Ip6("fe80::ff:fe00:3"), Ip6("fe80::9"), kUdp, Udp(40000, 5001))}),
+           TC_ACT_SHOT, VNET_DROP_SPOOF_IPV6, 3),
+      Drop("GuestNaForUnlistedLinkLocalDropped", Prog::kGuestTc, Port::kG3,
+           Cat({Eth(kAllNodes, kMac3, kIPv6),
+                Ipv6(Ip6("fe80::1:2:3:4"), k6AllNodes, kIcmp6, Nd(136, Ip6("fe80::ff:fe00:3")))}),
+           TC_ACT_SHOT, VNET_DROP_SPOOF_ND, 3),
+
+      // 4. From the wire: reserved group addresses are never the guests'; a local guest's
+      // MAC as source is a loop or an impostor, dropped even toward its owner.
+      {"XdpReservedGroupPassesToSkbPathNeverRedirected", Prog::kXdp, Port::kUplink,
+       Cat({Eth(Mac("01:80:c2:00:00:0e"), kMacWire, 0x88cc, 10), Bytes(46, 0)}), XDP_PASS},
+      Drop("UplinkTcLldpGoesToHostNeverToGuests", Prog::kUplinkTc, Port::kUplink,
+           Cat({Eth(Mac("01:80:c2:00:00:0e"), kMacWire, 0x88cc, 10), Bytes(46, 0)}), TC_ACT_OK,
+           VNET_DROP_RESERVED_GROUP, 0),
+      Drop("UplinkTcStpBpduGoesToHostNeverToGuests", Prog::kUplinkTc, Port::kUplink,
+           Cat({Eth(Mac("01:80:c2:00:00:00"), kMacWire, 0x0026, 10), llc, Bytes(38, 0)}), TC_ACT_OK,
+           VNET_DROP_RESERVED_GROUP, 0),
+      Drop("UplinkTcPauseGroupAddressNeverToGuests", Prog::kUplinkTc, Port::kUplink,
+           Cat({Eth(Mac("01:80:c2:00:00:01"), kMacWire, 0x8808, 10), Bytes(46, 0)}), TC_ACT_OK,
+           VNET_DROP_RESERVED_GROUP, 0),
+      {"UplinkTcGroupAddressPastReservedRangeFansOut",
+       Prog::kUplinkTc,
+       Port::kUplink,
+       Cat({Eth(Mac("01:80:c2:00:00:10"), kMacWire, kIPv4, 10), Ipv4Udp(kIpWire, kIp1, 1, 2)}),
+       TC_ACT_OK,
+       VNET_DROP_NONE,
+       0,
+       Port::kNone,
+       false,
+       0,
+       {Port::kG1, Port::kG2}},
+      Drop("XdpOwnersMacAsSourceToOwnerDropped", Prog::kXdp, Port::kUplink,
+           Cat({Eth(kMac1, kMac1, kIPv4, 10), Ipv4Udp(kIpWire, kIp1, 5001, 40000)}), XDP_DROP,
+           VNET_DROP_LOCAL_SOURCE_MAC, 1),
+      Drop("XdpGuestMacAsSourceToOtherGuestDropped", Prog::kXdp, Port::kUplink,
+           Cat({Eth(kMac1, kMac2, kIPv4, 10), Ipv4Udp(kIpWire, kIp1, 1, 2)}), XDP_DROP,
+           VNET_DROP_LOCAL_SOURCE_MAC, 2),
+      Drop("XdpGuestMacAsSourceBroadcastDropped", Prog::kXdp, Port::kUplink,
+           Cat({Eth(kBcast, kMac2, kArp, 10), Arp(1, kMac2, kIp2, Mac("00:00:00:00:00:00"), kIp1)}),
+           XDP_DROP, VNET_DROP_LOCAL_SOURCE_MAC, 2),
+      Drop("UplinkTcOwnersMacAsSourceToOwnerDropped", Prog::kUplinkTc, Port::kUplink,
+           Cat({Eth(kMac1, kMac1, kIPv4, 10), Ipv4Udp(kIpWire, kIp1, 5001, 40000)}), TC_ACT_SHOT,
+           VNET_DROP_LOCAL_SOURCE_MAC, 1),
+      Drop("UplinkTcGuestMacAsSourceBroadcastDropped", Prog::kUplinkTc, Port::kUplink,
+           Cat({Eth(kBcast, kMac2, kArp, 10), Arp(1, kMac2, kIp2, Mac("00:00:00:00:00:00"), kIp1)}),
+           TC_ACT_SHOT, VNET_DROP_LOCAL_SOURCE_MAC, 2),
+  };
+}
+
 // The loaded programs, their shared maps and the test network, set up once for all rows.
 struct Env {
   std::unique_ptr<TestNet> net;
@@ -395,6 +609,13 @@ v1::Context MakeContext(uint32_t id, const std::string& mac, uint32_t vlan, cons
   c.set_vlan(vlan);
   c.add_ipv4_addresses(ip4);
   c.add_ipv6_addresses(ip6);
+  return c;
+}
+
+// Guest 3 uses stable-privacy link-locals (RFC 7217), not its EUI-64 one.
+v1::Context LinkLocals(v1::Context c) {
+  c.add_ipv6_link_local_addresses("fe80::1:2:3:4");
+  c.add_ipv6_link_local_addresses("fe80::abcd");
   return c;
 }
 
@@ -507,8 +728,8 @@ void SetUpEnv(Env& e) {
        {G{MakeContext(1, "02:00:00:00:00:01", 10, "198.18.0.1", "2001:db8::1"), Port::kG1,
           VNET_CTX_F_PEER},
         G{MakeContext(2, "02:00:00:00:00:02", 10, "198.18.0.2", "2001:db8::2"), Port::kG2, 0},
-        G{MakeContext(3, "02:00:00:00:00:03", 20, "198.18.1.3", "2001:db8:1::3"), Port::kG3,
-          VNET_CTX_F_XDP_TARGET},
+        G{LinkLocals(MakeContext(3, "02:00:00:00:00:03", 20, "198.18.1.3", "2001:db8:1::3")),
+          Port::kG3, VNET_CTX_F_XDP_TARGET},
         G{Sized(MakeContext(4, "02:00:00:00:00:04", 40, "198.18.4.4", "2001:db8:4::4"), 9000),
           Port::kG4, VNET_CTX_F_PEER},
         G{Dumb(MakeContext(5, "02:00:00:00:00:05", 40, "198.18.4.5", "2001:db8:4::5")), Port::kG5,
@@ -645,6 +866,8 @@ TEST_P(FixtureTest, Verdict) {
 }
 
 INSTANTIATE_TEST_SUITE_P(OffloadRows, FixtureTest, ::testing::ValuesIn(OffloadRows()),
+                         [](const ::testing::TestParamInfo<Row>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(GuardRows, FixtureTest, ::testing::ValuesIn(GuardRows()),
                          [](const ::testing::TestParamInfo<Row>& info) { return info.param.name; });
 INSTANTIATE_TEST_SUITE_P(Rows, FixtureTest, ::testing::ValuesIn(Rows()),
                          [](const ::testing::TestParamInfo<Row>& info) { return info.param.name; });

@@ -107,6 +107,44 @@ Bytes Nd(uint8_t type, const Bytes& target, const Bytes& lladdr) {
   return b;
 }
 
+Bytes ExtHdr(uint8_t next, size_t bytes, int len_field) {
+  if (bytes < 8 || bytes % 8 != 0) throw std::invalid_argument("extension header size");
+  Bytes b(bytes, 0);  // Pad1 options
+  b[0] = next;
+  b[1] = static_cast<uint8_t>(len_field >= 0 ? len_field : static_cast<int>(bytes / 8 - 1));
+  return b;
+}
+
+Bytes Frag(uint8_t next, uint16_t offset, bool more, uint32_t id) {
+  Bytes b = {next, 0};
+  Put16(b, static_cast<uint16_t>((offset << 3) | (more ? 1 : 0)));
+  b.insert(b.end(), {static_cast<uint8_t>(id >> 24), static_cast<uint8_t>(id >> 16),
+                     static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id)});
+  return b;
+}
+
+Bytes Ah(uint8_t next, size_t bytes) {
+  if (bytes < 12 || bytes % 4 != 0) throw std::invalid_argument("AH size");
+  Bytes b(bytes, 0);
+  b[0] = next;
+  b[1] = static_cast<uint8_t>(bytes / 4 - 2);
+  return b;
+}
+
+Bytes NdOpt(uint8_t type, const Bytes& data, int len_field) {
+  Bytes b = {type, 0};
+  b.insert(b.end(), data.begin(), data.end());
+  while (b.size() % 8 != 0) b.push_back(0);
+  b[1] = static_cast<uint8_t>(len_field >= 0 ? len_field : static_cast<int>(b.size() / 8));
+  return b;
+}
+
+Bytes NdMsg(uint8_t type, const Bytes& target, const Bytes& options) {
+  return Cat({Icmp6(type), target, options});
+}
+
+Bytes Rs(const Bytes& options) { return Cat({Icmp6(133), options}); }
+
 Bytes Arp(uint16_t op, const Bytes& sha, const Bytes& sip, const Bytes& tha, const Bytes& tip) {
   Bytes b;
   Put16(b, 1);

@@ -237,5 +237,40 @@ TEST(ContextPoolTest, RestoreKeepsIdsAndChecksInvariants) {
   EXPECT_EQ(small.Restore(source.List()).code(), absl::StatusCode::kDataLoss);  // id 2 > 1
 }
 
+// The fast path holds 16 addresses per family: more is refused, never accepted to go
+// DEGRADED later.
+TEST(ContextPoolTest, MoreAddressesThanTheFastPathHoldsAreRefused) {
+  ContextPool pool(4);
+  v1::Context big = Guest(1);
+  for (int i = 1; i <= 16; ++i) big.add_ipv6_addresses(absl::StrCat("2001:db8:1::", i));
+  auto a = pool.Assign(big, kNow);
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
+  auto ok = pool.Assign(Guest(1), kNow);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  google::protobuf::FieldMask mask;
+  mask.add_paths("ipv6_link_local_addresses");
+  v1::Context patch;
+  for (int i = 1; i <= 16; ++i) patch.add_ipv6_link_local_addresses(absl::StrCat("fe80::", i));
+  auto u = pool.Update(ById(1), patch, mask);
+  EXPECT_EQ(u.status().code(), absl::StatusCode::kInvalidArgument);
+  patch.clear_ipv6_link_local_addresses();
+  patch.add_ipv6_link_local_addresses("fe80::1");
+  u = pool.Update(ById(1), patch, mask);
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->ipv6_link_local_addresses(0), "fe80::1");
+}
+
+TEST(ContextPoolTest, LinkLocalIsUniqueWithinVlan) {
+  ContextPool pool(4);
+  v1::Context a = Guest(1), b = Guest(2), c = Guest(3, 7);
+  a.add_ipv6_link_local_addresses("fe80::1");
+  b.add_ipv6_link_local_addresses("fe80::1");
+  c.add_ipv6_link_local_addresses("fe80::1");
+  ASSERT_TRUE(pool.Assign(a, kNow).ok());
+  EXPECT_EQ(pool.Assign(b, kNow).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(pool.Assign(c, kNow).ok());  // another VLAN
+}
+
 }  // namespace
 }  // namespace vnet

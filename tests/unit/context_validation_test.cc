@@ -173,5 +173,50 @@ TEST(ValidationTest, RateLimit) {
   EXPECT_EQ(ErrorAfter([](auto& c) { c.mutable_rate_limit()->set_bits_per_second(1000000); }), "");
 }
 
+TEST(ValidationTest, LinkLocalAddressesAreFe80Slash10Canonical) {
+  v1::Context c = Valid();
+  c.add_ipv6_link_local_addresses("FE80::1:2:3:4");
+  c.add_ipv6_link_local_addresses("febf::1");  // still fe80::/10
+  ASSERT_TRUE(NormalizeAndValidate(c).ok());
+  EXPECT_EQ(c.ipv6_link_local_addresses(0), "fe80::1:2:3:4");
+  EXPECT_EQ(c.ipv6_link_local_addresses(1), "febf::1");
+  EXPECT_THAT(ErrorAfter([](auto& c) { c.add_ipv6_link_local_addresses("2001:db8::9"); }),
+              HasSubstr("ipv6_link_local_addresses: 2001:db8::9 is not a link-local"));
+  EXPECT_THAT(ErrorAfter([](auto& c) { c.add_ipv6_link_local_addresses("fec0::1"); }),
+              HasSubstr("not a link-local"));
+  EXPECT_THAT(ErrorAfter([](auto& c) { c.add_ipv6_link_local_addresses("fe80::zz"); }),
+              HasSubstr("not a valid address"));
+  EXPECT_THAT(ErrorAfter([](auto& c) {
+                c.add_ipv6_link_local_addresses("fe80::1");
+                c.add_ipv6_link_local_addresses("FE80::1");
+              }),
+              HasSubstr("listed twice"));
+}
+
+TEST(ValidationTest, EffectiveLinkLocalsDefaultToEui64) {
+  v1::Context c = Valid();
+  ASSERT_TRUE(NormalizeAndValidate(c).ok());
+  EXPECT_EQ(EffectiveLinkLocals(c), std::vector<std::string>{"fe80::216:3eff:fe00:5"});
+  c.add_ipv6_link_local_addresses("fe80::99");
+  EXPECT_EQ(EffectiveLinkLocals(c), std::vector<std::string>{"fe80::99"});
+}
+
+TEST(ValidationTest, FastPathCapacityCountsLinkLocals) {
+  v1::Context c = Valid();
+  c.clear_ipv6_addresses();
+  for (int i = 1; i <= 15; ++i) c.add_ipv6_addresses("2001:db8::" + std::to_string(i));
+  ASSERT_TRUE(NormalizeAndValidate(c).ok());
+  EXPECT_TRUE(CheckFastPathCapacity(c).ok());  // 15 + the EUI-64 one
+  c.add_ipv6_link_local_addresses("fe80::1");
+  c.add_ipv6_link_local_addresses("fe80::2");
+  absl::Status s = CheckFastPathCapacity(c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("17 IPv6 addresses"));
+  c.clear_ipv4_addresses();
+  c.clear_ipv6_link_local_addresses();
+  for (int i = 1; i <= 17; ++i) c.add_ipv4_addresses("198.18.0." + std::to_string(i));
+  EXPECT_THAT(CheckFastPathCapacity(c).message(), HasSubstr("ipv4_addresses: at most 16"));
+}
+
 }  // namespace
 }  // namespace vnet

@@ -49,7 +49,11 @@ enum vnet_drop_reason {
   VNET_DROP_HAIRPIN = 15,           /* guest frame addressed to its own MAC */
   VNET_DROP_MTU = 16,               /* non-GSO frame larger than the sender's/receiver's MTU */
   VNET_DROP_OFFLOAD = 17,           /* GSO super-packet from a guest not offered TSO for it */
-  VNET_DROP_MAX = 18,
+  VNET_DROP_EXT_HEADER = 18,        /* IPv6 extension-header chain too long or unparseable */
+  VNET_DROP_ND_FRAGMENT = 19,       /* ND message inside a fragment header (RFC 6980) */
+  VNET_DROP_RESERVED_GROUP = 20,    /* wire frame to an IEEE 802.1D reserved group address */
+  VNET_DROP_LOCAL_SOURCE_MAC = 21,  /* wire frame with a local guest's source MAC */
+  VNET_DROP_MAX = 22,
 };
 
 /* Traffic direction of a drop, seen from the guest: RX toward it, TX from it. */
@@ -167,6 +171,14 @@ static inline const char* vnet_drop_reason_name(unsigned int reason) {
       return "mtu";
     case VNET_DROP_OFFLOAD:
       return "offload";
+    case VNET_DROP_EXT_HEADER:
+      return "ext_header";
+    case VNET_DROP_ND_FRAGMENT:
+      return "nd_fragment";
+    case VNET_DROP_RESERVED_GROUP:
+      return "reserved_group";
+    case VNET_DROP_LOCAL_SOURCE_MAC:
+      return "local_source_mac";
     default:
       return "unknown";
   }
