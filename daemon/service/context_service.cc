@@ -67,6 +67,9 @@ grpc::Status ContextServiceImpl::ReleaseContext(grpc::ServerContext* ctx,
     if (with_ledger) ledger_->AbortRelease(target->id());
     return ToGrpcStatus(released.status());
   }
+  // Gone meanwhile (another release, allow_missing): nothing was committed here, so the
+  // ledger must not stay closed on our account.
+  if (!found && with_ledger) ledger_->AbortRelease(target->id());
   if (found) *resp->mutable_context() = std::move(*released);
   resp->set_abandoned_descriptors(report.abandoned);
   return grpc::Status::OK;

@@ -1,4 +1,5 @@
 // vnetd and vnetctl as an operator runs them: separate processes over a Unix socket.
+#include <dirent.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -231,10 +232,31 @@ TEST_F(DaemonProcessTest, BadConfigIsAUsageError) {
   EXPECT_EQ(r.exit_code, 2);
 }
 
+// True when every thread of `pid` is stopped (state T in /proc/PID/task/TID/stat).
+bool AllThreadsStopped(pid_t pid) {
+  const std::string tasks = absl::StrCat("/proc/", pid, "/task");
+  DIR* dir = opendir(tasks.c_str());
+  if (dir == nullptr) return false;
+  bool all = true;
+  int seen = 0;
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    const std::string stat = ReadFile(tasks + "/" + entry->d_name + "/stat");
+    const size_t paren = stat.rfind(')');
+    if (paren == std::string::npos || paren + 2 >= stat.size()) continue;
+    ++seen;
+    if (stat[paren + 2] != 'T' && stat[paren + 2] != 't') all = false;
+  }
+  closedir(dir);
+  return all && seen > 0;
+}
+
 // Issue 12, item 7: a call that only timed out says so, instead of "cannot reach vnetd".
 TEST_F(DaemonProcessTest, TimeoutIsReportedAsATimeout) {
   auto daemon = StartDaemon();
   ASSERT_EQ(kill(daemon->pid(), SIGSTOP), 0);  // alive, listening, answering nothing
+  // The stop takes effect as each thread is next scheduled: wait until all of them are.
+  ASSERT_TRUE(WaitFor([&] { return AllThreadsStopped(daemon->pid()); }));
   RunResult r = Ctl({"--timeout", "1", "status"});
   kill(daemon->pid(), SIGCONT);
   EXPECT_EQ(r.exit_code, 1);
