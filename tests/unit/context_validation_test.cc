@@ -141,7 +141,7 @@ TEST(ValidationTest, ThisNetworkRefused) {
 // Issue 12, item 7: a huge bad value is quoted in 64 bytes and an ellipsis, not whole.
 TEST(ValidationTest, MessagesQuoteAtMost64BytesOfBadInput) {
   const std::string huge(1 << 20, 'x');
-  for (auto mutate : std::vector<std::function<void(v1::Context&)>>{
+  for (const auto& mutate : std::vector<std::function<void(v1::Context&)>>{
            [&](v1::Context& c) { c.set_interface_name(huge); },
            [&](v1::Context& c) { c.set_interface_name(huge + "/"); },
            [&](v1::Context& c) { c.set_mac(huge); },
