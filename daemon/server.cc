@@ -22,9 +22,9 @@
 #include "daemon/core/log.h"
 #include "daemon/core/make_dirs.h"
 #include "daemon/dataplane/bpf_dataplane.h"
-#include "daemon/metrics/bpf_counter_source.h"
 #include "daemon/metrics/context_collector.h"
 #include "daemon/metrics/daemon_collector.h"
+#include "daemon/metrics/dataplane_counter_source.h"
 #include "daemon/metrics/ledger_collector.h"
 #include "daemon/service/context_service.h"
 #include "daemon/service/daemon_service.h"
@@ -155,9 +155,10 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
   // Metrics: counters from the BPF fast path (none without it), the RPC interceptor, the
   // stats service, and /metrics once the server runs.
   metrics::AttachStateFn attach_state;
-  if (auto* bpf = dynamic_cast<BpfDataplane*>(dataplane)) {
-    self->counter_source_ = std::make_unique<metrics::BpfCounterSource>(bpf, config.capacity());
-    attach_state = metrics::BpfAttachState(bpf, metrics::ViewOf(&self->registry_));
+  if (dataplane->attaches()) {
+    self->counter_source_ =
+        std::make_unique<metrics::DataplaneCounterSource>(dataplane, config.capacity());
+    attach_state = metrics::DataplaneAttachState(dataplane, metrics::ViewOf(&self->registry_));
   }
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
   // First, so the metrics see the status it corrects.

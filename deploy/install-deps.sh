@@ -21,6 +21,11 @@ packages=(
   iperf3 iputils-ping python3 python3-scapy tshark netsniff-ng prometheus jq procps
   # Python client (stubs built with protoc + grpc_python_plugin), man pages
   python3-grpcio python3-protobuf groff-base
+  # package tests: lintian (tests/package), a Debian 12 system under systemd-nspawn
+  # (tests/systemd)
+  lintian debootstrap systemd-container zstd
+  # tests/xen-e2e: Xen + dom0 under QEMU (the Xen and kernel .debs are only downloaded)
+  qemu-system-x86 qemu-utils busybox-static cpio xz-utils zstd tcpdump util-linux file
 )
 
 export DEBIAN_FRONTEND=noninteractive

@@ -18,8 +18,9 @@ struct CallLimits {
   // was changed) once it does not.
   absl::Status Check() const;
 
-  // How often a waiting caller looks at its limits (cancellation has no wake-up).
-  static constexpr absl::Duration kPollInterval = absl::Milliseconds(20);
+  // How often a waiting caller looks at its limits: cancellation has no wake-up (a deadline
+  // is waited for exactly).
+  static constexpr absl::Duration kPollInterval = absl::Milliseconds(100);
 };
 
 }  // namespace vnet

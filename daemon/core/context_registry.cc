@@ -113,7 +113,9 @@ absl::Status ContextRegistry::Submit(Write* w) {
     }
     auto turn = [this, w]()
                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) { return w->done || !leading_; };
-    queue_mu_.AwaitWithTimeout(absl::Condition(&turn), CallLimits::kPollInterval);
+    queue_mu_.AwaitWithDeadline(
+        absl::Condition(&turn),
+        std::min(w->limits->deadline, absl::Now() + CallLimits::kPollInterval));
     // Still queued (not yet in a group): a caller that gave up leaves the queue.
     auto queued = std::find(queue_.begin(), queue_.end(), w);
     if (!w->done && queued != queue_.end()) {

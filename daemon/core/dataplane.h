@@ -8,9 +8,14 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "vnet/abi.h"
 #include "vnet/v1/context.pb.h"
 
 namespace vnet {
+
+// One context's counters, summed over CPUs: the fast path's own struct (vnet/abi.h) is the
+// one model, with the same field names in the proto, the metrics and vnetctl.
+using ContextCounters = vnet_ctx_stats;
 
 class Dataplane {
  public:
@@ -36,8 +41,17 @@ class Dataplane {
   virtual std::string Uplink() const { return ""; }
   // One line for `vnetctl status`.
   virtual std::string Describe() const = 0;
-  // False when contexts are bookkeeping only: they then stay ASSIGNED, never ACTIVE.
+  // False when contexts are bookkeeping only: they then stay ASSIGNED, never ACTIVE, and
+  // there are no counters.
   virtual bool attaches() const { return true; }
+  // Per-context counters; id 0 holds what belongs to no context.
+  virtual absl::StatusOr<ContextCounters> ReadCounters(uint32_t ctx_id) const {
+    return absl::FailedPreconditionError(absl::StrCat("context ", ctx_id, ": no fast path"));
+  }
+  // Ids of the contexts attached now.
+  virtual std::vector<uint32_t> ActiveContextIds() const { return {}; }
+  // "native", "skb" or "none": how the uplink's XDP program runs.
+  virtual std::string XdpMode() const { return "none"; }
 };
 
 // The data plane of a daemon started without a fast path (--fast_path=none): contexts are

@@ -59,13 +59,13 @@ class BpfDataplane final : public Dataplane {
   absl::Status SetUplink(const std::string& ifname) override;
   std::string Uplink() const override;
   // Per-context counters summed over CPUs; id 0 holds what belongs to no context.
-  absl::StatusOr<ContextCounters> ReadCounters(uint32_t ctx_id) const;
-  std::vector<uint32_t> ActiveContextIds() const;
+  absl::StatusOr<ContextCounters> ReadCounters(uint32_t ctx_id) const override;
+  std::vector<uint32_t> ActiveContextIds() const override;
   // The offloads in effect for an attached context: what was asked, less what its
   // interface could not take (the fast path follows the same flags). NotFound if inactive.
   absl::StatusOr<v1::Offloads> EffectiveOffloads(uint32_t ctx_id) const override;
   // "native", "skb" or "none": how the uplink XDP program runs.
-  std::string XdpMode() const;
+  std::string XdpMode() const override;
   // Detaches every program vnet attached (guest filters, uplink TC and XDP) and removes
   // every pin under pin_dir. Works without Init (or after a failed one) from the pins.
   absl::Status RemoveAll();

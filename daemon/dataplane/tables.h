@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "daemon/core/dataplane.h"
 #include "vnet/abi.h"
 #include "vnet/v1/context.pb.h"
 
@@ -40,10 +41,6 @@ struct ContextEntry {
 // VNET_CTX_F_XDP_TARGET bits the caller detected. Validates addresses and limits.
 absl::StatusOr<ContextEntry> MakeContextEntry(const v1::Context& ctx, uint32_t ifindex,
                                               uint32_t device_flags);
-
-// One context's counters, summed over CPUs: the ABI struct itself (bpf/include/vnet/abi.h)
-// is the one model, with the same field names in the proto, the metrics and vnetctl.
-using ContextCounters = vnet_ctx_stats;
 
 class Tables {
  public:

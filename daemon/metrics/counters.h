@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "daemon/core/dataplane.h"
 #include "vnet/abi.h"
 
 namespace vnet::metrics {
@@ -16,7 +17,7 @@ namespace vnet::metrics {
 // One context's counters, summed over CPUs: vnet_ctx_stats, the fast path's own struct
 // (bpf/include/vnet/abi.h). RX is toward the guest, TX from it. All are monotonic while the
 // fast path's maps live (they are pinned, so across daemon restarts).
-using ContextCounters = ::vnet_ctx_stats;
+using ContextCounters = ::vnet::ContextCounters;
 
 // How full one fast-path map is.
 struct MapFill {

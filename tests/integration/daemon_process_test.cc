@@ -49,7 +49,7 @@ class DaemonProcessTest : public ::testing::Test {
   }
 
   std::string WriteConfig(const std::string& text) {
-    const std::string path = dir_ / "vnetd.conf";
+    std::string path = dir_ / "vnetd.conf";
     std::ofstream(path) << text;
     return path;
   }
@@ -201,7 +201,7 @@ int FreeTcpPort() {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  (void)bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
   socklen_t len = sizeof(addr);
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   close(fd);

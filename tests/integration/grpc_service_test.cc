@@ -284,6 +284,7 @@ TEST_F(GrpcServiceTest, ReflectionListsOurServices) {
     void* got = nullptr;
     bool ok = false;
     EXPECT_TRUE(cq.Next(&got, &ok));
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): completion-queue tags are small integers
     EXPECT_EQ(got, reinterpret_cast<void*>(static_cast<intptr_t>(tag)));
     return ok;
   };

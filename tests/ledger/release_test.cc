@@ -210,6 +210,7 @@ TEST(LedgerConcurrencyTest, ContextsWorkInParallelAndCountsAgree) {
   for (uint32_t ctx = 1; ctx <= kThreads; ++ctx) {
     threads.emplace_back([&ledger, ctx] {
       std::vector<Descriptor> batch;
+      batch.reserve(32);
       for (int i = 0; i < 32; ++i) batch.push_back(ToDevice(1, ctx * 0x1000000 + i * 256, 256));
       std::vector<DescriptorResult> results;
       std::vector<uint64_t> cookies;

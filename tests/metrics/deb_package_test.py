@@ -48,7 +48,8 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as ctl:
             subprocess.run(["dpkg-deb", "-e", deb, ctl], check=True)
             postinst = open(os.path.join(ctl, "postinst")).read()
-            if "systemctl enable vnetd.service" not in postinst:
+            # deploy/debian/postinst enables the unit as dh_installsystemd does.
+            if "deb-systemd-helper enable 'vnetd.service'" not in postinst:
                 failures.append("postinst does not enable vnetd.service")
             if not os.access(os.path.join(ctl, "postinst"), os.X_OK):
                 failures.append("postinst is not executable")

@@ -2,8 +2,11 @@
 // as fast as they can (every change fsyncs the state file), against the real gRPC server
 // (VnetServer, no fast path) over its Unix socket, each client on its own connection.
 // Prints one row per writer count; asserts nothing.
-//   vnet_registry_bench [seconds per row, default 10] [writer counts, default 0,200]
+//   vnet_registry_bench [seconds per row, default 10] [rows, default 0,200]
 //                       [state dir, default a fresh one under /var/tmp]
+// A row is a writer count, optionally @ a total write rate: 200@180 is 200 writers making
+// 180 writes/s between them (reads compared at the same write load); without it they
+// write as fast as they can.
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
@@ -47,7 +50,7 @@ v1::AssignContextRequest Guest(uint32_t n) {
   c->set_mac(
       absl::StrFormat("00:16:3e:%02x:%02x:%02x", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff));
   c->add_ipv4_addresses(
-      absl::StrFormat("10.%d.%d.%d", (n >> 16) & 0xff, (n >> 8) & 0xff, (n & 0xff) | 1));
+      absl::StrFormat("10.%d.%d.%d", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff));
   return req;
 }
 
@@ -58,21 +61,32 @@ double Percentile(std::vector<double>& v, double p) {
   return v[i];
 }
 
-void Row(const std::string& target, int writers, double seconds) {
+void Row(const std::string& target, int writers, double rate, double seconds) {
   std::atomic<bool> stop{false};
   std::mutex mu;
   std::vector<double> gets;
   std::vector<double> writes;
   uint64_t write_errors = 0;
+  std::string first_error;
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(writers + kReaders));
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&, w] {
       auto stub = v1::ContextService::NewStub(OwnConnection(target));
       std::vector<double> mine;
       uint64_t errors = 0;
       const uint32_t domain = 1000 + static_cast<uint32_t>(w);
+      // Paced: each writer makes rate/writers writes per second, starting at a random phase.
+      const auto period = rate > 0 ? std::chrono::duration<double>(writers / rate)
+                                   : std::chrono::duration<double>(0);
+      auto next = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                     period * (static_cast<double>(w) / writers));
       while (!stop) {
         for (int step = 0; step < 2 && !stop; ++step) {
+          if (rate > 0) {
+            std::this_thread::sleep_until(next);
+            next += std::chrono::duration_cast<Clock::duration>(period);
+          }
           grpc::ClientContext call;
           call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
           const auto start = Clock::now();
@@ -88,7 +102,12 @@ void Row(const std::string& target, int writers, double seconds) {
             s = stub->ReleaseContext(&call, req, &out);
           }
           mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
-          if (!s.ok()) ++errors;
+          if (!s.ok()) {
+            ++errors;
+            std::lock_guard<std::mutex> lock(mu);
+            if (first_error.empty())
+              first_error = absl::StrCat(s.error_code(), " ", s.error_message());
+          }
         }
       }
       std::lock_guard<std::mutex> lock(mu);
@@ -117,24 +136,30 @@ void Row(const std::string& target, int writers, double seconds) {
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   stop = true;
   for (auto& t : threads) t.join();
-  std::printf("| %4d | %9.0f | %8.2f | %8.2f | %8.2f | %8.0f | %8.1f | %8.1f | %6llu |\n", writers,
+  std::printf("| %4d%s | %9.0f | %8.2f | %8.2f | %8.2f | %8.0f | %8.1f | %8.1f | %6llu |\n",
+              writers, rate > 0 ? absl::StrCat(" @", rate, "/s").c_str() : "",
               static_cast<double>(gets.size()) / seconds, Percentile(gets, 0.5),
               Percentile(gets, 0.99),
               gets.empty() ? 0 : *std::max_element(gets.begin(), gets.end()),
               static_cast<double>(writes.size()) / seconds, Percentile(writes, 0.5),
               Percentile(writes, 0.99), static_cast<unsigned long long>(write_errors));
+  if (!first_error.empty()) std::fprintf(stderr, "first write error: %s\n", first_error.c_str());
   std::fflush(stdout);
 }
 
 int Main(int argc, char** argv) {
   double seconds = 10;
   if (argc > 1) (void)absl::SimpleAtod(argv[1], &seconds);
-  std::vector<int> rows = {0, 200};
+  std::vector<std::pair<int, double>> rows = {{0, 0}, {200, 0}};
   if (argc > 2) {
     rows.clear();
-    for (absl::string_view n : absl::StrSplit(argv[2], ',')) {
-      int value = 0;
-      if (absl::SimpleAtoi(n, &value)) rows.push_back(value);
+    for (absl::string_view row : absl::StrSplit(argv[2], ',')) {
+      std::vector<absl::string_view> parts = absl::StrSplit(row, '@');
+      int writers = 0;
+      double rate = 0;
+      if (!absl::SimpleAtoi(parts[0], &writers)) continue;
+      if (parts.size() > 1) (void)absl::SimpleAtod(parts[1], &rate);
+      rows.emplace_back(writers, rate);
     }
   }
   std::string dir;
@@ -166,7 +191,7 @@ int Main(int argc, char** argv) {
   std::printf(
       "| writers | Get/s | Get p50 ms | Get p99 ms | Get max ms | writes/s | write p50 ms "
       "| write p99 ms | write errors |\n|---|---|---|---|---|---|---|---|---|\n");
-  for (int writers : rows) Row(target, writers, seconds);
+  for (const auto& [writers, rate] : rows) Row(target, writers, rate, seconds);
   (void)(*server)->Shutdown();
   if (argc <= 3) (void)std::system(("rm -rf " + dir).c_str());
   return 0;

@@ -1,16 +1,16 @@
-#include "daemon/metrics/bpf_counter_source.h"
+#include "daemon/metrics/dataplane_counter_source.h"
 
 namespace vnet::metrics {
 
-absl::StatusOr<ContextCounters> BpfCounterSource::Read(uint32_t ctx_id) const {
+absl::StatusOr<ContextCounters> DataplaneCounterSource::Read(uint32_t ctx_id) const {
   return dataplane_->ReadCounters(ctx_id);
 }
 
-std::vector<MapFill> BpfCounterSource::Fill() const {
+std::vector<MapFill> DataplaneCounterSource::Fill() const {
   return {{"vnet_ctx", dataplane_->ActiveContextIds().size(), capacity_}};
 }
 
-AttachStateFn BpfAttachState(const BpfDataplane* dataplane, ContextView view) {
+AttachStateFn DataplaneAttachState(const Dataplane* dataplane, ContextView view) {
   return [dataplane, view = std::move(view)] {
     std::vector<InterfaceAttach> states;
     const std::string uplink = dataplane->Uplink();
