@@ -24,6 +24,8 @@ packages=(
   # package tests: lintian (tests/package), a Debian 12 system under systemd-nspawn
   # (tests/systemd)
   lintian debootstrap systemd-container zstd
+  # tests/xen-e2e: Xen + dom0 under QEMU (the Xen and kernel .debs are only downloaded)
+  qemu-system-x86 qemu-utils busybox-static cpio xz-utils zstd tcpdump util-linux file
 )
 
 export DEBIAN_FRONTEND=noninteractive
