@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "daemon/core/log.h"
 #include "daemon/dataplane/bpffs.h"
 #include "daemon/dataplane/device_offloads.h"
 #include "daemon/dataplane/link_info.h"
@@ -210,7 +211,15 @@ absl::Status BpfDataplane::SetUplinkLocked(const std::string& ifname) {
   if (auto st = TcAttachIngress(ifindex, bpf_program__fd(uplink_tc_->progs.vnet_uplink_tc));
       !st.ok())
     return st;
-  return AttachXdp(ifindex);
+  // XDP only accelerates wire->guest: the TC program switches everything XDP passes on, so
+  // an uplink whose driver or kernel refuses XDP in every mode (seen on a 6.12 Xen dom0)
+  // runs on TC alone, said loudly, rather than not at all.
+  if (auto st = AttachXdp(ifindex); !st.ok()) {
+    xdp_mode_ = "none";
+    LogWarning("uplink %s: XDP not attached, wire->guest runs on TC alone: %s", ifname,
+               st.ToString());
+  }
+  return absl::OkStatus();
 }
 
 int BpfDataplane::CurrentXdpProgId() const {

@@ -3,6 +3,8 @@
 // when an assertion failed.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <linux/if_link.h>
 #include <net/if.h>
 #include <unistd.h>
 #include <xdp/libxdp.h>
@@ -283,6 +285,30 @@ TEST_F(DataplaneTest, LoadFailureNamesTheCause) {
   EXPECT_NE(st.message().find("vnet_ctx"), std::string::npos) << st;
   EXPECT_NE(st.message().find("pinned map"), std::string::npos) << st;
   std::cout << "vnetd would say: " << st << "\n";
+}
+
+// Another tool's XDP program on the uplink (attached without libxdp, so nothing can be
+// added beside it) is left alone; the uplink runs on TC, which switches everything.
+TEST_F(DataplaneTest, UplinkWithoutXdpRunsOnTcAlone) {
+  ASSERT_TRUE(dp_->RemoveAll().ok());
+  dp_.reset();
+  const bpf_insn pass[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_PASS},
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  const int prog = bpf_prog_load(BPF_PROG_TYPE_XDP, "other_tool", "GPL", pass, 2, nullptr);
+  ASSERT_GE(prog, 0);
+  ASSERT_EQ(bpf_xdp_attach(uplink_ifindex_, prog, XDP_FLAGS_SKB_MODE, nullptr), 0);
+  const uint32_t theirs = XdpProg(uplink_ifindex_);
+  dp_ = NewDataplane();
+  absl::Status st = dp_->Init();
+  EXPECT_TRUE(st.ok()) << st;
+  EXPECT_EQ(dp_->XdpMode(), "none");
+  EXPECT_NE(TcProg(uplink_), 0u) << "the uplink's TC program is attached";
+  EXPECT_EQ(XdpProg(uplink_ifindex_), theirs) << "the other tool's program was replaced";
+  ASSERT_TRUE(dp_->Attach(Ctx(1, g1_, "02:00:00:00:10:01", 10, "198.18.0.1")).ok());
+  bpf_xdp_detach(uplink_ifindex_, XDP_FLAGS_SKB_MODE, nullptr);
+  close(prog);
 }
 
 TEST_F(DataplaneTest, RemoveAllLeavesNothingBehind) {

@@ -188,8 +188,20 @@ def run(build: str, src: str) -> int:
         for g in (g2, g3):
             if not t.wait_ping(g1.ns, g.ipv4, deadline=10):
                 raise HarnessError(f"g1 cannot reach {g.name}: {d.log_tail()}")
-        prom = Prometheus(t, f"127.0.0.1:{port}")
+        # The shipped configuration (deploy/prometheus, what the package installs), with the
+        # alert rules loaded, scraping every second, pointed at this vnetd.
+        ship = os.path.join(src, "deploy", "prometheus")
+        config = open(os.path.join(ship, "prometheus.yml")).read()
+        config = re.sub(r"(scrape_interval|evaluation_interval|scrape_timeout): \S+", r"\1: 1s",
+                        config).replace("127.0.0.1:9464", f"127.0.0.1:{port}")
+        prom = Prometheus(t, f"127.0.0.1:{port}", files={
+            "prometheus.yml": config,
+            "vnet-alerts.yml": open(os.path.join(ship, "vnet-alerts.yml")).read()})
         prom.wait_ready()
+        loaded = [r["name"] for g in prom.api("rules")["groups"] for r in g["rules"]]
+        if sorted(loaded) != sorted(n for n, _ in rules):
+            failures.append(f"Prometheus loaded rules {loaded}, the file has "
+                            f"{[n for n, _ in rules]}")
 
         # Traffic: each source runs a few seconds, bounded.
         servers = [t.popen(g.ns, ["iperf3", "-s", "-1", "-B", g.ipv4], stdout=subprocess.DEVNULL,
@@ -237,6 +249,14 @@ def run(build: str, src: str) -> int:
                 failures.append(f"alert {name}: no data behind {data_part(expr)}")
             else:
                 log(f"ok   alert {name}: condition {full} series, data {data} series")
+
+        # The provoked alerts are pending or firing in Prometheus itself (their `for:` has
+        # not run out in a test's time).
+        active = {a["labels"]["alertname"] for a in prom.api("alerts")["alerts"]}
+        for name in sorted(provoked):
+            if name not in active:
+                failures.append(f"alert {name} is not pending or firing in Prometheus: {active}")
+        log(f"ok   pending or firing in Prometheus: {sorted(active)}")
 
         # vnetd gone: VnetdDown's condition holds at the next scrape.
         d.stop()

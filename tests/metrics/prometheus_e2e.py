@@ -53,16 +53,21 @@ def log(msg: str) -> None:
 class Prometheus:
     """Debian's prometheus on 127.0.0.1:<free port>, storage in the topology's temp dir."""
 
-    def __init__(self, t: Topology, target: str):
+    def __init__(self, t: Topology, target: str, files: dict = None):
+        """files: name -> text of the configuration (prometheus.yml and what it names);
+        default, a 1 s scrape of `target` alone."""
         self.port = free_tcp_port()
         d = os.path.join(t.tmpdir, "prometheus")
         os.makedirs(os.path.join(d, "data"))
         config = os.path.join(d, "prometheus.yml")
-        with open(config, "w") as f:
-            f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                    "scrape_configs:\n  - job_name: vnetd\n    scrape_interval: 1s\n"
-                    "    scrape_timeout: 1s\n"
-                    f"    static_configs:\n      - targets: ['{target}']\n")
+        files = files or {"prometheus.yml": (
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+            "scrape_configs:\n  - job_name: vnetd\n    scrape_interval: 1s\n"
+            "    scrape_timeout: 1s\n"
+            f"    static_configs:\n      - targets: ['{target}']\n")}
+        for name, text in files.items():
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text)
         self.log_path = os.path.join(d, "prometheus.log")
         logf = open(self.log_path, "w")
         self.t = t
