@@ -256,9 +256,11 @@ done
 check bridge.attach "$battach" "vif-bridge vifs on xenbr1: $(ip -o link show master xenbr1 | awk -F': ' '{print $2}' | oneline)" \
   "$( [ "$battach" = 0 ] || cat /var/log/xen/e2e-battach-g*.log | tail -n 4 | oneline)"
 # A domain with one vif of each kind: vnet must hold a context for vif 0 only.
-if ctx_exists "$D1" 0 && ctx_exists "$D2" 0 && ctx_gone "$D1" 1 && ctx_gone "$D2" 1; then
-  ok bridge.no_context "vnet contexts for the vnet vifs only: $(ctx_ids)"
-else fail bridge.no_context "contexts: $(ctx_ids)"; fi
+ids=$(ctx_ids)
+if jq -e --argjson d1 "$D1" --argjson d2 "$D2" '([.[] | select(.[2] != 0)] | length == 0)
+     and ([.[] | .[1]] | sort == ([$d1, $d2] | sort))' <<<"$ids" >/dev/null; then
+  ok bridge.no_context "vnet contexts for the vnet vifs only: $ids"
+else fail bridge.no_context "contexts: ${ids:-<none>}"; fi
 ping_checks e2e-g1 bridge.ping=198.18.1.2
 iperf_check iperf.bridge.g1-g2 e2e-g1 198.18.1.2
 iperf_check iperf.bridge.g1-wire e2e-g1 198.18.1.254
@@ -345,9 +347,9 @@ ping_checks e2e-g1 reconnect.ping=198.18.0.2
 # ------------------------------------------------------------------ vnetd kill -9 and restart
 stage vnetd-restart
 ids_before=$(ctx_ids)
-# 300 probes, 0.2 s apart: a minute, long enough to span the kill and vnetd's restart even
-# when the emulation is slow; the guest confirms the flow still runs once vnetd is back.
-g_run e2e-g1 10 "/usr/bin/ping -c 300 -i 0.2 -W 1 198.18.0.2 >/tmp/flow.out 2>&1 &"
+# 200 probes, 0.2 s apart: 40 s or more, long enough to span the kill and vnetd's restart
+# (~20 s under TCG); the guest confirms the flow still runs once vnetd is back.
+g_run e2e-g1 10 "/usr/bin/ping -c 200 -i 0.2 -W 1 198.18.0.2 >/tmp/flow.out 2>&1 &"
 kill -9 "$VNETD_PID"; wait "$VNETD_PID" 2>/dev/null
 info "vnetd killed (-9) during the g1 -> g2 flow"
 if start_vnetd; then info "vnetd restarted, pid $VNETD_PID"
@@ -358,7 +360,7 @@ flow=$(grep -E 'transmitted' <<<"$G_OUT")
 tx=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' <<<"$flow")
 rx=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$flow")
 # A probe sent in the instant of the kill may come back after -W 1: tolerate one.
-if [ "$running" = 0 ] && [ -n "$tx" ] && [ "$tx" -ge 290 ] && [ -n "$rx" ] && [ $((tx - rx)) -le 1 ]; then
+if [ "$running" = 0 ] && [ -n "$tx" ] && [ "$tx" -ge 195 ] && [ -n "$rx" ] && [ $((tx - rx)) -le 1 ]; then
   ok restart.flow "flow ran across kill -9 and restart: $flow"
 else
   fail restart.flow "flow still running after restart: $([ "$running" = 0 ] && echo yes || echo "no (agent rc $running)"); '$flow' $(tail -n 2 <<<"$G_OUT" | oneline)"
