@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -46,6 +47,27 @@ absl::Status LoadError(int err, absl::string_view what) {
   const std::string cause = TakeLibbpfLog();
   if (cause.empty()) return LibError(err, what);
   return LibError(err, absl::StrCat(what, ": ", cause));
+}
+
+// Where this build's maps are pinned: one directory per map ABI version (abi.h).
+std::string MapsDir(const std::string& pin_dir) {
+  return absl::StrCat(pin_dir, "/maps-v", VNET_ABI_VERSION);
+}
+
+// Map pins of other ABI versions under pin_dir (an upgrade's leftovers): their programs are
+// replaced as every context is attached again, which keeps the maps alive as long as needed.
+void RemoveOtherMapVersions(const std::string& pin_dir) {
+  const std::string keep = MapsDir(pin_dir);
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(pin_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if ((name == "maps" || absl::StartsWith(name, "maps-v")) && e.path().string() != keep) {
+      if (auto st = RemovePinDir(e.path().string()); !st.ok())
+        LogWarning("cannot remove old map pins %s: %s", e.path().string(), st.ToString());
+      else
+        LogInfo("removed map pins of another ABI version: %s", e.path().string());
+    }
+  }
 }
 
 const char* ModeName(enum xdp_attach_mode m) { return m == XDP_MODE_SKB ? "skb" : "native"; }
@@ -101,7 +123,7 @@ absl::Status BpfDataplane::InitLocked() {
   if (tables_) return absl::OkStatus();
   if (options_.capacity == 0) return absl::InvalidArgumentError("capacity must be positive");
   if (auto st = EnsureBpffsMounted(); !st.ok()) return st;
-  const std::string maps_dir = options_.pin_dir + "/maps";
+  const std::string maps_dir = MapsDir(options_.pin_dir);
   const std::string progs_dir = options_.pin_dir + "/progs";
   if (auto st = MakePinDir(maps_dir); !st.ok()) return st;
   if (auto st = MakePinDir(progs_dir); !st.ok()) return st;
@@ -142,6 +164,7 @@ absl::Status BpfDataplane::InitLocked() {
   fds.config = bpf_map__fd(guest_->maps.vnet_config);
   fds.xdp_tx = bpf_map__fd(guest_->maps.vnet_xdp_tx);
   tables_ = std::make_unique<Tables>(fds, options_.capacity);
+  RemoveOtherMapVersions(options_.pin_dir);
 
   // A new build takes over the guests already attached: replace their filters in place.
   const int guest_fd = bpf_program__fd(guest_->progs.vnet_guest_tc);
@@ -511,7 +534,7 @@ std::string BpfDataplane::XdpMode() const {
 // the caller.
 std::unique_ptr<Tables> BpfDataplane::PinnedTables(std::vector<int>& fds) const {
   auto open = [&](const char* name) {
-    int fd = bpf_obj_get(absl::StrCat(options_.pin_dir, "/maps/", name).c_str());
+    int fd = bpf_obj_get(absl::StrCat(MapsDir(options_.pin_dir), "/", name).c_str());
     if (fd >= 0) fds.push_back(fd);
     return fd;
   };

@@ -81,9 +81,11 @@ class DataplaneTest : public ::testing::Test {
     return std::make_unique<BpfDataplane>(o);
   }
 
-  int PinnedMap(const std::string& name) {
-    return bpf_obj_get((pin_dir_ + "/maps/" + name).c_str());
+  std::string MapsDir(const std::string& pin_dir = "") const {
+    return (pin_dir.empty() ? pin_dir_ : pin_dir) + "/maps-v" + std::to_string(VNET_ABI_VERSION);
   }
+
+  int PinnedMap(const std::string& name) { return bpf_obj_get((MapsDir() + "/" + name).c_str()); }
 
   // The id the pinned forwarding table holds for (vlan, mac), 0 when none.
   uint32_t FdbLookup(uint16_t vlan, const uint8_t (&mac)[6]) {
@@ -147,8 +149,8 @@ TEST_F(DataplaneTest, InitAttachesUplinkAndReportsXdpMode) {
   EXPECT_NE(XdpProg(uplink_ifindex_), 0u);
   EXPECT_EQ(dp_->XdpMode(), "native");  // veth has native XDP
   EXPECT_NE(dp_->Describe().find("xdp native"), std::string::npos) << dp_->Describe();
-  EXPECT_TRUE(fs::exists(pin_dir_ + "/maps/vnet_fdb"));
-  EXPECT_TRUE(fs::exists(pin_dir_ + "/maps/vnet_xdp_tx"));
+  EXPECT_TRUE(fs::exists(MapsDir() + "/vnet_fdb"));
+  EXPECT_TRUE(fs::exists(MapsDir() + "/vnet_xdp_tx"));
   EXPECT_TRUE(fs::exists(pin_dir_ + "/progs/vnet_guest_tc"));
   EXPECT_TRUE(fs::exists(pin_dir_ + "/progs/vnet_uplink_xdp"));
 }
@@ -268,12 +270,13 @@ TEST_F(DataplaneTest, InitWithoutUplinkLeavesEarlierUplinkAlone) {
 // A load that fails says why in libbpf's own words, naming the map, not a guess.
 TEST_F(DataplaneTest, LoadFailureNamesTheCause) {
   dp_.reset();
-  const std::string other = pin_dir_ + "-old";
-  ASSERT_TRUE(MakePinDir(other + "/maps").ok());
-  // A vnet_ctx of another layout, as an older build would have pinned it.
+  const std::string other = pin_dir_ + "-bad";
+  ASSERT_TRUE(MakePinDir(MapsDir(other)).ok());
+  // A vnet_ctx of another layout under this ABI version's name (a map changed without
+  // bumping VNET_ABI_VERSION).
   const int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "vnet_ctx", 4, 8, 9, nullptr);
   ASSERT_GE(fd, 0);
-  ASSERT_EQ(bpf_obj_pin(fd, (other + "/maps/vnet_ctx").c_str()), 0);
+  ASSERT_EQ(bpf_obj_pin(fd, (MapsDir(other) + "/vnet_ctx").c_str()), 0);
   close(fd);
   BpfDataplaneOptions o;
   o.pin_dir = other;
@@ -285,6 +288,28 @@ TEST_F(DataplaneTest, LoadFailureNamesTheCause) {
   EXPECT_NE(st.message().find("vnet_ctx"), std::string::npos) << st;
   EXPECT_NE(st.message().find("pinned map"), std::string::npos) << st;
   std::cout << "vnetd would say: " << st << "\n";
+}
+
+// An upgrade: the pins of an older map ABI (the unversioned maps/ of version 1, with a
+// vnet_stats of another size) are not reused; vnetd starts on new maps and removes them.
+TEST_F(DataplaneTest, MapsOfAnotherAbiVersionAreNotReused) {
+  dp_.reset();
+  const std::string other = pin_dir_ + "-old";
+  ASSERT_TRUE(MakePinDir(other + "/maps").ok());
+  const int fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "vnet_stats", 4, 40, 9, nullptr);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(bpf_obj_pin(fd, (other + "/maps/vnet_stats").c_str()), 0);
+  close(fd);
+  BpfDataplaneOptions o;
+  o.pin_dir = other;
+  o.capacity = 8;
+  BpfDataplane dp(o);
+  absl::Status st = dp.Init();
+  EXPECT_TRUE(st.ok()) << st;
+  EXPECT_TRUE(fs::exists(MapsDir(other) + "/vnet_stats"));
+  EXPECT_FALSE(fs::exists(other + "/maps")) << "the old version's pins are left behind";
+  EXPECT_TRUE(dp.RemoveAll().ok());
+  RemovePinDir(other).IgnoreError();
 }
 
 // Another tool's XDP program on the uplink (attached without libxdp, so nothing can be

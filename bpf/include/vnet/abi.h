@@ -8,6 +8,12 @@
 
 #include <linux/types.h>
 
+/* Version of the map layouts and meanings below. vnetd pins its maps under maps-v<N>/, so a
+ * vnetd never reuses maps whose layout or meaning changed (it starts on new ones and
+ * re-attaches every context); bump it with any change to a map's key, value or flags.
+ * 1 was the unversioned maps/ directory. */
+#define VNET_ABI_VERSION 2
+
 /* Per-VLAN member array bound: the broadcast fan-out loop runs at most this many times. */
 #define VNET_VLAN_MAX_MEMBERS 256
 /* Addresses a context may hold per family (the daemon also adds the MAC's link-local). */
