@@ -307,6 +307,22 @@ def case_conventions(t: Topology, xs: XenStage) -> None:
     check(xs.n_contexts() == 0, "no context left")
 
 
+def case_renamed_and_gone(t: Topology, xs: XenStage) -> None:
+    """offline of a vif renamed by vifname whose interface is already gone (xl destroy,
+    network-detach): the (domain, device)'s context is released all the same."""
+    g = t.add_guest("g7", subnet=0)
+    newname = t.ifname("r7")
+    be = xs.add_device(16, 2, g.mac, ips=g.ipv4, bridge="vnet")
+    xs.write(be + "/vifname", newname)
+    check(xs.run("online", 16, 2, g.host_if).returncode == 0, "online with vifname")
+    check(xs.context(16, 2)["interface_name"] == newname, "context on the new name")
+    t.run(None, ["ip", "link", "del", newname])  # netback removes the vif with the domain
+    r = xs.run("offline", 16, 2, g.host_if)
+    check(r.returncode == 0, f"offline exits 0: {r.stderr.strip()}")
+    check(xs.context(16, 2) is None, "the context is released although its interface is gone")
+    check(xs.n_contexts() == 0, "no context left")
+
+
 def case_config(t: Topology, xs: XenStage) -> None:
     """/etc/vnet/vif-vnet.conf (here VIF_VNET_CONF): defaults, and the environment wins."""
     g = t.add_guest("g1", subnet=0)
