@@ -69,7 +69,7 @@ void Row(const std::string& target, int writers, double rate, double seconds) {
   uint64_t write_errors = 0;
   std::string first_error;
   std::vector<std::thread> threads;
-  threads.reserve(static_cast<size_t>(writers + kReaders));
+  threads.reserve(static_cast<size_t>(writers) + static_cast<size_t>(kReaders));
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&, w] {
       auto stub = v1::ContextService::NewStub(OwnConnection(target));
