@@ -21,8 +21,21 @@ bool RequireRoot() {
   return true;
 }
 
+// A test process killed outright (a ctest timeout) cannot run its destructors: the next one
+// removes what runs of dead processes left (names vd<pid>..., pins vnet-test-<pid>-...).
+void SweepDeadRuns() {
+  Sh("for n in $(ip netns list | awk '{print $1}' | grep -E '^vd[0-9]+'); do "
+     "p=$(echo $n | sed -E 's/^vd([0-9]+).*/\\1/'); [ -d /proc/$p ] || ip netns del $n; done; "
+     "for l in $(ip -o link | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E '^vd[0-9]+'); do "
+     "p=$(echo $l | sed -E 's/^vd([0-9]+).*/\\1/'); [ -d /proc/$p ] || ip link del $l; done; "
+     "for d in /sys/fs/bpf/vnet-test-[0-9]*; do [ -e \"$d\" ] || continue; "
+     "p=$(basename $d | sed -E 's/^vnet-test-([0-9]+).*/\\1/'); [ -d /proc/$p ] || rm -rf $d; "
+     "done");
+}
+
 TestNet::TestNet(const std::string& tag)
     : prefix_("vd" + std::to_string(getpid()) + tag), ns_(prefix_ + "ns") {
+  SweepDeadRuns();
   ok_ = Sh("ip netns add " + ns_) == 0;
 }
 

@@ -174,6 +174,26 @@ def write_tree_sources(root: str) -> None:
         os.unlink(sl)
 
 
+def sweep_dead_containers() -> None:
+    """Containers of test runs that died without stopping them (machine vnetsd<pid>)."""
+    for d in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            args = open(d, "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if not args or not args[0].endswith(b"systemd-nspawn"):
+            continue
+        m = [a for a in args if a.startswith(b"--machine=vnetsd")]
+        owner = m[0][len(b"--machine=vnetsd"):].decode() if m else ""
+        if owner.isdigit() and not os.path.exists(f"/proc/{owner}"):
+            pid = int(d.split("/")[2])
+            subprocess.run(["pkill", "-KILL", "-P", str(pid)], check=False)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
 # --------------------------------------------------------------------------------- tree
 def tarball_path() -> str:
     key = hashlib.sha256(f"{SUITE} minbase {','.join(INCLUDE)} 1".encode()).hexdigest()[:12]
@@ -275,7 +295,9 @@ class Container:
         self.stop()
 
     def start(self, timeout: float = 90) -> None:  # noqa: C901
-        cmd = ["systemd-nspawn", "-D", self.root, "--boot", "--register=no", "--keep-unit",
+        sweep_dead_containers()
+        # The container goes with this test even when it is killed outright (a timeout).
+        cmd = ["setpriv", "--pdeathsig", "KILL", "systemd-nspawn", "-D", self.root, "--boot", "--register=no", "--keep-unit",
                "--console=pipe", f"--machine={self.name}", f"--capability={CAPABILITIES}",
                "--system-call-filter=bpf", "--resolv-conf=copy-host", "--timezone=off",
                "--link-journal=no"]
