@@ -27,6 +27,7 @@ passed.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import re
@@ -155,7 +156,13 @@ class Env:
         return json.loads(r.stdout or "null")
 
     def map_path(self, name: str) -> str:
-        return os.path.join(self.d.pin_dir, "maps", name)
+        # vnetd pins maps under maps-v<ABI version> and removes other versions at start,
+        # so exactly one such directory exists while it runs.
+        dirs = glob.glob(os.path.join(self.d.pin_dir, "maps-v*"))
+        if len(dirs) != 1:
+            raise HarnessError(f"expected one maps-v* pin directory in {self.d.pin_dir}, "
+                               f"found {dirs}")
+        return os.path.join(dirs[0], name)
 
     def dump_map(self, name: str):
         """Entries of a pinned map, sorted, as comparable JSON (no ids)."""
