@@ -144,29 +144,51 @@ ping_checks() {
   done
 }
 
-# iperf_check CHECK GUEST DST: 3 s of TCP from GUEST to DST (guest/probe.sh). Retransmits
-# must stay under 1% of the segments sent, or at most 2: the path is lossless and virtual,
-# so a retransmit is a frame the switch or netback dropped, or a spurious timeout when the
-# emulation stalls for a moment (a flow of a few hundred segments under TCG sees one now
-# and then); the failure this guards against (offloads not matching the guest, seen in the
-# feasibility run) retransmitted a third of everything.
-# Sets M_<check> to the bit rate for the ratios.
-iperf_check() {
-  local name=$1 g=$2 dst=$3 tag bps retr bytes mss err segs mbit
-  g_run "$g" 30 "probe iperf $dst"
-  local line; tag=""
+# iperf_run GUEST DST: 3 s of TCP from GUEST to DST (guest/probe.sh); sets IP_BPS,
+# IP_RETR, IP_SEGS (0 bytes: IP_SEGS=0 and IP_ERR says why).
+iperf_run() {
+  local tag bps retr bytes mss err line
+  g_run "$1" 30 "probe iperf $2"
+  tag="" IP_BPS=0 IP_RETR=0 IP_SEGS=0 IP_ERR=""
   while read -r line; do [ "${line:0:2}" = "I " ] && read -r tag bps retr bytes mss err <<<"$line"; done <<<"$G_OUT"
-  bps=${bps%.*} bytes=${bytes%.*}
+  bytes=${bytes%.*}
   if [ "$tag" != I ] || [ "${bytes:-0}" = 0 ]; then
-    fail "$name" "no transfer (agent rc $G_RC): ${err:-} $(oneline 200 <<<"$G_OUT")"; return
+    IP_ERR="no transfer (agent rc $G_RC): ${err:-} $(oneline 200 <<<"$G_OUT")"; return 1
   fi
-  segs=$((bytes / ${mss:-1448} + 1))
-  mbit=$((bps / 1000000)).$((bps / 100000 % 10))
-  printf -v "M_${name//[.-]/_}" '%s' "$bps"
-  metric "$name.bps" "$bps"; metric "$name.retransmits" "$retr"; metric "$name.segments" "$segs"
-  if [ $((retr * 100)) -lt "$segs" ] || [ "$retr" -le 2 ]; then
-    ok "$name" "$mbit Mbit/s, $retr retransmits of ~$segs segments"
-  else fail "$name" "$mbit Mbit/s, $retr retransmits of ~$segs segments (bound: < 1% or <= 2)"; fi
+  IP_BPS=${bps%.*} IP_RETR=$retr IP_SEGS=$((bytes / ${mss:-1448} + 1))
+}
+
+# iperf_compare FLOW GUEST VNET_DST BRIDGE_DST: the same flow through vnet and through the
+# Linux bridge, interleaved vnet, bridge, bridge, vnet so that a drift of the emulation's
+# speed during the measurement hits both alike. Checks iperf.vnet.FLOW and
+# iperf.bridge.FLOW: retransmits (summed over both runs) must stay under 1% of the segments
+# sent, or at most 2: the path is lossless and virtual, so a retransmit is a frame the
+# switch or netback dropped, or a spurious timeout when the emulation stalls for a moment;
+# the failure this guards against (offloads not matching the guest, seen in the feasibility
+# run) retransmitted a third of everything. Sets RATIO (vnet/bridge, mean bit rates).
+iperf_compare() {
+  local flow=$1 g=$2 path dst name
+  local -A bps=([vnet]=0 [bridge]=0) retr=([vnet]=0 [bridge]=0) segs=([vnet]=0 [bridge]=0) \
+    runs=([vnet]=0 [bridge]=0) errs=()
+  for path in vnet bridge bridge vnet; do
+    if [ "$path" = vnet ]; then dst=$3; else dst=$4; fi
+    if iperf_run "$g" "$dst"; then
+      bps[$path]=$((bps[$path] + IP_BPS)) retr[$path]=$((retr[$path] + IP_RETR))
+      segs[$path]=$((segs[$path] + IP_SEGS)) runs[$path]=$((runs[$path] + 1))
+      metric "iperf.$path.$flow.bps" "$IP_BPS"
+    else errs[$path]+="$IP_ERR; "; fi
+  done
+  for path in vnet bridge; do
+    name=iperf.$path.$flow
+    metric "$name.retransmits" "${retr[$path]}"; metric "$name.segments" "${segs[$path]}"
+    if [ "${runs[$path]}" != 2 ]; then fail "$name" "${runs[$path]} of 2 runs transferred: ${errs[$path]:-}"; continue; fi
+    bps[$path]=$((bps[$path] / 2))
+    local detail="$((bps[$path] / 1000000)).$((bps[$path] / 100000 % 10)) Mbit/s (mean of 2), ${retr[$path]} retransmits of ~${segs[$path]} segments"
+    if [ $((retr[$path] * 100)) -lt "${segs[$path]}" ] || [ "${retr[$path]}" -le 2 ]; then ok "$name" "$detail"
+    else fail "$name" "$detail (bound: < 1% or <= 2)"; fi
+  done
+  RATIO=$(awk -v a="${bps[vnet]}" -v b="${bps[bridge]}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "nan" }')
+  metric "ratio.$flow" "$RATIO"
 }
 
 # ------------------------------------------------------------------------ vnet

@@ -11,8 +11,8 @@ PLAN="xen.daemons vnetd.start
  guests.create.g1 guests.create.g2 guests.agent.g1 guests.agent.g2
  context.spec.g1 context.spec.g2 offloads.connect.g1 offloads.connect.g2
  ping.v4.g1-g2 ping.v6.g1-g2 ping.v4.g1-wire ping.v6.g1-wire ping.v4.g2-wire ping.v6.g2-wire
- iperf.vnet.g1-g2 iperf.vnet.g1-wire
- bridge.attach bridge.no_context bridge.ping iperf.bridge.g1-g2 iperf.bridge.g1-wire
+ bridge.attach bridge.no_context bridge.ping iperf.vnet.g1-g2 iperf.bridge.g1-g2
+ iperf.vnet.g1-wire iperf.bridge.g1-wire
  bridge.detach throughput.vnet_vs_bridge
  spoof.blocked spoof.unseen spoof.counted spoof.restored
  reconnect.netfront offloads.reconnect.g1 reconnect.ping
@@ -229,9 +229,7 @@ stage traffic-vnet
 ping_checks e2e-g1 ping.v4.g1-g2=198.18.0.2 "ping.v6.g1-g2=-6 2001:db8::2" \
   ping.v4.g1-wire=198.18.0.254 "ping.v6.g1-wire=-6 2001:db8::fe"
 ping_checks e2e-g2 ping.v4.g2-wire=198.18.0.254 "ping.v6.g2-wire=-6 2001:db8::fe"
-iperf_check iperf.vnet.g1-g2 e2e-g1 198.18.0.2
-iperf_check iperf.vnet.g1-wire e2e-g1 198.18.0.254
-info "stats after traffic: $(vctl stats 2>&1 | oneline 600)"
+info "stats after pings: $(vctl stats 2>&1 | oneline 600)"
 
 # ------------------------------------------------------------------ the Linux bridge
 # The same two guests get a second vif (devid 1) through Xen's own vif-bridge into xenbr1,
@@ -262,24 +260,22 @@ if jq -e --argjson d1 "$D1" --argjson d2 "$D2" '([.[] | select(.[2] != 0)] | len
   ok bridge.no_context "vnet contexts for the vnet vifs only: $ids"
 else fail bridge.no_context "contexts: ${ids:-<none>}"; fi
 ping_checks e2e-g1 bridge.ping=198.18.1.2
-iperf_check iperf.bridge.g1-g2 e2e-g1 198.18.1.2
-iperf_check iperf.bridge.g1-wire e2e-g1 198.18.1.254
+# TCP through vnet and through the bridge, interleaved (lib.sh iperf_compare).
+iperf_compare g1-g2 e2e-g1 198.18.0.2 198.18.1.2; rg=$RATIO
+iperf_compare g1-wire e2e-g1 198.18.0.254 198.18.1.254; rw=$RATIO
+info "stats after TCP: $(vctl stats 2>&1 | oneline 600)"
 bdetach=0
 for g in 1 2; do
   timeout 60 xl network-detach "e2e-g$g" 1 >/dev/null 2>&1 || bdetach=1
 done
 wait_until 20 sh -c "[ -z \"\$(ip -o link show master xenbr1 | grep -v vbrup)\" ]" || bdetach=1
 check bridge.detach "$bdetach" "bridge vifs detached; left on xenbr1: $(ip -o link show master xenbr1 | awk -F': ' '{print $2}' | oneline)"
-# vnet must not be a large step down from the bridge it replaces. Under TCG both swing by
-# tens of percent between runs; the broken-offload case measured ~1/200 of the bridge.
-ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
-rg=$(ratio "${M_iperf_vnet_g1_g2:-}" "${M_iperf_bridge_g1_g2:-}")
-rw=$(ratio "${M_iperf_vnet_g1_wire:-}" "${M_iperf_bridge_g1_wire:-}")
-metric ratio.guest-guest "$rg"; metric ratio.guest-wire "$rw"
-if awk -v a="$rg" -v b="$rw" 'BEGIN { exit !(a + 0 >= 0.3 && b + 0 >= 0.3) }'; then
-  ok throughput.vnet_vs_bridge "vnet/bridge guest->guest $rg, guest->wire $rw (bound >= 0.3)"
+# vnet must not be a large step down from the bridge it replaces. Interleaved runs on a
+# quiet machine give 0.9-1.1; the broken-offload case measured ~1/200 of the bridge.
+if awk -v a="$rg" -v b="$rw" 'BEGIN { exit !(a + 0 >= 0.5 && b + 0 >= 0.5) }'; then
+  ok throughput.vnet_vs_bridge "vnet/bridge guest->guest $rg, guest->wire $rw (bound >= 0.5)"
 else
-  fail throughput.vnet_vs_bridge "vnet/bridge guest->guest $rg, guest->wire $rw (bound >= 0.3)"
+  fail throughput.vnet_vs_bridge "vnet/bridge guest->guest $rg, guest->wire $rw (bound >= 0.5)"
 fi
 
 # ------------------------------------------------------------------ spoofing
@@ -347,23 +343,32 @@ ping_checks e2e-g1 reconnect.ping=198.18.0.2
 # ------------------------------------------------------------------ vnetd kill -9 and restart
 stage vnetd-restart
 ids_before=$(ctx_ids)
-# 200 probes, 0.2 s apart: 40 s or more, long enough to span the kill and vnetd's restart
-# (~20 s under TCG); the guest confirms the flow still runs once vnetd is back.
-g_run e2e-g1 10 "/usr/bin/ping -c 200 -i 0.2 -W 1 198.18.0.2 >/tmp/flow.out 2>&1 &"
+# A probe every 0.2 s (at most 400: bounded) from g1 to g2 across the kill and the restart,
+# and for 5 s after vnetd is back; then the guest stops it (SIGINT) and reports which
+# probes were answered. Every probe but the last (still in flight when stopped) must be,
+# bar one: the emulation may stall a reply past -W 1 in the instant of the kill.
+g_run e2e-g1 10 "/usr/bin/ping -c 400 -i 0.2 -W 1 198.18.0.2 >/tmp/flow.out 2>&1 &"
+nap 3
 kill -9 "$VNETD_PID"; wait "$VNETD_PID" 2>/dev/null
+t0=$SECONDS
 info "vnetd killed (-9) during the g1 -> g2 flow"
-if start_vnetd; then info "vnetd restarted, pid $VNETD_PID"
+if start_vnetd; then info "vnetd restarted, pid $VNETD_PID, $((SECONDS - t0)) s after the kill"
 else info "vnetd did not come back: $(tail -n 5 "$VNETD_LOG" | oneline)"; fi
-g_run e2e-g1 30 "pidof ping"; running=$G_RC
-g_run e2e-g1 90 "while pidof ping >/dev/null; do sleep 1; done; cat /tmp/flow.out"
+nap 5
+g_run e2e-g1 30 "pid=\$(pidof ping) || exit 3; kill -INT \$pid
+  i=0; while kill -0 \$pid 2>/dev/null && [ \$i -lt 50 ]; do sleep 0.1; i=\$((i+1)); done; cat /tmp/flow.out"
+running=$G_RC
 flow=$(grep -E 'transmitted' <<<"$G_OUT")
 tx=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' <<<"$flow")
-rx=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$flow")
-# A probe sent in the instant of the kill may come back after -W 1: tolerate one.
-if [ "$running" = 0 ] && [ -n "$tx" ] && [ "$tx" -ge 195 ] && [ -n "$rx" ] && [ $((tx - rx)) -le 1 ]; then
-  ok restart.flow "flow ran across kill -9 and restart: $flow"
+# Distinct probes answered among 1 .. tx-1 (iputils numbers them from 1).
+answered=$(awk -v last="${tx:-0}" 'match($0, /icmp_seq=[0-9]+/) {
+    n = substr($0, RSTART + 9, RLENGTH - 9) + 0; if (n < last && !(n in seen)) { seen[n] = 1; c++ } }
+  END { print c + 0 }' <<<"$G_OUT")
+if [ "$running" = 0 ] && [ -n "$tx" ] && [ "$tx" -ge 30 ] && [ "$tx" -lt 400 ] \
+   && [ $((tx - 1 - answered)) -le 1 ]; then
+  ok restart.flow "flow ran across kill -9 and restart: $((tx - 1)) probes before the stop, $answered answered ($flow)"
 else
-  fail restart.flow "flow still running after restart: $([ "$running" = 0 ] && echo yes || echo "no (agent rc $running)"); '$flow' $(tail -n 2 <<<"$G_OUT" | oneline)"
+  fail restart.flow "flow still running after restart: $([ "$running" = 0 ] && echo yes || echo "no (agent rc $running)"); $answered of $((${tx:-1} - 1)) answered; '$flow' $(tail -n 2 <<<"$G_OUT" | oneline)"
 fi
 ids_after=$(ctx_ids)
 if [ -n "$ids_before" ] && [ "$ids_before" = "$ids_after" ]; then ok restart.contexts "$ids_after"
