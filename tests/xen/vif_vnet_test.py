@@ -449,6 +449,21 @@ def case_tap(t: Topology, xs: XenStage) -> None:
     check(xs.run("offline", 13, 0, pv.host_if).returncode == 0, "PV offline")
     check(xs.n_contexts() == 0, "no context left")
 
+    # The emulated NIC vanished without its remove (its context stays): the PV vif's
+    # online finds the device held, releases the vanished NIC's context and plugs in.
+    gone = t.add_guest("q-emu", subnet=0)
+    xs.add_device(15, 0, gone.mac, ips=gone.ipv4, bridge="vnet.5")
+    check(xs.run("add", 15, 0, gone.host_if, type_if="tap").returncode == 0, "tap add")
+    t.run(None, ["ip", "link", "del", gone.host_if])
+    pv2 = t.add_guest("q", subnet=0, mac=gone.mac)
+    r = xs.run("online", 15, 0, pv2.host_if)
+    ctx = xs.context(15, 0)
+    check(r.returncode == 0 and ctx is not None and ctx["interface_name"] == pv2.host_if,
+          f"PV online takes over from a vanished emulated NIC's context (rc {r.returncode}: "
+          f"{r.stderr.strip()[-200:]})")
+    check(xs.run("offline", 15, 0, pv2.host_if).returncode == 0, "PV offline")
+    check(xs.n_contexts() == 0, "no context left")
+
 
 def case_type_mismatch(t: Topology, xs: XenStage) -> None:
     g = t.add_guest("g1", subnet=0)
