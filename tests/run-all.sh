@@ -18,12 +18,7 @@ bash deploy/build.sh "$build_dir" -DVNET_SANITIZE=ON
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 cd "$build_dir"
-# The real-Xen end-to-end test (tests/xen-e2e, label xen_e2e: Xen + dom0 + PV guests under
-# QEMU TCG, 15-20 min per dom0 kernel on a loaded 2-core machine) runs when asked:
-# VNET_XEN_E2E=1, or `tests/run-all.sh -L xen_e2e`. It does not pass on both kernels yet
-# (tests/xen-e2e/README.md), so it is not part of the default run; said here, not hidden.
-if [ "${VNET_XEN_E2E:-0}" != 1 ] && [ $# -eq 0 ]; then
-  echo "run-all: xen_e2e not run (VNET_XEN_E2E=1 or -L xen_e2e runs it; see tests/xen-e2e/README.md)"
-  set -- -LE xen_e2e
-fi
+# Everything runs, the real-Xen end-to-end test included (label xen_e2e: Xen + dom0 + PV
+# guests under QEMU TCG on both dom0 kernels, ~5 min each on a quiet 2-core machine; it
+# downloads Debian's Xen and kernel packages into /var/cache/vnet-xen-e2e the first time).
 exec ctest --output-on-failure --timeout 900 "$@"

@@ -113,7 +113,15 @@ absl::Status ContextPool::CheckConflicts(const v1::Context& ctx, uint32_t self) 
   return absl::OkStatus();
 }
 
+absl::Status ContextPool::CheckVlanRoom(uint32_t vlan) const {
+  auto it = members_per_vlan_.find(vlan);
+  if (it == members_per_vlan_.end() || it->second < kMaxContextsPerVlan) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat("vlan ", vlan, " holds ", it->second,
+                                                   " contexts, the most the fast path floods to"));
+}
+
 void ContextPool::Index(const v1::Context& ctx) {
+  ++members_per_vlan_[ctx.vlan()];
   by_device_[{ctx.domain_id(), ctx.device_id()}] = ctx.id();
   by_interface_[ctx.interface_name()] = ctx.id();
   by_mac_[{ctx.vlan(), ctx.mac()}] = ctx.id();
@@ -121,6 +129,8 @@ void ContextPool::Index(const v1::Context& ctx) {
 }
 
 void ContextPool::Unindex(const v1::Context& ctx) {
+  if (auto it = members_per_vlan_.find(ctx.vlan()); it != members_per_vlan_.end() && --it->second == 0)
+    members_per_vlan_.erase(it);
   by_device_.erase({ctx.domain_id(), ctx.device_id()});
   by_interface_.erase(ctx.interface_name());
   by_mac_.erase({ctx.vlan(), ctx.mac()});
@@ -137,6 +147,7 @@ absl::StatusOr<ContextPool::AssignResult> ContextPool::Assign(v1::Context spec, 
     if (MessageDifferencer::Equals(SpecOf(held), spec)) return AssignResult{held, false};
   }
   if (auto s = CheckConflicts(spec, 0); !s.ok()) return s;
+  if (auto s = CheckVlanRoom(spec.vlan()); !s.ok()) return s;
   if (free_ids_.empty()) {
     return absl::ResourceExhaustedError(
         absl::StrCat("context pool is full (", contexts_.size(), " of ", capacity_, " in use)"));
@@ -193,6 +204,9 @@ absl::StatusOr<v1::Context> ContextPool::Update(const v1::ContextRef& ref, const
   updated.set_state(current.state());
   *updated.mutable_create_time() = current.create_time();
   if (auto s = CheckConflicts(updated, current.id()); !s.ok()) return s;
+  if (updated.vlan() != current.vlan()) {
+    if (auto s = CheckVlanRoom(updated.vlan()); !s.ok()) return s;
+  }
   Unindex(current);
   Index(updated);
   contexts_[updated.id()] = updated;

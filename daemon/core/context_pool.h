@@ -61,6 +61,8 @@ class ContextPool {
   // Checks that `ctx` could be indexed without breaking an invariant, ignoring context
   // `self` (the one being updated, or 0).
   absl::Status CheckConflicts(const v1::Context& ctx, uint32_t self) const;
+  // RESOURCE_EXHAUSTED when `vlan` already holds kMaxContextsPerVlan contexts.
+  absl::Status CheckVlanRoom(uint32_t vlan) const;
   void Index(const v1::Context& ctx);
   void Unindex(const v1::Context& ctx);
 
@@ -71,6 +73,7 @@ class ContextPool {
   std::map<std::string, uint32_t> by_interface_;
   std::map<VlanKey, uint32_t> by_mac_;
   std::map<VlanKey, uint32_t> by_ip_;
+  std::map<uint32_t, uint32_t> members_per_vlan_;
 };
 
 // Every address of a context, IPv4 then IPv6, in canonical form.

@@ -2,6 +2,7 @@
 // names the field, so a caller can fix its request without reading our source.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ inline constexpr int kMaxAddressesPerFamily = 64;
 // What the fast path holds per context and family (VNET_MAX_ADDRS_PER_CTX in abi.h); the
 // IPv6 count includes the link-local addresses (or the EUI-64 default).
 inline constexpr int kMaxFastPathAddressesPerFamily = 16;
+// Contexts per VLAN: the fast path floods broadcast and multicast to a VLAN's members from
+// a list of this length (VNET_VLAN_MAX_MEMBERS, checked in daemon/dataplane/tables.cc). An
+// assign beyond it is refused rather than granted and left unattached.
+inline constexpr uint32_t kMaxContextsPerVlan = 256;
 
 // Fills defaults, canonicalises addresses (lower-case MAC, compressed IPv6, sorted lists)
 // and clears output-only fields; then checks every field. On error `ctx` may be partly

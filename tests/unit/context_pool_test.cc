@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "daemon/core/context_validation.h"
 
 namespace vnet {
 namespace {
@@ -121,9 +122,31 @@ TEST(ContextPoolTest, FullPoolIsResourceExhaustedAndIdsAreReused) {
 
 TEST(ContextPoolTest, ScalesToFourThousandContexts) {
   ContextPool pool(4096);
-  for (uint32_t d = 1; d <= 4096; ++d) ASSERT_TRUE(pool.Assign(Guest(d), kNow).ok()) << d;
+  for (uint32_t d = 1; d <= 4096; ++d) ASSERT_TRUE(pool.Assign(Guest(d, 1 + d % 16), kNow).ok()) << d;
   EXPECT_EQ(pool.size(), 4096u);
   EXPECT_EQ(pool.Assign(Guest(5000), kNow).status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+// A VLAN holds what the fast path can flood to; one more is refused, not granted and left
+// unattached, and a move into a full VLAN is refused too.
+TEST(ContextPoolTest, VlanHoldsAtMostWhatTheFastPathFloodsTo) {
+  ContextPool pool(1024);
+  for (uint32_t d = 1; d <= kMaxContextsPerVlan; ++d) ASSERT_TRUE(pool.Assign(Guest(d, 7), kNow).ok()) << d;
+  auto beyond = pool.Assign(Guest(500, 7), kNow);
+  EXPECT_EQ(beyond.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(beyond.status().message(), HasSubstr("vlan 7 holds 256 contexts"));
+  EXPECT_EQ(pool.size(), kMaxContextsPerVlan);
+  ASSERT_TRUE(pool.Assign(Guest(500, 8), kNow).ok()) << "another VLAN has room";
+  v1::Context move;
+  move.set_vlan(7);
+  google::protobuf::FieldMask mask;
+  mask.add_paths("vlan");
+  v1::ContextRef ref;
+  ref.mutable_device()->set_domain_id(500);
+  EXPECT_EQ(pool.Update(ref, move, mask).status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(pool.Get(ref)->vlan(), 8u) << "a refused update changes nothing";
+  ASSERT_TRUE(pool.Release(ById(1)).ok());
+  EXPECT_TRUE(pool.Update(ref, move, mask).ok()) << "room again after a release";
 }
 
 TEST(ContextPoolTest, InvalidRequestChangesNothing) {

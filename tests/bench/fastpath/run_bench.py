@@ -208,8 +208,10 @@ def build(t: Topology, args) -> List[Setup]:
             d.assign(g, domain=domain, device=0, vlan=1)
         if args.extra_contexts:
             log(f"assigning {args.extra_contexts} extra contexts")
+            # Idle ones spread over VLANs 2.. : a VLAN holds at most 256 contexts (the
+            # fast path's flood list; vnetd refuses more).
             for k, g in enumerate(t.add_idle_ports(args.extra_contexts)):
-                d.assign(g, domain=100 + k, device=0, vlan=1)
+                d.assign(g, domain=100 + k, device=0, vlan=2 + k // 250)
         status = d.ctl(["status"], check=False)
         log("vnetd status:\n" + (status.stdout or status.stderr).strip())
         vn.daemon = d
