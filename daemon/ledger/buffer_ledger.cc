@@ -15,11 +15,12 @@ std::shared_ptr<ContextLedger> BufferLedger::Find(uint32_t context_id) const {
   return it == contexts_.end() ? nullptr : it->second;
 }
 
-std::shared_ptr<ContextLedger> BufferLedger::FindOrCreate(uint32_t context_id) {
+std::shared_ptr<ContextLedger> BufferLedger::FindOrCreate(uint32_t context_id,
+                                                          uint32_t address_space) {
   if (auto found = Find(context_id)) return found;
   absl::MutexLock lock(&mu_);
   auto& slot = contexts_[context_id];
-  if (!slot) slot = std::make_shared<ContextLedger>(context_id, limits_, &index_);
+  if (!slot) slot = std::make_shared<ContextLedger>(context_id, address_space, limits_, &index_);
   return slot;
 }
 
@@ -34,11 +35,12 @@ void BufferLedger::Forget(uint32_t context_id, const std::shared_ptr<ContextLedg
   descriptors_abandoned_ += abandoned;
 }
 
-absl::Status BufferLedger::RegisterRegion(uint32_t context_id, const RegionSpec& spec) {
+absl::Status BufferLedger::RegisterRegion(uint32_t context_id, const RegionSpec& spec,
+                                          uint32_t address_space) {
   if (context_id == 0) return absl::InvalidArgumentError("context_id: 0 means none");
   if (auto s = CheckRegionSpec(spec, limits_); !s.ok()) return s;
   for (;;) {
-    std::shared_ptr<ContextLedger> ledger = FindOrCreate(context_id);
+    std::shared_ptr<ContextLedger> ledger = FindOrCreate(context_id, address_space);
     absl::Status s = ledger->Register(spec);
     // A ledger closed under us by a release: its successor takes the region.
     if (!s.ok() && ledger->closed()) {

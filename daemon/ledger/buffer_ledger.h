@@ -33,8 +33,11 @@ class BufferLedger {
 
   // INVALID_ARGUMENT (context 0, or a bad spec: alignment, size limit, grant count),
   // ALREADY_EXISTS (duplicate region id), RESOURCE_EXHAUSTED (quota), FAILED_PRECONDITION
-  // (overlaps another context's region).
-  absl::Status RegisterRegion(uint32_t context_id, const RegionSpec& spec);
+  // (overlaps another context's region in the same address space). `address_space` is the
+  // guest physical address space of the context (its Xen domain): the regions of contexts
+  // of different domains never conflict.
+  absl::Status RegisterRegion(uint32_t context_id, const RegionSpec& spec,
+                              uint32_t address_space = 0);
   // NOT_FOUND (no such region), FAILED_PRECONDITION (descriptors in flight, counted).
   absl::Status UnregisterRegion(uint32_t context_id, uint64_t region_id);
   // Ordered by region id; empty for a context without regions.
@@ -70,7 +73,7 @@ class BufferLedger {
 
  private:
   std::shared_ptr<ContextLedger> Find(uint32_t context_id) const;
-  std::shared_ptr<ContextLedger> FindOrCreate(uint32_t context_id);
+  std::shared_ptr<ContextLedger> FindOrCreate(uint32_t context_id, uint32_t address_space);
   void Forget(uint32_t context_id, const std::shared_ptr<ContextLedger>& ledger,
               uint64_t abandoned);
 

@@ -7,8 +7,13 @@
 
 namespace vnet::ledger {
 
-ContextLedger::ContextLedger(uint32_t context_id, const LedgerLimits& limits, AddressIndex* index)
-    : context_id_(context_id), limits_(limits), index_(index), in_flight_(limits.in_flight_tuning) {
+ContextLedger::ContextLedger(uint32_t context_id, uint32_t address_space,
+                             const LedgerLimits& limits, AddressIndex* index)
+    : context_id_(context_id),
+      limits_(limits),
+      address_space_(address_space),
+      index_(index),
+      in_flight_(limits.in_flight_tuning) {
   counters_.context_id = context_id;
 }
 
@@ -32,7 +37,7 @@ absl::Status ContextLedger::Register(const RegionSpec& spec) {
         absl::StrFormat("context %d: %d bytes registered + %d would exceed the quota of %d bytes",
                         context_id_, bytes_registered_, spec.length, limits_.max_context_bytes));
   }
-  if (auto s = index_->Claim(context_id_, spec.region_id, spec.guest_address,
+  if (auto s = index_->Claim(address_space_, context_id_, spec.region_id, spec.guest_address,
                              spec.guest_address + spec.length);
       !s.ok()) {
     return s;
@@ -54,7 +59,7 @@ absl::Status ContextLedger::Unregister(uint64_t region_id) {
         absl::StrFormat("region %d of context %d has %d descriptors in flight; complete them first",
                         region_id, context_id_, it->second.in_flight));
   }
-  index_->Drop(context_id_, region_id, it->second.spec.guest_address);
+  index_->Drop(address_space_, context_id_, region_id, it->second.spec.guest_address);
   bytes_registered_ -= it->second.spec.length;
   regions_.erase(it);
   return absl::OkStatus();
@@ -135,7 +140,7 @@ ReleaseReport ContextLedger::DropAllLocked() {
   ReleaseReport report;
   report.abandoned = in_flight_.size();
   for (const auto& [id, region] : regions_) {
-    index_->Drop(context_id_, id, region.spec.guest_address);
+    index_->Drop(address_space_, context_id_, id, region.spec.guest_address);
     ++report.regions;
     report.bytes += region.spec.length;
   }

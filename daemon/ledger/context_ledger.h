@@ -19,7 +19,10 @@ namespace vnet::ledger {
 
 class ContextLedger {
  public:
-  ContextLedger(uint32_t context_id, const LedgerLimits& limits, AddressIndex* index);
+  // `address_space`: the guest physical address space the context's regions live in (its
+  // Xen domain); overlap with other contexts is checked within it only.
+  ContextLedger(uint32_t context_id, uint32_t address_space, const LedgerLimits& limits,
+                AddressIndex* index);
 
   // Fails with FAILED_PRECONDITION once the context is closing or closed (the caller then
   // looks the context up again), RESOURCE_EXHAUSTED over quota, ALREADY_EXISTS for a
@@ -69,6 +72,7 @@ class ContextLedger {
 
   const uint32_t context_id_;
   const LedgerLimits limits_;
+  const uint32_t address_space_;
   AddressIndex* const index_;
 
   mutable absl::Mutex mu_;

@@ -52,11 +52,13 @@ absl::Status CheckBatchSize(int size) {
 
 }  // namespace
 
-ContextExists ContextsIn(const ContextRegistry* registry) {
-  return [registry](uint32_t context_id) {
+ContextDomain ContextsIn(const ContextRegistry* registry) {
+  return [registry](uint32_t context_id) -> std::optional<uint32_t> {
     v1::ContextRef ref;
     ref.set_id(context_id);
-    return registry->Get(ref).ok();
+    auto ctx = registry->Get(ref);
+    if (!ctx.ok()) return std::nullopt;
+    return ctx->domain_id();
   };
 }
 
@@ -74,26 +76,30 @@ void ReleaseBuffersWithContexts(ContextRegistry* registry, ledger::BufferLedger*
   });
 }
 
-absl::Status BufferServiceImpl::CheckContext(uint32_t context_id) const {
+absl::StatusOr<uint32_t> BufferServiceImpl::DomainOf(uint32_t context_id) const {
   if (context_id == 0) return absl::InvalidArgumentError("context_id: required (0 means none)");
-  if (!context_exists_(context_id)) {
-    return absl::NotFoundError(absl::StrFormat("context %d does not exist", context_id));
-  }
-  return absl::OkStatus();
+  const std::optional<uint32_t> domain = context_domain_(context_id);
+  if (!domain) return absl::NotFoundError(absl::StrFormat("context %d does not exist", context_id));
+  return *domain;
+}
+
+absl::Status BufferServiceImpl::CheckContext(uint32_t context_id) const {
+  return DomainOf(context_id).status();
 }
 
 grpc::Status BufferServiceImpl::RegisterRegion(grpc::ServerContext*,
                                                const v1::RegisterRegionRequest* req,
                                                v1::Region* resp) {
-  if (auto s = CheckContext(req->context_id()); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<uint32_t> domain = DomainOf(req->context_id());
+  if (!domain.ok()) return ToGrpcStatus(domain.status());
   if (!req->has_region()) return {grpc::StatusCode::INVALID_ARGUMENT, "region: required"};
   const ledger::RegionSpec spec = ToSpec(req->region());
-  if (auto s = ledger_->RegisterRegion(req->context_id(), spec); !s.ok()) {
+  if (auto s = ledger_->RegisterRegion(req->context_id(), spec, *domain); !s.ok()) {
     return ToGrpcStatus(s);
   }
   // A release that ran between the check and the registration has already dropped the
   // context's buffers; take this region back too, or a reused id would inherit it.
-  if (!context_exists_(req->context_id())) {
+  if (context_domain_(req->context_id()) != *domain) {
     (void)ledger_->UnregisterRegion(req->context_id(), spec.region_id);
     return ToGrpcStatus(CheckContext(req->context_id()));
   }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 #include "daemon/core/context_registry.h"
 #include "daemon/ledger/buffer_ledger.h"
@@ -11,11 +12,12 @@
 
 namespace vnet {
 
-// True when a context with this id is assigned.
-using ContextExists = std::function<bool(uint32_t context_id)>;
+// The domain of the context with this id, or nullopt when no such context is assigned.
+// The domain names the guest physical address space its buffer regions live in.
+using ContextDomain = std::function<std::optional<uint32_t>(uint32_t context_id)>;
 
-// The usual ContextExists: asks the registry.
-ContextExists ContextsIn(const ContextRegistry* registry);
+// The usual ContextDomain: asks the registry.
+ContextDomain ContextsIn(const ContextRegistry* registry);
 
 // Makes every context release drop the context's regions: the context is already gone
 // from the registry, so this is a forced release that waits up to `grace` for descriptors
@@ -28,8 +30,8 @@ class BufferServiceImpl final : public v1::BufferService::Service {
   // Most descriptors (or cookies) one request or stream batch may carry.
   static constexpr int kMaxBatch = 65536;
 
-  BufferServiceImpl(ledger::BufferLedger* ledger, ContextExists context_exists)
-      : ledger_(ledger), context_exists_(std::move(context_exists)) {}
+  BufferServiceImpl(ledger::BufferLedger* ledger, ContextDomain context_domain)
+      : ledger_(ledger), context_domain_(std::move(context_domain)) {}
 
   grpc::Status RegisterRegion(grpc::ServerContext* ctx, const v1::RegisterRegionRequest* req,
                               v1::Region* resp) override;
@@ -49,6 +51,8 @@ class BufferServiceImpl final : public v1::BufferService::Service {
 
  private:
   absl::Status CheckContext(uint32_t context_id) const;
+  // The context's domain (its address space), or INVALID_ARGUMENT / NOT_FOUND.
+  absl::StatusOr<uint32_t> DomainOf(uint32_t context_id) const;
   // Shared by the unary calls and the stream; `scratch` is reused between batches.
   absl::Status Validate(uint32_t context_id,
                         const google::protobuf::RepeatedPtrField<v1::Descriptor>& descriptors,
@@ -60,7 +64,7 @@ class BufferServiceImpl final : public v1::BufferService::Service {
                         std::vector<uint64_t>* unknown, uint32_t* completed);
 
   ledger::BufferLedger* ledger_;
-  ContextExists context_exists_;
+  ContextDomain context_domain_;
 };
 
 }  // namespace vnet

@@ -1,4 +1,4 @@
-// Differential fuzzer for the fast path (issue 11): frames generated from a structured
+// Differential fuzzer for the fast path: frames generated from a structured
 // corpus (Ethernet, 802.1Q/802.1ad tags, IPv4, ARP, IPv6 with extension-header chains and
 // fragments, ICMPv6/ND with options, UDP/DHCP ports, other EtherTypes) and then mutated
 // (truncation, byte flips, lying length fields), run through BPF_PROG_TEST_RUN against the

@@ -365,7 +365,7 @@ std::vector<Row> OffloadRows() {
   };
 }
 
-// Hostile-guest and hostile-wire guards (issue 11). Forwarded rows compare the output frame
+// Hostile-guest and hostile-wire guards. Forwarded rows compare the output frame
 // with the input: the programs must not touch what they let through.
 Row Drop(std::string name, Prog prog, Port in, Bytes frame, int verdict, uint32_t reason,
          uint32_t count_ctx) {

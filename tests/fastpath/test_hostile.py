@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""fastpath.hostile: the guards of issue 11 hold against a hostile guest and a hostile wire.
+"""fastpath.hostile: the guards hold against a hostile guest and a hostile wire.
 
 Phase 1, from inside b1 (VLAN 10), COPIES of each (a marker in every frame):
     ra_behind_chain     RA behind hop-by-hop, destination options and routing headers

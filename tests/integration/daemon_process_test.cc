@@ -251,7 +251,7 @@ bool AllThreadsStopped(pid_t pid) {
   return all && seen > 0;
 }
 
-// Issue 12, item 7: a call that only timed out says so, instead of "cannot reach vnetd".
+// A call that only timed out says so, instead of "cannot reach vnetd".
 TEST_F(DaemonProcessTest, TimeoutIsReportedAsATimeout) {
   auto daemon = StartDaemon();
   ASSERT_EQ(kill(daemon->pid(), SIGSTOP), 0);  // alive, listening, answering nothing
@@ -264,7 +264,7 @@ TEST_F(DaemonProcessTest, TimeoutIsReportedAsATimeout) {
   EXPECT_THAT(r.err, ::testing::Not(HasSubstr("cannot reach")));
 }
 
-// Issue 12, item 6: a full 4096-context daemon lists fine. Each context carries 64 IPv6
+// A full 4096-context daemon lists fine. Each context carries 64 IPv6
 // addresses, so one unpaged answer (over 8 MB) would exceed gRPC's 4 MB message limit.
 TEST_F(DaemonProcessTest, ListsA4096ContextDaemon) {
   constexpr int kContexts = 4096;
@@ -336,7 +336,7 @@ class FakeNotifySocket {
   bool bound_ = false;
 };
 
-// Issue 12, item 1: after the process runs out of file descriptors (idle connections
+// After the process runs out of file descriptors (idle connections
 // against a low RLIMIT_NOFILE), vnetd either accepts again once they are gone, or stops
 // feeding systemd's watchdog, so that systemd restarts it. Never alive but deaf.
 TEST_F(DaemonProcessTest, FdExhaustionEitherRecoversOrStarvesTheWatchdog) {

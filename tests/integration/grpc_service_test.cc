@@ -394,7 +394,7 @@ TEST_F(GrpcServiceTest, StateSurvivesServerRestart) {
   EXPECT_EQ(list.contexts(1).id(), 2u);
 }
 
-// Issue 12, item 4: a release whose caller gave up while the registry was busy (here: a
+// A release whose caller gave up while the registry was busy (here: a
 // state write held up by a slow disk) is never committed afterwards.
 TEST_F(GrpcServiceTest, ReleaseWhoseDeadlinePassedWhileWaitingIsNeverCommitted) {
   v1::Context first;
@@ -453,7 +453,7 @@ TEST_F(GrpcServiceTest, AssignWhoseDeadlinePassesDuringTheWriteIsNotCommitted) {
   EXPECT_EQ(server_->registry().size(), 0u);
 }
 
-// Issue 12, item 4: a forced release waits for buffers in flight at most until the
+// A forced release waits for buffers in flight at most until the
 // caller's deadline; then nothing is released and the context works on.
 TEST_F(GrpcServiceTest, ForcedReleaseWaitNeverOutlivesTheCallerDeadline) {
   v1::Context ctx;
@@ -504,7 +504,7 @@ class TinyDisk {
   bool mounted_ = false;
 };
 
-// Issue 12, item 5: a release that cannot be persisted (full disk) keeps the context and
+// A release that cannot be persisted (full disk) keeps the context and
 // its buffer regions, and so do an assign, an update and an uplink change.
 TEST_F(GrpcServiceTest, CallsThatCannotPersistChangeNothing) {
   ASSERT_EQ(geteuid(), 0u) << "mounts a tmpfs: run as root (CI does)";
@@ -580,7 +580,7 @@ TEST_F(GrpcServiceTest, CallsThatCannotPersistChangeNothing) {
   StopServer();
 }
 
-// Issue 12, item 7: a huge bad value comes back as a short message with the right code
+// A huge bad value comes back as a short message with the right code
 // (a 1 MB echo would reach the client as RESOURCE_EXHAUSTED).
 TEST_F(GrpcServiceTest, ErrorsQuoteAShortExcerptOfBadInput) {
   auto req = Guest(1);
@@ -608,7 +608,7 @@ TEST_F(GrpcServiceTest, ErrorsQuoteAShortExcerptOfBadInput) {
   EXPECT_LT(s.error_message().size(), 200u);
 }
 
-// Issue 12, item 7: invalid UTF-8 in a string field is the caller's error, and says so.
+// Invalid UTF-8 in a string field is the caller's error, and says so.
 TEST_F(GrpcServiceTest, InvalidUtf8IsInvalidArgument) {
   // GetContextRequest{ref: {interface_name: "\xff\xfe"}}: field 1 (ref) holding field 3.
   const std::string bytes("\x0a\x04\x1a\x02\xff\xfe", 6);
@@ -633,7 +633,7 @@ TEST_F(GrpcServiceTest, InvalidUtf8IsInvalidArgument) {
   EXPECT_THAT(status.error_message(), HasSubstr("UTF-8"));
 }
 
-// Issue 12, item 7: the mapped form of an address another context holds is refused, so
+// The mapped form of an address another context holds is refused, so
 // it cannot dodge the duplicate check.
 TEST_F(GrpcServiceTest, MappedAddressCannotDodgeTheDuplicateCheck) {
   v1::Context out;
@@ -646,7 +646,7 @@ TEST_F(GrpcServiceTest, MappedAddressCannotDodgeTheDuplicateCheck) {
   EXPECT_EQ(server_->registry().size(), 1u);
 }
 
-// Issue 12, item 6: ListContexts pages (AIP-158).
+// ListContexts pages (AIP-158).
 TEST_F(GrpcServiceTest, ListContextsPages) {
   v1::Context out;
   for (uint32_t d = 1; d <= 3; ++d) ASSERT_TRUE(Assign(Guest(d), &out).ok());
@@ -683,7 +683,7 @@ TEST_F(GrpcServiceTest, ListContextsPages) {
   EXPECT_TRUE(page.next_page_token().empty());
 }
 
-// Issue 12, item 6: ListRegions pages by region; a context may continue on the next page.
+// ListRegions pages by region; a context may continue on the next page.
 TEST_F(GrpcServiceTest, ListRegionsPages) {
   v1::Context out;
   auto buffers = v1::BufferService::NewStub(channel_);
@@ -736,7 +736,7 @@ TEST_F(GrpcServiceTest, ListRegionsPages) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
-// Issue 12, item 7: even under a permissive umask the socket is never connectable by
+// Even under a permissive umask the socket is never connectable by
 // others, not even for a moment while the server starts.
 TEST_F(GrpcServiceTest, SocketIsNeverWorldConnectableWhileStarting) {
   StopServer();
@@ -767,7 +767,7 @@ TEST_F(GrpcServiceTest, SocketIsNeverWorldConnectableWhileStarting) {
   EXPECT_EQ(st.st_mode & 0777, 0660u);
 }
 
-// Issue 12, item 3: reads never wait for a disk write. A write held up at the commit point
+// Reads never wait for a disk write. A write held up at the commit point
 // (a slow fsync) does not hold up GetContext or ListContexts.
 TEST_F(GrpcServiceTest, ReadsDoNotWaitForAWrite) {
   v1::Context first;
@@ -805,7 +805,7 @@ TEST_F(GrpcServiceTest, ReadsDoNotWaitForAWrite) {
   EXPECT_EQ(server_->registry().size(), 2u);
 }
 
-// Issue 12, item 3: writers that queue while one write is under way share the next one
+// Writers that queue while one write is under way share the next one
 // (group commit), and each still gets its own answer.
 TEST_F(GrpcServiceTest, QueuedWritersShareOneWrite) {
   StopServer();

@@ -11,6 +11,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -34,7 +36,11 @@ class BufferServiceTest : public ::testing::Test {
     limits_.max_context_bytes = 16 * kPage;
     ledger_ = std::make_unique<ledger::BufferLedger>(limits_);
     service_ = std::make_unique<BufferServiceImpl>(
-        ledger_.get(), [this](uint32_t id) { return contexts_.count(id) != 0; });
+        ledger_.get(), [this](uint32_t id) -> std::optional<uint32_t> {
+          auto it = domains_.find(id);
+          if (it == domains_.end()) return std::nullopt;
+          return it->second;
+        });
     grpc::ServerBuilder builder;
     builder.AddListeningPort("unix:" + socket_path_, grpc::InsecureServerCredentials());
     builder.RegisterService(service_.get());
@@ -89,7 +95,9 @@ class BufferServiceTest : public ::testing::Test {
   }
 
   std::string socket_path_;
-  std::set<uint32_t> contexts_{1, 2};
+  // Context id -> domain: contexts 1 and 2 are two NICs of one guest (one address space),
+  // context 4 belongs to another guest (3 does not exist).
+  std::map<uint32_t, uint32_t> domains_{{1, 10}, {2, 10}, {4, 11}};
   ledger::LedgerLimits limits_;
   std::unique_ptr<ledger::BufferLedger> ledger_;
   std::unique_ptr<BufferServiceImpl> service_;
@@ -170,6 +178,8 @@ TEST_F(BufferServiceTest, MapsErrorsToStatusCodesWithMessages) {
   const grpc::Status overlap = Register(2, 1, kBase + kPage, kPage);
   EXPECT_EQ(overlap.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(overlap.error_message(), HasSubstr("region 1 of context 1"));
+  // Another guest's physical addresses are its own: the same range is no conflict there.
+  EXPECT_TRUE(Register(4, 1, kBase + kPage, kPage).ok());
 
   EXPECT_EQ(Unregister(2, 7).error_code(), grpc::StatusCode::NOT_FOUND);
   v1::ValidateDescriptorsResponse resp;
@@ -230,7 +240,10 @@ TEST(BufferServiceRaceTest, RegistrationRacingAReleaseLeavesNoRegion) {
   // The context exists when the call is checked, and is gone once the region is in.
   ledger::BufferLedger ledger;
   int checks = 0;
-  BufferServiceImpl service(&ledger, [&checks](uint32_t) { return ++checks == 1; });
+  BufferServiceImpl service(&ledger, [&checks](uint32_t) -> std::optional<uint32_t> {
+    if (++checks == 1) return 7u;
+    return std::nullopt;
+  });
   v1::RegisterRegionRequest req;
   req.set_context_id(1);
   req.mutable_region()->set_region_id(1);
@@ -259,9 +272,9 @@ TEST(BufferRegistryHookTest, ReleasingAContextDropsItsRegions) {
 
   ledger::BufferLedger ledger;
   ReleaseBuffersWithContexts(&registry, &ledger, absl::Milliseconds(10));
-  const ContextExists exists = ContextsIn(&registry);
-  EXPECT_TRUE(exists(id));
-  EXPECT_FALSE(exists(id + 1));
+  const ContextDomain domain_of = ContextsIn(&registry);
+  EXPECT_EQ(domain_of(id), std::optional<uint32_t>(5));
+  EXPECT_FALSE(domain_of(id + 1).has_value());
   ASSERT_TRUE(ledger.RegisterRegion(id, ledger::testing::Region(1, kBase, kPage)).ok());
   std::vector<ledger::DescriptorResult> results;
   ledger.Validate(id, {ledger::testing::ToDevice(1, kBase, 64)}, &results);
@@ -271,7 +284,7 @@ TEST(BufferRegistryHookTest, ReleasingAContextDropsItsRegions) {
   ref.set_id(id);
   bool found = false;
   ASSERT_TRUE(registry.Release(ref, false, &found).ok());
-  EXPECT_FALSE(exists(id));
+  EXPECT_FALSE(domain_of(id).has_value());
   EXPECT_TRUE(ledger.ListRegions(id).empty());
   EXPECT_EQ(ledger.Snapshot().descriptors_abandoned, 1u);
   std::system(absl::StrCat("rm -rf ", dir_template).c_str());

@@ -146,7 +146,7 @@ TEST_F(ReleaseTest, RegisteringAfterAReleaseStartsAFreshContext) {
   EXPECT_EQ(ledger_.Snapshot().contexts.at(0).accepted, 0u);
 }
 
-// Issue 12, item 5: the release in two steps. Aborted (the registry could not persist),
+// The release in two steps. Aborted (the registry could not persist),
 // the context keeps its regions and descriptors and takes new ones again.
 TEST_F(ReleaseTest, AbortedTwoStepReleaseChangesNothing) {
   const uint64_t a = Post(1, kBase);

@@ -81,7 +81,7 @@ TEST(MetricsServerTest, ServesCollectablesOverHttp) {
               ::testing::Not(HasSubstr("interface=\"vif5.0\"")));
 }
 
-// Issue 12, item 7: ten clients that connect and send nothing (or half a request) do not
+// Ten clients that connect and send nothing (or half a request) do not
 // keep Prometheus from scraping; civetweb ran two threads, both held by such clients.
 TEST(MetricsServerTest, SlowClientsDoNotBlockScrapes) {
   RpcMetrics rpc;

@@ -114,7 +114,7 @@ TEST(ValidationTest, Addresses) {
               HasSubstr("ipv6_addresses"));
 }
 
-// Issue 12, item 7: IPv4 in IPv6 clothing is refused like its IPv4 form would be, and
+// IPv4 in IPv6 clothing is refused like its IPv4 form would be, and
 // refused at all: a mapped form of a guest's IPv4 address would otherwise dodge the
 // duplicate check (another context claiming 198.18.0.5 as ::ffff:198.18.0.5).
 TEST(ValidationTest, Ipv4MappedAndCompatibleIpv6Refused) {
@@ -138,7 +138,7 @@ TEST(ValidationTest, ThisNetworkRefused) {
   EXPECT_EQ(ErrorAfter([](auto& c) { c.add_ipv4_addresses("1.0.0.1"); }), "");
 }
 
-// Issue 12, item 7: a huge bad value is quoted in 64 bytes and an ellipsis, not whole.
+// A huge bad value is quoted in 64 bytes and an ellipsis, not whole.
 TEST(ValidationTest, MessagesQuoteAtMost64BytesOfBadInput) {
   const std::string huge(1 << 20, 'x');
   for (const auto& mutate : std::vector<std::function<void(v1::Context&)>>{

@@ -108,7 +108,10 @@ Row OverGrpc(double seconds, int window) {
   unlink(path.c_str());
   BufferLedger ledger;
   if (!ledger.RegisterRegion(1, BigRegion()).ok()) std::abort();
-  BufferServiceImpl service(&ledger, [](uint32_t id) { return id == 1; });
+  BufferServiceImpl service(&ledger, [](uint32_t id) -> std::optional<uint32_t> {
+    if (id == 1) return 1u;
+    return std::nullopt;
+  });
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
   builder.RegisterService(&service);
