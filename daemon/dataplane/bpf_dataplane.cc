@@ -233,8 +233,7 @@ absl::Status BpfDataplane::SetUplinkLocked(const std::string& ifname) {
   uplink_ = ifname;
   uplink_ifindex_ = ifindex;
   if (ifindex == 0) return absl::OkStatus();
-  if (auto st = tc_.Attach(ifindex, bpf_program__fd(uplink_tc_->progs.vnet_uplink_tc));
-      !st.ok())
+  if (auto st = tc_.Attach(ifindex, bpf_program__fd(uplink_tc_->progs.vnet_uplink_tc)); !st.ok())
     return st;
   // XDP only accelerates wire->guest: the TC program switches everything XDP passes on, so
   // an uplink whose driver or kernel refuses XDP in every mode (seen on a 6.12 Xen dom0)
@@ -509,8 +508,8 @@ std::string BpfDataplane::Describe() const {
   const size_t active = tables_->ActiveIds().size();
   std::string uplink = uplink_.empty() ? "none" : uplink_;
   return absl::StrCat("bpf: uplink ", uplink, " (xdp ", xdp_mode_, ", tc ingress ",
-                      TcAttachModeName(tc_.mode()), "); ", active, "/",
-                      options_.capacity, " contexts attached; pins ", options_.pin_dir,
+                      TcAttachModeName(tc_.mode()), "); ", active, "/", options_.capacity,
+                      " contexts attached; pins ", options_.pin_dir,
                       features_.kern_ctx ? "" : "; compat TC build (kernel before 6.2)");
 }
 

@@ -1,6 +1,7 @@
 // The kernel-backed data plane: loads the vnet programs, keeps their maps pinned so that the
 // fast path outlives the daemon, attaches the uplink (XDP through libxdp + TC) and each
-// guest interface (TC ingress: a tcx link or a cls_bpf filter), and writes the tables from the context pool.
+// guest interface (TC ingress: a tcx link or a cls_bpf filter), and writes the tables from
+// the context pool.
 //
 // Lifetime: destroying a BpfDataplane closes file descriptors only. Pins, the uplink
 // programs and every guest attachment stay in place, so forwarding continues while vnetd is
@@ -106,7 +107,8 @@ class BpfDataplane final : public Dataplane {
   int uplink_ifindex_ ABSL_GUARDED_BY(mu_) = 0;
   std::string xdp_mode_ ABSL_GUARDED_BY(mu_) = "none";
   KernelFeatures features_ ABSL_GUARDED_BY(mu_);
-  TcAttacher tc_ ABSL_GUARDED_BY(mu_);  // tcx links pinned under <pin_dir>/links  // probed at Init: which TC build runs
+  TcAttacher tc_ ABSL_GUARDED_BY(
+      mu_);  // tcx links pinned under <pin_dir>/links  // probed at Init: which TC build runs
 };
 
 }  // namespace vnet

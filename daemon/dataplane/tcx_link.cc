@@ -12,8 +12,8 @@ namespace {
 
 // From the kernel's uapi (linux/bpf.h of 6.6+); stable ABI values.
 constexpr auto kTcxIngress = static_cast<bpf_attach_type>(46);  // BPF_TCX_INGRESS
-constexpr uint32_t kLinkTypeTcx = 11;                            // BPF_LINK_TYPE_TCX
-constexpr uint32_t kFlagBefore = 1U << 3;                        // BPF_F_BEFORE
+constexpr uint32_t kLinkTypeTcx = 11;                           // BPF_LINK_TYPE_TCX
+constexpr uint32_t kFlagBefore = 1U << 3;                       // BPF_F_BEFORE
 
 // The head of struct bpf_link_info as a tcx link fills it (the union starts 8-aligned).
 struct TcxLinkInfo {

@@ -75,9 +75,9 @@ class ForeignCounter {
     map_fd_ = bpf_map_create(BPF_MAP_TYPE_ARRAY, "foreign_cnt", 4, 8, 1, nullptr);
     if (map_fd_ < 0) return;
     const std::vector<bpf_insn> prog = {
-        Insn(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -4, 0),      // key = 0
+        Insn(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -4, 0),  // key = 0
         Insn(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0),
-        Insn(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -4),    // r2 = &key
+        Insn(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -4),  // r2 = &key
         Insn(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, map_fd_),
         Insn(0, 0, 0, 0, 0),
         Insn(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
@@ -278,9 +278,9 @@ class CoexistTest : public ::testing::TestWithParam<TcAttachMode> {
 
   // An operator's filter typed by hand after vnet attached (classic BPF, never matches).
   static void AddOperatorFilter(const std::string& ifname) {
-    EXPECT_EQ(Sh("tc filter add dev " + ifname +
-                 " ingress prio 9 handle 9 bpf bytecode '1,6 0 0 0,'"),
-              0);
+    EXPECT_EQ(
+        Sh("tc filter add dev " + ifname + " ingress prio 9 handle 9 bpf bytecode '1,6 0 0 0,'"),
+        0);
   }
 
   // ARP requests from the far end of `pair` into its host port.
@@ -298,7 +298,8 @@ class CoexistTest : public ::testing::TestWithParam<TcAttachMode> {
     EXPECT_GT(f.filter.count(), filter_before) << "foreign filter on " << ifname << " sees nothing";
     if (tcx_kernel_) {
       EXPECT_EQ(Count(TcxPrograms(f.ifindex), "foreign_count"), 1) << ifname;
-      EXPECT_GT(f.tcx.count(), tcx_before) << "foreign tcx program on " << ifname << " sees nothing";
+      EXPECT_GT(f.tcx.count(), tcx_before)
+          << "foreign tcx program on " << ifname << " sees nothing";
     }
   }
 
@@ -386,8 +387,8 @@ TEST_P(CoexistTest, OthersXdpProgramStays) {
   ASSERT_FALSE(libxdp_get_error(mp) || !mp);
   const bool dispatcher = !xdp_multiprog__is_legacy(mp);
   xdp_multiprog__close(mp);
-  std::cout << "foreign XDP program " << (dispatcher ? "in libxdp's dispatcher" : "alone (no dispatcher)")
-            << "\n";
+  std::cout << "foreign XDP program "
+            << (dispatcher ? "in libxdp's dispatcher" : "alone (no dispatcher)") << "\n";
   const int ours_expected = dispatcher ? 1 : 0;
   auto expect = [&](int ours, const std::string& when) {
     auto names = XdpPrograms(uplink_ifindex_);
