@@ -157,7 +157,8 @@ std::vector<Row> Rows() {
        Cat({Eth(kMacUnknown, kMacWire, kIPv4, 10), Ipv4Udp(kIpWire, kIpOther, 5001, 1)}),
        TC_ACT_SHOT, VNET_DROP_UNKNOWN_UNICAST, 0},
       {"UplinkTcHostFramePasses", Prog::kUplinkTc, Port::kUplink,
-       Cat({Eth(kMacUplink, kMacWire, kIPv4, 10), Ipv4Udp(kIpWire, kIpOther, 5001, 1)}), TC_ACT_UNSPEC},
+       Cat({Eth(kMacUplink, kMacWire, kIPv4, 10), Ipv4Udp(kIpWire, kIpOther, 5001, 1)}),
+       TC_ACT_UNSPEC},
 
       // Guest TC: forwarding.
       {"GuestToSameVlanNamespaceGuestRedirectPeer", Prog::kGuestTc, Port::kG2,
@@ -545,8 +546,8 @@ std::vector<Row> GuardRows() {
            Cat({Eth(Mac("01:80:c2:00:00:0e"), kMacWire, 0x88cc, 10), Bytes(46, 0)}), TC_ACT_UNSPEC,
            VNET_DROP_RESERVED_GROUP, 0),
       Drop("UplinkTcStpBpduGoesToHostNeverToGuests", Prog::kUplinkTc, Port::kUplink,
-           Cat({Eth(Mac("01:80:c2:00:00:00"), kMacWire, 0x0026, 10), llc, Bytes(38, 0)}), TC_ACT_UNSPEC,
-           VNET_DROP_RESERVED_GROUP, 0),
+           Cat({Eth(Mac("01:80:c2:00:00:00"), kMacWire, 0x0026, 10), llc, Bytes(38, 0)}),
+           TC_ACT_UNSPEC, VNET_DROP_RESERVED_GROUP, 0),
       Drop("UplinkTcPauseGroupAddressNeverToGuests", Prog::kUplinkTc, Port::kUplink,
            Cat({Eth(Mac("01:80:c2:00:00:01"), kMacWire, 0x8808, 10), Bytes(46, 0)}), TC_ACT_UNSPEC,
            VNET_DROP_RESERVED_GROUP, 0),
