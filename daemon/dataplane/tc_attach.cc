@@ -14,7 +14,7 @@ namespace {
 
 constexpr char kLinkPrefix[] = "tcx_ingress_";
 
-absl::Status FirstError(absl::Status a, const absl::Status& b) { return a.ok() ? b : a; }
+absl::Status FirstError(const absl::Status& a, const absl::Status& b) { return a.ok() ? b : a; }
 
 }  // namespace
 
