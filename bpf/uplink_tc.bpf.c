@@ -14,6 +14,11 @@
 #include "lib/parse.h"
 #include "lib/skb.h"
 
+/* A frame for the host goes on as "next", not "pass": other tools' programs and filters
+ * behind vnet's see it too (TCX_NEXT on a tcx link, the next filter under cls_bpf). With
+ * none left, the stack takes it exactly as after TC_ACT_OK. */
+#define VNET_TC_HOST TC_ACT_UNSPEC
+
 SEC("tc")
 int vnet_uplink_tc(struct __sk_buff* skb) {
   void *data, *end;
@@ -31,26 +36,26 @@ int vnet_uplink_tc(struct __sk_buff* skb) {
   data = (void*)(long)skb->data;
   end = (void*)(long)skb->data_end;
   eth = data;
-  if ((void*)(eth + 1) > end) return TC_ACT_OK;
+  if ((void*)(eth + 1) > end) return VNET_TC_HOST;
   cfg = vnet_config_get();
-  if (!cfg) return TC_ACT_OK;
+  if (!cfg) return VNET_TC_HOST;
   /* The stack usually moved the tag into skb metadata before TC runs; a test run has not. */
   if (skb->vlan_present) {
     vlan = skb->vlan_tci & VNET_VLAN_VID_MASK;
     tagged = 1;
   } else if (eth->h_proto == bpf_htons(VNET_ETH_P_8021Q)) {
     struct vnet_vlan_hdr* vh = (void*)(eth + 1);
-    if ((void*)(vh + 1) > end) return TC_ACT_OK;
+    if ((void*)(vh + 1) > end) return VNET_TC_HOST;
     vlan = bpf_ntohs(vh->tci) & VNET_VLAN_VID_MASK;
     tagged = 1;
   } else {
     vlan = cfg->native_vlan;
   }
-  if (vlan == 0 || vnet_mac_eq(eth->h_dest, cfg->uplink_mac)) return TC_ACT_OK;
+  if (vlan == 0 || vnet_mac_eq(eth->h_dest, cfg->uplink_mac)) return VNET_TC_HOST;
   vlan_key = vlan;
   {
     struct vnet_vlan_members* m = bpf_map_lookup_elem(&vnet_vlan, &vlan_key);
-    if (!m || m->count == 0) return TC_ACT_OK;
+    if (!m || m->count == 0) return VNET_TC_HOST;
   }
   __builtin_memcpy(dst, eth->h_dest, 6);
   /* A guest's own MAC coming back from the wire: a loop or an impostor. Never delivered,
@@ -60,7 +65,7 @@ int vnet_uplink_tc(struct __sk_buff* skb) {
   /* STP, pause, LACP, 802.1X, LLDP: link-local to the wire. Like a Linux bridge, give them
    * to the host (its own lldpd, bonding, supplicant) and never to a guest. */
   if (vnet_is_reserved_group(dst))
-    return vnet_drop(0, VNET_DIR_RX, VNET_DROP_RESERVED_GROUP, TC_ACT_OK);
+    return vnet_drop(0, VNET_DIR_RX, VNET_DROP_RESERVED_GROUP, VNET_TC_HOST);
 
   if (vnet_is_multicast(dst)) {
     if (tagged && bpf_skb_vlan_pop(skb))
@@ -68,7 +73,7 @@ int vnet_uplink_tc(struct __sk_buff* skb) {
     vnet_skb_flood(skb, vlan, 0);
     /* The host sees the frame as it arrived (its own VLAN devices may want it). */
     if (tagged && bpf_skb_vlan_push(skb, bpf_htons(VNET_ETH_P_8021Q), vlan)) return TC_ACT_SHOT;
-    return TC_ACT_OK;
+    return VNET_TC_HOST;
   }
 
   id = vnet_fdb_lookup(vlan, dst);

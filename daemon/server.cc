@@ -237,6 +237,7 @@ absl::Status RemoveFastPath(const v1::DaemonConfig& config) {
   BpfDataplaneOptions options;
   options.pin_dir = config.bpf_pin_dir();
   options.capacity = config.capacity();
+  if (auto mode = ParseTcAttachMode(config.tc_attach()); mode.ok()) options.tc_attach = *mode;
   BpfDataplane dataplane(options);  // no uplink: Init must not attach one
   // RemoveAll works without a successful Init too: pins of an older, incompatible build
   // make Init fail, and this is the way out of that.
@@ -274,6 +275,7 @@ absl::Status RunDaemon(const DaemonOptions& options) {
     bpf.uplink = config.uplink();
     bpf.capacity = config.capacity();
     bpf.native_vlan = config.native_vlan() > 4094 ? 0 : static_cast<uint16_t>(config.native_vlan());
+    if (auto mode = ParseTcAttachMode(config.tc_attach()); mode.ok()) bpf.tc_attach = *mode;
     dataplane = std::make_unique<BpfDataplane>(bpf);
   } else {
     dataplane = std::make_unique<NoDataplane>();

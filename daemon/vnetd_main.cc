@@ -23,8 +23,12 @@ ABSL_FLAG(uint32_t, native_vlan, 0,
 ABSL_FLAG(std::string, xenstore, "",
           "auto (default): Xen guests' offloads follow xenstore where it is reachable; off");
 ABSL_FLAG(std::string, bpf_pin_dir, "", "BPF pin directory (default /sys/fs/bpf/vnet)");
+ABSL_FLAG(std::string, tc_attach, "",
+          "how TC programs attach: auto (default: tcx links on Linux 6.6+, else cls_bpf "
+          "filters), tcx or cls_bpf");
 ABSL_FLAG(bool, remove_fast_path, false,
-          "detach every vnet program and delete its pins, then exit (contexts stay assigned)");
+          "detach every vnet program (only vnet's: other tools' filters and programs stay) and "
+          "delete its pins, then exit (contexts stay assigned)");
 ABSL_FLAG(std::string, fast_path, "",
           "data plane: bpf (default: XDP/TC programs, needs root) or none (contexts are "
           "bookkeeping only)");
@@ -60,6 +64,7 @@ int main(int argc, char** argv) {
   override_string(absl::GetFlag(FLAGS_bpf_pin_dir), config->mutable_bpf_pin_dir());
   override_string(absl::GetFlag(FLAGS_xenstore), config->mutable_xenstore());
   override_string(absl::GetFlag(FLAGS_fast_path), config->mutable_fast_path());
+  override_string(absl::GetFlag(FLAGS_tc_attach), config->mutable_tc_attach());
   if (absl::GetFlag(FLAGS_capacity) != 0) config->set_capacity(absl::GetFlag(FLAGS_capacity));
   if (absl::GetFlag(FLAGS_native_vlan) != 0) {
     config->set_native_vlan(absl::GetFlag(FLAGS_native_vlan));

@@ -20,6 +20,7 @@ v1::DaemonConfig DefaultConfig() {
   config.set_native_vlan(1);
   config.set_xenstore("auto");
   config.set_fast_path("bpf");
+  config.set_tc_attach("auto");
   return config;
 }
 
@@ -54,6 +55,11 @@ absl::Status ValidateConfig(const v1::DaemonConfig& config) {
   if (config.fast_path() != "bpf" && config.fast_path() != "none") {
     return absl::InvalidArgumentError(
         absl::StrCat("fast_path: '", config.fast_path(), "' is not bpf or none"));
+  }
+  if (config.tc_attach() != "auto" && config.tc_attach() != "tcx" &&
+      config.tc_attach() != "cls_bpf") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tc_attach: '", config.tc_attach(), "' is not auto, tcx or cls_bpf"));
   }
   if (config.xenstore() != "auto" && config.xenstore() != "off") {
     return absl::InvalidArgumentError(

@@ -87,7 +87,8 @@ std::string IfName(int ifindex) {
 
 }  // namespace
 
-BpfDataplane::BpfDataplane(BpfDataplaneOptions options) : options_(std::move(options)) {}
+BpfDataplane::BpfDataplane(BpfDataplaneOptions options)
+    : options_(std::move(options)), tc_(options_.pin_dir + "/links") {}
 
 BpfDataplane::~BpfDataplane() {
   absl::MutexLock lock(&mu_);
@@ -127,6 +128,7 @@ absl::Status BpfDataplane::InitLocked() {
   const std::string progs_dir = options_.pin_dir + "/progs";
   if (auto st = MakePinDir(maps_dir); !st.ok()) return st;
   if (auto st = MakePinDir(progs_dir); !st.ok()) return st;
+  if (auto st = tc_.Init(options_.tc_attach); !st.ok()) return st;
 
   // Every map is pinned by name under maps/: the first object creates it, the others and
   // a restarted daemon reuse it (libbpf refuses a pinned map whose layout differs).
@@ -171,7 +173,7 @@ absl::Status BpfDataplane::InitLocked() {
   for (uint32_t id : tables_->ActiveIds()) {
     auto rec = tables_->Get(id);
     if (rec.ok() && !IfName(static_cast<int>(rec->ifindex)).empty()) {
-      if (auto st = TcAttachIngress(static_cast<int>(rec->ifindex), guest_fd); !st.ok()) return st;
+      if (auto st = tc_.Attach(static_cast<int>(rec->ifindex), guest_fd); !st.ok()) return st;
     }
   }
   if (!options_.uplink.empty()) return SetUplinkLocked(options_.uplink);
@@ -231,8 +233,7 @@ absl::Status BpfDataplane::SetUplinkLocked(const std::string& ifname) {
   uplink_ = ifname;
   uplink_ifindex_ = ifindex;
   if (ifindex == 0) return absl::OkStatus();
-  if (auto st = TcAttachIngress(ifindex, bpf_program__fd(uplink_tc_->progs.vnet_uplink_tc));
-      !st.ok())
+  if (auto st = tc_.Attach(ifindex, bpf_program__fd(uplink_tc_->progs.vnet_uplink_tc)); !st.ok())
     return st;
   // XDP only accelerates wire->guest: the TC program switches everything XDP passes on, so
   // an uplink whose driver or kernel refuses XDP in every mode (seen on a 6.12 Xen dom0)
@@ -360,7 +361,7 @@ absl::Status BpfDataplane::AttachXdpPlain(int ifindex, int old_fd, int existing_
 }
 
 absl::Status BpfDataplane::DetachUplink(int ifindex) {
-  absl::Status st = TcDetachIngress(ifindex, /*remove_clsact=*/false);
+  absl::Status st = tc_.Detach(ifindex);
   xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex);
   if (!libxdp_get_error(mp) && mp) {
     enum xdp_attach_mode mode = xdp_multiprog__attach_mode(mp);
@@ -411,11 +412,10 @@ absl::Status BpfDataplane::AttachLocked(const v1::Context& ctx) {
   auto old = tables_->Get(entry->id);
   if (!old.ok()) return old.status();
   if ((old->flags & VNET_CTX_F_ACTIVE) && old->ifindex != info->ifindex)
-    TcDetachIngress(static_cast<int>(old->ifindex), /*remove_clsact=*/true).IgnoreError();
+    tc_.Detach(static_cast<int>(old->ifindex)).IgnoreError();
 
   if (auto st = tables_->Put(*entry); !st.ok()) return st;
-  return TcAttachIngress(static_cast<int>(info->ifindex),
-                         bpf_program__fd(guest_->progs.vnet_guest_tc));
+  return tc_.Attach(static_cast<int>(info->ifindex), bpf_program__fd(guest_->progs.vnet_guest_tc));
 }
 
 // The guest's interface transmits toward the guest, so it gets the context's receive
@@ -468,7 +468,7 @@ absl::Status BpfDataplane::Detach(const v1::Context& ctx) {
     if (ifindex != 0 &&
         bpf_map_lookup_elem(bpf_map__fd(guest_->maps.vnet_if_ctx), &ifindex, &id) == 0 &&
         id == ctx.id()) {
-      if (auto st = TcDetachIngress(static_cast<int>(ifindex), true); !st.ok()) return st;
+      if (auto st = tc_.Detach(static_cast<int>(ifindex)); !st.ok()) return st;
     }
   }
   return DetachIdLocked(ctx.id());
@@ -478,7 +478,7 @@ absl::Status BpfDataplane::DetachIdLocked(uint32_t id) {
   auto rec = tables_->Get(id);
   if (!rec.ok()) return rec.status();
   if (rec->flags & VNET_CTX_F_ACTIVE) {
-    if (auto st = TcDetachIngress(static_cast<int>(rec->ifindex), true); !st.ok()) return st;
+    if (auto st = tc_.Detach(static_cast<int>(rec->ifindex)); !st.ok()) return st;
   }
   return tables_->Remove(id);
 }
@@ -507,8 +507,9 @@ std::string BpfDataplane::Describe() const {
   if (!tables_) return "bpf (not initialised)";
   const size_t active = tables_->ActiveIds().size();
   std::string uplink = uplink_.empty() ? "none" : uplink_;
-  return absl::StrCat("bpf: uplink ", uplink, " (xdp ", xdp_mode_, ", tc ingress); ", active, "/",
-                      options_.capacity, " contexts attached; pins ", options_.pin_dir,
+  return absl::StrCat("bpf: uplink ", uplink, " (xdp ", xdp_mode_, ", tc ingress ",
+                      TcAttachModeName(tc_.mode()), "); ", active, "/", options_.capacity,
+                      " contexts attached; pins ", options_.pin_dir,
                       features_.kern_ctx ? "" : "; compat TC build (kernel before 6.2)");
 }
 
@@ -527,6 +528,16 @@ std::vector<uint32_t> BpfDataplane::ActiveContextIds() const {
 std::string BpfDataplane::XdpMode() const {
   absl::MutexLock lock(&mu_);
   return xdp_mode_;
+}
+
+TcAttachMode BpfDataplane::TcMode() const {
+  absl::MutexLock lock(&mu_);
+  return tc_.mode();
+}
+
+absl::StatusOr<uint32_t> BpfDataplane::TcProgramId(int ifindex) const {
+  absl::MutexLock lock(&mu_);
+  return tc_.Query(ifindex);
 }
 
 // Tables over the maps pinned by an earlier run, for a teardown without a loaded program set
@@ -571,6 +582,7 @@ absl::Status BpfDataplane::RemoveAll() {
     if (cfg.ok() && cfg->uplink_ifindex != 0)
       keep(DetachUplink(static_cast<int>(cfg->uplink_ifindex)));
   }
+  keep(tc_.DetachAllLinks());  // links of interfaces the tables no longer name
   Close();
   for (int fd : pinned_fds) close(fd);
   keep(RemovePinDir(options_.pin_dir));

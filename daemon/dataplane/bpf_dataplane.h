@@ -1,6 +1,7 @@
 // The kernel-backed data plane: loads the vnet programs, keeps their maps pinned so that the
 // fast path outlives the daemon, attaches the uplink (XDP through libxdp + TC) and each
-// guest interface (TC clsact ingress), and writes the tables from the context pool.
+// guest interface (TC ingress: a tcx link or a cls_bpf filter), and writes the tables from
+// the context pool.
 //
 // Lifetime: destroying a BpfDataplane closes file descriptors only. Pins, the uplink
 // programs and every guest attachment stay in place, so forwarding continues while vnetd is
@@ -20,6 +21,7 @@
 #include "daemon/core/dataplane.h"
 #include "daemon/dataplane/program_set.h"
 #include "daemon/dataplane/tables.h"
+#include "daemon/dataplane/tc_attach.h"
 
 struct vnet_uplink_xdp;
 struct vnet_uplink_tc;
@@ -35,6 +37,9 @@ struct BpfDataplaneOptions {
   // VLAN of untagged uplink frames (they leave untagged too); 0: every guest VLAN is tagged
   // on the wire and untagged frames belong to the host.
   uint16_t native_vlan = 0;
+  // How TC programs attach: auto (tcx links where the kernel has them, else cls_bpf), or
+  // one of the two forced; tcx on a kernel without it fails Init.
+  TcAttachMode tc_attach = TcAttachMode::kAuto;
 };
 
 class BpfDataplane final : public Dataplane {
@@ -66,6 +71,10 @@ class BpfDataplane final : public Dataplane {
   absl::StatusOr<v1::Offloads> EffectiveOffloads(uint32_t ctx_id) const override;
   // "native", "skb" or "none": how the uplink XDP program runs.
   std::string XdpMode() const override;
+  // tcx or cls_bpf once initialised: how the TC programs are attached.
+  TcAttachMode TcMode() const;
+  // The id of vnet's TC program on the ingress of `ifindex` (either kind), 0 when none.
+  absl::StatusOr<uint32_t> TcProgramId(int ifindex) const;
   // Detaches every program vnet attached (guest filters, uplink TC and XDP) and removes
   // every pin under pin_dir. Works without Init (or after a failed one) from the pins.
   absl::Status RemoveAll();
@@ -97,7 +106,9 @@ class BpfDataplane final : public Dataplane {
   std::string uplink_ ABSL_GUARDED_BY(mu_);
   int uplink_ifindex_ ABSL_GUARDED_BY(mu_) = 0;
   std::string xdp_mode_ ABSL_GUARDED_BY(mu_) = "none";
-  KernelFeatures features_ ABSL_GUARDED_BY(mu_);  // probed at Init: which TC build runs
+  KernelFeatures features_ ABSL_GUARDED_BY(mu_);
+  TcAttacher tc_ ABSL_GUARDED_BY(
+      mu_);  // tcx links pinned under <pin_dir>/links  // probed at Init: which TC build runs
 };
 
 }  // namespace vnet

@@ -1,69 +1,96 @@
 #include "daemon/dataplane/tc_attach.h"
 
-#include <bpf/libbpf.h>
+#include <filesystem>
+#include <system_error>
 
-#include <cerrno>
-
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "daemon/dataplane/bpffs.h"
+#include "daemon/dataplane/cls_bpf_filter.h"
+#include "daemon/dataplane/tcx_link.h"
 
 namespace vnet {
 namespace {
 
-bpf_tc_hook Hook(int ifindex, bpf_tc_attach_point where) {
-  bpf_tc_hook hook{};
-  hook.sz = sizeof(hook);
-  hook.ifindex = ifindex;
-  hook.attach_point = where;
-  return hook;
-}
+constexpr char kLinkPrefix[] = "tcx_ingress_";
 
-bpf_tc_opts Opts(int prog_fd, uint32_t flags) {
-  bpf_tc_opts opts{};
-  opts.sz = sizeof(opts);
-  opts.handle = kTcHandle;
-  opts.priority = kTcPriority;
-  opts.prog_fd = prog_fd;
-  opts.flags = flags;
-  return opts;
-}
-
-bool Gone(int err) { return err == -ENOENT || err == -ENODEV || err == -EINVAL; }
+absl::Status FirstError(const absl::Status& a, const absl::Status& b) { return a.ok() ? b : a; }
 
 }  // namespace
 
-absl::Status TcAttachIngress(int ifindex, int prog_fd) {
-  bpf_tc_hook hook = Hook(ifindex, BPF_TC_INGRESS);
-  int err = bpf_tc_hook_create(&hook);
-  if (err && err != -EEXIST)
-    return absl::ErrnoToStatus(-err, absl::StrCat("clsact on ifindex ", ifindex));
-  bpf_tc_opts opts = Opts(prog_fd, BPF_TC_F_REPLACE);
-  err = bpf_tc_attach(&hook, &opts);
-  if (err) return absl::ErrnoToStatus(-err, absl::StrCat("tc attach on ifindex ", ifindex));
-  return absl::OkStatus();
+absl::StatusOr<TcAttachMode> ParseTcAttachMode(absl::string_view name) {
+  if (name == "auto" || name.empty()) return TcAttachMode::kAuto;
+  if (name == "tcx") return TcAttachMode::kTcx;
+  if (name == "cls_bpf") return TcAttachMode::kClsBpf;
+  return absl::InvalidArgumentError(
+      absl::StrCat("tc_attach: '", name, "' is not auto, tcx or cls_bpf"));
 }
 
-absl::Status TcDetachIngress(int ifindex, bool remove_clsact) {
-  bpf_tc_hook hook = Hook(ifindex, BPF_TC_INGRESS);
-  bpf_tc_opts opts = Opts(0, 0);
-  int err = bpf_tc_detach(&hook, &opts);
-  if (err && !Gone(err))
-    return absl::ErrnoToStatus(-err, absl::StrCat("tc detach on ifindex ", ifindex));
-  if (remove_clsact) {
-    hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
-    err = bpf_tc_hook_destroy(&hook);
-    if (err && !Gone(err))
-      return absl::ErrnoToStatus(-err, absl::StrCat("clsact removal on ifindex ", ifindex));
+absl::string_view TcAttachModeName(TcAttachMode mode) {
+  switch (mode) {
+    case TcAttachMode::kTcx:
+      return "tcx";
+    case TcAttachMode::kClsBpf:
+      return "cls_bpf";
+    case TcAttachMode::kAuto:
+      break;
   }
-  return absl::OkStatus();
+  return "auto";
 }
 
-absl::StatusOr<uint32_t> TcQueryIngress(int ifindex) {
-  bpf_tc_hook hook = Hook(ifindex, BPF_TC_INGRESS);
-  bpf_tc_opts opts = Opts(0, 0);
-  int err = bpf_tc_query(&hook, &opts);
-  if (err == -ENOENT || err == -EINVAL) return 0u;
-  if (err) return absl::ErrnoToStatus(-err, absl::StrCat("tc query on ifindex ", ifindex));
-  return opts.prog_id;
+absl::StatusOr<TcAttachMode> ResolveTcAttachMode(TcAttachMode wanted) {
+  if (wanted == TcAttachMode::kClsBpf) return wanted;
+  const bool tcx = KernelHasTcx();
+  if (wanted == TcAttachMode::kTcx && !tcx)
+    return absl::FailedPreconditionError(
+        "tc_attach=tcx: this kernel has no tcx links (Linux 6.6+); use auto or cls_bpf");
+  return tcx ? TcAttachMode::kTcx : TcAttachMode::kClsBpf;
+}
+
+absl::Status TcAttacher::Init(TcAttachMode wanted) {
+  auto mode = ResolveTcAttachMode(wanted);
+  if (!mode.ok()) return mode.status();
+  mode_ = *mode;
+  return MakePinDir(link_dir_);
+}
+
+std::string TcAttacher::LinkPath(int ifindex) const {
+  return absl::StrCat(link_dir_, "/", kLinkPrefix, ifindex);
+}
+
+absl::Status TcAttacher::Attach(int ifindex, int prog_fd) const {
+  // The new attachment first, then the old kind's: the interface is never without vnet.
+  switch (mode_) {
+    case TcAttachMode::kTcx:
+      if (auto st = TcxAttachIngress(ifindex, prog_fd, LinkPath(ifindex)); !st.ok()) return st;
+      return ClsBpfDetachIngress(ifindex);
+    case TcAttachMode::kClsBpf:
+      if (auto st = ClsBpfAttachIngress(ifindex, prog_fd); !st.ok()) return st;
+      return TcxDetach(LinkPath(ifindex));
+    case TcAttachMode::kAuto:
+      break;
+  }
+  return absl::FailedPreconditionError("TC attachment mode not resolved (no Init)");
+}
+
+absl::Status TcAttacher::Detach(int ifindex) const {
+  return FirstError(TcxDetach(LinkPath(ifindex)), ClsBpfDetachIngress(ifindex));
+}
+
+absl::Status TcAttacher::DetachAllLinks() const {
+  absl::Status result;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(link_dir_, ec)) {
+    if (absl::StartsWith(e.path().filename().string(), kLinkPrefix))
+      result = FirstError(result, TcxDetach(e.path().string()));
+  }
+  return result;
+}
+
+absl::StatusOr<uint32_t> TcAttacher::Query(int ifindex) const {
+  auto tcx = TcxQuery(LinkPath(ifindex));
+  if (!tcx.ok() || *tcx != 0) return tcx;
+  return ClsBpfQueryIngress(ifindex);
 }
 
 }  // namespace vnet

@@ -125,7 +125,8 @@ class DataplaneTest : public ::testing::Test {
   }
 
   uint32_t TcProg(const std::string& ifname) {
-    auto id = TcQueryIngress(static_cast<int>(if_nametoindex(ifname.c_str())));
+    auto id =
+        TcAttacher(pin_dir_ + "/links").Query(static_cast<int>(if_nametoindex(ifname.c_str())));
     EXPECT_TRUE(id.ok()) << id.status();
     return id.ok() ? *id : 0;
   }

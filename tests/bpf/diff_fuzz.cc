@@ -363,12 +363,12 @@ Verdict RefXdp(const World& w, const Bytes& f) {
 }
 
 Verdict RefUplinkTc(const World& w, const Bytes& f) {
-  Verdict ok{TC_ACT_OK};
+  Verdict ok{TC_ACT_UNSPEC};
   const WireFrame p = ParseWire(w, f);
   const Bytes dst = Slice(f, 0, 6), src = Slice(f, 6, 6);
   if (!p.ok || p.vlan == 0 || dst == w.uplink_mac || !w.HasMembers(p.vlan)) return ok;
   if (w.Fdb(p.vlan, src)) return Shot(VNET_DROP_LOCAL_SOURCE_MAC);
-  if (ReservedGroup(dst)) return Verdict{TC_ACT_OK, VNET_DROP_RESERVED_GROUP};
+  if (ReservedGroup(dst)) return Verdict{TC_ACT_UNSPEC, VNET_DROP_RESERVED_GROUP};
   const size_t len = f.size() - (p.tagged ? 4 : 0);  // the tag is popped for guests
   // Popping a tag also moves a following one into the skb's tag (QinQ: the guest gets the
   // inner tag, as behind an 802.1Q bridge); a truncated inner tag makes the pop fail.

@@ -202,9 +202,16 @@ class Env:
         r = self.t.run(None, ["tc", "filter", "show", "dev", ifname, "ingress"], check=False)
         return r.stdout.strip()
 
-    def clsact_present(self, ifname: str) -> bool:
-        r = self.t.run(None, ["tc", "qdisc", "show", "dev", ifname], check=False)
-        return "clsact" in r.stdout
+    def vnet_tc_programs(self, ifname: str) -> List[str]:
+        """Names of vnet's programs on the ingress of `ifname`, whichever way vnetd attached
+        them: a tcx link pinned under <pin_dir>/links (Linux 6.6+) or a cls_bpf filter."""
+        names = re.findall(r"\b(vnet_\w+)", self.tc_filters(ifname))
+        link = os.path.join(self.d.pin_dir, "links", f"tcx_ingress_{self.t.ifindex(ifname)}")
+        if os.path.exists(link):
+            info = self.bpftool(["link", "show", "pinned", link])
+            prog = self.bpftool(["prog", "show", "id", str(info["prog_id"])])
+            names.append(prog["name"])
+        return names
 
     # ---- invariants --------------------------------------------------------------------
     def assert_no_bridge(self) -> None:

@@ -22,7 +22,7 @@ def test(env: fe.Env) -> None:
     check(fp is not None and fp.startswith("bpf") and "5/128 contexts attached" in fp,
           "vnetd reports the bpf fast path with 5 contexts attached")
     for g in env.guests:
-        check("vnet_guest_tc" in env.tc_filters(g.host_if),
+        check("vnet_guest_tc" in env.vnet_tc_programs(g.host_if),
               f"guest program attached at {g.host_if} ingress")
 
     # Warm up neighbour caches (first packets may be resolved by ARP/ND).

@@ -2,8 +2,9 @@
 """fastpath.release: releasing a context stops its traffic and removes its traces; the other
 contexts keep working.
 
-b2 (VLAN 10) is released. Afterwards: b1 <-> b2 and b2 -> wire fail (both families); the
-clsact qdisc and its vnet_guest_tc filter are gone from b2's interface; b2's MAC is out of
+b2 (VLAN 10) is released. Afterwards: b1 <-> b2 and b2 -> wire fail (both families); vnet's
+guest program is gone from b2's interface (tcx link or cls_bpf filter) while an operator's
+filter put there before (classic BPF, prio 9) and one on the uplink stay; b2's MAC is out of
 vnet_fdb, its interface out of vnet_if_ctx, and it is no longer a member of VLAN 10 (a
 broadcast from b1 no longer reaches it); b1 <-> wire (VLAN 10) and a1 <-> a2 (VLAN 1) still
 answer every ping, counted by the fast path.
@@ -30,7 +31,13 @@ def test(env: fe.Env) -> None:
     for addr in (b2.ipv4, b2.ipv6):
         check(t.wait_ping(b1.ns, addr, 5), f"before: b1 reaches b2 {addr}")
     check(t.wait_ping(b2.ns, wire10[0], 5), "before: b2 reaches the wire (VLAN 10)")
-    check("vnet_guest_tc" in env.tc_filters(b2.host_if), "before: guest program on b2's port")
+    check("vnet_guest_tc" in env.vnet_tc_programs(b2.host_if),
+          "before: guest program on b2's port")
+    # An operator's filters (never matching) on b2's port and on the uplink.
+    for port in (b2.host_if, w.host_if):
+        t.run(None, ["tc", "qdisc", "add", "dev", port, "clsact"], check=False)  # may exist
+        t.run(None, ["tc", "filter", "add", "dev", port, "ingress", "prio", "9", "handle", "9",
+                     "bpf", "bytecode", "1,6 0 0 0,"])
     b2mac = bytes.fromhex(b2.mac.replace(":", ""))
     b2ifindex = t.ifindex(b2.host_if)
     fdb = env.bpftool(["map", "dump", "pinned", env.map_path("vnet_fdb")]) or []
@@ -41,10 +48,10 @@ def test(env: fe.Env) -> None:
     check(b2.host_if not in ids and len(ids) == 4, f"context list no longer has b2 ({ids})")
 
     # Traces gone.
-    filters = env.tc_filters(b2.host_if)
-    check("vnet" not in filters and "bpf" not in filters,
-          f"no BPF filter left on b2's port ingress ({filters!r})")
-    check(not env.clsact_present(b2.host_if), "no clsact qdisc left on b2's port")
+    check(env.vnet_tc_programs(b2.host_if) == [], "no vnet program left on b2's port ingress")
+    for port in (b2.host_if, w.host_if):
+        filters = env.tc_filters(port)
+        check("handle 0x9" in filters, f"the operator's filter on {port} stays ({filters!r})")
     fdb = env.bpftool(["map", "dump", "pinned", env.map_path("vnet_fdb")]) or []
     check(not any(b2mac in key_bytes(e) for e in fdb), "b2's MAC is out of vnet_fdb")
     ifctx = env.bpftool(["map", "dump", "pinned", env.map_path("vnet_if_ctx")]) or []

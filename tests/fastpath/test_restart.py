@@ -40,7 +40,7 @@ def test(env: fe.Env) -> None:
     before = snapshot(env)
     note(f"tables before: " + ", ".join(f"{m}: {len(v)} entries"
                                         for m, v in before["tables"].items()))
-    filters_before = {g.name: env.tc_filters(g.host_if) for g in env.guests}
+    filters_before = {g.name: env.vnet_tc_programs(g.host_if) for g in env.guests}
     stats_before = env.stats()
 
     pings = []
@@ -58,7 +58,7 @@ def test(env: fe.Env) -> None:
     check(all(p.poll() is None for _, p in pings), "the floods are still running")
     check(os.path.isdir(env.d.pin_dir) and env.dump_tables() == before["tables"],
           "while vnetd is dead: pins and tables are there, unchanged")
-    check(all("vnet_guest_tc" in env.tc_filters(g.host_if) for g in env.guests),
+    check(all("vnet_guest_tc" in env.vnet_tc_programs(g.host_if) for g in env.guests),
           "while vnetd is dead: guest programs stay attached")
     time.sleep(1.0)  # a second of forwarding with no daemon at all
     t0 = time.monotonic()
@@ -88,7 +88,7 @@ def test(env: fe.Env) -> None:
     check(after["map_ids"] == before["map_ids"],
           f"pinned maps reused, not recreated (ids {before['map_ids']} -> {after['map_ids']})")
     check(after["contexts"] == before["contexts"], "vnetctl context list -o json unchanged")
-    filters_after = {g.name: env.tc_filters(g.host_if) for g in env.guests}
+    filters_after = {g.name: env.vnet_tc_programs(g.host_if) for g in env.guests}
     same = filters_after == filters_before
     note(f"guest tc filters {'identical' if same else 'replaced'} after restart")
     check(all("vnet_guest_tc" in f for f in filters_after.values()),
