@@ -23,10 +23,11 @@ namespace gx = grpc::experimental;
 namespace pb = google::protobuf;
 
 constexpr size_t kMaxFieldEcho = 64;
+constexpr size_t kMaxMessageEcho = 256;
 
 // "uid 0" stays readable; anything with spaces or quotes is quoted.
-std::string Quote(absl::string_view value) {
-  std::string cut = Echo(value, kMaxFieldEcho);
+std::string Quote(absl::string_view value, size_t max = kMaxFieldEcho) {
+  std::string cut = Echo(value, max);
   if (!cut.empty() && cut.find_first_of(" \"\\=") == std::string::npos) return cut;
   std::string quoted = "\"";
   for (char c : cut) {
@@ -57,10 +58,16 @@ absl::string_view KeyName(absl::string_view method, const pb::FieldDescriptor& f
 void CollectKeys(absl::string_view method, const pb::Message& message, int depth,
                  std::vector<std::string>* out) {
   const pb::Reflection* reflection = message.GetReflection();
-  std::vector<const pb::FieldDescriptor*> fields;
-  reflection->ListFields(message, &fields);
-  for (const pb::FieldDescriptor* field : fields) {
+  const pb::Descriptor* type = message.GetDescriptor();
+  for (int i = 0; i < type->field_count(); ++i) {
+    const pb::FieldDescriptor* field = type->field(i);
     if (field->is_repeated()) continue;
+    // Unset fields are left out, but for ids, where 0 is a value (dom0, device 0).
+    const bool is_id = field->name() == "domain_id" || field->name() == "device_id";
+    if (!reflection->HasField(message, field) &&
+        (!is_id || field->real_containing_oneof() != nullptr)) {
+      continue;
+    }
     if (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
       if (depth < 3) CollectKeys(method, reflection->GetMessage(message, field), depth + 1, out);
       continue;
@@ -160,7 +167,7 @@ void AuditLog::Record(absl::string_view identity, absl::string_view method,
                                   " identity=", Quote(identity), " method=", method);
   if (!fields.empty()) absl::StrAppend(&line, " ", fields);
   absl::StrAppend(&line, " result=", static_cast<int>(result.error_code()));
-  if (!result.ok()) absl::StrAppend(&line, " message=", Quote(result.error_message()));
+  if (!result.ok()) absl::StrAppend(&line, " message=", Quote(result.error_message(), kMaxMessageEcho));
   if (line.size() > kMaxAuditLineBytes) line = Echo(line, kMaxAuditLineBytes);
   WriteLine(line);
 }

@@ -105,7 +105,7 @@ TEST(AuthTest, AuditKeyFields) {
   assign.mutable_context()->set_domain_id(5);
   assign.mutable_context()->set_interface_name("vif5.0");
   EXPECT_EQ(KeyFields("/vnet.v1.ContextService/AssignContext", assign),
-            "domain=5 interface=vif5.0");
+            "domain=5 device=0 interface=vif5.0");
   v1::SetUplinkRequest uplink;
   uplink.set_interface_name("eth1");
   EXPECT_EQ(KeyFields("/vnet.v1.DaemonService/SetUplink", uplink), "uplink=eth1");
