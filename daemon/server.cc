@@ -21,8 +21,8 @@
 #include "daemon/auth/role_gate.h"
 #include "daemon/auth/tls_identity.h"
 #include "daemon/core/context_registry.h"
-#include "daemon/core/log.h"
 #include "daemon/core/listen_policy.h"
+#include "daemon/core/log.h"
 #include "daemon/core/make_dirs.h"
 #include "daemon/core/uplink_policy.h"
 #include "daemon/dataplane/bpf_dataplane.h"
@@ -160,14 +160,13 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
       auto tls = auth::MutualTlsCredentials(config.tls());
       if (!tls.ok()) return tls.status();
       credentials = *tls;
-      gate = std::make_shared<auth::RoleGate>(auth::CallerFromCertificate,
-                                              self->audit_log_.get());
+      gate = std::make_shared<auth::RoleGate>(auth::CallerFromCertificate, self->audit_log_.get());
     } else {
       const auth::Role role =
           auth::ParseRole(config.tcp_insecure_role()).value_or(auth::Role::kReader);
       credentials = grpc::experimental::LocalServerCredentials(LOCAL_TCP);
-      gate = std::make_shared<auth::RoleGate>(
-          auth::FixedCaller({"loopback TCP without TLS", role}), self->audit_log_.get());
+      gate = std::make_shared<auth::RoleGate>(auth::FixedCaller({"loopback TCP without TLS", role}),
+                                              self->audit_log_.get());
       LogWarning("TCP %s without TLS: every local process is %s", config.tcp_address(),
                  auth::RoleName(role));
     }
@@ -246,7 +245,7 @@ absl::Status VnetServer::Shutdown() {
   stopped_ = true;
   watchdog_.reset();
   if (unix_listener_) unix_listener_->Stop();  // no new connections
-  xen_watcher_.reset();  // no registry update may start after this
+  xen_watcher_.reset();                        // no registry update may start after this
   metrics_server_.reset();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server_->Wait();

@@ -57,7 +57,7 @@ class VnetServer {
   metrics::RpcMetrics rpc_metrics_;
   std::unique_ptr<StatsServiceImpl> stats_service_;
   std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<auth::UnixListener> unix_listener_;  // hands connections to server_
+  std::unique_ptr<auth::UnixListener> unix_listener_;       // hands connections to server_
   std::unique_ptr<xen::XenstoreWatcher> xen_watcher_;       // null: not following xenstore
   std::unique_ptr<metrics::MetricsServer> metrics_server_;  // last: stops before what it reads
   std::unique_ptr<Watchdog> watchdog_;                      // probes server_; stopped first

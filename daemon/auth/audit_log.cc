@@ -112,8 +112,8 @@ class AuditInterceptor final : public gx::Interceptor {
     if (methods->QueryInterceptionHookPoint(gx::InterceptionHookPoints::POST_RECV_MESSAGE) &&
         methods->GetRecvMessage() != nullptr && fields_.empty()) {
       // The synchronous server hands the typed request, a protobuf message.
-      fields_ = KeyFields(info_->method(),
-                          *static_cast<const pb::Message*>(methods->GetRecvMessage()));
+      fields_ =
+          KeyFields(info_->method(), *static_cast<const pb::Message*>(methods->GetRecvMessage()));
     }
     if (methods->QueryInterceptionHookPoint(gx::InterceptionHookPoints::PRE_SEND_STATUS)) {
       log_->Record(IdentityOf(*info_->server_context()), info_->method(), fields_,
@@ -162,12 +162,13 @@ AuditLog::~AuditLog() {
 
 void AuditLog::Record(absl::string_view identity, absl::string_view method,
                       absl::string_view fields, const grpc::Status& result) {
-  std::string line = absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
-                                                   absl::UTCTimeZone()),
-                                  " identity=", Quote(identity), " method=", method);
+  std::string line =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
+                   " identity=", Quote(identity), " method=", method);
   if (!fields.empty()) absl::StrAppend(&line, " ", fields);
   absl::StrAppend(&line, " result=", static_cast<int>(result.error_code()));
-  if (!result.ok()) absl::StrAppend(&line, " message=", Quote(result.error_message(), kMaxMessageEcho));
+  if (!result.ok())
+    absl::StrAppend(&line, " message=", Quote(result.error_message(), kMaxMessageEcho));
   if (line.size() > kMaxAuditLineBytes) line = Echo(line, kMaxAuditLineBytes);
   WriteLine(line);
 }

@@ -4,16 +4,15 @@
 
 #include <grpcpp/support/server_interceptor.h>
 #include <grpcpp/support/status.h>
-
 #include <sys/types.h>
 
 #include <cstdio>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/message.h"
 

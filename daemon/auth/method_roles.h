@@ -3,9 +3,9 @@
 // so a new RPC cannot be served before someone decides who may call it.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "daemon/auth/role.h"
 
 namespace vnet::auth {

@@ -7,8 +7,8 @@
 
 #include <functional>
 #include <string>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "daemon/auth/audit_log.h"
 #include "daemon/auth/role.h"
@@ -33,8 +33,7 @@ grpc::Status Authorize(const Caller& caller, absl::string_view method);
 class RoleGate final : public grpc::AuthMetadataProcessor {
  public:
   // `audit` (not owned, may be null) records refused calls to audited methods.
-  RoleGate(IdentifyFn identify, AuditLog* audit)
-      : identify_(std::move(identify)), audit_(audit) {}
+  RoleGate(IdentifyFn identify, AuditLog* audit) : identify_(std::move(identify)), audit_(audit) {}
 
   bool IsBlocking() const override { return false; }
   grpc::Status Process(const InputMetadata& auth_metadata, grpc::AuthContext* context,

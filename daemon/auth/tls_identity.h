@@ -5,9 +5,9 @@
 #include <grpcpp/security/server_credentials.h>
 
 #include <memory>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "daemon/auth/role_gate.h"
 #include "vnet/v1/daemon.pb.h"
 

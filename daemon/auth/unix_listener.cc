@@ -99,7 +99,9 @@ UnixListener::~UnixListener() {
   unlink(path_.c_str());
 }
 
-void UnixListener::Start() { thread_ = std::thread([this] { AcceptLoop(); }); }
+void UnixListener::Start() {
+  thread_ = std::thread([this] { AcceptLoop(); });
+}
 
 void UnixListener::Stop() {
   if (!thread_.joinable()) return;

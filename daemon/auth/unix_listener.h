@@ -47,7 +47,7 @@ class UnixListener {
   const std::string path_;
   const UnixRoleGroups groups_;
   int listen_fd_;
-  int wake_fd_;  // eventfd: wakes the accept loop to stop
+  int wake_fd_;                        // eventfd: wakes the accept loop to stop
   std::map<std::string, Door> doors_;  // by UnixRole::because
   std::thread thread_;
 };

@@ -64,9 +64,8 @@ absl::StatusOr<UnixRoleGroups> ResolveRoleGroups(const v1::UnixSocketAccess& acc
 UnixRole RoleOfPeer(const PeerCredentials& peer, const UnixRoleGroups& groups) {
   if (peer.uid == 0) return {Role::kAdmin, "uid 0"};
   auto member = [&peer](const std::optional<gid_t>& gid) {
-    return gid.has_value() &&
-           (peer.gid == *gid ||
-            std::find(peer.groups.begin(), peer.groups.end(), *gid) != peer.groups.end());
+    return gid.has_value() && (peer.gid == *gid || std::find(peer.groups.begin(), peer.groups.end(),
+                                                             *gid) != peer.groups.end());
   };
   if (member(groups.admin)) return {Role::kAdmin, absl::StrCat("group ", *groups.admin)};
   if (member(groups.op)) return {Role::kOperator, absl::StrCat("group ", *groups.op)};

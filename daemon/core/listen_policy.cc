@@ -38,8 +38,9 @@ bool TlsConfigured(const v1::DaemonConfig& config) {
 absl::Status ValidateListenSecurity(const v1::DaemonConfig& config) {
   if (!config.tcp_insecure_role().empty() && config.tcp_insecure_role() != "reader" &&
       config.tcp_insecure_role() != "operator" && config.tcp_insecure_role() != "admin") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tcp_insecure_role: '", Echo(config.tcp_insecure_role()), "' is not reader, operator or admin"));
+    return absl::InvalidArgumentError(absl::StrCat("tcp_insecure_role: '",
+                                                   Echo(config.tcp_insecure_role()),
+                                                   "' is not reader, operator or admin"));
   }
   if (TlsConfigured(config)) {
     const v1::TlsConfig& tls = config.tls();

@@ -2,9 +2,8 @@
 // explicitly allows it and the address is loopback.
 #pragma once
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "vnet/v1/daemon.pb.h"
 
 namespace vnet {

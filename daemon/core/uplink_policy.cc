@@ -23,9 +23,9 @@ absl::Status CheckUplinkAllowed(const v1::DaemonConfig& config, absl::string_vie
   for (const std::string& pattern : config.allowed_uplinks()) {
     if (fnmatch(pattern.c_str(), name.c_str(), 0) == 0) return absl::OkStatus();
   }
-  return absl::PermissionDeniedError(
-      absl::StrCat("uplink ", Echo(interface_name), " is not allowed: allowed_uplinks is ",
-                   absl::StrJoin(config.allowed_uplinks(), ", ")));
+  return absl::PermissionDeniedError(absl::StrCat("uplink ", Echo(interface_name),
+                                                  " is not allowed: allowed_uplinks is ",
+                                                  absl::StrJoin(config.allowed_uplinks(), ", ")));
 }
 
 }  // namespace vnet

@@ -3,9 +3,8 @@
 // from attaching the fast path to the management NIC.
 #pragma once
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "vnet/v1/daemon.pb.h"
 
 namespace vnet {

@@ -1,7 +1,7 @@
-#include "daemon/core/uplink_policy.h"
 #include "daemon/service/daemon_service.h"
 
 #include "absl/time/clock.h"
+#include "daemon/core/uplink_policy.h"
 #include "daemon/service/grpc_status.h"
 #include "google/protobuf/util/time_util.h"
 

@@ -70,9 +70,18 @@ class AuthProcessTest : public ::testing::Test {
   void Issue(const std::string& name, const std::string& subject, const std::string& san) {
     Openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj",
              subject, "-keyout", dir_ / (name + ".key"), "-out", dir_ / (name + ".csr")});
-    std::vector<std::string> sign = {"x509", "-req", "-in", dir_ / (name + ".csr"), "-CA",
-                                     dir_ / "ca.pem", "-CAkey", dir_ / "ca.key",
-                                     "-CAcreateserial", "-days", "1", "-out",
+    std::vector<std::string> sign = {"x509",
+                                     "-req",
+                                     "-in",
+                                     dir_ / (name + ".csr"),
+                                     "-CA",
+                                     dir_ / "ca.pem",
+                                     "-CAkey",
+                                     dir_ / "ca.key",
+                                     "-CAcreateserial",
+                                     "-days",
+                                     "1",
+                                     "-out",
                                      dir_ / (name + ".pem")};
     if (!san.empty()) {
       std::ofstream(dir_ / (name + ".ext")) << san << "\n";
@@ -100,24 +109,27 @@ class AuthProcessTest : public ::testing::Test {
 
   std::unique_ptr<Process> StartTlsDaemon() {
     MakeCertificates();
-    return StartDaemon(absl::StrCat("tcp_address: \"", address_, "\"\ntls {\n  server_cert_file: \"",
-                                    dir_ / "server.pem", "\"\n  server_key_file: \"",
-                                    dir_ / "server.key", "\"\n  client_ca_file: \"",
-                                    dir_ / "ca.pem", "\"\n}\nallowed_uplinks: \"vnt-up*\"\n"),
-                       {});
+    return StartDaemon(
+        absl::StrCat("tcp_address: \"", address_, "\"\ntls {\n  server_cert_file: \"",
+                     dir_ / "server.pem", "\"\n  server_key_file: \"", dir_ / "server.key",
+                     "\"\n  client_ca_file: \"", dir_ / "ca.pem",
+                     "\"\n}\nallowed_uplinks: \"vnt-up*\"\n"),
+        {});
   }
 
   // vnetctl over mTLS with `role`'s certificate.
   RunResult As(const std::string& role, std::vector<std::string> args) {
-    args.insert(args.begin(), {VNETCTL_PATH, "--address", address_, "--timeout", "5", "--tls-ca",
-                               dir_ / "ca.pem", "--tls-cert", dir_ / (role + ".pem"),
-                               "--tls-key", dir_ / (role + ".key")});
+    args.insert(args.begin(),
+                {VNETCTL_PATH, "--address", address_, "--timeout", "5", "--tls-ca", dir_ / "ca.pem",
+                 "--tls-cert", dir_ / (role + ".pem"), "--tls-key", dir_ / (role + ".key")});
     return RunCommand(args);
   }
 
   static std::vector<std::string> Assign(int n) {
-    return {"context",     "assign", "--domain", absl::StrCat(n), "--device",
-            "0",           "--interface",        absl::StrCat("vif", n, ".0"),
+    return {"context",     "assign",
+            "--domain",    absl::StrCat(n),
+            "--device",    "0",
+            "--interface", absl::StrCat("vif", n, ".0"),
             "--mac",       absl::StrCat("00:16:3e:00:00:0", n)};
   }
 
@@ -153,8 +165,8 @@ TEST_F(AuthProcessTest, MutualTlsRolesFromCertificates) {
   EXPECT_THAT(not_allowed.err, HasSubstr("uplink eth0 is not allowed"));
 
   // No client certificate: the handshake fails, nothing is answered.
-  RunResult anonymous = RunCommand({VNETCTL_PATH, "--address", address_, "--timeout", "5",
-                                    "status"});
+  RunResult anonymous =
+      RunCommand({VNETCTL_PATH, "--address", address_, "--timeout", "5", "status"});
   EXPECT_EQ(anonymous.exit_code, 1);
   EXPECT_THAT(anonymous.out, Not(HasSubstr("vnetd")));
 
@@ -171,14 +183,13 @@ TEST_F(AuthProcessTest, MutualTlsRolesFromCertificates) {
 }
 
 TEST_F(AuthProcessTest, PlainTcpOnlyOnLoopbackAndOnlyWhenAllowed) {
-  RunResult refused = RunCommand({VNETD_PATH, "--unix_socket=" + socket(),
-                                  "--state_dir=" + (dir_ / "state"), "--fast_path=none",
-                                  "--metrics_address=off", "--tcp_address=0.0.0.0:0"});
+  RunResult refused =
+      RunCommand({VNETD_PATH, "--unix_socket=" + socket(), "--state_dir=" + (dir_ / "state"),
+                  "--fast_path=none", "--metrics_address=off", "--tcp_address=0.0.0.0:0"});
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_THAT(refused.err, HasSubstr("TCP without TLS is refused"));
-  refused = RunCommand({VNETD_PATH, "--unix_socket=" + socket(),
-                        "--state_dir=" + (dir_ / "state"), "--fast_path=none",
-                        "--metrics_address=off", "--tcp_address=0.0.0.0:0",
+  refused = RunCommand({VNETD_PATH, "--unix_socket=" + socket(), "--state_dir=" + (dir_ / "state"),
+                        "--fast_path=none", "--metrics_address=off", "--tcp_address=0.0.0.0:0",
                         "--tcp_insecure_loopback"});
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_THAT(refused.err, HasSubstr("loopback address only"));
@@ -198,10 +209,11 @@ TEST_F(AuthProcessTest, PlainTcpOnlyOnLoopbackAndOnlyWhenAllowed) {
 
 TEST_F(AuthProcessTest, UnixSocketRolesFromPeerCredentials) {
   // nobody's group may connect and read; its changes are refused.
-  auto daemon = StartDaemon(
-      "unix_access { reader_group: \"65534\" socket_group: \"65534\" }\n", {});
-  const std::vector<std::string> nobody = {"/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534",
-                                           "--clear-groups", VNETCTL_PATH, "--socket", socket()};
+  auto daemon =
+      StartDaemon("unix_access { reader_group: \"65534\" socket_group: \"65534\" }\n", {});
+  const std::vector<std::string> nobody = {"/usr/bin/setpriv", "--reuid",  "65534",
+                                           "--regid",          "65534",    "--clear-groups",
+                                           VNETCTL_PATH,       "--socket", socket()};
   ASSERT_EQ(RunCommand({VNETCTL_PATH, "--socket", socket(), "context", "assign", "--domain", "1",
                         "--device", "0", "--interface", "vif1.0", "--mac", "00:16:3e:00:00:01"})
                 .exit_code,

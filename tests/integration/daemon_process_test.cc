@@ -90,7 +90,7 @@ TEST_F(DaemonProcessTest, TableAndJsonOutput) {
 }
 
 TEST_F(DaemonProcessTest, ExitCodes) {
-  auto daemon = StartDaemon();
+  auto daemon = StartDaemon({"--allowed_uplinks=vethX"});
   ASSERT_EQ(AssignGuest(1).exit_code, 0);
   EXPECT_EQ(AssignGuest(1).exit_code, 0);  // idempotent
 

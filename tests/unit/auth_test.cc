@@ -23,7 +23,7 @@ TEST(AuthTest, RoleFromCertificateSubjectOu) {
   EXPECT_EQ(RoleFromSubject("CN=a,OU=admin"), Role::kAdmin);
   EXPECT_EQ(RoleFromSubject("CN=r, OU=reader"), Role::kReader);
   EXPECT_EQ(RoleFromSubject("CN=x,OU=sales"), Role::kNone);
-  EXPECT_EQ(RoleFromSubject("CN=OU\\=admin"), Role::kNone);        // escaped: part of the CN
+  EXPECT_EQ(RoleFromSubject("CN=OU\\=admin"), Role::kNone);            // escaped: part of the CN
   EXPECT_EQ(RoleFromSubject("CN=x,OU=reader,OU=admin"), Role::kNone);  // ambiguous
   EXPECT_EQ(RoleFromSubject(""), Role::kNone);
 }

@@ -1,5 +1,7 @@
 // Every method of every service vnetd serves has a role: a new RPC fails this test until
 // someone puts it in daemon/auth/method_roles.cc.
+#include "daemon/auth/method_roles.h"
+
 #include <dirent.h>
 #include <gtest/gtest.h>
 
@@ -8,7 +10,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "daemon/auth/method_roles.h"
 #include "google/protobuf/descriptor.h"
 #include "vnet/v1/buffer.grpc.pb.h"
 #include "vnet/v1/context.grpc.pb.h"
@@ -35,9 +36,9 @@ std::vector<std::string> ApiProtoFiles() {
 
 // A file's descriptors are registered only when its code is linked in: name one message of
 // each file here (a new .proto fails the test below until it is added).
-const pb::Descriptor* const kLinked[] = {
-    v1::Region::descriptor(), v1::Context::descriptor(), v1::DaemonConfig::descriptor(),
-    v1::GetContextStatsRequest::descriptor()};
+const pb::Descriptor* const kLinked[] = {v1::Region::descriptor(), v1::Context::descriptor(),
+                                         v1::DaemonConfig::descriptor(),
+                                         v1::GetContextStatsRequest::descriptor()};
 
 TEST(MethodRolesTest, EveryServedMethodHasARole) {
   ASSERT_EQ(std::size(kLinked), 4u);
