@@ -21,8 +21,8 @@ ABSL_FLAG(bool, tcp_insecure_loopback, false,
           "allow TCP without TLS on a loopback tcp_address (every local process then has "
           "tcp_insecure_role, default reader)");
 ABSL_FLAG(std::vector<std::string>, allowed_uplinks, {},
-          "interfaces (glob patterns, comma-separated) SetUplink and --uplink may name; "
-          "default: only the configured uplink");
+          "interfaces that SetUplink and the uplink flag may name: comma-separated glob "
+          "patterns (default: only the configured uplink)");
 ABSL_FLAG(std::string, state_dir, "", "where contexts are persisted (default /var/lib/vnet)");
 ABSL_FLAG(uint32_t, capacity, 0, "context pool size (default 128, at most 65535)");
 ABSL_FLAG(std::string, metrics_address, "",
