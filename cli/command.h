@@ -19,7 +19,9 @@ enum class OutputFormat { kTable, kJson };
 
 class Session {
  public:
-  Session(std::string target, OutputFormat format, int timeout_seconds);
+  // `credentials` null: plaintext (the Unix socket, or TCP on loopback).
+  Session(std::string target, OutputFormat format, int timeout_seconds,
+          std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
   std::shared_ptr<grpc::Channel> channel();
   // A ClientContext with the session's deadline.
@@ -36,6 +38,7 @@ class Session {
   std::string target_;
   OutputFormat format_;
   int timeout_seconds_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
   std::shared_ptr<grpc::Channel> channel_;
 };
 

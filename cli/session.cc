@@ -6,11 +6,15 @@
 
 namespace vnetctl {
 
-Session::Session(std::string target, OutputFormat format, int timeout_seconds)
-    : target_(std::move(target)), format_(format), timeout_seconds_(timeout_seconds) {}
+Session::Session(std::string target, OutputFormat format, int timeout_seconds,
+                 std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : target_(std::move(target)),
+      format_(format),
+      timeout_seconds_(timeout_seconds),
+      credentials_(credentials ? std::move(credentials) : grpc::InsecureChannelCredentials()) {}
 
 std::shared_ptr<grpc::Channel> Session::channel() {
-  if (!channel_) channel_ = grpc::CreateChannel(target_, grpc::InsecureChannelCredentials());
+  if (!channel_) channel_ = grpc::CreateChannel(target_, credentials_);
   return channel_;
 }
 

@@ -8,6 +8,7 @@
 #include "cli/command.h"
 #include "cli/region_command.h"
 #include "cli/stats_command.h"
+#include "cli/tls_files.h"
 
 namespace vnetctl {
 namespace {
@@ -19,7 +20,10 @@ std::vector<OptionSpec> GlobalOptions() {
           {"address", "HOST:PORT", "reach vnetd over TCP instead"},
           {"o", "FORMAT", "output: table (default) or json"},
           {"output", "FORMAT", "same as -o"},
-          {"timeout", "SECONDS", "deadline per call (default 10)"}};
+          {"timeout", "SECONDS", "deadline per call (default 10)"},
+          {"tls-ca", "FILE", "with --address: PEM CA that signed vnetd's certificate"},
+          {"tls-cert", "FILE", "with --address: this client's PEM certificate (mutual TLS)"},
+          {"tls-key", "FILE", "with --address: its PEM private key"}};
 }
 
 std::vector<Command> TopLevel() {
@@ -124,10 +128,19 @@ int Main(int argc, char** argv) {
     const char* env = std::getenv("VNET_SOCKET");
     target = "unix:" + parsed->Get("socket").value_or(env != nullptr ? env : kDefaultSocket);
   }
-  for (const char* global : {"socket", "address", "o", "output", "timeout"})
+  const TlsFiles tls{parsed->Get("tls-ca"), parsed->Get("tls-cert"), parsed->Get("tls-key")};
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (tls.any()) {
+    if (!parsed->Has("address")) return UsageError(path, "--tls-* options need --address");
+    std::string tls_error;
+    credentials = MutualTlsChannelCredentials(tls, &tls_error);
+    if (!credentials) return UsageError(path, tls_error);
+  }
+  for (const char* global :
+       {"socket", "address", "o", "output", "timeout", "tls-ca", "tls-cert", "tls-key"})
     parsed->options.erase(global);
   Session session(target, format_name == "json" ? OutputFormat::kJson : OutputFormat::kTable,
-                  timeout);
+                  timeout, credentials);
   return command->run(*parsed, session);
 }
 

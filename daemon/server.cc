@@ -18,9 +18,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "daemon/auth/role_gate.h"
+#include "daemon/auth/tls_identity.h"
 #include "daemon/core/context_registry.h"
+#include "daemon/core/listen_policy.h"
 #include "daemon/core/log.h"
 #include "daemon/core/make_dirs.h"
+#include "daemon/core/uplink_policy.h"
 #include "daemon/dataplane/bpf_dataplane.h"
 #include "daemon/metrics/context_collector.h"
 #include "daemon/metrics/daemon_collector.h"
@@ -115,7 +119,9 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
   if (auto s = self->registry_.Start(); !s.ok()) return s;
   // An uplink set through the API comes back, unless the config names one (that wins).
   if (config.uplink().empty() && !self->registry_.uplink().empty() && dataplane->attaches()) {
-    if (auto s = self->registry_.SetUplink(self->registry_.uplink()); !s.ok()) {
+    if (auto allowed = CheckUplinkAllowed(config, self->registry_.uplink()); !allowed.ok()) {
+      LogWarning("uplink from the state file not attached: %s", allowed.message());
+    } else if (auto s = self->registry_.SetUplink(self->registry_.uplink()); !s.ok()) {
       LogWarning("uplink %s: %s", self->registry_.uplink(), s.ToString());
     }
   }
@@ -129,17 +135,44 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxStreamsPerConnection);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, kMaxConnectionIdleMs);
   builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, kHandshakeTimeoutMs);
+  const std::string audit_path =
+      config.audit_log().empty() ? config.state_dir() + "/audit.log" : config.audit_log();
+  auto audit_log = auth::AuditLog::Open(audit_path);
+  if (!audit_log.ok()) return audit_log.status();
+  self->audit_log_ = *std::move(audit_log);
+  // The Unix socket: vnetd accepts, reads the caller's peer credentials and hands the
+  // connection to gRPC under the caller's role (daemon/auth/unix_listener.h).
   if (!config.unix_socket().empty()) {
     if (auto s = PrepareUnixSocket(config.unix_socket()); !s.ok()) return s;
+    auto listener = auth::UnixListener::Create(config.unix_socket(), config.unix_access(),
+                                               self->audit_log_.get(), &builder);
+    if (!listener.ok()) return listener.status();
+    self->unix_listener_ = *std::move(listener);
     self->listen_addresses_.push_back("unix:" + config.unix_socket());
   }
-  // Local sockets, and TCP only when configured: no credentials on the wire yet, so the
-  // TCP listener is for loopback or a management network.
-  if (!config.tcp_address().empty()) self->listen_addresses_.push_back(config.tcp_address());
-  std::vector<int> bound_ports(self->listen_addresses_.size(), 0);
-  for (size_t i = 0; i < self->listen_addresses_.size(); ++i) {
-    builder.AddListeningPort(self->listen_addresses_[i], grpc::InsecureServerCredentials(),
-                             &bound_ports[i]);
+  // TCP: mutual TLS, the role from the client certificate; or, explicitly allowed on
+  // loopback only (ValidateListenSecurity), no TLS and one role for every local process.
+  int tcp_port = 0;
+  if (!config.tcp_address().empty()) {
+    std::shared_ptr<grpc::ServerCredentials> credentials;
+    std::shared_ptr<auth::RoleGate> gate;
+    if (TlsConfigured(config)) {
+      auto tls = auth::MutualTlsCredentials(config.tls());
+      if (!tls.ok()) return tls.status();
+      credentials = *tls;
+      gate = std::make_shared<auth::RoleGate>(auth::CallerFromCertificate, self->audit_log_.get());
+    } else {
+      const auth::Role role =
+          auth::ParseRole(config.tcp_insecure_role()).value_or(auth::Role::kReader);
+      credentials = grpc::experimental::LocalServerCredentials(LOCAL_TCP);
+      gate = std::make_shared<auth::RoleGate>(auth::FixedCaller({"loopback TCP without TLS", role}),
+                                              self->audit_log_.get());
+      LogWarning("TCP %s without TLS: every local process is %s", config.tcp_address(),
+                 auth::RoleName(role));
+    }
+    credentials->SetAuthMetadataProcessor(gate);
+    builder.AddListeningPort(config.tcp_address(), credentials, &tcp_port);
+    self->listen_addresses_.push_back(config.tcp_address());
   }
   // Releases that bypass ContextService (none today) still drop the context's regions.
   ReleaseBuffersWithContexts(&self->registry_, &self->ledger_, absl::Seconds(2));
@@ -161,30 +194,22 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
     attach_state = metrics::DataplaneAttachState(dataplane, metrics::ViewOf(&self->registry_));
   }
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
-  // First, so the metrics see the status it corrects.
+  // First, so the metrics and the audit log see the status it corrects.
   creators.push_back(NewRequestErrorInterceptorFactory());
   creators.push_back(self->rpc_metrics_.NewInterceptorFactory());
+  creators.push_back(auth::NewAuditInterceptorFactory(self->audit_log_.get()));
   builder.experimental().SetInterceptorCreators(std::move(creators));
   self->stats_service_ =
       std::make_unique<StatsServiceImpl>(&self->registry_, self->counter_source_.get());
   builder.RegisterService(self->stats_service_.get());
 
-  // gRPC binds and listens in BuildAndStart; under a permissive umask the socket would be
-  // connectable by anyone until the chmod below. Created owner-only instead, then opened
-  // to the group. (umask is per process: nothing else creates files at this point.)
-  const mode_t old_umask = umask(0177);
   self->server_ = builder.BuildAndStart();
-  umask(old_umask);
   if (!self->server_) return absl::UnavailableError("gRPC server failed to start");
-  if (!config.unix_socket().empty() && chmod(config.unix_socket().c_str(), 0660) != 0) {
-    LogWarning("cannot chmod %s: %s", config.unix_socket(), std::strerror(errno));
-  }
   self->stopped_ = false;
-  for (size_t i = 0; i < self->listen_addresses_.size(); ++i) {
-    if (bound_ports[i] == 0) {
-      return absl::UnavailableError(absl::StrCat("cannot listen on ", self->listen_addresses_[i]));
-    }
+  if (!config.tcp_address().empty() && tcp_port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.tcp_address()));
   }
+  if (self->unix_listener_) self->unix_listener_->Start();
   if (!config.metrics_address().empty()) {
     const ledger::BufferLedger* ledger = &self->ledger_;
     auto metrics_server = metrics::MetricsServer::Start(
@@ -219,12 +244,13 @@ absl::Status VnetServer::Shutdown() {
   if (stopped_) return absl::OkStatus();
   stopped_ = true;
   watchdog_.reset();
-  xen_watcher_.reset();  // no registry update may start after this
+  if (unix_listener_) unix_listener_->Stop();  // no new connections
+  xen_watcher_.reset();                        // no registry update may start after this
   metrics_server_.reset();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server_->Wait();
   absl::Status saved = registry_.Persist();
-  if (!config_.unix_socket().empty()) unlink(config_.unix_socket().c_str());
+  unix_listener_.reset();  // removes the socket
   close(lock_fd_);
   lock_fd_ = -1;
   return saved;

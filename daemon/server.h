@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "daemon/auth/audit_log.h"
+#include "daemon/auth/unix_listener.h"
 #include "daemon/core/context_registry.h"
 #include "daemon/core/dataplane.h"
 #include "daemon/ledger/buffer_ledger.h"
@@ -47,6 +49,7 @@ class VnetServer {
   ContextRegistry registry_;
   ledger::BufferLedger ledger_;
   std::vector<std::string> listen_addresses_;
+  std::unique_ptr<auth::AuditLog> audit_log_;  // before server_: outlives the calls
   std::unique_ptr<ContextServiceImpl> context_service_;
   std::unique_ptr<BufferServiceImpl> buffer_service_;
   std::unique_ptr<DaemonServiceImpl> daemon_service_;
@@ -54,6 +57,7 @@ class VnetServer {
   metrics::RpcMetrics rpc_metrics_;
   std::unique_ptr<StatsServiceImpl> stats_service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<auth::UnixListener> unix_listener_;       // hands connections to server_
   std::unique_ptr<xen::XenstoreWatcher> xen_watcher_;       // null: not following xenstore
   std::unique_ptr<metrics::MetricsServer> metrics_server_;  // last: stops before what it reads
   std::unique_ptr<Watchdog> watchdog_;                      // probes server_; stopped first

@@ -1,6 +1,7 @@
 // vnetd: embedded defaults, then /etc/vnet/vnetd.conf (or --config), then flags.
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -13,6 +14,15 @@ ABSL_FLAG(std::string, config, "",
           "config file (protobuf text); default /etc/vnet/vnetd.conf if present");
 ABSL_FLAG(std::string, unix_socket, "", "Unix socket to listen on (default /run/vnet/vnetd.sock)");
 ABSL_FLAG(std::string, tcp_address, "", "also listen on this TCP address, e.g. 127.0.0.1:50051");
+ABSL_FLAG(std::string, tls_cert, "", "vnetd's PEM certificate for TCP (mutual TLS)");
+ABSL_FLAG(std::string, tls_key, "", "its PEM private key");
+ABSL_FLAG(std::string, tls_client_ca, "", "PEM CA that signs client certificates");
+ABSL_FLAG(bool, tcp_insecure_loopback, false,
+          "allow TCP without TLS on a loopback tcp_address (every local process then has "
+          "tcp_insecure_role, default reader)");
+ABSL_FLAG(std::vector<std::string>, allowed_uplinks, {},
+          "interfaces that SetUplink and the uplink flag may name: comma-separated glob "
+          "patterns (default: only the configured uplink)");
 ABSL_FLAG(std::string, state_dir, "", "where contexts are persisted (default /var/lib/vnet)");
 ABSL_FLAG(uint32_t, capacity, 0, "context pool size (default 128, at most 65535)");
 ABSL_FLAG(std::string, metrics_address, "",
@@ -53,6 +63,17 @@ int main(int argc, char** argv) {
   override_string(absl::GetFlag(FLAGS_unix_socket), config->mutable_unix_socket());
   override_string(absl::GetFlag(FLAGS_tcp_address), config->mutable_tcp_address());
   override_string(absl::GetFlag(FLAGS_state_dir), config->mutable_state_dir());
+  override_string(absl::GetFlag(FLAGS_tls_cert), config->mutable_tls()->mutable_server_cert_file());
+  override_string(absl::GetFlag(FLAGS_tls_key), config->mutable_tls()->mutable_server_key_file());
+  override_string(absl::GetFlag(FLAGS_tls_client_ca),
+                  config->mutable_tls()->mutable_client_ca_file());
+  if (absl::GetFlag(FLAGS_tcp_insecure_loopback)) config->set_tcp_insecure_loopback(true);
+  if (const auto allowed = absl::GetFlag(FLAGS_allowed_uplinks); !allowed.empty()) {
+    config->clear_allowed_uplinks();
+    for (const std::string& pattern : allowed) {
+      if (!pattern.empty()) config->add_allowed_uplinks(pattern);
+    }
+  }
   // "off" turns /metrics off (an empty flag value means "not given").
   const std::string metrics_address = absl::GetFlag(FLAGS_metrics_address);
   if (metrics_address == "off") {

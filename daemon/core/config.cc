@@ -6,6 +6,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/core/context_pool.h"
+#include "daemon/core/listen_policy.h"
+#include "daemon/core/uplink_policy.h"
 #include "google/protobuf/text_format.h"
 
 namespace vnet {
@@ -71,6 +73,12 @@ absl::Status ValidateConfig(const v1::DaemonConfig& config) {
   if (config.unix_socket().empty() && config.tcp_address().empty()) {
     return absl::InvalidArgumentError(
         "unix_socket and tcp_address are both empty: nothing to listen on");
+  }
+  if (auto s = ValidateListenSecurity(config); !s.ok()) return s;
+  if (!config.uplink().empty() && !config.allowed_uplinks().empty()) {
+    if (auto s = CheckUplinkAllowed(config, config.uplink()); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("uplink: ", s.message()));
+    }
   }
   return absl::OkStatus();
 }

@@ -1,6 +1,7 @@
 #include "daemon/service/daemon_service.h"
 
 #include "absl/time/clock.h"
+#include "daemon/core/uplink_policy.h"
 #include "daemon/service/grpc_status.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -31,6 +32,10 @@ grpc::Status DaemonServiceImpl::GetStatus(grpc::ServerContext*, const v1::GetSta
 
 grpc::Status DaemonServiceImpl::SetUplink(grpc::ServerContext* ctx, const v1::SetUplinkRequest* req,
                                           v1::Status* resp) {
+  // The allow-list comes first: an interface the config does not allow is never touched.
+  if (auto s = CheckUplinkAllowed(config_, req->interface_name()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   if (auto s = registry_->SetUplink(req->interface_name(), LimitsOf(ctx)); !s.ok()) {
     return ToGrpcStatus(s);
   }

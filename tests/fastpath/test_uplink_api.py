@@ -25,13 +25,14 @@ def fail(message):
 
 
 class Daemon:
-    def __init__(self, topo, build_dir):
+    def __init__(self, topo, build_dir, allowed_uplinks=()):
         self.topo = topo
         self.vnetd = os.path.join(build_dir, "daemon", "vnetd")
         self.vnetctl = os.path.join(build_dir, "cli", "vnetctl")
         self.dir = tempfile.mkdtemp(prefix="vnet-uplink-", dir=topo.tmpdir)
         self.flags = [f"--unix_socket={self.dir}/vnetd.sock", f"--state_dir={self.dir}/state",
-                      f"--bpf_pin_dir=/sys/fs/bpf/vnet-{topo.tag}"]
+                      f"--bpf_pin_dir=/sys/fs/bpf/vnet-{topo.tag}",
+                      f"--allowed_uplinks={','.join(allowed_uplinks)}"]
         self.proc = None
         topo.add_cleanup(self.teardown)
 
@@ -100,7 +101,9 @@ def main():
     with Topology(prefix="vu") as topo:
         wire = topo.add_wire()
         guest = topo.add_guest("g1", gro=True)
-        daemon = Daemon(topo, args.build_dir)
+        # The guest's interface is on the allow-list too, so the check that refuses a
+        # guest's interface as uplink is the one exercised below.
+        daemon = Daemon(topo, args.build_dir, allowed_uplinks=(wire.host_if, guest.host_if))
         daemon.start()
         r = daemon.ctl("context", "assign", "--domain", "1", "--device", "0", "--interface",
                        guest.host_if, "--mac", guest.mac, "--ip", guest.ipv4, "--ip", guest.ipv6)
@@ -116,6 +119,9 @@ def main():
         r = daemon.ctl("uplink", "set", guest.host_if)
         if r.returncode != 1 or "interface" not in r.stderr:
             fail(f"a guest's interface was accepted as uplink: rc={r.returncode} {r.stderr}")
+        r = daemon.ctl("uplink", "set", "lo")
+        if r.returncode != 1 or "not allowed" not in r.stderr:
+            fail(f"an interface off the allow-list was accepted: rc={r.returncode} {r.stderr}")
         r = daemon.ctl("uplink", "set", wire.host_if)
         if r.returncode != 0 or wire.host_if not in r.stdout:
             fail(f"uplink set: rc={r.returncode} {r.stdout} {r.stderr}")

@@ -90,7 +90,7 @@ TEST_F(DaemonProcessTest, TableAndJsonOutput) {
 }
 
 TEST_F(DaemonProcessTest, ExitCodes) {
-  auto daemon = StartDaemon();
+  auto daemon = StartDaemon({"--allowed_uplinks=vethX"});
   ASSERT_EQ(AssignGuest(1).exit_code, 0);
   EXPECT_EQ(AssignGuest(1).exit_code, 0);  // idempotent
 
@@ -211,7 +211,8 @@ int FreeTcpPort() {
 
 TEST_F(DaemonProcessTest, TcpOnlyWhenConfiguredAndFlagsOverrideConfig) {
   const std::string address = absl::StrCat("127.0.0.1:", FreeTcpPort());
-  auto daemon = StartDaemon({"--tcp_address=" + address, "--capacity=3"});
+  auto daemon =
+      StartDaemon({"--tcp_address=" + address, "--tcp_insecure_loopback", "--capacity=3"});
   RunResult status = RunCommand({VNETCTL_PATH, "--address", address, "status"});
   ASSERT_EQ(status.exit_code, 0) << status.err;
   EXPECT_THAT(status.out, HasSubstr("0 of 3 in use"));  // flag beat the config's 8

@@ -59,6 +59,8 @@ class GrpcServiceTest : public ::testing::Test {
     config_.set_unix_socket(dir_ / "vnetd.sock");
     config_.set_state_dir(state_dir.empty() ? dir_ / "state" : state_dir);
     config_.set_capacity(capacity);
+    // The uplink tests name interfaces of their own; the allow-list has its own tests.
+    if (config_.allowed_uplinks().empty()) config_.add_allowed_uplinks("*");
     auto server = VnetServer::Start(config_, &dataplane_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
