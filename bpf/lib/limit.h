@@ -41,9 +41,9 @@ static __always_inline void vnet_bucket_charge(struct vnet_bucket* b, __u64 cost
 }
 
 /* Takes `bits` from byte bucket `bits_kind` (VNET_BUCKET_TX or _RX) and one packet from
- * storm bucket `pkt_kind` (VNET_BUCKET_MAX: none) of context `ctx_id`, both or neither. Returns 0 when admitted,
- * else 1 + the kind of the bucket that refused. A global function: verified once, and the
- * lock is taken and released inside it. */
+ * storm bucket `pkt_kind` (VNET_BUCKET_MAX: none) of context `ctx_id`, both or neither.
+ * Returns 0 when admitted, else 1 + the kind of the bucket that refused. A global
+ * function: verified once, and the lock is taken and released inside it. */
 __attribute__((noinline)) int vnet_limit_admit(__u32 ctx_id, __u32 bits_kind, __u64 bits,
                                                __u32 pkt_kind) {
   struct vnet_limit* l;
