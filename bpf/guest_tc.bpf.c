@@ -10,6 +10,7 @@
 
 #include "lib/helpers.h"
 #include "lib/ipv6.h"
+#include "lib/limit.h"
 #include "lib/offload.h"
 #include "lib/parse.h"
 #include "lib/skb.h"
@@ -215,22 +216,34 @@ static __always_inline __u32 vnet_check_l3(struct __sk_buff* skb, __u32 id, cons
   return VNET_DROP_ETHERTYPE;
 }
 
-/* A super-packet needs TSO offered for its family; any other frame must fit the MTU. */
+/* A super-packet needs TSO offered for its family and transmit checksum offload (its
+ * checksums are partial by nature: segmentation completes them); any other frame must fit
+ * the MTU. Read from gso_size alone, so it holds on every kernel, 6.1 included. */
 static __always_inline __u32 vnet_check_tx_size(struct __sk_buff* skb, __u32 id,
                                                 const struct vnet_ctx_rec* rec) {
   __u32 tso = skb->protocol == bpf_htons(ETH_P_IPV6) ? VNET_CTX_F_TSO6 : VNET_CTX_F_TSO4;
+  __u32 need = tso | VNET_CTX_F_TX_CSUM;
   if (skb->gso_size == 0)
     return skb->len > rec->mtu + VNET_ETH_HLEN ? VNET_DROP_MTU : VNET_DROP_NONE;
-  if (!(rec->flags & tso)) return VNET_DROP_OFFLOAD;
+  if ((rec->flags & need) != need) return VNET_DROP_OFFLOAD;
   vnet_count_tx_gso(id, vnet_gso_segs(skb, vnet_tcp_hdr_len(skb)));
   return VNET_DROP_NONE;
+}
+
+/* The transmit limit and, for `storm` (VNET_BUCKET_MAX: none), the storm limit: a frame
+ * is charged by its wire length, once, whichever paths it then takes (guests, wire,
+ * fan-out). Returns the drop reason, VNET_DROP_NONE when admitted. */
+static __always_inline __u32 vnet_tx_admit(struct __sk_buff* skb, __u32 id, __u32 storm) {
+  __u32 hdr = skb->gso_size ? vnet_tcp_hdr_len(skb) : 0;
+  return vnet_limit_reason(
+      vnet_limit_admit(id, VNET_BUCKET_TX, vnet_wire_len(skb, hdr) * 8, storm));
 }
 
 SEC("tc")
 int vnet_guest_tc(struct __sk_buff* skb) {
   void *data, *end;
   struct ethhdr* eth;
-  struct vnet_ctx_rec* rec;
+  struct vnet_ctx_rec *rec, *to;
   __u32 ifindex = skb->ifindex;
   __u32 *idp, id, reason, target;
   __u8 mac[6], dst[6];
@@ -265,16 +278,20 @@ int vnet_guest_tc(struct __sk_buff* skb) {
   if (reason != VNET_DROP_NONE) return vnet_drop(id, VNET_DIR_TX, reason, TC_ACT_SHOT);
 
   if (vnet_is_multicast(dst)) {
+    reason = vnet_tx_admit(skb, id,
+                           vnet_is_broadcast(dst) ? VNET_BUCKET_BROADCAST : VNET_BUCKET_MULTICAST);
+    if (reason != VNET_DROP_NONE) return vnet_drop(id, VNET_DIR_TX, reason, TC_ACT_SHOT);
     /* Every other guest of the VLAN, then the wire; never the sender, never another VLAN. */
     vnet_skb_flood(skb, vlan, id);
     return vnet_to_uplink(skb, id, rec);
   }
   target = vnet_fdb_lookup(vlan, dst);
   if (target == id) return vnet_drop(id, VNET_DIR_TX, VNET_DROP_HAIRPIN, TC_ACT_SHOT);
-  {
-    struct vnet_ctx_rec* to = vnet_ctx_get(target);
-    if (to) return vnet_skb_deliver(skb, target, to);
-  }
+  to = vnet_ctx_get(target);
+  /* No local guest has that MAC: unknown unicast, to the wire. */
+  reason = vnet_tx_admit(skb, id, to ? VNET_BUCKET_MAX : VNET_BUCKET_UNKNOWN_UNICAST);
+  if (reason != VNET_DROP_NONE) return vnet_drop(id, VNET_DIR_TX, reason, TC_ACT_SHOT);
+  if (to) return vnet_skb_deliver(skb, target, to);
   return vnet_to_uplink(skb, id, rec);
 }
 

@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/helpers.h"
+#include "lib/limit.h"
 #include "lib/parse.h"
 
 /* Removes the 802.1Q tag in place: move the MACs forward 4 bytes, then trim the head. */
@@ -70,6 +71,7 @@ int vnet_uplink_xdp(struct xdp_md* ctx) {
 
   if (tagged && vnet_xdp_pop_vlan(ctx))
     return vnet_drop(id, VNET_DIR_RX, VNET_DROP_REDIRECT_FAILED, XDP_DROP);
+  if (!vnet_rx_admit(id, (__u64)(ctx->data_end - ctx->data))) return XDP_DROP;
   vnet_count_rx(id, (__u64)(ctx->data_end - ctx->data));
   vnet_trace_target(rec->ifindex, id, 0, 0);
   return bpf_redirect_map(&vnet_xdp_tx, id, 0);

@@ -28,7 +28,7 @@ uint32_t ToUint(const std::string& option, const std::string& text) {
 }
 
 // 100M, 1.5G, 64k: bits per second with a decimal suffix.
-uint64_t ToRate(const std::string& text) {
+uint64_t ToRate(const std::string& option, const std::string& text) {
   static const std::pair<char, double> kSuffixes[] = {
       {'k', 1e3}, {'m', 1e6}, {'g', 1e9}, {'t', 1e12}};
   std::string number = absl::AsciiStrToLower(text);
@@ -41,7 +41,7 @@ uint64_t ToRate(const std::string& text) {
   }
   double value = 0;
   if (!absl::SimpleAtod(number, &value) || value < 0) {
-    throw BadOption{absl::StrCat("--rate: '", text, "' is not a rate like 100M or 2.5G")};
+    throw BadOption{absl::StrCat("--", option, ": '", text, "' is not a rate like 100M or 2.5G")};
   }
   return static_cast<uint64_t>(value * scale);
 }
@@ -108,8 +108,13 @@ const std::vector<OptionSpec>& SpecOptions() {
       {"offloads", "LIST",
        "guest transmit tx-csum,tso4,tso6,sg; guest receive rx-csum,rx-sg,rx-tso4,rx-tso6 | all | "
        "none (default all)"},
-      {"rate", "BITS", "transmit limit in bit/s, suffix k/M/G (default unlimited)"},
-      {"burst", "BYTES", "burst allowance in bytes"},
+      {"rate", "BITS", "transmit limit in bit/s, suffix k/M/G; 0 unlimited (default)"},
+      {"burst", "BYTES", "transmit burst in bytes (default 50 ms of the rate, at least 128 KiB)"},
+      {"rx-rate", "BITS", "receive limit in bit/s, suffix k/M/G; 0 unlimited (default)"},
+      {"rx-burst", "BYTES", "receive burst in bytes (default 50 ms of the rate, at least 128 KiB)"},
+      {"storm-broadcast", "PPS", "broadcast frames per second the guest may send; 0 unlimited"},
+      {"storm-multicast", "PPS", "multicast frames per second the guest may send; 0 unlimited"},
+      {"storm-unknown-unicast", "PPS", "frames per second to MACs of no local guest; 0 unlimited"},
   };
   return *options;
 }
@@ -184,12 +189,36 @@ std::vector<std::string> ApplySpec(const ParsedArgs& args, v1::Context* ctx) {
     fields.emplace_back("offloads");
   }
   if (args.Has("rate") || args.Has("burst")) {
-    if (auto rate = args.Get("rate")) ctx->mutable_rate_limit()->set_bits_per_second(ToRate(*rate));
+    if (auto rate = args.Get("rate"))
+      ctx->mutable_rate_limit()->set_bits_per_second(ToRate("rate", *rate));
     if (auto burst = args.Get("burst")) {
       ctx->mutable_rate_limit()->set_burst_bytes(ToUint("burst", *burst));
     }
     fields.emplace_back("rate_limit");
   }
+  if (args.Has("rx-rate") || args.Has("rx-burst")) {
+    if (auto rate = args.Get("rx-rate"))
+      ctx->mutable_rx_rate_limit()->set_bits_per_second(ToRate("rx-rate", *rate));
+    if (auto burst = args.Get("rx-burst")) {
+      ctx->mutable_rx_rate_limit()->set_burst_bytes(ToUint("rx-burst", *burst));
+    }
+    fields.emplace_back("rx_rate_limit");
+  }
+  // Each kind its own mask path: an update of one kind leaves the others as they are.
+  v1::StormControl* storm = ctx->mutable_storm_control();
+  if (auto pps = args.Get("storm-broadcast")) {
+    storm->set_broadcast_pps(ToUint("storm-broadcast", *pps));
+    fields.emplace_back("storm_control.broadcast_pps");
+  }
+  if (auto pps = args.Get("storm-multicast")) {
+    storm->set_multicast_pps(ToUint("storm-multicast", *pps));
+    fields.emplace_back("storm_control.multicast_pps");
+  }
+  if (auto pps = args.Get("storm-unknown-unicast")) {
+    storm->set_unknown_unicast_pps(ToUint("storm-unknown-unicast", *pps));
+    fields.emplace_back("storm_control.unknown_unicast_pps");
+  }
+  if (storm->ByteSizeLong() == 0) ctx->clear_storm_control();
   return fields;
 }
 

@@ -92,4 +92,13 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } vnet_trace SEC(".maps");
 
+/* Rate limits and storm control: a context's token buckets under one lock (lib/limit.h). */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 129);
+  __type(key, __u32);
+  __type(value, struct vnet_limit);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnet_limit SEC(".maps");
+
 #endif /* VNET_BPF_MAPS_H_ */

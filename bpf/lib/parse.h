@@ -58,6 +58,10 @@ struct vnet_nd_msg {
 
 static __always_inline int vnet_is_multicast(const __u8* mac) { return mac[0] & 1; }
 
+static __always_inline int vnet_is_broadcast(const __u8* mac) {
+  return (mac[0] & mac[1] & mac[2] & mac[3] & mac[4] & mac[5]) == 0xff;
+}
+
 /* IEEE 802.1D reserved group addresses 01:80:c2:00:00:00-0f (STP, pause, slow protocols,
  * 802.1X, LLDP): link-local to the wire; a bridge never forwards them. */
 static __always_inline int vnet_is_reserved_group(const __u8* mac) {

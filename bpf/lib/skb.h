@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "helpers.h"
+#include "limit.h"
 #include "offload.h"
 
 /* Whether `rec` takes this packet as it is. A guest that lacks rx checksum or SG, or rx TSO
@@ -32,6 +33,8 @@ static __always_inline int vnet_skb_deliver(struct __sk_buff* skb, __u32 ctx_id,
   if (gso) hdr = vnet_tcp_hdr_len(skb);
   if (vnet_fit_mtu(skb, rec->mtu, hdr, &resized) != VNET_DROP_NONE)
     return vnet_drop(ctx_id, VNET_DIR_RX, VNET_DROP_MTU, TC_ACT_SHOT);
+  /* The receive limit, by what the guest's link carries (after any resegmentation). */
+  if (!vnet_rx_admit(ctx_id, vnet_wire_len(skb, hdr))) return TC_ACT_SHOT;
   as_is = vnet_takes_as_is(skb, flags);
   s = vnet_stats_of(ctx_id);
   if (s) {
@@ -55,8 +58,8 @@ static __always_inline int vnet_skb_deliver(struct __sk_buff* skb, __u32 ctx_id,
   return bpf_redirect(ifindex, 0);
 }
 
-/* Clones the frame to every active member of `vlan` except `except_id`. Bounded loop:
- * the member array is at most VNET_VLAN_MAX_MEMBERS long. */
+/* Clones the frame to every active member of `vlan` except `except_id`, each within its
+ * receive limit. Bounded loop: the member array is at most VNET_VLAN_MAX_MEMBERS long. */
 static __always_inline void vnet_skb_flood(struct __sk_buff* skb, __u32 vlan, __u32 except_id) {
   struct vnet_vlan_members* m = bpf_map_lookup_elem(&vnet_vlan, &vlan);
   __u32 i, count;
@@ -74,6 +77,7 @@ static __always_inline void vnet_skb_flood(struct __sk_buff* skb, __u32 vlan, __
       vnet_drop(id, VNET_DIR_RX, VNET_DROP_MTU, 0);
       continue;
     }
+    if (!vnet_rx_admit(id, skb->len)) continue;
     if (bpf_clone_redirect(skb, rec->ifindex, 0) == 0) {
       vnet_count_rx(id, skb->len);
       vnet_trace_clone(rec->ifindex);

@@ -16,9 +16,19 @@ using google::protobuf::util::FieldMaskUtil;
 using google::protobuf::util::MessageDifferencer;
 
 const std::set<std::string>& UpdatableFields() {
-  static const auto* fields = new std::set<std::string>{
-      "mac", "ipv4_addresses", "ipv6_addresses", "ipv6_link_local_addresses", "vlan",
-      "mtu", "offloads",       "rate_limit"};
+  static const auto* fields = new std::set<std::string>{"mac",
+                                                        "ipv4_addresses",
+                                                        "ipv6_addresses",
+                                                        "ipv6_link_local_addresses",
+                                                        "vlan",
+                                                        "mtu",
+                                                        "offloads",
+                                                        "rate_limit",
+                                                        "rx_rate_limit",
+                                                        "storm_control",
+                                                        "storm_control.broadcast_pps",
+                                                        "storm_control.multicast_pps",
+                                                        "storm_control.unknown_unicast_pps"};
   return *fields;
 }
 
@@ -189,7 +199,8 @@ absl::StatusOr<v1::Context> ContextPool::Update(const v1::ContextRef& ref, const
       return absl::InvalidArgumentError(
           absl::StrCat("update_mask: '", Echo(path),
                        "' cannot be changed (updatable: mac, ipv4_addresses, ipv6_addresses, "
-                       "ipv6_link_local_addresses, vlan, mtu, offloads, rate_limit)"));
+                       "ipv6_link_local_addresses, vlan, mtu, offloads, rate_limit, rx_rate_limit, "
+                       "storm_control)"));
     }
   }
   const v1::Context& current = contexts_.at(*id);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "daemon/core/echo.h"
 #include "daemon/core/net_address.h"
+#include "daemon/core/rate_limits.h"
 
 namespace vnet {
 namespace {
@@ -191,10 +192,9 @@ absl::Status NormalizeAndValidate(v1::Context& ctx) {
   if (ctx.mtu() < kMinMtu || ctx.mtu() > kMaxMtu) {
     return Invalid("mtu", absl::StrCat(ctx.mtu(), " is not in ", kMinMtu, "..", kMaxMtu));
   }
-  if (ctx.rate_limit().bits_per_second() == 0 && ctx.rate_limit().burst_bytes() != 0) {
-    return Invalid("rate_limit", "burst_bytes needs bits_per_second");
-  }
-  return absl::OkStatus();
+  if (auto s = ValidateRateLimit(ctx.rate_limit(), "rate_limit"); !s.ok()) return s;
+  if (auto s = ValidateRateLimit(ctx.rx_rate_limit(), "rx_rate_limit"); !s.ok()) return s;
+  return ValidateStormControl(ctx.storm_control());
 }
 
 }  // namespace vnet

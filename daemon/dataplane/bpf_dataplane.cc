@@ -165,6 +165,7 @@ absl::Status BpfDataplane::InitLocked() {
   fds.stats = bpf_map__fd(guest_->maps.vnet_stats);
   fds.config = bpf_map__fd(guest_->maps.vnet_config);
   fds.xdp_tx = bpf_map__fd(guest_->maps.vnet_xdp_tx);
+  fds.limit = bpf_map__fd(guest_->maps.vnet_limit);
   tables_ = std::make_unique<Tables>(fds, options_.capacity);
   RemoveOtherMapVersions(options_.pin_dir);
 
@@ -559,8 +560,9 @@ std::unique_ptr<Tables> BpfDataplane::PinnedTables(std::vector<int>& fds) const 
   m.stats = open("vnet_stats");
   m.config = open("vnet_config");
   m.xdp_tx = open("vnet_xdp_tx");
+  m.limit = open("vnet_limit");
   if (m.fdb < 0 || m.ctx < 0 || m.if_ctx < 0 || m.ip4 < 0 || m.ip6 < 0 || m.vlan < 0 ||
-      m.stats < 0 || m.config < 0 || m.xdp_tx < 0)
+      m.stats < 0 || m.config < 0 || m.xdp_tx < 0 || m.limit < 0)
     return nullptr;
   bpf_map_info info{};
   uint32_t len = sizeof(info);

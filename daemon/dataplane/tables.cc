@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "daemon/core/context_validation.h"
 #include "daemon/core/net_address.h"
+#include "daemon/core/rate_limits.h"
 
 namespace vnet {
 namespace {
@@ -24,6 +25,8 @@ static_assert(sizeof(vnet_ip4_key) == 8);
 static_assert(sizeof(vnet_ip6_key) == 20);
 static_assert(sizeof(vnet_config) == 20);
 static_assert(sizeof(vnet_ctx_stats) % 8 == 0, "per-CPU values are 8-byte aligned");
+static_assert(sizeof(vnet_bucket) == 40);
+static_assert(sizeof(vnet_limit) == 8 + 40 * VNET_BUCKET_MAX);
 static_assert(sizeof(vnet_vlan_members) == sizeof(__u32) * (1 + VNET_VLAN_MAX_MEMBERS));
 static_assert(VNET_VLAN_MAX_MEMBERS == kMaxContextsPerVlan, "the API refuses what the flood list cannot hold");
 
@@ -128,6 +131,7 @@ absl::StatusOr<ContextEntry> MakeContextEntry(const v1::Context& ctx, uint32_t i
   }
   if (e.ipv6.size() > VNET_MAX_ADDRS_PER_CTX)
     return absl::InvalidArgumentError("too many IPv6 addresses for the fast path");
+  e.limit = LimitsOf(ctx);
   return e;
 }
 
@@ -188,6 +192,33 @@ absl::Status Tables::ZeroStats(uint32_t id) {
   return absl::OkStatus();
 }
 
+// Writes the buckets' configuration. With `keep_credit`, a bucket whose configuration is
+// unchanged keeps its credit (a refresh must not hand out a fresh burst); others start full.
+absl::Status Tables::PutLimit(uint32_t id, const vnet_limit& limit, bool keep_credit) {
+  vnet_limit now{};
+  vnet_limit next = limit;
+  if (bpf_map_lookup_elem_flags(fds_.limit, &id, &now, BPF_F_LOCK) != 0)
+    return Errno(errno, "read vnet_limit");
+  for (int k = 0; k < VNET_BUCKET_MAX && keep_credit; ++k) {
+    const vnet_bucket &old = now.b[k], &want = limit.b[k];
+    if (old.rate == want.rate && old.cap == want.cap && old.fill_ns == want.fill_ns) {
+      next.b[k].credit = old.credit;
+      next.b[k].last_ns = old.last_ns;
+    }
+  }
+  if (bpf_map_update_elem(fds_.limit, &id, &next, BPF_F_LOCK) != 0)
+    return Errno(errno, "write vnet_limit");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<vnet_limit> Tables::ReadLimit(uint32_t id) const {
+  if (auto st = CheckId(id); !st.ok()) return st;
+  vnet_limit l{};
+  if (bpf_map_lookup_elem_flags(fds_.limit, &id, &l, BPF_F_LOCK) != 0)
+    return Errno(errno, "read vnet_limit");
+  return l;
+}
+
 absl::Status Tables::Put(const ContextEntry& e) {
   if (auto st = CheckId(e.id); !st.ok()) return st;
   auto old_or = Get(e.id);
@@ -205,6 +236,8 @@ absl::Status Tables::Put(const ContextEntry& e) {
   if (!was_active) {
     if (auto st = ZeroStats(e.id); !st.ok()) return st;
   }
+  // Limits before the record: a context is never active without its limits.
+  if (auto st = PutLimit(e.id, e.limit, was_active); !st.ok()) return st;
   if (bpf_map_update_elem(fds_.ctx, &e.id, &e.rec, BPF_ANY) != 0)
     return Errno(errno, "write vnet_ctx");
   if (bpf_map_update_elem(fds_.fdb, &key, &e.id, BPF_ANY) != 0)
@@ -268,6 +301,7 @@ absl::Status Tables::Remove(uint32_t id) {
   if (bpf_map_update_elem(fds_.ctx, &id, &zero, BPF_ANY) != 0)
     return Errno(errno, "write vnet_ctx");
   bpf_map_delete_elem(fds_.xdp_tx, &id);
+  if (auto st = PutLimit(id, vnet_limit{}, false); !st.ok()) return st;
   std::set<uint32_t> keep;
   for (uint32_t other = 1; other <= capacity_; ++other)
     if (other != id) keep.insert(other);
@@ -305,6 +339,7 @@ absl::Status Tables::SweepOrphans(const std::set<uint32_t>& keep) {
       vnet_ctx_rec zero{};
       bpf_map_update_elem(fds_.ctx, &id, &zero, BPF_ANY);
       bpf_map_delete_elem(fds_.xdp_tx, &id);
+      PutLimit(id, vnet_limit{}, false).IgnoreError();
     }
   }
   return absl::OkStatus();

@@ -27,6 +27,7 @@ struct MapFds {
   int stats = -1;
   int config = -1;
   int xdp_tx = -1;
+  int limit = -1;
 };
 
 // A context as the fast path holds it.
@@ -35,6 +36,7 @@ struct ContextEntry {
   vnet_ctx_rec rec{};
   std::vector<std::array<uint8_t, 4>> ipv4;
   std::vector<std::array<uint8_t, 16>> ipv6;  // with its link-locals (or the EUI-64 one)
+  vnet_limit limit{};                         // rate limits and storm control, full
 };
 
 // Builds the entry of `ctx` on device `ifindex`; `device_flags` are the VNET_CTX_F_PEER /
@@ -60,12 +62,15 @@ class Tables {
   absl::Status SetConfig(const vnet_config& cfg);
   absl::StatusOr<vnet_config> GetConfig() const;
   absl::StatusOr<ContextCounters> ReadCounters(uint32_t id) const;
+  // The token buckets of `id` as the fast path holds them now (read under their lock).
+  absl::StatusOr<vnet_limit> ReadLimit(uint32_t id) const;
 
  private:
   absl::Status CheckId(uint32_t id) const;
   absl::Status AddVlanMember(uint32_t vlan, uint32_t id);
   absl::Status RemoveVlanMember(uint32_t vlan, uint32_t id);
   absl::Status ZeroStats(uint32_t id);
+  absl::Status PutLimit(uint32_t id, const vnet_limit& limit, bool keep_credit);
 
   MapFds fds_;
   uint32_t capacity_;

@@ -661,6 +661,7 @@ void SetUpKernel(Kernel& k, World& w) {
   fds.stats = bpf_map__fd(k.guest->maps.vnet_stats);
   fds.config = bpf_map__fd(k.guest->maps.vnet_config);
   fds.xdp_tx = bpf_map__fd(k.guest->maps.vnet_xdp_tx);
+  fds.limit = bpf_map__fd(k.guest->maps.vnet_limit);
   k.trace_fd = bpf_map__fd(k.guest->maps.vnet_trace);
   k.tables = std::make_unique<Tables>(fds, 16);
   vnet_config cfg{};

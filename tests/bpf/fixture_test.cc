@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/core/context_validation.h"
 #include "daemon/dataplane/bpffs.h"
 #include "daemon/dataplane/object_prep.h"
 #include "daemon/dataplane/program_set.h"
@@ -39,7 +40,10 @@ enum class Prog { kXdp, kUplinkTc, kGuestTc };
 // Guests 4..7 (VLAN 40, namespace veths) differ in offloads and MTU: 4 smart, MTU 9000 (the
 // sender of the offload rows); 5 dumb (no offloads), 1500; 6 smart, 1500; 7 TSO for IPv4
 // only, 1500.
-enum class Port { kNone, kUplink, kG1, kG2, kG3, kG4, kG5, kG6, kG7, kG8, kG9 };
+// Guests 10..12 (VLAN 50, namespace veths) carry limits of a byte or a packet per second,
+// so a bucket, once drained, stays drained for the test: 10 a transmit limit, 11 a receive
+// limit, 12 storm control (one packet per second of each kind).
+enum class Port { kNone, kUplink, kG1, kG2, kG3, kG4, kG5, kG6, kG7, kG8, kG9, kG10, kG11, kG12 };
 
 const Bytes kMac1 = Mac("02:00:00:00:00:01");
 const Bytes kMac2 = Mac("02:00:00:00:00:02");
@@ -84,6 +88,11 @@ struct Row {
   };
   std::vector<Delta> deltas;  // offload counters that must move by exactly `by`
   int drop_dir = -1;          // direction of the counted drop; -1: the program's
+  // Runs of `prime_frame` (same program and port) before the row: drains a limit.
+  Bytes prime_frame;
+  uint32_t prime = 0;
+  uint32_t charged_ctx = 0;  // whose transmit bucket the row must take
+  uint64_t tx_charged = 0;   // that many bytes from
 };
 
 void PrintTo(const Row& row, std::ostream* os) { *os << row.name; }
@@ -373,6 +382,119 @@ Row Drop(std::string name, Prog prog, Port in, Bytes frame, int verdict, uint32_
   return Row{std::move(name), prog, in, std::move(frame), verdict, reason, count_ctx};
 }
 
+const Bytes kMac10 = Mac("02:00:00:00:00:10"), kMac11 = Mac("02:00:00:00:00:11");
+const Bytes kMac12 = Mac("02:00:00:00:00:12");
+const Bytes kIp10 = Ip4("198.18.5.10"), kIp11 = Ip4("198.18.5.11"), kIp12 = Ip4("198.18.5.12");
+
+// A UDP frame of exactly `size` bytes (the IP header's length field is not read).
+Bytes SizedUdp(const Bytes& dst_mac, const Bytes& src_mac, const Bytes& src, const Bytes& dst,
+               size_t size, uint16_t vlan = 0) {
+  Bytes f = Cat({Eth(dst_mac, src_mac, kIPv4, vlan), Ipv4Udp(src, dst, 40000, 5001)});
+  f.resize(size, 0);
+  return f;
+}
+
+Row Primed(Row r, Bytes prime_frame, uint32_t prime) {
+  r.prime_frame = std::move(prime_frame);
+  r.prime = prime;
+  return r;
+}
+
+// Rate limits and storm control. A bucket holds at least 128 KiB; 2400 frames of 60 bytes
+// or more (64 with a tag the uplink program pops) drain it below 64 bytes, so a 1020-byte
+// frame then cannot pass for minutes (the limits refill a byte per second).
+std::vector<Row> LimitRows() {
+  constexpr uint32_t kDrain = 2400;
+  const Bytes g10_tiny = SizedUdp(kMacWire, kMac10, kIp10, kIpWire, 64);
+  const Bytes g10_big = SizedUdp(kMacWire, kMac10, kIp10, kIpWire, 1024);
+  const Bytes wire_tiny = SizedUdp(kMac11, kMacWire, kIpWire, kIp11, 64, 50);
+  const Bytes wire_big = SizedUdp(kMac11, kMacWire, kIpWire, kIp11, 1024, 50);
+  const Bytes g12_to_g11_tiny = SizedUdp(kMac11, kMac12, kIp12, kIp11, 64);
+  const Bytes g12_to_g11_big = SizedUdp(kMac11, kMac12, kIp12, kIp11, 1024);
+  const Bytes g12_bcast = SizedUdp(kBcast, kMac12, kIp12, kIpBcast, 64);
+  const Bytes g12_mcast = SizedUdp(Mac("01:00:5e:00:00:fb"), kMac12, kIp12, Ip4("224.0.0.251"), 64);
+  const Bytes g12_unknown = SizedUdp(kMacUnknown, kMac12, kIp12, kIpOther, 64);
+  const Bytes g10_gso = Tcp4(kMac10, kMacWire, kIp10, kIpWire, 2 * 1448);
+  std::vector<Row> rows = {
+      {"LimitTxUnderBurstPassesToWire", Prog::kGuestTc, Port::kG10, g10_big, TC_ACT_REDIRECT,
+       VNET_DROP_NONE, 0, Port::kUplink, false, 50},
+      Primed({"LimitTxOverRateDroppedAndCounted", Prog::kGuestTc, Port::kG10, g10_big, TC_ACT_SHOT,
+              VNET_DROP_RATE_LIMIT, 10},
+             g10_tiny, kDrain),
+      // The receive decision is the sender's program's: from the wire and from a guest.
+      Primed({"LimitRxFromWireOverRateDroppedAndCounted", Prog::kUplinkTc, Port::kUplink, wire_big,
+              TC_ACT_SHOT, VNET_DROP_RATE_LIMIT, 11},
+             wire_tiny, kDrain),
+      Primed(RxDrop({"LimitRxFromGuestOverRateDroppedAndCounted", Prog::kGuestTc, Port::kG12,
+                     g12_to_g11_big, TC_ACT_SHOT, VNET_DROP_RATE_LIMIT, 11}),
+             g12_to_g11_tiny, kDrain),
+      // Fan-out skips the member over its receive limit, delivers to the others.
+      Primed({"LimitRxFanOutSkipsMemberOverRate",
+              Prog::kUplinkTc,
+              Port::kUplink,
+              SizedUdp(kBcast, kMacWire, kIpWire, kIpBcast, 1024, 50),
+              TC_ACT_OK,
+              VNET_DROP_RATE_LIMIT,
+              11,
+              Port::kNone,
+              false,
+              0,
+              {Port::kG10, Port::kG12}},
+             wire_tiny, kDrain),
+      {"StormFirstBroadcastPasses",
+       Prog::kGuestTc,
+       Port::kG12,
+       g12_bcast,
+       TC_ACT_REDIRECT,
+       VNET_DROP_NONE,
+       0,
+       Port::kUplink,
+       false,
+       50,
+       {Port::kG10, Port::kG11}},
+      Primed({"StormBroadcastOverPpsDroppedAndCounted", Prog::kGuestTc, Port::kG12, g12_bcast,
+              TC_ACT_SHOT, VNET_DROP_STORM_BROADCAST, 12},
+             g12_bcast, 2),
+      Primed({"StormMulticastOverPpsDroppedAndCounted", Prog::kGuestTc, Port::kG12, g12_mcast,
+              TC_ACT_SHOT, VNET_DROP_STORM_MULTICAST, 12},
+             g12_mcast, 2),
+      Primed({"StormUnknownUnicastOverPpsDroppedAndCounted", Prog::kGuestTc, Port::kG12,
+              g12_unknown, TC_ACT_SHOT, VNET_DROP_STORM_UNKNOWN_UNICAST, 12},
+             g12_unknown, 2),
+      // Storm control counts kinds apart: a drained broadcast bucket leaves unicast alone.
+      Primed({"StormBroadcastDrainedLeavesUnknownUnicastAlone", Prog::kGuestTc, Port::kG12,
+              g12_unknown, TC_ACT_REDIRECT, VNET_DROP_NONE, 0, Port::kUplink, false, 50},
+             g12_bcast, 2),
+  };
+  // A super-packet is charged as the segments it becomes: 2962 bytes, 2 segments of
+  // 1448 with 66 bytes of headers each = 3028 bytes on the wire.
+  Row gso{"LimitTxSuperPacketChargedByWireLength",
+          Prog::kGuestTc,
+          Port::kG10,
+          g10_gso,
+          TC_ACT_REDIRECT,
+          VNET_DROP_NONE,
+          0,
+          Port::kUplink,
+          false,
+          50};
+  gso.gso_size = 1448;
+  gso.charged_ctx = 10;
+  gso.tx_charged = 3028;
+  rows.push_back(gso);
+  // tx_checksum: a super-packet's checksums are partial; without it, it is not accepted.
+  Row no_csum{"GsoFromGuestWithTsoButNoTxChecksumDropped",
+              Prog::kGuestTc,
+              Port::kG12,
+              Tcp4(kMac12, kMac11, kIp12, kIp11, 2 * 1448),
+              TC_ACT_SHOT,
+              VNET_DROP_OFFLOAD,
+              12};
+  no_csum.gso_size = 1448;
+  rows.push_back(no_csum);
+  return rows;
+}
+
 // A G1 frame forwarded unchanged to G2 (same VLAN, a vif: bpf_redirect).
 Row ToG2(std::string name, Bytes frame) {
   Row r{std::move(name), Prog::kGuestTc, Port::kG1, frame,
@@ -589,6 +711,7 @@ struct Env {
   vnet_uplink_xdp* xdp = nullptr;
   std::unique_ptr<Tables> tables;
   std::map<Port, int> ifindex;
+  std::map<uint32_t, vnet_limit> limits;  // full buckets of the limited contexts
   bool ok = false;
 
   ~Env() {
@@ -647,6 +770,24 @@ v1::Context OneDirection(v1::Context c, bool transmit) {
   return c;
 }
 
+// Limits of a byte per second sent (tx) or received (rx), `pps` packets per second of each
+// storm kind; 0: none. Below the API's floor on purpose (Tables takes them as they are).
+v1::Context Limited(v1::Context c, int tx, int rx, uint64_t pps) {
+  if (tx) c.mutable_rate_limit()->set_bits_per_second(8);
+  if (rx) c.mutable_rx_rate_limit()->set_bits_per_second(8);
+  c.mutable_storm_control()->set_broadcast_pps(pps);
+  c.mutable_storm_control()->set_multicast_pps(pps);
+  c.mutable_storm_control()->set_unknown_unicast_pps(pps);
+  return c;
+}
+
+// Every offload but tx_checksum: it may not send partial checksums, so no super-packets.
+v1::Context NoTxChecksum(v1::Context c) {
+  *c.mutable_offloads() = AllOffloads();
+  c.mutable_offloads()->set_tx_checksum(false);
+  return c;
+}
+
 v1::Context NoTso6(v1::Context c) {
   v1::Offloads* o = c.mutable_offloads();
   o->set_tx_checksum(true);
@@ -671,7 +812,10 @@ void SetUpEnv(Env& e) {
                                                                      {Port::kG6, "g6"},
                                                                      {Port::kG7, "g7"},
                                                                      {Port::kG8, "g8"},
-                                                                     {Port::kG9, "g9"}}) {
+                                                                     {Port::kG9, "g9"},
+                                                                     {Port::kG10, "g10"},
+                                                                     {Port::kG11, "g11"},
+                                                                     {Port::kG12, "g12"}}) {
     const std::string host = e.net->AddPair(name);
     e.ifindex[port] = static_cast<int>(if_nametoindex(host.c_str()));
     ASSERT_NE(e.ifindex[port], 0) << host;
@@ -713,6 +857,7 @@ void SetUpEnv(Env& e) {
   fds.stats = bpf_map__fd(e.guest->maps.vnet_stats);
   fds.config = bpf_map__fd(e.guest->maps.vnet_config);
   fds.xdp_tx = bpf_map__fd(e.guest->maps.vnet_xdp_tx);
+  fds.limit = bpf_map__fd(e.guest->maps.vnet_limit);
   e.tables = std::make_unique<Tables>(fds, 128);
 
   vnet_config cfg{};
@@ -744,11 +889,22 @@ void SetUpEnv(Env& e) {
           Port::kG8, VNET_CTX_F_PEER},
         G{OneDirection(MakeContext(9, "02:00:00:00:00:09", 40, "198.18.4.9", "2001:db8:4::9"),
                        false),
-          Port::kG9, VNET_CTX_F_PEER}}) {
+          Port::kG9, VNET_CTX_F_PEER},
+        G{Limited(MakeContext(10, "02:00:00:00:00:10", 50, "198.18.5.10", "2001:db8:5::10"), 1, 0,
+                  0),
+          Port::kG10, VNET_CTX_F_PEER},
+        G{Limited(MakeContext(11, "02:00:00:00:00:11", 50, "198.18.5.11", "2001:db8:5::11"), 0, 1,
+                  0),
+          Port::kG11, VNET_CTX_F_PEER},
+        G{NoTxChecksum(Limited(
+              MakeContext(12, "02:00:00:00:00:12", 50, "198.18.5.12", "2001:db8:5::12"), 0, 0, 1)),
+          Port::kG12, VNET_CTX_F_PEER}}) {
     auto entry = MakeContextEntry(g.ctx, static_cast<uint32_t>(e.ifindex[g.port]), g.flags);
     ASSERT_TRUE(entry.ok()) << entry.status();
     absl::Status st = e.tables->Put(*entry);
     ASSERT_TRUE(st.ok()) << st;
+    if (g.ctx.has_rate_limit() || g.ctx.has_rx_rate_limit() || g.ctx.has_storm_control())
+      e.limits[entry->id] = entry->limit;
   }
   e.ok = true;
 }
@@ -768,6 +924,12 @@ class FixtureTest : public ::testing::TestWithParam<Row> {
       SetUpEnv(*env);
     }
     ASSERT_TRUE(env->ok) << "fixture environment failed";
+    // Every row starts on full buckets, whatever rows ran before it in this process.
+    for (const auto& [id, limit] : env->limits) {
+      ASSERT_EQ(
+          bpf_map_update_elem(bpf_map__fd(env->guest->maps.vnet_limit), &id, &limit, BPF_F_LOCK),
+          0);
+    }
   }
 };
 
@@ -787,8 +949,33 @@ TEST_P(FixtureTest, Verdict) {
   const Row& row = GetParam();
   uint32_t dir = row.prog == Prog::kGuestTc ? VNET_DIR_TX : VNET_DIR_RX;
   if (row.drop_dir >= 0) dir = static_cast<uint32_t>(row.drop_dir);
+  // One run per frame: the programs rewrite the frame (a VLAN pushed or popped), and a
+  // repeated run would see the rewritten one.
+  for (uint32_t i = 0; i < row.prime; ++i) {
+    Bytes prime = row.prime_frame, sink(prime.size() + 256);
+    __sk_buff pskb{};
+    pskb.ifindex = static_cast<uint32_t>(env->ifindex[row.in]);
+    bpf_test_run_opts p{};
+    p.sz = sizeof(p);
+    p.data_in = prime.data();
+    p.data_size_in = static_cast<uint32_t>(prime.size());
+    p.data_out = sink.data();
+    p.data_size_out = static_cast<uint32_t>(sink.size());
+    p.repeat = 1;
+    if (row.prog != Prog::kXdp) {
+      p.ctx_in = &pskb;
+      p.ctx_size_in = sizeof(pskb);
+    }
+    ASSERT_EQ(bpf_prog_test_run_opts(ProgFd(row.prog), &p), 0) << strerror(errno);
+  }
   auto before = env->tables->ReadCounters(row.count_ctx);
   ASSERT_TRUE(before.ok()) << before.status();
+  vnet_limit limit_before{};
+  if (row.tx_charged) {
+    auto l = env->tables->ReadLimit(row.charged_ctx);
+    ASSERT_TRUE(l.ok()) << l.status();
+    limit_before = *l;
+  }
 
   Bytes frame = row.frame;
   Bytes out(frame.size() + 256);
@@ -840,6 +1027,14 @@ TEST_P(FixtureTest, Verdict) {
     EXPECT_EQ((*c).*d.field - counters_before[d.ctx].*d.field, d.by)
         << "offload counter of context " << d.ctx;
   }
+  if (row.tx_charged) {
+    // Credit is in bit-nanoseconds; it refills at 8 per ns meanwhile, under a byte a second.
+    auto l = env->tables->ReadLimit(row.charged_ctx);
+    ASSERT_TRUE(l.ok()) << l.status();
+    const uint64_t used = limit_before.b[VNET_BUCKET_TX].credit - l->b[VNET_BUCKET_TX].credit;
+    const uint64_t per_byte = 8 * VNET_LIMIT_NS;
+    EXPECT_EQ((used + per_byte - 1) / per_byte, row.tx_charged) << "bytes charged";
+  }
   auto after = env->tables->ReadCounters(row.count_ctx);
   ASSERT_TRUE(after.ok()) << after.status();
   if (row.reason != VNET_DROP_NONE) {
@@ -869,6 +1064,8 @@ TEST_P(FixtureTest, Verdict) {
 INSTANTIATE_TEST_SUITE_P(OffloadRows, FixtureTest, ::testing::ValuesIn(OffloadRows()),
                          [](const ::testing::TestParamInfo<Row>& info) { return info.param.name; });
 INSTANTIATE_TEST_SUITE_P(GuardRows, FixtureTest, ::testing::ValuesIn(GuardRows()),
+                         [](const ::testing::TestParamInfo<Row>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(LimitRows, FixtureTest, ::testing::ValuesIn(LimitRows()),
                          [](const ::testing::TestParamInfo<Row>& info) { return info.param.name; });
 INSTANTIATE_TEST_SUITE_P(Rows, FixtureTest, ::testing::ValuesIn(Rows()),
                          [](const ::testing::TestParamInfo<Row>& info) { return info.param.name; });

@@ -48,7 +48,8 @@ DROP_REASONS = ["none", "malformed", "no_context", "unknown_unicast", "spoof_mac
                 "spoof_ipv6", "spoof_arp", "spoof_nd", "dhcp_server", "router_advert",
                 "tagged_from_guest", "ethertype", "no_uplink", "redirect_failed", "hairpin",
                 "mtu", "offload", "ext_header", "nd_fragment", "reserved_group",
-                "local_source_mac"]
+                "local_source_mac", "rate_limit", "storm_broadcast", "storm_multicast",
+                "storm_unknown_unicast"]
 DIR_RX, DIR_TX = 0, 1
 # struct vnet_ctx_stats after the drops, in order (offload counters).
 OFFLOAD_COUNTERS = ["tx_gso_packets", "tx_gso_segments", "rx_gso_packets", "rx_gso_segments",

@@ -6,13 +6,14 @@
 #ifndef VNET_ABI_H_
 #define VNET_ABI_H_
 
+#include <linux/bpf.h> /* struct bpf_spin_lock */
 #include <linux/types.h>
 
 /* Version of the map layouts and meanings below. vnetd pins its maps under maps-v<N>/, so a
  * vnetd never reuses maps whose layout or meaning changed (it starts on new ones and
  * re-attaches every context); bump it with any change to a map's key, value or flags.
- * 1 was the unversioned maps/ directory. */
-#define VNET_ABI_VERSION 2
+ * 1 was the unversioned maps/ directory; 3 added vnet_limit and drop reasons 22..25. */
+#define VNET_ABI_VERSION 3
 
 /* Per-VLAN member array bound: the broadcast fan-out loop runs at most this many times. */
 #define VNET_VLAN_MAX_MEMBERS 256
@@ -59,7 +60,12 @@ enum vnet_drop_reason {
   VNET_DROP_ND_FRAGMENT = 19,       /* ND message inside a fragment header (RFC 6980) */
   VNET_DROP_RESERVED_GROUP = 20,    /* wire frame to an IEEE 802.1D reserved group address */
   VNET_DROP_LOCAL_SOURCE_MAC = 21,  /* wire frame with a local guest's source MAC */
-  VNET_DROP_MAX = 22,
+  /* Rate limits and storm control (lib/limit.h). */
+  VNET_DROP_RATE_LIMIT = 22,            /* over the context's rate limit (TX: sent; RX: received) */
+  VNET_DROP_STORM_BROADCAST = 23,       /* over its broadcast packets per second */
+  VNET_DROP_STORM_MULTICAST = 24,       /* over its multicast packets per second */
+  VNET_DROP_STORM_UNKNOWN_UNICAST = 25, /* over its unknown-unicast packets per second */
+  VNET_DROP_MAX = 26,
 };
 
 /* Traffic direction of a drop, seen from the guest: RX toward it, TX from it. */
@@ -124,6 +130,34 @@ struct vnet_ctx_stats {
   __u64 rx_csum_completed; /* partial checksums the kernel completed (guest lacks rx csum) */
 };
 
+/* vnet_limit: array indexed by context id. Token buckets, one lock per context so a
+ * decision that takes from two buckets (bytes and a storm kind) is atomic on every CPU.
+ * Credit is kept in units x 1e9 (bit-nanoseconds for the byte buckets, packet-nanoseconds
+ * for the storm buckets): a refill is elapsed_ns x rate, exact, without a division. The
+ * daemon writes rate, cap and fill_ns (BPF_F_LOCK) with credit = cap; the programs own
+ * credit and last_ns. Over any interval t a bucket passes at most rate x t + cap. */
+enum vnet_bucket_kind {
+  VNET_BUCKET_TX = 0,              /* bits the guest sends (GSO counted by wire length) */
+  VNET_BUCKET_RX = 1,              /* bits delivered to the guest */
+  VNET_BUCKET_BROADCAST = 2,       /* packets the guest sends to ff:ff:ff:ff:ff:ff */
+  VNET_BUCKET_MULTICAST = 3,       /* packets the guest sends to other group addresses */
+  VNET_BUCKET_UNKNOWN_UNICAST = 4, /* packets the guest sends to MACs of no local guest */
+  VNET_BUCKET_MAX = 5,             /* also "no bucket" */
+};
+#define VNET_LIMIT_NS 1000000000ull /* credit units per bit or packet */
+struct vnet_bucket {
+  __u64 rate;    /* bits or packets per second; 0: unlimited */
+  __u64 cap;     /* most credit held (the burst), units x 1e9 */
+  __u64 fill_ns; /* cap / rate + 1: after this long idle the bucket is full */
+  __u64 credit;  /* units x 1e9 */
+  __u64 last_ns; /* bpf_ktime_get_ns() of the last refill */
+};
+struct vnet_limit {
+  struct bpf_spin_lock lock;
+  __u32 pad;
+  struct vnet_bucket b[VNET_BUCKET_MAX];
+};
+
 /* vnet_trace: the last verdict, written only when a program is loaded with tracing on
  * (tests), so fixtures can check redirect targets that the test run cannot show. */
 struct vnet_trace {
@@ -185,6 +219,14 @@ static inline const char* vnet_drop_reason_name(unsigned int reason) {
       return "reserved_group";
     case VNET_DROP_LOCAL_SOURCE_MAC:
       return "local_source_mac";
+    case VNET_DROP_RATE_LIMIT:
+      return "rate_limit";
+    case VNET_DROP_STORM_BROADCAST:
+      return "storm_broadcast";
+    case VNET_DROP_STORM_MULTICAST:
+      return "storm_multicast";
+    case VNET_DROP_STORM_UNKNOWN_UNICAST:
+      return "storm_unknown_unicast";
     default:
       return "unknown";
   }

@@ -1,0 +1,34 @@
+// Rate limits and storm control: the API's bounds and how a context's limits become the
+// fast path's token buckets (struct vnet_limit in vnet/abi.h). Pure arithmetic.
+#pragma once
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "vnet/abi.h"
+#include "vnet/v1/context.pb.h"
+
+namespace vnet {
+
+inline constexpr uint64_t kMinRateBitsPerSecond = 1000;
+inline constexpr uint64_t kMaxRateBitsPerSecond = 400'000'000'000;  // 400 Gbit/s
+inline constexpr uint64_t kMaxBurstBytes = 256ull << 20;
+// Xen's netback lets at least 128 KiB through per credit interval, so that one full
+// super-packet always fits; so do we.
+inline constexpr uint64_t kMinBucketBytes = 128ull << 10;
+// burst_bytes 0: this much of the rate, Xen's default credit interval.
+inline constexpr uint64_t kDefaultBurstMs = 50;
+inline constexpr uint64_t kMaxStormPps = 100'000'000;
+
+// INVALID_ARGUMENT naming the field (`field`.bits_per_second, ...) when out of bounds.
+absl::Status ValidateRateLimit(const v1::RateLimit& limit, const char* field);
+absl::Status ValidateStormControl(const v1::StormControl& storm);
+
+// The bucket of a byte limit (rate in bits, cap in bit-nanoseconds); zero when unlimited.
+vnet_bucket ByteBucket(const v1::RateLimit& limit);
+// The bucket of a packets-per-second limit; zero when unlimited.
+vnet_bucket PacketBucket(uint64_t pps);
+// Every bucket of `ctx`, full.
+vnet_limit LimitsOf(const v1::Context& ctx);
+
+}  // namespace vnet
