@@ -226,8 +226,7 @@ static __always_inline __u32 vnet_check_tx_size(struct __sk_buff* skb, __u32 id,
   return VNET_DROP_NONE;
 }
 
-SEC("tc")
-int vnet_guest_tc(struct __sk_buff* skb) {
+static __always_inline int vnet_guest_tc_verdict(struct __sk_buff* skb) {
   void *data, *end;
   struct ethhdr* eth;
   struct vnet_ctx_rec* rec;
@@ -276,6 +275,16 @@ int vnet_guest_tc(struct __sk_buff* skb) {
     if (to) return vnet_skb_deliver(skb, target, to);
   }
   return vnet_to_uplink(skb, id, rec);
+}
+
+/* The verdict, then the drop event of a frame it dropped (only while someone watches). */
+SEC("tc")
+int vnet_guest_tc(struct __sk_buff* skb) {
+  int verdict;
+  vnet_monitor_begin();
+  verdict = vnet_guest_tc_verdict(skb);
+  vnet_monitor_emit_skb(skb);
+  return verdict;
 }
 
 char LICENSE[] SEC("license") = "GPL";

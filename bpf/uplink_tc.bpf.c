@@ -14,8 +14,7 @@
 #include "lib/parse.h"
 #include "lib/skb.h"
 
-SEC("tc")
-int vnet_uplink_tc(struct __sk_buff* skb) {
+static __always_inline int vnet_uplink_tc_verdict(struct __sk_buff* skb) {
   void *data, *end;
   struct ethhdr* eth;
   struct vnet_config* cfg;
@@ -77,6 +76,16 @@ int vnet_uplink_tc(struct __sk_buff* skb) {
   if (tagged && bpf_skb_vlan_pop(skb))
     return vnet_drop(id, VNET_DIR_RX, VNET_DROP_REDIRECT_FAILED, TC_ACT_SHOT);
   return vnet_skb_deliver(skb, id, rec);
+}
+
+/* The verdict, then the drop event of a frame it dropped (only while someone watches). */
+SEC("tc")
+int vnet_uplink_tc(struct __sk_buff* skb) {
+  int verdict;
+  vnet_monitor_begin();
+  verdict = vnet_uplink_tc_verdict(skb);
+  vnet_monitor_emit_skb(skb);
+  return verdict;
 }
 
 char LICENSE[] SEC("license") = "GPL";
