@@ -66,6 +66,9 @@ class BpfDataplane final : public Dataplane {
   absl::StatusOr<v1::Offloads> EffectiveOffloads(uint32_t ctx_id) const override;
   // "native", "skb" or "none": how the uplink XDP program runs.
   std::string XdpMode() const override;
+  int DropEventRingFd() const override;
+  absl::Status SetDropEvents(bool on, uint32_t per_second) override;
+  absl::StatusOr<DropEventCounters> ReadDropEventCounters() const override;
   // Detaches every program vnet attached (guest filters, uplink TC and XDP) and removes
   // every pin under pin_dir. Works without Init (or after a failed one) from the pins.
   absl::Status RemoveAll();
