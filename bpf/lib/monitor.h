@@ -81,16 +81,18 @@ static __always_inline struct vnet_drop_note* vnet_monitor_take(void) {
   return note;
 }
 
-/* From vnet_drop(): the last drop of a run is the one reported. */
-static __always_inline void vnet_monitor_note(__u32 ctx_id, __u32 dir, __u32 reason) {
+/* From vnet_drop(): the last drop of a run is the one reported. A global (noinline)
+ * function: the verifier checks it once, not again at each of the many drop sites. */
+__attribute__((noinline)) int vnet_monitor_note(__u32 ctx_id, __u32 dir, __u32 reason) {
   __u32 zero = 0;
   struct vnet_drop_note* note;
-  if (!vnet_monitor_on()) return;
+  if (!vnet_monitor_on()) return 0;
   note = bpf_map_lookup_elem(&vnet_drop_notes, &zero);
-  if (!note) return;
+  if (!note) return 0;
   note->reason = reason;
   note->ctx_id = ctx_id;
   note->dir = dir;
+  return 0;
 }
 
 /* The per-context rate: at most `limit` events in each one-second window. Plain reads and
