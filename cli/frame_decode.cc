@@ -104,7 +104,8 @@ std::string DescribeFrame(std::string_view b) {
 std::string HexBytes(std::string_view bytes, size_t max_bytes) {
   std::string out;
   for (size_t i = 0; i < bytes.size() && i < max_bytes; ++i) {
-    absl::StrAppendFormat(&out, i == 0 ? "%02x" : " %02x", static_cast<uint8_t>(bytes[i]));
+    if (i != 0) out.push_back(' ');
+    absl::StrAppendFormat(&out, "%02x", static_cast<uint8_t>(bytes[i]));
   }
   return out;
 }
