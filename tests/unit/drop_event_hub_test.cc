@@ -128,6 +128,7 @@ TEST(DropEventHub, ManyPublishersOneSlowWatcherStaysBounded) {
   auto sub = hub.Subscribe(All());
   ASSERT_TRUE(sub.ok());
   std::vector<std::thread> publishers;
+  publishers.reserve(4);
   for (int t = 0; t < 4; ++t) {
     publishers.emplace_back([&] {
       for (int i = 0; i < 1000; ++i) hub.Publish(Event(1, VNET_DROP_MTU));
