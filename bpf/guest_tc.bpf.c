@@ -239,8 +239,7 @@ static __always_inline __u32 vnet_tx_admit(struct __sk_buff* skb, __u32 id, __u3
       vnet_limit_admit(id, VNET_BUCKET_TX, vnet_wire_len(skb, hdr) * 8, storm));
 }
 
-SEC("tc")
-int vnet_guest_tc(struct __sk_buff* skb) {
+static __always_inline int vnet_guest_tc_verdict(struct __sk_buff* skb) {
   void *data, *end;
   struct ethhdr* eth;
   struct vnet_ctx_rec *rec, *to;
@@ -293,6 +292,16 @@ int vnet_guest_tc(struct __sk_buff* skb) {
   if (reason != VNET_DROP_NONE) return vnet_drop(id, VNET_DIR_TX, reason, TC_ACT_SHOT);
   if (to) return vnet_skb_deliver(skb, target, to);
   return vnet_to_uplink(skb, id, rec);
+}
+
+/* The verdict, then the drop event of a frame it dropped (only while someone watches). */
+SEC("tc")
+int vnet_guest_tc(struct __sk_buff* skb) {
+  int verdict;
+  vnet_monitor_begin();
+  verdict = vnet_guest_tc_verdict(skb);
+  vnet_monitor_emit_skb(skb);
+  return verdict;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -19,8 +19,7 @@
  * none left, the stack takes it exactly as after TC_ACT_OK. */
 #define VNET_TC_HOST TC_ACT_UNSPEC
 
-SEC("tc")
-int vnet_uplink_tc(struct __sk_buff* skb) {
+static __always_inline int vnet_uplink_tc_verdict(struct __sk_buff* skb) {
   void *data, *end;
   struct ethhdr* eth;
   struct vnet_config* cfg;
@@ -82,6 +81,16 @@ int vnet_uplink_tc(struct __sk_buff* skb) {
   if (tagged && bpf_skb_vlan_pop(skb))
     return vnet_drop(id, VNET_DIR_RX, VNET_DROP_REDIRECT_FAILED, TC_ACT_SHOT);
   return vnet_skb_deliver(skb, id, rec);
+}
+
+/* The verdict, then the drop event of a frame it dropped (only while someone watches). */
+SEC("tc")
+int vnet_uplink_tc(struct __sk_buff* skb) {
+  int verdict;
+  vnet_monitor_begin();
+  verdict = vnet_uplink_tc_verdict(skb);
+  vnet_monitor_emit_skb(skb);
+  return verdict;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -27,8 +27,7 @@ static __always_inline int vnet_xdp_pop_vlan(struct xdp_md* ctx) {
   return 0;
 }
 
-SEC("xdp")
-int vnet_uplink_xdp(struct xdp_md* ctx) {
+static __always_inline int vnet_uplink_xdp_verdict(struct xdp_md* ctx) {
   void* data = (void*)(long)ctx->data;
   void* end = (void*)(long)ctx->data_end;
   struct ethhdr* eth = data;
@@ -75,6 +74,16 @@ int vnet_uplink_xdp(struct xdp_md* ctx) {
   vnet_count_rx(id, (__u64)(ctx->data_end - ctx->data));
   vnet_trace_target(rec->ifindex, id, 0, 0);
   return bpf_redirect_map(&vnet_xdp_tx, id, 0);
+}
+
+/* The verdict, then the drop event of a frame it dropped (only while someone watches). */
+SEC("xdp")
+int vnet_uplink_xdp(struct xdp_md* ctx) {
+  int verdict;
+  vnet_monitor_begin();
+  verdict = vnet_uplink_xdp_verdict(ctx);
+  vnet_monitor_emit_xdp(ctx);
+  return verdict;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -56,6 +56,7 @@ int UsageError(const std::string& path, const std::string& message);
 
 // Command groups, each defined in its own file.
 Command ContextCommand();
+Command MonitorCommand();
 Command StatusCommand();
 Command UplinkCommand();
 

@@ -27,8 +27,8 @@ std::vector<OptionSpec> GlobalOptions() {
 }
 
 std::vector<Command> TopLevel() {
-  return {ContextCommand(), RegionCommand(), StatusCommand(),
-          StatsCommand(),   TopCommand(),    UplinkCommand()};
+  return {ContextCommand(), MonitorCommand(), RegionCommand(), StatusCommand(),
+          StatsCommand(),   TopCommand(),     UplinkCommand()};
 }
 
 void PrintHelp(const std::string& path, const Command* command,

@@ -29,6 +29,7 @@
 #include "daemon/metrics/context_collector.h"
 #include "daemon/metrics/daemon_collector.h"
 #include "daemon/metrics/dataplane_counter_source.h"
+#include "daemon/metrics/drop_event_collector.h"
 #include "daemon/metrics/ledger_collector.h"
 #include "daemon/service/context_service.h"
 #include "daemon/service/daemon_service.h"
@@ -202,6 +203,9 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
   self->stats_service_ =
       std::make_unique<StatsServiceImpl>(&self->registry_, self->counter_source_.get());
   builder.RegisterService(self->stats_service_.get());
+  self->StartDropEvents(dataplane);
+  self->monitor_service_ = std::make_unique<MonitorServiceImpl>(self->drop_hub_.get());
+  builder.RegisterService(self->monitor_service_.get());
 
   self->server_ = builder.BuildAndStart();
   if (!self->server_) return absl::UnavailableError("gRPC server failed to start");
@@ -219,6 +223,7 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
          std::make_shared<metrics::DaemonCollector>(metrics::ViewOf(&self->registry_), attach_state,
                                                     self->counter_source_.get()),
          std::make_shared<metrics::LedgerCollector>([ledger] { return ledger->Snapshot(); }),
+         std::make_shared<metrics::DropEventCollector>(self->DropEventFigures(dataplane)),
          self->rpc_metrics_.registry()});
     // Guests' networking matters more than metrics: run on and say so (Prometheus' up == 0
     // alerts too).
@@ -240,6 +245,50 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
   return self;
 }
 
+void VnetServer::StartDropEvents(Dataplane* dataplane) {
+  const int ring_fd = dataplane->DropEventRingFd();
+  if (ring_fd < 0) return;
+  const uint32_t per_second = config_.drop_events_per_second();
+  // A vnetd that died while someone watched left the programs producing events: off until
+  // a watcher comes.
+  if (auto s = dataplane->SetDropEvents(false, per_second); !s.ok()) {
+    LogWarning("drop events: %s", s.ToString());
+  }
+  monitor::DropEventHub::Options options;
+  options.max_watchers = config_.max_drop_watchers();
+  drop_hub_ = std::make_unique<monitor::DropEventHub>(options, [dataplane, per_second](bool on) {
+    if (auto s = dataplane->SetDropEvents(on, per_second); !s.ok()) {
+      LogWarning("drop events %s: %s", on ? "on" : "off", s.ToString());
+    }
+  });
+  auto reader = monitor::RingReader::Start(ring_fd, drop_hub_.get());
+  if (!reader.ok()) {
+    LogError("%s; WatchDrops is unavailable", reader.status().message());
+    drop_hub_.reset();
+    return;
+  }
+  drop_reader_ = *std::move(reader);
+}
+
+std::function<metrics::DropEventFigures()> VnetServer::DropEventFigures(
+    const Dataplane* dataplane) const {
+  const monitor::DropEventHub* hub = drop_hub_.get();
+  return [hub, dataplane] {
+    metrics::DropEventFigures f;
+    if (hub == nullptr) return f;
+    const monitor::HubCounters c = hub->counters();
+    f.watcher_drops = c.watcher_drops;
+    f.watchers_refused = c.refused;
+    f.watchers = c.watchers;
+    if (auto fast = dataplane->ReadDropEventCounters(); fast.ok()) {
+      f.emitted = fast->emitted;
+      f.suppressed = fast->suppressed;
+      f.ring_full = fast->ring_full;
+    }
+    return f;
+  };
+}
+
 absl::Status VnetServer::Shutdown() {
   if (stopped_) return absl::OkStatus();
   stopped_ = true;
@@ -247,6 +296,7 @@ absl::Status VnetServer::Shutdown() {
   if (unix_listener_) unix_listener_->Stop();  // no new connections
   xen_watcher_.reset();                        // no registry update may start after this
   metrics_server_.reset();
+  if (drop_hub_) drop_hub_->Close();  // drop-event streams end now, not at the grace period
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server_->Wait();
   absl::Status saved = registry_.Persist();

@@ -3,6 +3,7 @@
 
 #include <grpcpp/server.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,11 +15,15 @@
 #include "daemon/core/dataplane.h"
 #include "daemon/ledger/buffer_ledger.h"
 #include "daemon/metrics/counters.h"
+#include "daemon/metrics/drop_event_collector.h"
 #include "daemon/metrics/metrics_server.h"
 #include "daemon/metrics/rpc_metrics.h"
+#include "daemon/monitor/drop_event_hub.h"
+#include "daemon/monitor/ring_reader.h"
 #include "daemon/service/buffer_service.h"
 #include "daemon/service/context_service.h"
 #include "daemon/service/daemon_service.h"
+#include "daemon/service/monitor_service.h"
 #include "daemon/service/stats_service.h"
 #include "daemon/service/systemd_notify.h"
 #include "daemon/xen/xenstore_watcher.h"
@@ -43,6 +48,9 @@ class VnetServer {
 
  private:
   VnetServer(const v1::DaemonConfig& config, Dataplane* dataplane, int lock_fd);
+  // Drop events: hub and ring reader when the data plane has a ring; none otherwise.
+  void StartDropEvents(Dataplane* dataplane);
+  std::function<metrics::DropEventFigures()> DropEventFigures(const Dataplane* dataplane) const;
 
   v1::DaemonConfig config_;
   int lock_fd_;
@@ -56,6 +64,10 @@ class VnetServer {
   std::unique_ptr<metrics::CounterSource> counter_source_;  // null without the BPF fast path
   metrics::RpcMetrics rpc_metrics_;
   std::unique_ptr<StatsServiceImpl> stats_service_;
+  // Drop events (null without a fast path): the hub outlives the reader and the streams.
+  std::unique_ptr<monitor::DropEventHub> drop_hub_;
+  std::unique_ptr<monitor::RingReader> drop_reader_;
+  std::unique_ptr<MonitorServiceImpl> monitor_service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<auth::UnixListener> unix_listener_;       // hands connections to server_
   std::unique_ptr<xen::XenstoreWatcher> xen_watcher_;       // null: not following xenstore

@@ -43,6 +43,10 @@ ABSL_FLAG(std::string, fast_path, "",
           "data plane: bpf (default: XDP/TC programs, needs root) or none (contexts are "
           "bookkeeping only)");
 
+ABSL_FLAG(uint32_t, drop_events_per_second, 0,
+          "drop events per second and context while someone watches (default 100)");
+ABSL_FLAG(uint32_t, max_drop_watchers, 0, "drop-event watchers at once (default 8, at most 64)");
+
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "vnet daemon: assigns per-guest contexts over gRPC and drives the fast path.\n"
@@ -89,6 +93,12 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_capacity) != 0) config->set_capacity(absl::GetFlag(FLAGS_capacity));
   if (absl::GetFlag(FLAGS_native_vlan) != 0) {
     config->set_native_vlan(absl::GetFlag(FLAGS_native_vlan));
+  }
+  if (absl::GetFlag(FLAGS_drop_events_per_second) != 0) {
+    config->set_drop_events_per_second(absl::GetFlag(FLAGS_drop_events_per_second));
+  }
+  if (absl::GetFlag(FLAGS_max_drop_watchers) != 0) {
+    config->set_max_drop_watchers(absl::GetFlag(FLAGS_max_drop_watchers));
   }
   if (auto s = vnet::ValidateConfig(*config); !s.ok()) {
     vnet::LogError("vnetd: config: %s", s.message());

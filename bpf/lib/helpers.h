@@ -7,6 +7,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "maps.h"
+#include "monitor.h"
 #include "vnet/abi.h"
 
 /* Set by tests at load time; the verifier removes the trace code when it is 0. */
@@ -68,7 +69,8 @@ static __always_inline void vnet_trace_clone(__u32 ifindex) {
   }
 }
 
-/* Counts a drop against a context (0: none) and returns the program's drop verdict. */
+/* Counts a drop against a context (0: none), notes it for the drop events (lib/monitor.h)
+ * and returns the program's drop verdict. */
 static __always_inline int vnet_drop(__u32 ctx_id, __u32 dir, __u32 reason, int verdict) {
   struct vnet_ctx_stats* s = vnet_stats_of(ctx_id);
   struct vnet_trace* t = vnet_trace_get();
@@ -78,6 +80,7 @@ static __always_inline int vnet_drop(__u32 ctx_id, __u32 dir, __u32 reason, int 
   asm volatile("if %[i] < %[max] goto +1\n\t%[i] = 0" : [i] "+r"(idx) : [max] "i"(VNET_DROP_MAX));
   if (s && dir < VNET_DIR_MAX && idx) s->drops[dir][idx]++;
   if (t) t->reason = reason;
+  vnet_monitor_note(ctx_id, dir, reason);
   return verdict;
 }
 

@@ -23,6 +23,8 @@ v1::DaemonConfig DefaultConfig() {
   config.set_xenstore("auto");
   config.set_fast_path("bpf");
   config.set_tc_attach("auto");
+  config.set_drop_events_per_second(kDefaultDropEventsPerSecond);
+  config.set_max_drop_watchers(kDefaultMaxDropWatchers);
   return config;
 }
 
@@ -53,6 +55,16 @@ absl::Status ValidateConfig(const v1::DaemonConfig& config) {
   if (config.native_vlan() < 1 || config.native_vlan() > 4095) {
     return absl::InvalidArgumentError(absl::StrCat("native_vlan: ", config.native_vlan(),
                                                    " is not a VLAN 1..4094 (or 4095 for none)"));
+  }
+  if (config.drop_events_per_second() < 1 ||
+      config.drop_events_per_second() > kMaxDropEventsPerSecond) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("drop_events_per_second: ", config.drop_events_per_second(), " is not in 1..",
+                     kMaxDropEventsPerSecond));
+  }
+  if (config.max_drop_watchers() < 1 || config.max_drop_watchers() > kMaxDropWatchers) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_drop_watchers: ", config.max_drop_watchers(), " is not in 1..", kMaxDropWatchers));
   }
   if (config.fast_path() != "bpf" && config.fast_path() != "none") {
     return absl::InvalidArgumentError(

@@ -2,6 +2,7 @@
 // then command-line flags (applied by the caller).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -10,6 +11,11 @@
 namespace vnet {
 
 inline constexpr char kDefaultConfigPath[] = "/etc/vnet/vnetd.conf";
+// Drop events (MonitorService): per context and second, and watchers at once.
+inline constexpr uint32_t kDefaultDropEventsPerSecond = 100;
+inline constexpr uint32_t kMaxDropEventsPerSecond = 100000;
+inline constexpr uint32_t kDefaultMaxDropWatchers = 8;
+inline constexpr uint32_t kMaxDropWatchers = 64;
 
 v1::DaemonConfig DefaultConfig();
 

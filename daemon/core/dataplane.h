@@ -17,6 +17,13 @@ namespace vnet {
 // one model, with the same field names in the proto, the metrics and vnetctl.
 using ContextCounters = vnet_ctx_stats;
 
+// Drop events the fast path produced, summed over contexts (bpf/lib/monitor.h).
+struct DropEventCounters {
+  uint64_t emitted = 0;     // put in the ring buffer
+  uint64_t suppressed = 0;  // over the per-context rate: counted only
+  uint64_t ring_full = 0;   // lost: the ring had no room
+};
+
 class Dataplane {
  public:
   virtual ~Dataplane() = default;
@@ -52,6 +59,17 @@ class Dataplane {
   virtual std::vector<uint32_t> ActiveContextIds() const { return {}; }
   // "native", "skb" or "none": how the uplink's XDP program runs.
   virtual std::string XdpMode() const { return "none"; }
+  // The drop-event ring buffer map (owned by the data plane), -1 when there is none.
+  virtual int DropEventRingFd() const { return -1; }
+  // Whether the fast path produces drop events, and at most how many per second and context.
+  virtual absl::Status SetDropEvents(bool on, uint32_t per_second) {
+    (void)on;
+    (void)per_second;
+    return absl::FailedPreconditionError("no fast path: no drop events");
+  }
+  virtual absl::StatusOr<DropEventCounters> ReadDropEventCounters() const {
+    return absl::FailedPreconditionError("no fast path: no drop events");
+  }
 };
 
 // The data plane of a daemon started without a fast path (--fast_path=none): contexts are

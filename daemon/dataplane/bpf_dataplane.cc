@@ -17,6 +17,7 @@
 #include "daemon/core/log.h"
 #include "daemon/dataplane/bpffs.h"
 #include "daemon/dataplane/device_offloads.h"
+#include "daemon/dataplane/drop_event_maps.h"
 #include "daemon/dataplane/link_info.h"
 #include "daemon/dataplane/object_prep.h"
 #include "daemon/dataplane/program_set.h"
@@ -518,6 +519,23 @@ absl::StatusOr<ContextCounters> BpfDataplane::ReadCounters(uint32_t ctx_id) cons
   absl::MutexLock lock(&mu_);
   if (auto st = Ready(); !st.ok()) return st;
   return tables_->ReadCounters(ctx_id);
+}
+
+int BpfDataplane::DropEventRingFd() const {
+  absl::MutexLock lock(&mu_);
+  return guest_ ? bpf_map__fd(guest_->maps.vnet_drop_events) : -1;
+}
+
+absl::Status BpfDataplane::SetDropEvents(bool on, uint32_t per_second) {
+  absl::MutexLock lock(&mu_);
+  if (auto st = Ready(); !st.ok()) return st;
+  return WriteMonitorConfig(bpf_map__fd(guest_->maps.vnet_monitor), on, per_second);
+}
+
+absl::StatusOr<DropEventCounters> BpfDataplane::ReadDropEventCounters() const {
+  absl::MutexLock lock(&mu_);
+  if (auto st = Ready(); !st.ok()) return st;
+  return SumMonitorState(bpf_map__fd(guest_->maps.vnet_monitor_state), options_.capacity + 1);
 }
 
 std::vector<uint32_t> BpfDataplane::ActiveContextIds() const {

@@ -75,6 +75,9 @@ class BpfDataplane final : public Dataplane {
   TcAttachMode TcMode() const;
   // The id of vnet's TC program on the ingress of `ifindex` (either kind), 0 when none.
   absl::StatusOr<uint32_t> TcProgramId(int ifindex) const;
+  int DropEventRingFd() const override;
+  absl::Status SetDropEvents(bool on, uint32_t per_second) override;
+  absl::StatusOr<DropEventCounters> ReadDropEventCounters() const override;
   // Detaches every program vnet attached (guest filters, uplink TC and XDP) and removes
   // every pin under pin_dir. Works without Init (or after a failed one) from the pins.
   absl::Status RemoveAll();

@@ -25,7 +25,8 @@ absl::Status PrepareVnetObject(bpf_object* obj, const std::string& maps_dir, uin
     const std::string name = bpf_map__name(map);
     uint32_t n = 0;
     if (name == "vnet_fdb" || name == "vnet_if_ctx" || name == "vnet_vlan") n = capacity;
-    if (name == "vnet_ctx" || name == "vnet_stats" || name == "vnet_limit" || name == kDevmap)
+    if (name == "vnet_ctx" || name == "vnet_stats" || name == "vnet_limit" ||
+        name == "vnet_monitor_state" || name == kDevmap)
       n = capacity + 1;
     if (name == "vnet_ip4" || name == "vnet_ip6") n = capacity * VNET_MAX_ADDRS_PER_CTX;
     if (n != 0 && bpf_map__set_max_entries(map, n) != 0)

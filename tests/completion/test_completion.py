@@ -71,6 +71,14 @@ def main() -> int:
                   "stats completes context ids")
             offl = complete("context", "assign", "--offloads", "rx-t")
             check(set(offl) == {"rx-tso4", "rx-tso6"}, f"offload names: {offl}")
+            reasons = complete("monitor", "--reason", "spoof_")
+            check(set(reasons) == {"spoof_mac", "spoof_ipv4", "spoof_ipv6", "spoof_arp",
+                                   "spoof_nd"}, f"monitor's drop reasons: {reasons}")
+            ctxs = complete("--socket", sock, "monitor", "--context", "")
+            check(set(ctxs) == {"1", "2", "vifc3.0", "vifc4.0"},
+                  f"monitor --context: ids and interfaces from the daemon: {ctxs}")
+            check(set(complete("monitor", "--c")) == {"--context", "--count"},
+                  "monitor's options")
             t0 = time.monotonic()
             dead = complete("--socket", os.path.join(d, "none.sock"), "context", "get", "")
             check(dead == [] and time.monotonic() - t0 < 5,

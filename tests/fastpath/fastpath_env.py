@@ -79,7 +79,7 @@ def note(text: str) -> None:
 class Env:
     """The network above, its daemon, and helpers the cases share."""
 
-    def __init__(self, topo: Topology, build_dir: str):
+    def __init__(self, topo: Topology, build_dir: str, vnetd_args=()):
         self.t = topo
         self.build_dir = build_dir
         t = topo
@@ -99,7 +99,7 @@ class Env:
             10: ("198.18.10.1", "2001:db8:0:a::1"),
             20: ("198.18.20.1", "2001:db8:0:14::1"),
         }
-        self.d = VnetDaemon(t, build_dir, self.wire.host_if)
+        self.d = VnetDaemon(t, build_dir, self.wire.host_if, extra_args=vnetd_args)
         self.d.start()
         for g in self.guests:
             self.d.assign(g, self.domain_of[g.name], vlan=self.vlan_of[g.name])
@@ -302,8 +302,9 @@ def is_root() -> bool:
     return os.geteuid() == 0
 
 
-def main(name: str, test_fn, prefix: str) -> None:
-    """Run one test case: root check, network, test_fn(env), teardown, leftovers check."""
+def main(name: str, test_fn, prefix: str, vnetd_args=()) -> None:
+    """Run one test case: root check, network, test_fn(env), teardown, leftovers check.
+    vnetd_args: extra vnetd flags for this case."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--build-dir", default=os.path.join(HERE, "..", "..", "build"))
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -323,7 +324,7 @@ def main(name: str, test_fn, prefix: str) -> None:
     try:
         with topo:
             try:
-                env = Env(topo, os.path.abspath(args.build_dir))
+                env = Env(topo, os.path.abspath(args.build_dir), vnetd_args)
                 test_fn(env)
             except BaseException:
                 if env is not None:  # the log lives in the topology's temp dir: read it now

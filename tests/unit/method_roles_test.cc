@@ -14,6 +14,7 @@
 #include "vnet/v1/buffer.grpc.pb.h"
 #include "vnet/v1/context.grpc.pb.h"
 #include "vnet/v1/daemon.grpc.pb.h"
+#include "vnet/v1/monitor.grpc.pb.h"
 #include "vnet/v1/stats.grpc.pb.h"
 
 namespace vnet::auth {
@@ -38,12 +39,13 @@ std::vector<std::string> ApiProtoFiles() {
 // each file here (a new .proto fails the test below until it is added).
 const pb::Descriptor* const kLinked[] = {v1::Region::descriptor(), v1::Context::descriptor(),
                                          v1::DaemonConfig::descriptor(),
-                                         v1::GetContextStatsRequest::descriptor()};
+                                         v1::GetContextStatsRequest::descriptor(),
+                                         v1::WatchDropsRequest::descriptor()};
 
 TEST(MethodRolesTest, EveryServedMethodHasARole) {
-  ASSERT_EQ(std::size(kLinked), 4u);
+  ASSERT_EQ(std::size(kLinked), 5u);
   const std::vector<std::string> files = ApiProtoFiles();
-  ASSERT_GE(files.size(), 4u);
+  ASSERT_GE(files.size(), 5u);
   int methods = 0;
   for (const std::string& name : files) {
     const pb::FileDescriptor* file = pb::DescriptorPool::generated_pool()->FindFileByName(name);

@@ -171,6 +171,41 @@ struct vnet_trace {
   __u32 clones[VNET_TRACE_MAX_CLONES];
 };
 
+/* Drop events: where a frame is dropped and counted, the programs also put a record of it in
+ * the vnet_drop_events ring buffer, but only while vnetd has a watcher (vnet_monitor.flags)
+ * and at most events_per_sec per context (vnet_monitor_state counts what was held back). */
+#define VNET_DROP_EVENT_SNAP_LEN 128            /* first bytes of the frame kept in an event */
+#define VNET_DROP_EVENT_RING_BYTES (256 * 1024) /* ring size: a power of 2, pages */
+#define VNET_MONITOR_F_ON (1u << 0)             /* someone watches: emit events */
+
+/* vnet_monitor: array of one, written by vnetd. */
+struct vnet_monitor_config {
+  __u32 flags;          /* VNET_MONITOR_F_* */
+  __u32 events_per_sec; /* per context; 0 emits none */
+};
+
+/* vnet_monitor_state: array indexed by context id (slot 0: no context), one entry shared by
+ * every CPU and updated with atomic adds, so the rate holds however many CPUs drop. */
+struct vnet_monitor_state {
+  __u64 window_start_ns; /* start of the current one-second window */
+  __u64 window_events;   /* events emitted in it */
+  __u64 emitted;         /* events put in the ring */
+  __u64 suppressed;      /* events over the rate: counted, not emitted */
+  __u64 ring_full;       /* events lost because the ring had no room */
+};
+
+/* One record of vnet_drop_events. */
+struct vnet_drop_event {
+  __u64 timestamp_ns; /* bpf_ktime_get_ns: CLOCK_MONOTONIC */
+  __u32 ctx_id;       /* 0: the frame belongs to no context */
+  __u32 ifindex;      /* interface the frame arrived on */
+  __u32 frame_len;    /* the frame's length (skb->len, or the XDP frame's) */
+  __u16 captured_len; /* bytes of data[] holding the frame's first bytes */
+  __u8 direction;     /* enum vnet_dir */
+  __u8 reason;        /* enum vnet_drop_reason */
+  __u8 data[VNET_DROP_EVENT_SNAP_LEN];
+};
+
 #if !defined(__bpf__)
 /* Metric label of a drop reason; stable names, "unknown" outside the enum. */
 static inline const char* vnet_drop_reason_name(unsigned int reason) {

@@ -22,6 +22,7 @@ from google.protobuf import json_format
 
 from vnet.v1 import context_pb2, context_pb2_grpc
 from vnet.v1 import daemon_pb2, daemon_pb2_grpc
+from vnet.v1 import monitor_pb2, monitor_pb2_grpc
 from vnet.v1 import stats_pb2, stats_pb2_grpc
 
 DEFAULT_TARGET = "unix:/run/vnet/vnetd.sock"
@@ -54,6 +55,7 @@ class Client:
         self.contexts = context_pb2_grpc.ContextServiceStub(self._channel)
         self.daemon = daemon_pb2_grpc.DaemonServiceStub(self._channel)
         self.stats = stats_pb2_grpc.StatsServiceStub(self._channel)
+        self.monitor = monitor_pb2_grpc.MonitorServiceStub(self._channel)
 
     def close(self) -> None:
         self._channel.close()
@@ -129,3 +131,17 @@ class Client:
                 time.sleep(interval)
             yield self.context_stats(ref)
             n += 1
+
+    # ---- drop events ------------------------------------------------------------------
+    def watch_drops(self, contexts: Iterable[int] = (), reasons: Iterable[str] = (),
+                    count: int = 0, duration: float = 0.0) -> Iterator[monitor_pb2.DropEvent]:
+        """Drop events as the fast path reports them (MonitorService.WatchDrops), filtered
+        by context ids and reason names; ends after `count` events or `duration` seconds
+        (0: no limit; break out of the loop or close the client to stop)."""
+        req = monitor_pb2.WatchDropsRequest(context_ids=list(contexts), reasons=list(reasons),
+                                            max_events=count)
+        if duration > 0:
+            req.max_duration.FromNanoseconds(int(duration * 1e9))
+        # No per-call timeout for a stream; with a duration, a margin past it.
+        timeout = duration + self.timeout if duration > 0 else None
+        yield from self.monitor.WatchDrops(req, timeout=timeout)
