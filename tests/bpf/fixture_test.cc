@@ -433,7 +433,7 @@ std::vector<Row> LimitRows() {
               Prog::kUplinkTc,
               Port::kUplink,
               SizedUdp(kBcast, kMacWire, kIpWire, kIpBcast, 1024, 50),
-              TC_ACT_OK,
+              TC_ACT_UNSPEC,  // broadcast: the host gets it too, after other tools
               VNET_DROP_RATE_LIMIT,
               11,
               Port::kNone,
