@@ -63,7 +63,15 @@ echo "xen-e2e[$kernel]: booting Xen + dom0 in QEMU (at most $qemu_secs s)"
 qemu_rc=0
 # In the background so that a signal to this script runs its trap at once (bash defers
 # traps while a foreground child runs).
-[ "${VNET_XEN_E2E_NO_UPLINK:-}" = 1 ] && export E2E_DOM0_ENV="E2E_NO_UPLINK=1"
+dom0_env=()
+[ "${VNET_XEN_E2E_NO_UPLINK:-}" = 1 ] && dom0_env+=(E2E_NO_UPLINK=1)
+# Debugging aid: VNET_XEN_E2E_TC_ATTACH=cls_bpf|tcx runs vnetd with --tc_attach=...
+case "${VNET_XEN_E2E_TC_ATTACH:-}" in
+  "") ;;
+  auto|tcx|cls_bpf) dom0_env+=("E2E_TC_ATTACH=$VNET_XEN_E2E_TC_ATTACH") ;;
+  *) die "VNET_XEN_E2E_TC_ATTACH: auto, tcx or cls_bpf" ;;
+esac
+export E2E_DOM0_ENV="${dom0_env[*]}"
 setpriv --pdeathsig KILL bash "$here/run-qemu.sh" "$scratch/img" "$log" "$qemu_secs" &
 qemu_job=$!
 wait "$qemu_job" || qemu_rc=$?

@@ -71,6 +71,7 @@ wire_ns() {
 }
 wire_ns wire "$UPLINK" wire0 198.18.0.254/24 2001:db8::fe/64
 VNETD_ARGS=(--uplink "$UPLINK" --native_vlan "$VLAN")
+[ -n "${E2E_TC_ATTACH:-}" ] && VNETD_ARGS+=(--tc_attach "$E2E_TC_ATTACH")
 if [ "${E2E_NO_UPLINK:-}" = 1 ]; then
   # Debugging aid only (VNET_XEN_E2E_NO_UPLINK=1): reach the later checks when the uplink
   # cannot be attached. The run cannot pass this way: the wire checks fail, and so does this.
