@@ -145,18 +145,18 @@ static __always_inline int vnet_monitor_pending(struct vnet_drop_pending* p) {
  * The null check sits right after the reserve, and callers test the result once: the 6.1
  * verifier does not know a reserved (non-null) event cannot be 0 later and would report
  * the reference as leaked on a second test (seen under real Xen, Debian 12's kernel). */
-#define VNET_MONITOR_RESERVE(ev, p)                                          \
-  do {                                                                       \
-    (ev) = bpf_ringbuf_reserve(&vnet_drop_events, sizeof(*(ev)), 0);         \
-    if (!(ev)) {                                                             \
-      vnet_monitor_count((p).ctx_id, 0);                                     \
-      return;                                                                \
-    }                                                                        \
-    vnet_monitor_count((p).ctx_id, 1);                                       \
-    (ev)->timestamp_ns = bpf_ktime_get_ns();                                 \
-    (ev)->ctx_id = (p).ctx_id;                                               \
-    (ev)->direction = (__u8)(p).dir;                                         \
-    (ev)->reason = (__u8)(p).reason;                                         \
+#define VNET_MONITOR_RESERVE(ev, p)                                  \
+  do {                                                               \
+    (ev) = bpf_ringbuf_reserve(&vnet_drop_events, sizeof(*(ev)), 0); \
+    if (!(ev)) {                                                     \
+      vnet_monitor_count((p).ctx_id, 0);                             \
+      return;                                                        \
+    }                                                                \
+    vnet_monitor_count((p).ctx_id, 1);                               \
+    (ev)->timestamp_ns = bpf_ktime_get_ns();                         \
+    (ev)->ctx_id = (p).ctx_id;                                       \
+    (ev)->direction = (__u8)(p).dir;                                 \
+    (ev)->reason = (__u8)(p).reason;                                 \
   } while (0)
 
 /* How many of `len` bytes to copy: 1..VNET_DROP_EVENT_SNAP_LEN, bounded in the register the

@@ -139,7 +139,8 @@ void ContextPool::Index(const v1::Context& ctx) {
 }
 
 void ContextPool::Unindex(const v1::Context& ctx) {
-  if (auto it = members_per_vlan_.find(ctx.vlan()); it != members_per_vlan_.end() && --it->second == 0)
+  if (auto it = members_per_vlan_.find(ctx.vlan());
+      it != members_per_vlan_.end() && --it->second == 0)
     members_per_vlan_.erase(it);
   by_device_.erase({ctx.domain_id(), ctx.device_id()});
   by_interface_.erase(ctx.interface_name());

@@ -28,7 +28,8 @@ static_assert(sizeof(vnet_ctx_stats) % 8 == 0, "per-CPU values are 8-byte aligne
 static_assert(sizeof(vnet_bucket) == 40);
 static_assert(sizeof(vnet_limit) == 8 + 40 * VNET_BUCKET_MAX);
 static_assert(sizeof(vnet_vlan_members) == sizeof(__u32) * (1 + VNET_VLAN_MAX_MEMBERS));
-static_assert(VNET_VLAN_MAX_MEMBERS == kMaxContextsPerVlan, "the API refuses what the flood list cannot hold");
+static_assert(VNET_VLAN_MAX_MEMBERS == kMaxContextsPerVlan,
+              "the API refuses what the flood list cannot hold");
 
 absl::Status Errno(int err, absl::string_view what) {
   return absl::ErrnoToStatus(err < 0 ? -err : err, what);

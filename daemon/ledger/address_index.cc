@@ -27,8 +27,7 @@ absl::Status AddressIndex::Claim(uint32_t space, uint32_t context_id, uint64_t r
   return absl::OkStatus();
 }
 
-void AddressIndex::Drop(uint32_t space, uint32_t context_id, uint64_t region_id,
-                        uint64_t start) {
+void AddressIndex::Drop(uint32_t space, uint32_t context_id, uint64_t region_id, uint64_t start) {
   absl::MutexLock lock(&mu_);
   auto sp = spaces_.find(space);
   if (sp == spaces_.end()) return;

@@ -35,12 +35,12 @@ class BufferServiceTest : public ::testing::Test {
     unlink(socket_path_.c_str());
     limits_.max_context_bytes = 16 * kPage;
     ledger_ = std::make_unique<ledger::BufferLedger>(limits_);
-    service_ = std::make_unique<BufferServiceImpl>(
-        ledger_.get(), [this](uint32_t id) -> std::optional<uint32_t> {
-          auto it = domains_.find(id);
-          if (it == domains_.end()) return std::nullopt;
-          return it->second;
-        });
+    service_ = std::make_unique<BufferServiceImpl>(ledger_.get(),
+                                                   [this](uint32_t id) -> std::optional<uint32_t> {
+                                                     auto it = domains_.find(id);
+                                                     if (it == domains_.end()) return std::nullopt;
+                                                     return it->second;
+                                                   });
     grpc::ServerBuilder builder;
     builder.AddListeningPort("unix:" + socket_path_, grpc::InsecureServerCredentials());
     builder.RegisterService(service_.get());

@@ -122,7 +122,8 @@ TEST(ContextPoolTest, FullPoolIsResourceExhaustedAndIdsAreReused) {
 
 TEST(ContextPoolTest, ScalesToFourThousandContexts) {
   ContextPool pool(4096);
-  for (uint32_t d = 1; d <= 4096; ++d) ASSERT_TRUE(pool.Assign(Guest(d, 1 + d % 16), kNow).ok()) << d;
+  for (uint32_t d = 1; d <= 4096; ++d)
+    ASSERT_TRUE(pool.Assign(Guest(d, 1 + d % 16), kNow).ok()) << d;
   EXPECT_EQ(pool.size(), 4096u);
   EXPECT_EQ(pool.Assign(Guest(5000), kNow).status().code(), absl::StatusCode::kResourceExhausted);
 }
@@ -131,7 +132,8 @@ TEST(ContextPoolTest, ScalesToFourThousandContexts) {
 // unattached, and a move into a full VLAN is refused too.
 TEST(ContextPoolTest, VlanHoldsAtMostWhatTheFastPathFloodsTo) {
   ContextPool pool(1024);
-  for (uint32_t d = 1; d <= kMaxContextsPerVlan; ++d) ASSERT_TRUE(pool.Assign(Guest(d, 7), kNow).ok()) << d;
+  for (uint32_t d = 1; d <= kMaxContextsPerVlan; ++d)
+    ASSERT_TRUE(pool.Assign(Guest(d, 7), kNow).ok()) << d;
   auto beyond = pool.Assign(Guest(500, 7), kNow);
   EXPECT_EQ(beyond.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(beyond.status().message(), HasSubstr("vlan 7 holds 256 contexts"));

@@ -37,10 +37,9 @@ std::vector<std::string> ApiProtoFiles() {
 
 // A file's descriptors are registered only when its code is linked in: name one message of
 // each file here (a new .proto fails the test below until it is added).
-const pb::Descriptor* const kLinked[] = {v1::Region::descriptor(), v1::Context::descriptor(),
-                                         v1::DaemonConfig::descriptor(),
-                                         v1::GetContextStatsRequest::descriptor(),
-                                         v1::WatchDropsRequest::descriptor()};
+const pb::Descriptor* const kLinked[] = {
+    v1::Region::descriptor(), v1::Context::descriptor(), v1::DaemonConfig::descriptor(),
+    v1::GetContextStatsRequest::descriptor(), v1::WatchDropsRequest::descriptor()};
 
 TEST(MethodRolesTest, EveryServedMethodHasARole) {
   ASSERT_EQ(std::size(kLinked), 5u);
