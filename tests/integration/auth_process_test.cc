@@ -18,6 +18,7 @@
 namespace vnet {
 namespace {
 
+using testing::FreeTcpPort;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::Process;
@@ -26,18 +27,6 @@ using testing::RunCommand;
 using testing::RunResult;
 using testing::TempDir;
 using testing::WaitFor;
-
-int FreeTcpPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  (void)bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 class AuthProcessTest : public ::testing::Test {
  protected:

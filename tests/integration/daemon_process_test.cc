@@ -22,6 +22,7 @@
 namespace vnet {
 namespace {
 
+using testing::FreeTcpPort;
 using ::testing::HasSubstr;
 using testing::Process;
 using testing::ReadFile;
@@ -195,18 +196,6 @@ TEST_F(DaemonProcessTest, ConflictingStateRefusesToStart) {
   EXPECT_EQ(daemon->Wait(absl::Seconds(10)), 1);
   EXPECT_THAT(ReadFile(dir_ / "vnetd.log"), HasSubstr("already used"));
   EXPECT_EQ(ReadFile(state_file()), bad);
-}
-
-int FreeTcpPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  (void)bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 TEST_F(DaemonProcessTest, TcpOnlyWhenConfiguredAndFlagsOverrideConfig) {

@@ -43,6 +43,9 @@ class Process {
   bool reaped_ = false;
 };
 
+// A TCP port on 127.0.0.1 that was free a moment ago (bound, read back, released).
+int FreeTcpPort();
+
 // Polls `predicate` every 20 ms until it is true or `timeout` passes.
 template <typename Predicate>
 bool WaitFor(Predicate predicate, absl::Duration timeout = absl::Seconds(10)) {
