@@ -32,10 +32,14 @@ bpf_tc_opts VnetSlot(int prog_fd, uint32_t flags) {
 
 bool Gone(int err) { return err == -ENOENT || err == -ENODEV || err == -EINVAL; }
 
-// Whether program `id` is one of vnet's (every vnet program is named vnet_*).
+// Whether program `id` is one of vnet's (every vnet program is named vnet_*). Reading a
+// program by id needs CAP_SYS_ADMIN, which the systemd unit does not grant; without it the
+// slot itself (vnet's handle and priority, which no other tool picks by accident) is taken
+// as the proof. Found by the package upgrade test: a 0.1.0 filter left in vnet's slot made
+// the restarted 0.2.0 vnetd refuse to start.
 bool IsVnetProgram(uint32_t id) {
   const int fd = bpf_prog_get_fd_by_id(id);
-  if (fd < 0) return false;
+  if (fd < 0) return errno == EPERM;
   bpf_prog_info info{};
   uint32_t len = sizeof(info);
   const bool ours = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&

@@ -181,7 +181,9 @@ def wait_active(c: Container, timeout: float = 30) -> str:
 
 def restart_timed(c: Container) -> float:
     t0 = time.monotonic()
-    c.sh("systemctl restart vnetd", timeout=60)
+    r = c.sh("systemctl restart vnetd", timeout=60, check=False)
+    if r.returncode != 0:
+        raise TestFailure(f"systemctl restart vnetd -> {r.returncode}: {journal_tail(c, 25)}")
     if wait_active(c) != "active":
         raise TestFailure(f"vnetd not active after restart: {journal_tail(c)}")
     return time.monotonic() - t0
