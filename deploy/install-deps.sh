@@ -19,6 +19,8 @@ packages=(
   iproute2 ethtool xdp-tools kmod
   # test, demo and benchmark
   iperf3 iputils-ping python3 python3-scapy tshark netsniff-ng prometheus jq procps
+  # access-control tests: a throwaway CA and client certificates
+  openssl
   # Python client (stubs built with protoc + grpc_python_plugin), man pages
   python3-grpcio python3-protobuf groff-base
   # package tests: lintian (tests/package), a Debian 12 system under systemd-nspawn
