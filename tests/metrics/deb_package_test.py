@@ -4,11 +4,13 @@ library dependencies from dpkg-shlibdeps and maintainer scripts that enable the 
 Usage: deb_package_test.py --build-dir BUILD --source-dir SRC
 """
 import argparse
-import glob
 import os
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "package"))
+from cpack_deb import CpackError, build_deb  # noqa: E402
 
 
 def main() -> int:
@@ -18,14 +20,11 @@ def main() -> int:
     args = p.parse_args()
     failures = []
     with tempfile.TemporaryDirectory(prefix="vnet-deb-") as out:
-        r = subprocess.run(["cpack", "-G", "DEB", "-B", out, "--config",
-                            os.path.join(args.build_dir, "CPackConfig.cmake")],
-                           capture_output=True, text=True, timeout=600)
-        debs = glob.glob(os.path.join(out, "*.deb"))
-        if r.returncode != 0 or len(debs) != 1:
-            print(f"FAIL: cpack: {r.stdout[-1500:]}{r.stderr[-1500:]}")
+        try:
+            deb = build_deb(args.build_dir, out)
+        except CpackError as e:
+            print(f"FAIL: {e}")
             return 1
-        deb = debs[0]
         files = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, text=True,
                                check=True).stdout
         paths = {line.split()[-1].lstrip(".") for line in files.splitlines()}

@@ -15,13 +15,14 @@ Usage: lintian_test.py --build-dir BUILD --source-dir SRC
 """
 
 import argparse
-import glob
 import gzip
 import os
 import re
 import subprocess
 import sys
 import tempfile
+
+from cpack_deb import CpackError, build_deb
 
 
 def overrides_without_reason(path: str) -> list:
@@ -46,14 +47,11 @@ def main() -> int:
     args = p.parse_args()
     failures = []
     with tempfile.TemporaryDirectory(prefix="vnet-lintian-") as out:
-        r = subprocess.run(["cpack", "-G", "DEB", "-B", out, "--config",
-                            os.path.join(args.build_dir, "CPackConfig.cmake")],
-                           capture_output=True, text=True, timeout=600)
-        debs = glob.glob(os.path.join(out, "*.deb"))
-        if r.returncode != 0 or len(debs) != 1:
-            print(f"FAIL: cpack: {r.stdout[-1500:]}{r.stderr[-1500:]}")
+        try:
+            deb = build_deb(args.build_dir, out)
+        except CpackError as e:
+            print(f"FAIL: {e}")
             return 1
-        deb = debs[0]
         version = subprocess.run(["dpkg-deb", "-f", deb, "Version"], capture_output=True,
                                  text=True, check=True).stdout.strip()
         r = subprocess.run(["lintian", "--info", "--show-overrides", "--display-level", ">=pedantic",

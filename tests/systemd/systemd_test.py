@@ -49,7 +49,6 @@ never touched (the container has its own bpffs).
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import re
@@ -64,9 +63,11 @@ from typing import Dict, List
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "netns"))
+sys.path.insert(0, os.path.join(HERE, "..", "package"))
 from container import (CACHE, Container, ContainerError, host_leftovers, log,  # noqa: E402
                        prepare_tree, run, save_archives)
 from topology import HarnessError, Topology, check_clean  # noqa: E402
+from cpack_deb import CpackError, build_deb  # noqa: E402
 
 PREVIOUS_COMMIT = "8482e85"      # the last version of main CI accepted (0.1.0)
 CAPS = {"cap_net_admin": 12, "cap_net_raw": 13, "cap_sys_admin": 21, "cap_sys_resource": 24,
@@ -101,12 +102,10 @@ class Checks:
 
 # ------------------------------------------------------------------------------ packages
 def build_new_deb(build_dir: str, out: str) -> str:
-    r = run(["cpack", "-G", "DEB", "-B", out, "--config",
-             os.path.join(build_dir, "CPackConfig.cmake")], timeout=600, check=False)
-    debs = glob.glob(os.path.join(out, "*.deb"))
-    if r.returncode != 0 or len(debs) != 1:
-        raise TestFailure(f"cpack: {r.stdout[-1500:]}{r.stderr[-1500:]}")
-    return debs[0]
+    try:
+        return build_deb(build_dir, out)
+    except CpackError as e:
+        raise TestFailure(str(e)) from e
 
 
 def previous_deb(source_dir: str, workdir: str) -> str:
