@@ -51,9 +51,12 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } vnet_ip6 SEC(".maps");
 
+/* VLAN -> its members. Not preallocated: a value is 16 KiB, and a host uses few VLANs of
+ * the capacity's worth of slots; entries change only when a context comes or goes. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 128);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, __u32);
   __type(value, struct vnet_vlan_members);
   __uint(pinning, LIBBPF_PIN_BY_NAME);

@@ -24,7 +24,7 @@ inline constexpr int kMaxFastPathAddressesPerFamily = 16;
 // Contexts per VLAN: the fast path floods broadcast and multicast to a VLAN's members from
 // a list of this length (VNET_VLAN_MAX_MEMBERS, checked in daemon/dataplane/tables.cc). An
 // assign beyond it is refused rather than granted and left unattached.
-inline constexpr uint32_t kMaxContextsPerVlan = 256;
+inline constexpr uint32_t kMaxContextsPerVlan = 4096;
 
 // Fills defaults, canonicalises addresses (lower-case MAC, compressed IPv6, sorted lists)
 // and clears output-only fields; then checks every field. On error `ctx` may be partly

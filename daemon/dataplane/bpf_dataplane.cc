@@ -137,6 +137,7 @@ absl::Status BpfDataplane::InitLocked() {
   open_opts.sz = sizeof(open_opts);
   open_opts.pin_root_path = maps_dir.c_str();
   CaptureLibbpfLog();
+  if (auto st = CheckRequiredHelpers(); !st.ok()) return st;
   features_ = ProbeKernelFeatures();
   guest_ = OpenGuestTc(&open_opts, features_);
   uplink_tc_ = OpenUplinkTc(&open_opts, features_);

@@ -7,10 +7,12 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
@@ -80,6 +82,27 @@ int LibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
 }
 
 }  // namespace
+
+absl::Status CheckRequiredHelpers() {
+  struct Required {
+    bpf_prog_type type;
+    bpf_func_id helper;
+    const char* what;
+  };
+  static constexpr Required kRequired[] = {
+      {BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_loop, "bpf_loop (Linux 5.17+) for broadcast fan-out"},
+  };
+  for (const Required& r : kRequired) {
+    const int has = libbpf_probe_bpf_helper(r.type, r.helper, nullptr);
+    if (has == 1) continue;
+    if (has < 0)
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot probe the kernel for ", r.what, ": ", strerror(-has)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("this kernel lacks ", r.what, "; vnet's fast path needs Linux 6.1 or later"));
+  }
+  return absl::OkStatus();
+}
 
 KernelFeatures ProbeKernelFeatures() {
   KernelFeatures f;

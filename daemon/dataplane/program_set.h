@@ -9,6 +9,8 @@
 
 #include <string>
 
+#include "absl/status/status.h"
+
 struct bpf_object_open_opts;
 struct vnet_guest_tc;
 struct vnet_uplink_tc;
@@ -18,6 +20,10 @@ namespace vnet {
 struct KernelFeatures {
   bool kern_ctx = false;  // kfunc bpf_cast_to_kern_ctx (6.2+): checksum state readable
 };
+
+// The helpers every build needs, probed rather than assumed: bpf_loop (5.17+) walks a VLAN's
+// members for broadcast. FAILED_PRECONDITION naming the helper and the kernel it needs.
+absl::Status CheckRequiredHelpers();
 
 // Looks the kfuncs up in the running kernel's BTF (/sys/kernel/btf/vmlinux).
 KernelFeatures ProbeKernelFeatures();

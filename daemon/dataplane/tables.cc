@@ -222,6 +222,7 @@ absl::StatusOr<vnet_limit> Tables::ReadLimit(uint32_t id) const {
 
 absl::Status Tables::Put(const ContextEntry& e) {
   if (auto st = CheckId(e.id); !st.ok()) return st;
+  if (auto st = EnsureOwnedIndex(); !st.ok()) return st;
   auto old_or = Get(e.id);
   if (!old_or.ok()) return old_or.status();
   const vnet_ctx_rec old = *old_or;
@@ -273,44 +274,97 @@ absl::Status Tables::Put(const ContextEntry& e) {
   }
 
   // Now the stale parts of the previous version of this context.
-  const uint32_t id = e.id;
-  absl::Status st = DeleteIf<vnet_ip4_key, uint8_t>(
-      fds_.ip4,
-      [&](const vnet_ip4_key& k, const uint8_t&) { return k.ctx_id == id && !v4.count(k.addr); });
-  if (!st.ok()) return st;
-  st = DeleteIf<vnet_ip6_key, uint8_t>(fds_.ip6, [&](const vnet_ip6_key& k, const uint8_t&) {
-    std::array<uint8_t, 16> a;
-    std::memcpy(a.data(), k.addr, 16);
-    return k.ctx_id == id && !v6.count(a);
-  });
-  if (!st.ok()) return st;
-  st = DeleteIf<vnet_fdb_key, uint32_t>(fds_.fdb, [&](const vnet_fdb_key& k, const uint32_t& v) {
-    return v == id && std::memcmp(&k, &key, sizeof(k)) != 0;
-  });
-  if (!st.ok()) return st;
-  st = DeleteIf<uint32_t, uint32_t>(
-      fds_.if_ctx, [&](const uint32_t& k, const uint32_t& v) { return v == id && k != ifindex; });
-  if (!st.ok()) return st;
-  if (was_active && old.vlan != e.rec.vlan) return RemoveVlanMember(old.vlan, id);
+  OwnedKeys now;
+  now.fdb.push_back(key);
+  now.ifindex.push_back(ifindex);
+  for (uint32_t a : v4) now.ip4.push_back(a);
+  for (const auto& a : v6) now.ip6.push_back(a);
+  auto& owned = (*owned_)[e.id];
+  if (auto st = DeleteOwned(e.id, owned, &now); !st.ok()) return st;
+  owned = std::move(now);
+  if (was_active && old.vlan != e.rec.vlan) return RemoveVlanMember(old.vlan, e.id);
   return absl::OkStatus();
 }
 
 absl::Status Tables::Remove(uint32_t id) {
   if (auto st = CheckId(id); !st.ok()) return st;
+  if (auto st = EnsureOwnedIndex(); !st.ok()) return st;
+  auto old = Get(id);
+  if (!old.ok()) return old.status();
   // First the record: the programs stop treating the context as active at once.
   vnet_ctx_rec zero{};
   if (bpf_map_update_elem(fds_.ctx, &id, &zero, BPF_ANY) != 0)
     return Errno(errno, "write vnet_ctx");
   bpf_map_delete_elem(fds_.xdp_tx, &id);
   if (auto st = PutLimit(id, vnet_limit{}, false); !st.ok()) return st;
-  std::set<uint32_t> keep;
-  for (uint32_t other = 1; other <= capacity_; ++other)
-    if (other != id) keep.insert(other);
-  if (auto st = SweepOrphans(keep); !st.ok()) return st;
+  if (auto it = owned_->find(id); it != owned_->end()) {
+    if (auto st = DeleteOwned(id, it->second, nullptr); !st.ok()) return st;
+    owned_->erase(it);
+  }
+  if (old->flags != 0) {
+    if (auto st = RemoveVlanMember(old->vlan, id); !st.ok()) return st;
+  }
   return ZeroStats(id);
 }
 
+absl::Status Tables::EnsureOwnedIndex() {
+  if (owned_) return absl::OkStatus();
+  std::map<uint32_t, OwnedKeys> owned;
+  for (const auto& k : Keys<vnet_fdb_key>(fds_.fdb)) {
+    uint32_t id = 0;
+    if (bpf_map_lookup_elem(fds_.fdb, &k, &id) == 0) owned[id].fdb.push_back(k);
+  }
+  for (uint32_t ifindex : Keys<uint32_t>(fds_.if_ctx)) {
+    uint32_t id = 0;
+    if (bpf_map_lookup_elem(fds_.if_ctx, &ifindex, &id) == 0) owned[id].ifindex.push_back(ifindex);
+  }
+  for (const auto& k : Keys<vnet_ip4_key>(fds_.ip4)) owned[k.ctx_id].ip4.push_back(k.addr);
+  for (const auto& k : Keys<vnet_ip6_key>(fds_.ip6)) {
+    std::array<uint8_t, 16> a;
+    std::memcpy(a.data(), k.addr, 16);
+    owned[k.ctx_id].ip6.push_back(a);
+  }
+  owned_ = std::move(owned);
+  return absl::OkStatus();
+}
+
+absl::Status Tables::DeleteOwned(uint32_t id, const OwnedKeys& keys, const OwnedKeys* keep) {
+  auto kept = [keep](const auto OwnedKeys::*list, const auto& k) {
+    return keep && std::find((keep->*list).begin(), (keep->*list).end(), k) != (keep->*list).end();
+  };
+  auto del = [](int fd, const void* k, const char* what) -> absl::Status {
+    if (bpf_map_delete_elem(fd, k) != 0 && errno != ENOENT) return Errno(errno, what);
+    return absl::OkStatus();
+  };
+  for (const vnet_fdb_key& k : keys.fdb) {
+    const bool same =
+        keep && std::any_of(keep->fdb.begin(), keep->fdb.end(), [&](const vnet_fdb_key& o) {
+          return std::memcmp(&o, &k, sizeof(k)) == 0;
+        });
+    if (same) continue;
+    if (auto st = del(fds_.fdb, &k, "delete vnet_fdb"); !st.ok()) return st;
+  }
+  for (uint32_t ifindex : keys.ifindex) {
+    if (kept(&OwnedKeys::ifindex, ifindex)) continue;
+    if (auto st = del(fds_.if_ctx, &ifindex, "delete vnet_if_ctx"); !st.ok()) return st;
+  }
+  for (uint32_t a : keys.ip4) {
+    if (kept(&OwnedKeys::ip4, a)) continue;
+    const vnet_ip4_key k{id, a};
+    if (auto st = del(fds_.ip4, &k, "delete vnet_ip4"); !st.ok()) return st;
+  }
+  for (const auto& a : keys.ip6) {
+    if (kept(&OwnedKeys::ip6, a)) continue;
+    vnet_ip6_key k{};
+    k.ctx_id = id;
+    std::memcpy(k.addr, a.data(), 16);
+    if (auto st = del(fds_.ip6, &k, "delete vnet_ip6"); !st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Tables::SweepOrphans(const std::set<uint32_t>& keep) {
+  owned_.reset();  // rebuilt from what the sweep leaves
   auto stale = [&](uint32_t id) { return keep.count(id) == 0; };
   absl::Status st = DeleteIf<vnet_fdb_key, uint32_t>(
       fds_.fdb, [&](const vnet_fdb_key&, const uint32_t& v) { return stale(v); });

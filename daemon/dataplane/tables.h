@@ -5,6 +5,8 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -72,8 +74,23 @@ class Tables {
   absl::Status ZeroStats(uint32_t id);
   absl::Status PutLimit(uint32_t id, const vnet_limit& limit, bool keep_credit);
 
+  // The hash-map keys written for one context: what a refresh or a removal must delete.
+  struct OwnedKeys {
+    std::vector<vnet_fdb_key> fdb;
+    std::vector<uint32_t> ifindex;
+    std::vector<uint32_t> ip4;
+    std::vector<std::array<uint8_t, 16>> ip6;
+  };
+  // Builds owned_ from one walk of the maps (they may hold a previous daemon's entries);
+  // afterwards Put and Remove keep it current, so neither walks a map again: per-context
+  // work stays constant however many contexts there are.
+  absl::Status EnsureOwnedIndex();
+  // Deletes context `id`'s keys in `keys` that `keep` does not hold (nullptr: all of them).
+  absl::Status DeleteOwned(uint32_t id, const OwnedKeys& keys, const OwnedKeys* keep);
+
   MapFds fds_;
   uint32_t capacity_;
+  std::optional<std::map<uint32_t, OwnedKeys>> owned_;
 };
 
 }  // namespace vnet

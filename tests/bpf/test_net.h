@@ -28,6 +28,8 @@ class TestNet {
   std::string Host(const std::string& name) const { return prefix_ + name + "h"; }
   std::string Peer(const std::string& name) const { return prefix_ + name + "p"; }
   const std::string& ns() const { return ns_; }
+  // What every name of this network starts with ("vd<pid><tag>").
+  const std::string& prefix() const { return prefix_; }
   // Runs a command inside the namespace.
   int InNs(const std::string& cmd) const { return InNs(ns_, cmd); }
   static int InNs(const std::string& ns, const std::string& cmd);

@@ -131,20 +131,22 @@ TEST(ContextPoolTest, ScalesToFourThousandContexts) {
 // A VLAN holds what the fast path can flood to; one more is refused, not granted and left
 // unattached, and a move into a full VLAN is refused too.
 TEST(ContextPoolTest, VlanHoldsAtMostWhatTheFastPathFloodsTo) {
-  ContextPool pool(1024);
+  ContextPool pool(kMaxContextsPerVlan + 16);
+  const uint32_t other = kMaxContextsPerVlan + 1;  // a domain not yet used
   for (uint32_t d = 1; d <= kMaxContextsPerVlan; ++d)
     ASSERT_TRUE(pool.Assign(Guest(d, 7), kNow).ok()) << d;
-  auto beyond = pool.Assign(Guest(500, 7), kNow);
+  auto beyond = pool.Assign(Guest(other, 7), kNow);
   EXPECT_EQ(beyond.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(beyond.status().message(), HasSubstr("vlan 7 holds 256 contexts"));
+  EXPECT_THAT(beyond.status().message(),
+              HasSubstr(absl::StrCat("vlan 7 holds ", kMaxContextsPerVlan, " contexts")));
   EXPECT_EQ(pool.size(), kMaxContextsPerVlan);
-  ASSERT_TRUE(pool.Assign(Guest(500, 8), kNow).ok()) << "another VLAN has room";
+  ASSERT_TRUE(pool.Assign(Guest(other, 8), kNow).ok()) << "another VLAN has room";
   v1::Context move;
   move.set_vlan(7);
   google::protobuf::FieldMask mask;
   mask.add_paths("vlan");
   v1::ContextRef ref;
-  ref.mutable_device()->set_domain_id(500);
+  ref.mutable_device()->set_domain_id(other);
   EXPECT_EQ(pool.Update(ref, move, mask).status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(pool.Get(ref)->vlan(), 8u) << "a refused update changes nothing";
   ASSERT_TRUE(pool.Release(ById(1)).ok());

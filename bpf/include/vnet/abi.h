@@ -12,11 +12,13 @@
 /* Version of the map layouts and meanings below. vnetd pins its maps under maps-v<N>/, so a
  * vnetd never reuses maps whose layout or meaning changed (it starts on new ones and
  * re-attaches every context); bump it with any change to a map's key, value or flags.
- * 1 was the unversioned maps/ directory; 3 added vnet_limit and drop reasons 22..25. */
-#define VNET_ABI_VERSION 3
+ * 1 was the unversioned maps/ directory; 3 added vnet_limit and drop reasons 22..25; 4 grew
+ * a VLAN's member list from 256 to 4096 (vnet_vlan no longer preallocated). */
+#define VNET_ABI_VERSION 4
 
-/* Per-VLAN member array bound: the broadcast fan-out loop runs at most this many times. */
-#define VNET_VLAN_MAX_MEMBERS 256
+/* Per-VLAN member array bound: the broadcast fan-out (a bpf_loop) visits at most this many.
+ * A flat network of 4096 guests on one VLAN is ordinary on a cloud host. */
+#define VNET_VLAN_MAX_MEMBERS 4096
 /* Addresses a context may hold per family (the daemon also adds the MAC's link-local). */
 #define VNET_MAX_ADDRS_PER_CTX 16
 /* How many fan-out clones a trace record keeps (tests only). */

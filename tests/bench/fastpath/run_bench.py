@@ -41,6 +41,7 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.join(HERE, "..", "..", "netns"))
 from topology import (HarnessError, Topology, VnetDaemon, VnetUnavailable,  # noqa: E402
                       leftovers)
+from bpf_cost import BpfCost  # noqa: E402
 
 IPERF_PORT = 5201
 UDP_PORT = 9  # discard: nothing listens, the receiving stack drops after counting
@@ -220,6 +221,66 @@ def build(t: Topology, args) -> List[Setup]:
     return setups
 
 
+def measure(t: Topology, s: Setup, m: str, args):
+    """One run of metric m on network s."""
+    if m == "tcp1":
+        return tcp_gbps(t, s, 1, args.duration, not args.no_pin)
+    if m == "tcp4":
+        return tcp_gbps(t, s, 4, args.duration, not args.no_pin)
+    if m == "udpsock":
+        return udp_socket_pps(t, s, args.duration, not args.no_pin)
+    if m == "udp":
+        return pps(t, s.a.ns, s.a.guest_if, s.a.mac, s.a.ipv4,
+                   s.b.ns, s.b.guest_if, s.b.mac, s.b.ipv4, args.window)
+    if m == "wire":
+        return pps(t, s.wire.ns, s.wire.wire_if, s.wire.mac, s.wire.ipv4,
+                   s.b.ns, s.wire_rx_if, s.wire_dst_mac, s.wire_dst_ip, args.window)
+    return latency_us(t, s, args.ping_count, args.ping_interval)
+
+
+def cost_pass(t: Topology, s: Setup, metrics: List[str], args) -> Dict[str, Dict]:
+    """ns per packet of each vnet program on every row: one more run per metric with the
+    kernel's BPF statistics on (they add a clock read per run, so not during the reps)."""
+    d = s.daemon
+    out: Dict[str, Dict] = {}
+    with BpfCost(d.pin_dir, s.wire.host_if) as cost:
+        for m in metrics:
+            before = cost.snapshot()
+            try:
+                measure(t, s, m, args)
+            except HarnessError as e:
+                log(f"cost pass {m} FAILED: {e}")
+                continue
+            out[m] = BpfCost.per_packet(before, cost.snapshot())
+            log(f"cost pass {m:5} {out[m]}")
+    return out
+
+
+COST_PROGRAMS = [("vnet_guest_tc", "guest TC"), ("vnet_uplink_tc", "uplink TC"),
+                 ("uplink_xdp", "uplink XDP")]
+COST_ROWS = [("tcp1", "guest→guest TCP, 1 stream (per super-packet)"),
+             ("tcp4", "guest→guest TCP, 4 streams (per super-packet)"),
+             ("udpsock", "guest→guest UDP 64 B from a socket"),
+             ("udp", "guest→guest UDP 64 B, trafgen"),
+             ("wire", "wire→guest UDP 64 B, trafgen"),
+             ("lat", "guest→guest ping")]
+
+
+def render_cost(cost: Dict[str, Dict]) -> List[str]:
+    """The ns/packet table: each program's average run time on each row, and its runs."""
+    out = ["| row | " + " | ".join(f"{label} ns/run (runs)" for _, label in COST_PROGRAMS) + " |",
+           "|---|" + "---:|" * len(COST_PROGRAMS)]
+    for m, label in COST_ROWS:
+        if m not in cost:
+            continue
+        cells = []
+        for prog, _ in COST_PROGRAMS:
+            c = cost[m].get(prog)
+            cells.append("–" if c is None else f"{c['ns']:.0f} ({c['runs']:,})")
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return out
+
+
 def warm_up(t: Topology, setups: List[Setup], notes: List[str]) -> None:
     """Resolve neighbours (and teach the bridge its MACs) in every direction measured.
 
@@ -315,6 +376,8 @@ def main() -> int:
                    help="N more idle ports: on the bridge, and as vnet contexts (cost as "
                         "contexts grow)")
     p.add_argument("--skip-vnet", action="store_true")
+    p.add_argument("--no-cost", action="store_true",
+                   help="skip the pass that reads each vnet program's ns/packet (bpf_stats)")
     p.add_argument("--json", help="also write the raw results here")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args()
@@ -332,6 +395,7 @@ def main() -> int:
     errors: Dict[str, Dict[str, str]] = {}
     vnet_describe = ""
     notes: List[str] = []
+    cost: Dict[str, Dict] = {}
     extra_leftovers = [pin_dir]
     try:
         with Topology(prefix="vb", verbose=args.verbose) as t:
@@ -352,26 +416,15 @@ def main() -> int:
                         if s.error or m in errors[s.name]:
                             continue
                         try:
-                            if m == "tcp1":
-                                v = tcp_gbps(t, s, 1, args.duration, not args.no_pin)
-                            elif m == "tcp4":
-                                v = tcp_gbps(t, s, 4, args.duration, not args.no_pin)
-                            elif m == "udpsock":
-                                v = udp_socket_pps(t, s, args.duration, not args.no_pin)
-                            elif m == "udp":
-                                v = pps(t, s.a.ns, s.a.guest_if, s.a.mac, s.a.ipv4,
-                                        s.b.ns, s.b.guest_if, s.b.mac, s.b.ipv4, args.window)
-                            elif m == "wire":
-                                v = pps(t, s.wire.ns, s.wire.wire_if, s.wire.mac, s.wire.ipv4,
-                                        s.b.ns, s.wire_rx_if, s.wire_dst_mac, s.wire_dst_ip,
-                                        args.window)
-                            else:
-                                v = latency_us(t, s, args.ping_count, args.ping_interval)
+                            v = measure(t, s, m, args)
                             raw[s.name][m].append(v)
                             log(f"rep {rep + 1} {s.name:6} {m:5} {v}")
                         except HarnessError as e:
                             errors[s.name][m] = str(e)
                             log(f"rep {rep + 1} {s.name:6} {m:5} FAILED: {e}")
+            if d is not None and not args.no_cost and shutil.which("bpftool"):
+                log("cost pass: each metric once more on vnet with BPF statistics on")
+                cost = cost_pass(t, setups[2], metrics, args)
             setup_errors = {s.name: s.error for s in setups if s.error}
             if d is not None:
                 tail = d.log_tail(5)
@@ -393,6 +446,15 @@ def main() -> int:
     print()
     print("\n".join(out))
     print()
+    if cost:
+        print("vnet per-packet cost (kernel BPF statistics, a pass of its own after the reps;"
+              " ns per program run, i.e. per packet or super-packet; the XDP figure includes"
+              " libxdp's dispatcher):")
+        print()
+        print("\n".join(render_cost(cost)))
+        print()
+    elif d is not None and not args.no_cost:
+        print("- no per-packet cost: bpftool not found (apt install bpftool)")
     if aims:
         print("Aim: ahead of the bridge on every row, within 10% of the veth pair:")
         print("\n".join(aims))
@@ -421,7 +483,7 @@ def main() -> int:
     print(f"\n(run took {time.monotonic() - started:.0f}s)")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"raw": raw, "errors": errors, "setup_errors": setup_errors}, f, indent=1)
+            json.dump({"raw": raw, "errors": errors, "setup_errors": setup_errors, "cost": cost}, f, indent=1)
     if left:
         print("LEFT BEHIND: " + "; ".join(left), file=sys.stderr)
         return 3

@@ -1,0 +1,91 @@
+"""Nanoseconds per packet of each vnet program, from the kernel's own BPF run statistics.
+
+With kernel.bpf_stats_enabled=1 the kernel adds every run of a program to its run_cnt and
+run_time_ns (bpftool prog show). The difference of two snapshots around a measurement,
+divided, is what the program cost per packet on that path. The statistics cost a clock read
+per run themselves, so the benchmark takes them in a pass of their own, after the throughput
+repetitions that fill the table.
+
+The XDP program runs inside libxdp's dispatcher as an extension, whose runs the kernel
+accounts to the dispatcher: the uplink XDP figure is read from the program attached to the
+uplink, dispatcher included.
+"""
+
+import json
+import os
+import subprocess
+from typing import Dict, Optional, Tuple
+
+STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
+TC_PROGRAMS = ("vnet_guest_tc", "vnet_uplink_tc")
+
+
+def _prog_stats(args) -> Optional[Tuple[int, int]]:
+    """(run_cnt, run_time_ns) of one program, None when it cannot be read."""
+    r = subprocess.run(["bpftool", "-j", "prog", "show"] + args, capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    info = json.loads(r.stdout)
+    return int(info.get("run_cnt", 0)), int(info.get("run_time_ns", 0))
+
+
+def _xdp_prog_id(ifname: str) -> Optional[int]:
+    r = subprocess.run(["ip", "-j", "-d", "link", "show", "dev", ifname], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        return None
+    links = json.loads(r.stdout)
+    xdp = links[0].get("xdp", {}) if links else {}
+    prog = xdp.get("prog") or {}
+    if "id" in prog:
+        return int(prog["id"])
+    for att in xdp.get("attached", []):
+        if "prog" in att:
+            return int(att["prog"]["id"])
+    return None
+
+
+class BpfCost:
+    """Snapshots of vnet's programs (pinned under pin_dir/progs) and the uplink's XDP program."""
+
+    def __init__(self, pin_dir: str, uplink: str):
+        self.pin_dir, self.uplink = pin_dir, uplink
+        self._saved: Optional[str] = None
+
+    def __enter__(self) -> "BpfCost":
+        with open(STATS_SYSCTL) as f:
+            self._saved = f.read().strip()
+        with open(STATS_SYSCTL, "w") as f:
+            f.write("1")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._saved is not None:
+            with open(STATS_SYSCTL, "w") as f:
+                f.write(self._saved)
+
+    def snapshot(self) -> Dict[str, Tuple[int, int]]:
+        snap = {}
+        for name in TC_PROGRAMS:
+            path = os.path.join(self.pin_dir, "progs", name)
+            s = _prog_stats(["pinned", path]) if os.path.exists(path) else None
+            if s:
+                snap[name] = s
+        xdp = _xdp_prog_id(self.uplink)
+        if xdp is not None:
+            s = _prog_stats(["id", str(xdp)])
+            if s:
+                snap["uplink_xdp"] = s
+        return snap
+
+    @staticmethod
+    def per_packet(before: Dict[str, Tuple[int, int]],
+                   after: Dict[str, Tuple[int, int]]) -> Dict[str, Dict[str, float]]:
+        """Per program that ran in between: runs and ns per run."""
+        out = {}
+        for name, (cnt1, ns1) in after.items():
+            cnt0, ns0 = before.get(name, (0, 0))
+            runs = cnt1 - cnt0
+            if runs > 0:
+                out[name] = {"runs": runs, "ns": (ns1 - ns0) / runs}
+        return out
