@@ -125,6 +125,9 @@ def watch(vnet: Client, count: int) -> None:
 def watch_drops(vnet: Client, count: int, timeout: float) -> None:
     """Drop events of the contexts vnetd holds (this orchestrator's guests)."""
     ids = [c.id for c in vnet.list()]
+    if not ids:
+        print("no guests: no drop events to watch", flush=True)
+        return
     print(f"watching drops of contexts {','.join(map(str, ids))}", flush=True)
     for ev in vnet.watch_drops(contexts=ids, count=count, duration=timeout):
         t = ev.time.ToDatetime().strftime("%H:%M:%S.%f")
