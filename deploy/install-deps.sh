@@ -21,6 +21,8 @@ packages=(
   iperf3 iputils-ping python3 python3-scapy tshark netsniff-ng prometheus jq procps
   # access-control tests: a throwaway CA and client certificates
   openssl
+  # dashboard check against Grafana's dashboard schema (tests/metrics/dashboard_schema.py)
+  python3-jsonschema
   # Python client (stubs built with protoc + grpc_python_plugin), man pages
   python3-grpcio python3-protobuf groff-base
   # package tests: lintian (tests/package), a Debian 12 system under systemd-nspawn

@@ -3,9 +3,17 @@
     from vnet.client import Client
     with Client() as vnet:                      # unix:/run/vnet/vnetd.sock
         ctx = vnet.assign(domain=5, device=0, interface="vif5.0",
-                          mac="00:16:3e:00:00:05", ips=["198.18.0.5", "2001:db8::5"])
+                          mac="00:16:3e:00:00:05", ips=["198.18.0.5", "2001:db8::5"],
+                          rate_limit={"bits_per_second": 100_000_000},
+                          storm_control={"broadcast_pps": 200})
         for ctx_stats in vnet.watch_stats(interval=1.0, count=5):
             ...
+        for event in vnet.watch_drops(contexts=[ctx.id], count=10, duration=30):
+            ...
+
+    # Over TCP with mutual TLS (the role is the certificate's OU):
+    Client("dom0-7.example.net:50051",
+           credentials=mtls_credentials("ca.pem", "client.pem", "client.key"))
 
 Errors are grpc.RpcError with vnetd's status code and message (e.g. ALREADY_EXISTS naming
 the conflicting context); nothing here retries a refused call.
@@ -26,6 +34,24 @@ from vnet.v1 import monitor_pb2, monitor_pb2_grpc
 from vnet.v1 import stats_pb2, stats_pb2_grpc
 
 DEFAULT_TARGET = "unix:/run/vnet/vnetd.sock"
+
+
+def mtls_credentials(ca_file: str, cert_file: str, key_file: str) -> grpc.ChannelCredentials:
+    """Channel credentials for vnetd's TCP address: the CA that signed vnetd's certificate,
+    and this client's certificate and key (PEM files); the certificate's OU is the role."""
+    def read(path: str) -> bytes:
+        with open(path, "rb") as f:
+            return f.read()
+    return grpc.ssl_channel_credentials(root_certificates=read(ca_file),
+                                        private_key=read(key_file),
+                                        certificate_chain=read(cert_file))
+
+
+def _message(cls, value):
+    """A message of type cls from None, a message or a dict of its fields (JSON names)."""
+    if value is None or isinstance(value, cls):
+        return value
+    return json_format.ParseDict(value, cls())
 
 
 def _ref(ref) -> context_pb2.ContextRef:
@@ -69,14 +95,22 @@ class Client:
     # ---- contexts ---------------------------------------------------------------------
     def assign(self, *, domain: int, device: int, interface: str, mac: str,
                ips: Iterable[str] = (), vlan: int = 0, mtu: int = 0,
-               offloads: Optional[context_pb2.Offloads] = None) -> context_pb2.Context:
-        """Assigns (idempotently) a context; addresses of both families in `ips`."""
+               offloads: Optional[context_pb2.Offloads] = None,
+               rate_limit=None, rx_rate_limit=None, storm_control=None) -> context_pb2.Context:
+        """Assigns (idempotently) a context; addresses of both families in `ips`. The limits
+        are messages or dicts of their fields: rate_limit={"bits_per_second": 10**8,
+        "burst_bytes": 262144}, storm_control={"broadcast_pps": 200}."""
         ctx = context_pb2.Context(domain_id=domain, device_id=device, interface_name=interface,
                                   mac=mac, vlan=vlan, mtu=mtu)
         for ip in ips:
             (ctx.ipv6_addresses if ":" in ip else ctx.ipv4_addresses).append(ip)
         if offloads is not None:
             ctx.offloads.CopyFrom(offloads)
+        for field, cls, value in (("rate_limit", context_pb2.RateLimit, rate_limit),
+                                  ("rx_rate_limit", context_pb2.RateLimit, rx_rate_limit),
+                                  ("storm_control", context_pb2.StormControl, storm_control)):
+            if value is not None:
+                getattr(ctx, field).CopyFrom(_message(cls, value))
         return self.contexts.AssignContext(context_pb2.AssignContextRequest(context=ctx),
                                            timeout=self.timeout)
 
@@ -97,9 +131,13 @@ class Client:
 
     def update(self, ref, **fields) -> context_pb2.Context:
         """Changes the named fields (mac, ipv4_addresses, ipv6_addresses, vlan, mtu,
-        offloads, rate_limit): update(3, mtu=9000)."""
+        offloads, rate_limit, rx_rate_limit, storm_control), given as values, dicts of a
+        message's fields or messages: update(3, mtu=9000),
+        update(3, storm_control={"broadcast_pps": 200})."""
         patch = context_pb2.Context()
-        json_format.ParseDict(fields, patch)
+        json_format.ParseDict({k: json_format.MessageToDict(v, preserving_proto_field_name=True)
+                               if hasattr(v, "DESCRIPTOR") else v
+                               for k, v in fields.items()}, patch)
         mask = field_mask_pb2.FieldMask(paths=sorted(fields))
         return self.contexts.UpdateContext(
             context_pb2.UpdateContextRequest(ref=_ref(ref), context=patch, update_mask=mask),
