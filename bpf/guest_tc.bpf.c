@@ -24,19 +24,32 @@
 /* ND options walked per message; more is malformed (fail closed). */
 #define VNET_MAX_ND_OPTS 32
 
-static __always_inline int vnet_ip4_allowed(__u32 ctx_id, __u32 addr) {
+/* Whether `addr` is one of the context's IPv4 addresses: from the record when they all fit
+ * there (no table lookup), else from vnet_ip4. */
+static __always_inline int vnet_ip4_allowed(const struct vnet_ctx_rec* rec, __u32 ctx_id,
+                                            __u32 addr) {
   struct vnet_ip4_key key = {.ctx_id = ctx_id, .addr = addr};
+  if (rec->flags & VNET_CTX_F_IP4_INLINE)
+    return (rec->n_ip4 > 0 && rec->ip4[0] == addr) || (rec->n_ip4 > 1 && rec->ip4[1] == addr);
   return bpf_map_lookup_elem(&vnet_ip4, &key) != 0;
 }
 
-static __always_inline int vnet_ip6_allowed(__u32 ctx_id, const __u8* addr) {
+static __always_inline int vnet_ip6_allowed(const struct vnet_ctx_rec* rec, __u32 ctx_id,
+                                            const __u8* addr) {
   struct vnet_ip6_key key = {.ctx_id = ctx_id};
+  if (rec->flags & VNET_CTX_F_IP6_INLINE) {
+    __u64 a[2];
+    __builtin_memcpy(a, addr, 16);
+    return (rec->n_ip6 > 0 && rec->ip6[0][0] == a[0] && rec->ip6[0][1] == a[1]) ||
+           (rec->n_ip6 > 1 && rec->ip6[1][0] == a[0] && rec->ip6[1][1] == a[1]);
+  }
   __builtin_memcpy(key.addr, addr, 16);
   return bpf_map_lookup_elem(&vnet_ip6, &key) != 0;
 }
 
 /* Returns a drop reason, or VNET_DROP_NONE to forward. */
-static __always_inline __u32 vnet_check_ipv4(void* l3, void* end, __u32 id) {
+static __always_inline __u32 vnet_check_ipv4(void* l3, void* end, __u32 id,
+                                             const struct vnet_ctx_rec* rec) {
   struct iphdr* ip = l3;
   __u32 hlen;
   if ((void*)(ip + 1) > end) return VNET_DROP_MALFORMED;
@@ -54,10 +67,11 @@ static __always_inline __u32 vnet_check_ipv4(void* l3, void* end, __u32 id) {
         udp->dest == bpf_htons(VNET_DHCP_SERVER_PORT))
       return VNET_DROP_NONE;
   }
-  return vnet_ip4_allowed(id, ip->saddr) ? VNET_DROP_NONE : VNET_DROP_SPOOF_IPV4;
+  return vnet_ip4_allowed(rec, id, ip->saddr) ? VNET_DROP_NONE : VNET_DROP_SPOOF_IPV4;
 }
 
-static __always_inline __u32 vnet_check_arp(void* l3, void* end, __u32 id, const __u8* mac) {
+static __always_inline __u32 vnet_check_arp(void* l3, void* end, __u32 id, const __u8* mac,
+                                            const struct vnet_ctx_rec* rec) {
   struct vnet_arp_eth4* arp = l3;
   __u32 sip;
   if ((void*)(arp + 1) > end) return VNET_DROP_MALFORMED;
@@ -66,7 +80,7 @@ static __always_inline __u32 vnet_check_arp(void* l3, void* end, __u32 id, const
   if (!vnet_mac_eq(arp->sha, mac)) return VNET_DROP_SPOOF_ARP;
   __builtin_memcpy(&sip, arp->sip, 4);
   if (sip == 0) return VNET_DROP_NONE; /* ARP probe (address conflict detection) */
-  return vnet_ip4_allowed(id, sip) ? VNET_DROP_NONE : VNET_DROP_SPOOF_ARP;
+  return vnet_ip4_allowed(rec, id, sip) ? VNET_DROP_NONE : VNET_DROP_SPOOF_ARP;
 }
 
 /* Every option of an NS/NA/RS, [off, end_off): source and target link-layer address options
@@ -115,8 +129,8 @@ static __always_inline __u64 vnet_mac_u64(const __u8* mac) {
 /* The ICMPv6 checks at the upper-layer header `off`: no router (RA, redirect), ND only as
  * itself and never inside a fragment (RFC 6980), link-layer options its own. */
 static __always_inline __u32 vnet_check_icmp6(struct __sk_buff* skb, __u32 off, int frag,
-                                              int unspec, __u32 id, const __u8* mac,
-                                              __u32 end_off) {
+                                              int unspec, __u32 id, const __u8* mac, __u32 end_off,
+                                              const struct vnet_ctx_rec* rec) {
   __u8 h[4];
   __u8 type;
   if (vnet_load(skb, off, h, 4)) return VNET_DROP_MALFORMED;
@@ -135,7 +149,7 @@ static __always_inline __u32 vnet_check_icmp6(struct __sk_buff* skb, __u32 off, 
     if (vnet_load(skb, off + sizeof(struct vnet_icmp6), target, 16)) return VNET_DROP_MALFORMED;
     /* An NA announces the target as the sender's; so does a DAD probe (source ::). An
      * ordinary NS asks about someone else's address and may name any target. */
-    if ((type == VNET_ICMP6_NA || unspec) && !vnet_ip6_allowed(id, target))
+    if ((type == VNET_ICMP6_NA || unspec) && !vnet_ip6_allowed(rec, id, target))
       return VNET_DROP_SPOOF_ND;
     r = vnet_nd_opts_verdict(skb, off + sizeof(struct vnet_nd_msg), end_off, vnet_mac_u64(mac));
     if (r != VNET_DROP_NONE) return r;
@@ -146,7 +160,7 @@ static __always_inline __u32 vnet_check_icmp6(struct __sk_buff* skb, __u32 off, 
 
 /* VNET_DROP_MAX from the upper-layer checks means "no verdict yet: check the source". */
 static __always_inline __u32 vnet_check_ipv6(struct __sk_buff* skb, void* l3, void* end, __u32 id,
-                                             const __u8* mac) {
+                                             const __u8* mac, const struct vnet_ctx_rec* rec) {
   struct ipv6hdr* ip6 = l3;
   __u32 off = VNET_ETH_HLEN + sizeof(struct ipv6hdr), end_off, r = VNET_DROP_MAX;
   __u8 nexthdr;
@@ -174,11 +188,12 @@ static __always_inline __u32 vnet_check_ipv6(struct __sk_buff* skb, void* l3, vo
         return VNET_DROP_DHCP_SERVER;
     } else if (nexthdr == IPPROTO_ICMPV6) {
       if (end_off > skb->len) return VNET_DROP_MALFORMED;
-      r = vnet_check_icmp6(skb, off, frag, unspec, id, mac, end_off);
+      r = vnet_check_icmp6(skb, off, frag, unspec, id, mac, end_off, rec);
       if (r != VNET_DROP_MAX) return r;
     }
   }
-  return vnet_ip6_allowed(id, ip6->saddr.in6_u.u6_addr8) ? VNET_DROP_NONE : VNET_DROP_SPOOF_IPV6;
+  return vnet_ip6_allowed(rec, id, ip6->saddr.in6_u.u6_addr8) ? VNET_DROP_NONE
+                                                              : VNET_DROP_SPOOF_IPV6;
 }
 
 /* Sends the frame to the wire, tagged with the sender's VLAN unless it is the native one.
@@ -206,13 +221,15 @@ static __always_inline int vnet_to_uplink(struct __sk_buff* skb, __u32 id,
 }
 
 /* The checks on the headers behind the Ethernet header; VNET_DROP_NONE to forward. */
-static __always_inline __u32 vnet_check_l3(struct __sk_buff* skb, __u32 id, const __u8* mac) {
+static __always_inline __u32 vnet_check_l3(struct __sk_buff* skb, __u32 id, const __u8* mac,
+                                           const struct vnet_ctx_rec* rec) {
   void* end = (void*)(long)skb->data_end;
   struct ethhdr* eth = (void*)(long)skb->data;
   if ((void*)(eth + 1) > end) return VNET_DROP_MALFORMED;
-  if (eth->h_proto == bpf_htons(ETH_P_IP)) return vnet_check_ipv4(eth + 1, end, id);
-  if (eth->h_proto == bpf_htons(ETH_P_IPV6)) return vnet_check_ipv6(skb, eth + 1, end, id, mac);
-  if (eth->h_proto == bpf_htons(ETH_P_ARP)) return vnet_check_arp(eth + 1, end, id, mac);
+  if (eth->h_proto == bpf_htons(ETH_P_IP)) return vnet_check_ipv4(eth + 1, end, id, rec);
+  if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+    return vnet_check_ipv6(skb, eth + 1, end, id, mac, rec);
+  if (eth->h_proto == bpf_htons(ETH_P_ARP)) return vnet_check_arp(eth + 1, end, id, mac, rec);
   return VNET_DROP_ETHERTYPE;
 }
 
@@ -233,8 +250,11 @@ static __always_inline __u32 vnet_check_tx_size(struct __sk_buff* skb, __u32 id,
 /* The transmit limit and, for `storm` (VNET_BUCKET_MAX: none), the storm limit: a frame
  * is charged by its wire length, once, whichever paths it then takes (guests, wire,
  * fan-out). Returns the drop reason, VNET_DROP_NONE when admitted. */
-static __always_inline __u32 vnet_tx_admit(struct __sk_buff* skb, __u32 id, __u32 storm) {
-  __u32 hdr = skb->gso_size ? vnet_tcp_hdr_len(skb) : 0;
+static __always_inline __u32 vnet_tx_admit(struct __sk_buff* skb, __u32 id,
+                                           const struct vnet_ctx_rec* rec, __u32 storm) {
+  __u32 hdr;
+  if (!(rec->flags & VNET_CTX_F_LIMITED)) return VNET_DROP_NONE;
+  hdr = skb->gso_size ? vnet_tcp_hdr_len(skb) : 0;
   return vnet_limit_reason(
       vnet_limit_admit(id, VNET_BUCKET_TX, vnet_wire_len(skb, hdr) * 8, storm));
 }
@@ -269,15 +289,15 @@ static __always_inline int vnet_guest_tc_verdict(struct __sk_buff* skb) {
     return vnet_drop(id, VNET_DIR_TX, VNET_DROP_SPOOF_MAC, TC_ACT_SHOT);
   __builtin_memcpy(dst, eth->h_dest, 6);
 
-  reason = vnet_check_l3(skb, id, mac);
+  reason = vnet_check_l3(skb, id, mac, rec);
   /* Headers in page fragments: make them linear and look again (rare, so only then). */
   if (reason == VNET_DROP_MALFORMED && vnet_skb_pull(skb, VNET_PULL_LEN))
-    reason = vnet_check_l3(skb, id, mac);
+    reason = vnet_check_l3(skb, id, mac, rec);
   if (reason == VNET_DROP_NONE) reason = vnet_check_tx_size(skb, id, rec);
   if (reason != VNET_DROP_NONE) return vnet_drop(id, VNET_DIR_TX, reason, TC_ACT_SHOT);
 
   if (vnet_is_multicast(dst)) {
-    reason = vnet_tx_admit(skb, id,
+    reason = vnet_tx_admit(skb, id, rec,
                            vnet_is_broadcast(dst) ? VNET_BUCKET_BROADCAST : VNET_BUCKET_MULTICAST);
     if (reason != VNET_DROP_NONE) return vnet_drop(id, VNET_DIR_TX, reason, TC_ACT_SHOT);
     /* Every other guest of the VLAN, then the wire; never the sender, never another VLAN. */
@@ -288,7 +308,7 @@ static __always_inline int vnet_guest_tc_verdict(struct __sk_buff* skb) {
   if (target == id) return vnet_drop(id, VNET_DIR_TX, VNET_DROP_HAIRPIN, TC_ACT_SHOT);
   to = vnet_ctx_get(target);
   /* No local guest has that MAC: unknown unicast, to the wire. */
-  reason = vnet_tx_admit(skb, id, to ? VNET_BUCKET_MAX : VNET_BUCKET_UNKNOWN_UNICAST);
+  reason = vnet_tx_admit(skb, id, rec, to ? VNET_BUCKET_MAX : VNET_BUCKET_UNKNOWN_UNICAST);
   if (reason != VNET_DROP_NONE) return vnet_drop(id, VNET_DIR_TX, reason, TC_ACT_SHOT);
   if (to) return vnet_skb_deliver(skb, target, to);
   return vnet_to_uplink(skb, id, rec);

@@ -20,7 +20,7 @@ namespace {
 // The layouts the BPF side compiled against (bpf/include/vnet/abi.h); a change here is an
 // ABI change that makes pinned maps of an older build incompatible.
 static_assert(sizeof(vnet_fdb_key) == 8);
-static_assert(sizeof(vnet_ctx_rec) == 24);
+static_assert(sizeof(vnet_ctx_rec) == 64);
 static_assert(sizeof(vnet_ip4_key) == 8);
 static_assert(sizeof(vnet_ip6_key) == 20);
 static_assert(sizeof(vnet_config) == 20);
@@ -78,6 +78,23 @@ std::array<uint8_t, 16> LinkLocalOf(const MacAddress& mac) {
   return a;
 }
 
+// The record's per-packet shortcuts (abi.h): addresses inline when they all fit, and
+// whether any bucket limits the context.
+void FillShortcuts(ContextEntry& e) {
+  if (e.ipv4.size() <= VNET_CTX_INLINE_IP4) {
+    e.rec.flags |= VNET_CTX_F_IP4_INLINE;
+    e.rec.n_ip4 = static_cast<uint16_t>(e.ipv4.size());
+    for (size_t i = 0; i < e.ipv4.size(); ++i) std::memcpy(&e.rec.ip4[i], e.ipv4[i].data(), 4);
+  }
+  if (e.ipv6.size() <= VNET_CTX_INLINE_IP6) {
+    e.rec.flags |= VNET_CTX_F_IP6_INLINE;
+    e.rec.n_ip6 = static_cast<uint16_t>(e.ipv6.size());
+    for (size_t i = 0; i < e.ipv6.size(); ++i) std::memcpy(e.rec.ip6[i], e.ipv6[i].data(), 16);
+  }
+  for (const vnet_bucket& b : e.limit.b)
+    if (b.rate != 0) e.rec.flags |= VNET_CTX_F_LIMITED;
+}
+
 }  // namespace
 
 absl::StatusOr<ContextEntry> MakeContextEntry(const v1::Context& ctx, uint32_t ifindex,
@@ -133,6 +150,7 @@ absl::StatusOr<ContextEntry> MakeContextEntry(const v1::Context& ctx, uint32_t i
   if (e.ipv6.size() > VNET_MAX_ADDRS_PER_CTX)
     return absl::InvalidArgumentError("too many IPv6 addresses for the fast path");
   e.limit = LimitsOf(ctx);
+  FillShortcuts(e);
   return e;
 }
 

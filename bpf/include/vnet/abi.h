@@ -13,7 +13,8 @@
  * vnetd never reuses maps whose layout or meaning changed (it starts on new ones and
  * re-attaches every context); bump it with any change to a map's key, value or flags.
  * 1 was the unversioned maps/ directory; 3 added vnet_limit and drop reasons 22..25; 4 grew
- * a VLAN's member list from 256 to 4096 (vnet_vlan no longer preallocated). */
+ * a VLAN's member list from 256 to 4096 (vnet_vlan no longer preallocated) and put a
+ * context's first addresses and its "limited" flag in its record. */
 #define VNET_ABI_VERSION 4
 
 /* Per-VLAN member array bound: the broadcast fan-out (a bpf_loop) visits at most this many.
@@ -38,6 +39,13 @@
 #define VNET_CTX_F_RX_SG (1u << 8)
 #define VNET_CTX_F_RX_TSO4 (1u << 9)
 #define VNET_CTX_F_RX_TSO6 (1u << 10)
+/* Per-packet shortcuts the daemon derives from the context, so the common case needs no
+ * table: a context without any rate limit or storm control never looks at its buckets; a
+ * context whose addresses of a family all fit in the record is checked against the record
+ * (the vnet_ip4/vnet_ip6 tables still hold every address, for the other contexts). */
+#define VNET_CTX_F_LIMITED (1u << 11)
+#define VNET_CTX_F_IP4_INLINE (1u << 12)
+#define VNET_CTX_F_IP6_INLINE (1u << 13)
 
 enum vnet_drop_reason {
   VNET_DROP_NONE = 0,
@@ -79,6 +87,11 @@ struct vnet_fdb_key {
   __u8 mac[6];
 };
 
+/* Addresses a record holds inline per family (most guests have one IPv4 address, and an
+ * IPv6 link-local plus one global address). */
+#define VNET_CTX_INLINE_IP4 2
+#define VNET_CTX_INLINE_IP6 2
+
 /* vnet_ctx: array indexed by context id. */
 struct vnet_ctx_rec {
   __u32 ifindex; /* the guest's interface in dom0 (host side of a veth, a vif, a tap) */
@@ -86,7 +99,10 @@ struct vnet_ctx_rec {
   __u16 vlan;    /* access VLAN 1..4094 */
   __u8 mac[6];
   __u32 mtu;
-  __u32 pad;
+  __u16 n_ip4; /* with VNET_CTX_F_IP4_INLINE: how many of ip4[] are its addresses */
+  __u16 n_ip6; /* with VNET_CTX_F_IP6_INLINE: how many of ip6[] */
+  __u32 ip4[VNET_CTX_INLINE_IP4];    /* network order */
+  __u64 ip6[VNET_CTX_INLINE_IP6][2]; /* the 16 bytes in network order, as two words */
 };
 
 /* vnet_ip4 / vnet_ip6: (context id, address in network order) -> __u8 1. */
