@@ -52,7 +52,7 @@ class LedgerRestartTest : public ::testing::Test {
   // Our idle channel would hold a graceful shutdown up to its grace period: close it first.
   int Stop(Process* daemon, int sig) {
     stub_.reset();
-    return Stop(daemon.get(), sig);
+    return daemon->Stop(sig);
   }
 
   RunResult Ctl(std::vector<std::string> args) {
