@@ -113,11 +113,24 @@ class LedgerRestartTest : public ::testing::Test {
     return stub_->CompleteDescriptors(Call().get(), req, resp);
   }
 
+  // Every page, merged (a context continued on the next page is appended to).
   v1::ListRegionsResponse List() {
     v1::ListRegionsRequest req;
-    v1::ListRegionsResponse resp;
-    EXPECT_TRUE(stub_->ListRegions(Call().get(), req, &resp).ok());
-    return resp;
+    v1::ListRegionsResponse all;
+    do {
+      v1::ListRegionsResponse page;
+      EXPECT_TRUE(stub_->ListRegions(Call().get(), req, &page).ok());
+      for (const v1::ContextRegions& cr : page.contexts()) {
+        const int n = all.contexts_size();
+        if (n > 0 && all.contexts(n - 1).context_id() == cr.context_id()) {
+          all.mutable_contexts(n - 1)->mutable_regions()->MergeFrom(cr.regions());
+        } else {
+          *all.add_contexts() = cr;
+        }
+      }
+      req.set_page_token(page.next_page_token());
+    } while (!req.page_token().empty());
+    return all;
   }
 
   TempDir dir_;
