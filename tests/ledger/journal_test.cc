@@ -48,6 +48,7 @@ class JournalTest : public ::testing::Test {
   void TearDown() override {
     ledger_.reset();
     journal_.reset();
+    (void)std::system(("umount " + dir_ + " 2>/dev/null").c_str());  // the full-disk test's
     (void)std::system(("rm -rf " + dir_.substr(0, dir_.rfind('/'))).c_str());
   }
 
