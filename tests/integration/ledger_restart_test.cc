@@ -196,6 +196,24 @@ INSTANTIATE_TEST_SUITE_P(Signals, LedgerRestartBySignal, ::testing::Values(SIGKI
                            return std::string(info.param == SIGKILL ? "Kill9" : "Sigterm");
                          });
 
+TEST_F(LedgerRestartTest, CorruptRegionFileRefusesToStartAndIsKept) {
+  auto daemon = StartDaemon();
+  AssignGuest(1);
+  ASSERT_TRUE(Register(1, 1, v1::REGION_ACCESS_READ_WRITE).ok());
+  EXPECT_EQ(Stop(daemon.get(), SIGKILL), -SIGKILL);
+  const std::string path = dir_ / "state/ledger/regions-1.state";
+  const std::string whole = ReadFile(path);
+  const std::string cut = whole.substr(0, whole.find("region_count"));  // cut short
+  std::ofstream(path, std::ios::trunc) << cut;
+  Process refused(
+      {VNETD_PATH, "--unix_socket=" + socket(), "--state_dir=" + (dir_ / "state"),
+       "--config=" + (dir_ / "vnetd.conf"), "--fast_path=none", "--metrics_address=off"},
+      dir_ / "refused.log");
+  EXPECT_NE(refused.Wait(absl::Seconds(20)), 0);
+  EXPECT_THAT(ReadFile(dir_ / "refused.log"), HasSubstr(path + " is corrupt"));
+  EXPECT_EQ(ReadFile(path), cut);
+}
+
 // What one client learned before vnetd died under it.
 struct ClientLog {
   std::set<uint64_t> regions;             // registration acknowledged
