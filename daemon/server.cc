@@ -26,11 +26,13 @@
 #include "daemon/core/make_dirs.h"
 #include "daemon/core/uplink_policy.h"
 #include "daemon/dataplane/bpf_dataplane.h"
+#include "daemon/ledger/in_flight_file.h"
 #include "daemon/metrics/context_collector.h"
 #include "daemon/metrics/daemon_collector.h"
 #include "daemon/metrics/dataplane_counter_source.h"
 #include "daemon/metrics/drop_event_collector.h"
 #include "daemon/metrics/ledger_collector.h"
+#include "daemon/service/buffer_restore.h"
 #include "daemon/service/context_service.h"
 #include "daemon/service/daemon_service.h"
 #include "daemon/service/request_errors.h"
@@ -98,7 +100,10 @@ int WaitForStopSignal() {
 VnetServer::VnetServer(const v1::DaemonConfig& config, Dataplane* dataplane, int lock_fd)
     : config_(config),
       lock_fd_(lock_fd),
-      registry_(config.capacity(), StateFile(config.state_dir()), dataplane) {}
+      registry_(config.capacity(), StateFile(config.state_dir()), dataplane),
+      journal_(config.state_dir() + "/ledger", ledger::LedgerLimits().max_in_flight_per_context,
+               ledger::CurrentBootId()),
+      ledger_(ledger::LedgerLimits(), &journal_) {}
 
 VnetServer::~VnetServer() {
   if (!stopped_) {
@@ -118,6 +123,7 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
     return absl::Status(s.code(), absl::StrCat("fast path: ", s.message()));
   }
   if (auto s = self->registry_.Start(); !s.ok()) return s;
+  if (auto s = RestoreBuffers(&self->journal_, &self->ledger_, self->registry_); !s.ok()) return s;
   // An uplink set through the API comes back, unless the config names one (that wins).
   if (config.uplink().empty() && !self->registry_.uplink().empty() && dataplane->attaches()) {
     if (auto allowed = CheckUplinkAllowed(config, self->registry_.uplink()); !allowed.ok()) {

@@ -14,6 +14,7 @@
 #include "daemon/core/context_registry.h"
 #include "daemon/core/dataplane.h"
 #include "daemon/ledger/buffer_ledger.h"
+#include "daemon/ledger/file_journal.h"
 #include "daemon/metrics/counters.h"
 #include "daemon/metrics/drop_event_collector.h"
 #include "daemon/metrics/metrics_server.h"
@@ -55,6 +56,7 @@ class VnetServer {
   v1::DaemonConfig config_;
   int lock_fd_;
   ContextRegistry registry_;
+  ledger::FileJournal journal_;  // before ledger_, which writes through it
   ledger::BufferLedger ledger_;
   std::vector<std::string> listen_addresses_;
   std::unique_ptr<auth::AuditLog> audit_log_;  // before server_: outlives the calls

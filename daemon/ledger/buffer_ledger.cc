@@ -7,7 +7,8 @@
 
 namespace vnet::ledger {
 
-BufferLedger::BufferLedger(LedgerLimits limits) : limits_(limits) {}
+BufferLedger::BufferLedger(LedgerLimits limits, LedgerJournal* journal)
+    : limits_(limits), journal_(journal) {}
 
 std::shared_ptr<ContextLedger> BufferLedger::Find(uint32_t context_id) const {
   absl::ReaderMutexLock lock(&mu_);
@@ -20,7 +21,8 @@ std::shared_ptr<ContextLedger> BufferLedger::FindOrCreate(uint32_t context_id,
   if (auto found = Find(context_id)) return found;
   absl::MutexLock lock(&mu_);
   auto& slot = contexts_[context_id];
-  if (!slot) slot = std::make_shared<ContextLedger>(context_id, address_space, limits_, &index_);
+  if (!slot)
+    slot = std::make_shared<ContextLedger>(context_id, address_space, limits_, &index_, journal_);
   return slot;
 }
 
@@ -120,6 +122,26 @@ ReleaseReport BufferLedger::CommitRelease(uint32_t context_id) {
 
 void BufferLedger::AbortRelease(uint32_t context_id) {
   if (std::shared_ptr<ContextLedger> ledger = Find(context_id)) ledger->AbortClose();
+}
+
+absl::Status BufferLedger::Restore(std::vector<SavedContext> saved) {
+  absl::Status failed;
+  for (SavedContext& c : saved) {
+    auto ledger =
+        std::make_shared<ContextLedger>(c.context_id, c.address_space, limits_, &index_, journal_);
+    if (absl::Status s = ledger->Restore(c.regions, c.slots, std::move(c.log)); !s.ok()) {
+      failed = absl::FailedPreconditionError(
+          absl::StrCat("saved buffers of context ", c.context_id, ": ", s.message()));
+      break;
+    }
+    absl::MutexLock lock(&mu_);
+    contexts_[c.context_id] = std::move(ledger);
+  }
+  if (failed.ok()) return failed;
+  // Left empty, with nothing removed from the journal: the caller refuses to start.
+  absl::MutexLock lock(&mu_);
+  contexts_.clear();
+  return failed;
 }
 
 LedgerStats BufferLedger::Snapshot() const {

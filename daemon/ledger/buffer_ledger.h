@@ -21,13 +21,17 @@
 #include "absl/types/span.h"
 #include "daemon/ledger/address_index.h"
 #include "daemon/ledger/context_ledger.h"
+#include "daemon/ledger/journal.h"
 #include "daemon/ledger/ledger_types.h"
 
 namespace vnet::ledger {
 
 class BufferLedger {
  public:
-  explicit BufferLedger(LedgerLimits limits = {});
+  // With a journal (not owned, may be null), regions are saved durably before they are
+  // acknowledged and descriptors in flight are recorded where a process crash cannot lose
+  // them (daemon/ledger/journal.h).
+  explicit BufferLedger(LedgerLimits limits = {}, LedgerJournal* journal = nullptr);
   BufferLedger(const BufferLedger&) = delete;
   BufferLedger& operator=(const BufferLedger&) = delete;
 
@@ -68,6 +72,10 @@ class BufferLedger {
   ReleaseReport CommitRelease(uint32_t context_id);
   void AbortRelease(uint32_t context_id);
 
+  // At start, into an empty ledger: what the journal saved. FAILED_PRECONDITION naming the
+  // context and what is inconsistent; the ledger is then left empty.
+  absl::Status Restore(std::vector<SavedContext> saved);
+
   LedgerStats Snapshot() const;
   const LedgerLimits& limits() const { return limits_; }
 
@@ -78,6 +86,7 @@ class BufferLedger {
               uint64_t abandoned);
 
   const LedgerLimits limits_;
+  LedgerJournal* const journal_;
   AddressIndex index_;
 
   mutable absl::Mutex mu_;  // guards the table only, never held while a context works

@@ -1,9 +1,12 @@
 // The ledger of one context: its regions, its descriptors in flight and its counters,
 // behind one mutex of its own, so contexts never wait for each other on the hot path.
+// With a journal, a region change is saved (fsync) before it is seen, with only the
+// context's writer lock held: descriptors of the context are not held up by the disk.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -13,6 +16,7 @@
 #include "absl/types/span.h"
 #include "daemon/ledger/address_index.h"
 #include "daemon/ledger/in_flight_table.h"
+#include "daemon/ledger/journal.h"
 #include "daemon/ledger/ledger_types.h"
 
 namespace vnet::ledger {
@@ -21,8 +25,15 @@ class ContextLedger {
  public:
   // `address_space`: the guest physical address space the context's regions live in (its
   // Xen domain); overlap with other contexts is checked within it only.
+  // `journal` may be null (nothing is saved).
   ContextLedger(uint32_t context_id, uint32_t address_space, const LedgerLimits& limits,
-                AddressIndex* index);
+                AddressIndex* index, LedgerJournal* journal = nullptr);
+
+  // Puts back what a journal saved, into a ledger that has nothing yet; `log` carries on
+  // recording. FAILED_PRECONDITION naming the first inconsistency (a region that breaks the
+  // rules or overlaps another, a descriptor outside its region or overlapping another).
+  absl::Status Restore(const std::vector<RegionSpec>& regions, const std::vector<SavedSlot>& slots,
+                       std::unique_ptr<InFlightLog> log);
 
   // Fails with FAILED_PRECONDITION once the context is closing or closed (the caller then
   // looks the context up again), RESOURCE_EXHAUSTED over quota, ALREADY_EXISTS for a
@@ -63,24 +74,35 @@ class ContextLedger {
   struct Region {
     RegionSpec spec;
     uint64_t in_flight = 0;
+    bool leaving = false;  // being unregistered: takes no new descriptors meanwhile
   };
   enum class Phase { kOpen, kClosing, kClosed };
 
   Verdict ValidateOneLocked(const Descriptor& d, uint64_t* cookie)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ReleaseReport DropAllLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The regions as they are, with `add` added and `skip` left out (0: none).
+  std::vector<RegionSpec> SpecsLocked(const RegionSpec* add, uint64_t skip) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Saves `specs`, creating the in-flight log first if the context has none.
+  absl::Status Save(const std::vector<RegionSpec>& specs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   const uint32_t context_id_;
   const LedgerLimits limits_;
   const uint32_t address_space_;
   AddressIndex* const index_;
+  LedgerJournal* const journal_;
 
+  // Serialises region changes and the final drop of a release, across their disk writes;
+  // taken before mu_.
+  absl::Mutex write_mu_;
   mutable absl::Mutex mu_;
   Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kOpen;
   absl::flat_hash_map<uint64_t, Region> regions_ ABSL_GUARDED_BY(mu_);
   InFlightTable in_flight_ ABSL_GUARDED_BY(mu_);
   uint64_t bytes_registered_ ABSL_GUARDED_BY(mu_) = 0;
-  ContextStats counters_ ABSL_GUARDED_BY(mu_);  // the monotonic part
+  ContextStats counters_ ABSL_GUARDED_BY(mu_);             // the monotonic part
+  std::unique_ptr<InFlightLog> log_ ABSL_GUARDED_BY(mu_);  // null without a journal
 };
 
 }  // namespace vnet::ledger

@@ -75,12 +75,12 @@ uint64_t InFlightTable::NewSlot(const InFlightEntry& entry, bool in_tree) {
   return (uint64_t{s.generation} << 32) | slot;
 }
 
-uint64_t InFlightTable::TryInsert(const InFlightEntry& entry) {
+bool InFlightTable::Place(const InFlightEntry& entry, bool* in_tree) {
   const uint64_t start = entry.address;
   const uint64_t end = entry.end;
   const uint64_t first = Chunk(start);
   const uint64_t last = Chunk(end - 1);
-  if (!tree_.empty() && TreeOverlaps(start, end)) return 0;
+  if (!tree_.empty() && TreeOverlaps(start, end)) return false;
 
   // The common case, a range inside one chunk: one hash look-up serves the overlap check,
   // the room check and the insertion.
@@ -88,21 +88,24 @@ uint64_t InFlightTable::TryInsert(const InFlightEntry& entry) {
     auto it = buckets_.find(first);
     if (it == buckets_.end()) {
       AddToBucket(first, {start, end});
-      return NewSlot(entry, /*in_tree=*/false);
+      *in_tree = false;
+      return true;
     }
     Bucket& bucket = it->second;
     auto at = std::partition_point(bucket.begin(), bucket.end(),
                                    [start](const Range& r) { return r.end <= start; });
-    if (at != bucket.end() && at->start < end) return 0;
+    if (at != bucket.end() && at->start < end) return false;
     if (bucket.size() < tuning_.bucket_capacity) {
       bucket.insert(at, {start, end});
-      return NewSlot(entry, /*in_tree=*/false);
+      *in_tree = false;
+      return true;
     }
     tree_.emplace(end, start);
-    return NewSlot(entry, /*in_tree=*/true);
+    *in_tree = true;
+    return true;
   }
 
-  if (!occupied_.empty() && BucketsOverlap(start, end, first, last)) return 0;
+  if (!occupied_.empty() && BucketsOverlap(start, end, first, last)) return false;
   auto has_room = [this](uint64_t chunk) {
     auto it = buckets_.find(chunk);
     return it == buckets_.end() || it->second.size() < tuning_.bucket_capacity;
@@ -110,10 +113,42 @@ uint64_t InFlightTable::TryInsert(const InFlightEntry& entry) {
   if (last - first == 1 && has_room(first) && has_room(last)) {
     AddToBucket(first, {start, end});
     AddToBucket(last, {start, end});
-    return NewSlot(entry, /*in_tree=*/false);
+    *in_tree = false;
+    return true;
   }
   tree_.emplace(end, start);
-  return NewSlot(entry, /*in_tree=*/true);
+  *in_tree = true;
+  return true;
+}
+
+uint64_t InFlightTable::TryInsert(const InFlightEntry& entry) {
+  bool in_tree = false;
+  return Place(entry, &in_tree) ? NewSlot(entry, in_tree) : 0;
+}
+
+bool InFlightTable::Restore(const std::vector<Saved>& slots) {
+  Clear();
+  slots_.clear();
+  free_slots_.clear();
+  slots_.resize(slots.size());
+  for (size_t i = slots.size(); i-- > 0;) {  // free slots are reused lowest first
+    Slot& s = slots_[i];
+    const uint32_t last = static_cast<uint32_t>(slots[i].cookie >> 32);
+    if (!slots[i].in_flight) {
+      s.generation = last == 0 ? 1 : NextGeneration(last);
+      free_slots_.push_back(static_cast<uint32_t>(i));
+      continue;
+    }
+    if (!Place(slots[i].entry, &s.in_tree)) {
+      Clear();
+      return false;
+    }
+    s.entry = slots[i].entry;
+    s.generation = last;
+    s.used = true;
+    ++live_;
+  }
+  return true;
 }
 
 std::optional<InFlightEntry> InFlightTable::Remove(uint64_t cookie) {
@@ -132,7 +167,7 @@ std::optional<InFlightEntry> InFlightTable::Remove(uint64_t cookie) {
     if (last != first) RemoveFromBucket(last, entry.address);
   }
   s.used = false;
-  s.generation = s.generation == UINT32_MAX ? 1 : s.generation + 1;  // 0 would allow cookie 0
+  s.generation = NextGeneration(s.generation);  // 0 would allow cookie 0
   free_slots_.push_back(static_cast<uint32_t>(slot));
   --live_;
   return entry;
@@ -143,7 +178,7 @@ void InFlightTable::Clear() {
     Slot& s = slots_[i];
     if (!s.used) continue;
     s.used = false;
-    s.generation = s.generation == UINT32_MAX ? 1 : s.generation + 1;
+    s.generation = NextGeneration(s.generation);
     free_slots_.push_back(i);
   }
   live_ = 0;

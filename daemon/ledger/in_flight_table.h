@@ -34,6 +34,17 @@ class InFlightTable {
   // Adds [address, end) unless it overlaps an entry; returns its cookie (non-zero), or 0.
   uint64_t TryInsert(const InFlightEntry& entry);
 
+  // Puts back the slots saved before a restart into an empty table: `slots[i]` is slot i,
+  // `cookies[i]` the last cookie it issued (0: never used). In-flight slots keep their
+  // cookie; free slots continue after theirs, so no cookie handed out before is issued
+  // again. False (the table is then cleared) when an entry overlaps another.
+  struct Saved {
+    uint64_t cookie = 0;
+    bool in_flight = false;
+    InFlightEntry entry;
+  };
+  bool Restore(const std::vector<Saved>& slots);
+
   // Removes the entry the cookie names; nullopt for a stale, repeated or forged cookie.
   std::optional<InFlightEntry> Remove(uint64_t cookie);
 
@@ -64,6 +75,9 @@ class InFlightTable {
   void AddToBucket(uint64_t chunk, Range range);
   void RemoveFromBucket(uint64_t chunk, uint64_t start);
   uint64_t NewSlot(const InFlightEntry& entry, bool in_tree);
+  // Indexes [entry.address, entry.end) unless it overlaps; sets *in_tree to where it went.
+  bool Place(const InFlightEntry& entry, bool* in_tree);
+  static uint32_t NextGeneration(uint32_t g) { return g == UINT32_MAX ? 1 : g + 1; }
 
   const InFlightTuning tuning_;
   std::vector<Slot> slots_;

@@ -54,7 +54,8 @@ LedgerLimits ModelLimits() {
   return limits;
 }
 
-ModelCheck::ModelCheck() : limits_(ModelLimits()), ledger_(limits_) {}
+ModelCheck::ModelCheck(LedgerJournal* journal)
+    : limits_(ModelLimits()), ledger_(limits_, journal) {}
 
 std::string ModelCheck::Step(Choices& c) {
   std::string error;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "daemon/ledger/buffer_ledger.h"
+#include "daemon/ledger/journal.h"
 
 namespace vnet::ledger::testing {
 
@@ -48,12 +49,14 @@ LedgerLimits ModelLimits();
 
 class ModelCheck {
  public:
-  ModelCheck();
+  // With a journal, the ledger writes through it (the answers must not change).
+  explicit ModelCheck(LedgerJournal* journal = nullptr);
 
   // One random operation, then a full comparison. Returns "" or what went wrong.
   std::string Step(Choices& choices);
   // How often each verdict came up: shows the generator reaches every rule.
   const std::array<uint64_t, kVerdictCount>& verdicts_seen() const { return verdicts_seen_; }
+  const BufferLedger& ledger() const { return ledger_; }
 
  private:
   struct ModelRegion {
