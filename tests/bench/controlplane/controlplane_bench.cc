@@ -49,7 +49,8 @@
 #include "vnet/v1/buffer.grpc.pb.h"
 #include "vnet/v1/context.grpc.pb.h"
 
-ABSL_FLAG(std::vector<std::string>, clients, {"200", "1000"}, "client counts, one run each");
+ABSL_FLAG(std::vector<std::string>, clients, std::vector<std::string>({"200", "1000"}),
+          "client counts, one run each");
 ABSL_FLAG(double, seconds, 10, "timed load per run");
 ABSL_FLAG(int, writers_percent, 40, "share of clients that assign and release");
 ABSL_FLAG(int, readers_percent, 30, "share that get and list; the rest are buffer clients");
