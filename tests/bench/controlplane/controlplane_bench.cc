@@ -11,6 +11,7 @@
 //   vnet_controlplane_bench [--clients=200,1000] [--seconds=10] [--writers_percent=40]
 //                           [--readers_percent=30] [--descriptors=4] [--smoke]
 #include <dirent.h>
+#include <grpcpp/alarm.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
@@ -55,6 +56,8 @@ ABSL_FLAG(double, seconds, 10, "timed load per run");
 ABSL_FLAG(int, writers_percent, 40, "share of clients that assign and release");
 ABSL_FLAG(int, readers_percent, 30, "share that get and list; the rest are buffer clients");
 ABSL_FLAG(int, descriptors, 4, "descriptors per ValidateDescriptors call");
+ABSL_FLAG(int, backoff_ms, 10,
+          "a client refused with RESOURCE_EXHAUSTED or UNAVAILABLE waits this long; 0: no wait");
 ABSL_FLAG(std::string, vnetd, VNETD_PATH, "the vnetd binary");
 ABSL_FLAG(bool, smoke, false, "exit 1 unless every method and resource column has data");
 
@@ -234,6 +237,10 @@ struct Client {
   uint64_t step = 0;
   std::string page_token;
   std::unique_ptr<grpc::ClientContext> call;
+  // Backoff timers: the one set last, and the one before (it may still be returning from its
+  // callback when the next is set, so it is destroyed one round later).
+  std::unique_ptr<grpc::Alarm> alarm;
+  std::unique_ptr<grpc::Alarm> old_alarm;
   Clock::time_point start;
   Clock::time_point round_start;
   v1::AssignContextRequest assign_req;
@@ -251,8 +258,9 @@ struct Client {
 
 class Load {
  public:
-  Load(std::vector<std::unique_ptr<Client>>& clients, std::vector<uint32_t> targets, Stats& stats)
-      : clients_(clients), targets_(std::move(targets)), stats_(stats) {}
+  Load(std::vector<std::unique_ptr<Client>>& clients, std::vector<uint32_t> targets, Stats& stats,
+       int backoff_ms)
+      : clients_(clients), targets_(std::move(targets)), stats_(stats), backoff_ms_(backoff_ms) {}
 
   // Starts every client's first call; returns at once.
   void Start() {
@@ -278,6 +286,17 @@ class Load {
     c.start = Clock::now();
   }
 
+  // The next call now, or after a backoff when the server said it is busy.
+  void Then(Client& c, const grpc::Status& s) {
+    const bool busy =
+        s.error_code() == grpc::RESOURCE_EXHAUSTED || s.error_code() == grpc::UNAVAILABLE;
+    if (!busy || backoff_ms_ <= 0 || stop_) return Next(c);
+    c.old_alarm = std::move(c.alarm);
+    c.alarm = std::make_unique<grpc::Alarm>();
+    c.alarm->Set(std::chrono::system_clock::now() + std::chrono::milliseconds(backoff_ms_),
+                 [this, &c](bool) { Next(c); });
+  }
+
   void Next(Client& c) {
     if (stop_) return Finish();
     switch (c.kind) {
@@ -298,7 +317,7 @@ class Load {
                                        [this, &c](grpc::Status s) {
                                          stats_.Record(kAssign, s, c.start);
                                          if (s.ok()) c.context_id = c.context.id();
-                                         Next(c);
+                                         Then(c, s);
                                        });
   }
 
@@ -310,7 +329,7 @@ class Load {
                                           stats_.Record(kRelease, s, c.start);
                                           if (s.ok() || s.error_code() == grpc::NOT_FOUND)
                                             c.context_id = 0;
-                                          Next(c);
+                                          Then(c, s);
                                         });
   }
 
@@ -321,7 +340,7 @@ class Load {
     c.contexts->async()->GetContext(c.call.get(), &c.get_req, &c.context,
                                     [this, &c](grpc::Status s) {
                                       stats_.Record(kGet, s, c.start);
-                                      Next(c);
+                                      Then(c, s);
                                     });
   }
 
@@ -333,7 +352,7 @@ class Load {
                                       [this, &c](grpc::Status s) {
                                         stats_.Record(kList, s, c.start);
                                         c.page_token = s.ok() ? c.list_resp.next_page_token() : "";
-                                        Next(c);
+                                        Then(c, s);
                                       });
   }
 
@@ -343,7 +362,7 @@ class Load {
     c.buffers->async()->ValidateDescriptors(
         c.call.get(), &c.validate_req, &c.validate_resp, [this, &c](grpc::Status s) {
           stats_.Record(kValidate, s, c.start);
-          if (!s.ok()) return Next(c);
+          if (!s.ok()) return Then(c, s);
           c.complete_req.clear_cookies();
           for (int i = 0; i < c.validate_resp.verdicts_size(); ++i) {
             if (c.validate_resp.verdicts(i) == v1::DESCRIPTOR_VERDICT_ACCEPTED) {
@@ -369,13 +388,14 @@ class Load {
           } else {
             stats_.Error(kRoundTrip, CodeName(s.error_code()));
           }
-          Next(c);
+          Then(c, s);
         });
   }
 
   std::vector<std::unique_ptr<Client>>& clients_;
   const std::vector<uint32_t> targets_;
   Stats& stats_;
+  const int backoff_ms_;
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::condition_variable done_;
@@ -554,7 +574,7 @@ bool Run(int n, double seconds, int writers_percent, int readers_percent, int de
         ++ready_buffers;
       }
     }
-    Load load(clients, targets, stats);
+    Load load(clients, targets, stats, absl::GetFlag(FLAGS_backoff_ms));
     const auto start = Clock::now();
     load.Start();
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
