@@ -71,8 +71,8 @@ using testing::TempDir;
 using testing::WaitFor;
 
 constexpr auto kCallDeadline = std::chrono::seconds(10);
-constexpr uint32_t kWriterBase = 100000;  // writer i is guest (domain) kWriterBase + i
-constexpr uint32_t kBufferBase = 200000;  // buffer client j is guest kBufferBase + j
+constexpr uint32_t kWriterBase = 10000;  // writer i is guest (domain) kWriterBase + i
+constexpr uint32_t kBufferBase = 20000;  // buffer client i is guest kBufferBase + i
 constexpr uint64_t kRegionAddress = 0x100000;
 constexpr uint64_t kRegionPages = 64;
 
@@ -130,7 +130,13 @@ class Stats {
       latencies_[m].push_back(static_cast<uint32_t>(us.count()));
     } else {
       ++errors_[m][CodeName(status.error_code())];
+      if (first_error_[m].empty())
+        first_error_[m] = absl::StrCat(CodeName(status.error_code()), ": ", status.error_message());
     }
+  }
+  std::string FirstError(Method m) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return first_error_[m];
   }
   void Error(Method m, const std::string& what) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -149,6 +155,7 @@ class Stats {
   std::mutex mu_;
   std::array<std::vector<uint32_t>, kMethods> latencies_;
   std::array<std::map<std::string, uint64_t>, kMethods> errors_;
+  std::array<std::string, kMethods> first_error_;
 };
 
 double PercentileMs(std::vector<uint32_t>& v, double p) {
@@ -616,6 +623,10 @@ bool Run(int n, double seconds, int writers_percent, int readers_percent, int de
                           : (m == kGet || m == kList)     ? readers > 0
                                                           : buffers > 0;
     if (expected && v.empty()) complete = false;
+  }
+  for (int m = 0; m < kMethods; ++m) {
+    const std::string first = stats.FirstError(static_cast<Method>(m));
+    if (!first.empty()) std::printf("\nFirst %s error: %s\n", kMethodNames[m], first.c_str());
   }
   std::printf(
       "\n| vnetd | RSS MiB | threads | open fds |\n|---|---:|---:|---:|\n"
