@@ -478,8 +478,10 @@ void Setup(std::vector<std::unique_ptr<Client>>& clients, Stats& stats, int desc
       c.ready = true;
     }
   };
+  constexpr int kSetupThreads = 4;
   std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) threads.emplace_back(work);
+  threads.reserve(kSetupThreads);
+  for (int t = 0; t < kSetupThreads; ++t) threads.emplace_back(work);
   for (auto& t : threads) t.join();
 }
 
@@ -562,6 +564,7 @@ bool Run(int n, double seconds, int writers_percent, int readers_percent, int de
 
   Stats stats;
   std::vector<std::unique_ptr<Client>> clients;
+  clients.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     auto c = std::make_unique<Client>();
     if (i < writers) {
