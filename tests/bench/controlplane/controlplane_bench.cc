@@ -7,9 +7,11 @@
 // round trips). Each client has one call in flight at a time. Prints Markdown: per method
 // calls/s, p50/p99/max latency of the calls that succeeded, errors by status code; and
 // vnetd's RSS, threads and open fds before, at peak and after. Asserts nothing (--smoke:
-// exits 1 unless every column was produced).
+// exits 1 unless every column was produced). --same_daemon runs every count against one
+// vnetd, to see whether what it holds keeps growing from run to run.
 //   vnet_controlplane_bench [--clients=200,1000] [--seconds=10] [--writers_percent=40]
-//                           [--readers_percent=30] [--descriptors=4] [--smoke]
+//                           [--readers_percent=30] [--descriptors=4] [--backoff_ms=10]
+//                           [--same_daemon] [--smoke]
 #include <dirent.h>
 #include <grpcpp/alarm.h>
 #include <grpcpp/create_channel.h>
@@ -59,6 +61,9 @@ ABSL_FLAG(int, readers_percent, 30, "share that get and list; the rest are buffe
 ABSL_FLAG(int, descriptors, 4, "descriptors per ValidateDescriptors call");
 ABSL_FLAG(int, backoff_ms, 10,
           "a client refused with RESOURCE_EXHAUSTED or UNAVAILABLE waits this long; 0: no wait");
+ABSL_FLAG(bool, same_daemon, false,
+          "one vnetd for every --clients run (each run releases what it assigned): shows "
+          "whether what vnetd holds keeps growing");
 ABSL_FLAG(std::string, vnetd, VNETD_PATH, "the vnetd binary");
 ABSL_FLAG(bool, smoke, false, "exit 1 unless every method and resource column has data");
 
@@ -87,6 +92,7 @@ enum Method {
   kRoundTrip,
   kSetupAssign,
   kRegister,
+  kTeardown,
   kMethods
 };
 constexpr std::array<const char*, kMethods> kMethodNames = {"AssignContext",
@@ -97,7 +103,8 @@ constexpr std::array<const char*, kMethods> kMethodNames = {"AssignContext",
                                                             "CompleteDescriptors",
                                                             "Validate+Complete",
                                                             "AssignContext (setup, buffer clients)",
-                                                            "RegisterRegion (setup)"};
+                                                            "RegisterRegion (setup)",
+                                                            "ReleaseContext (teardown)"};
 
 std::string CodeName(grpc::StatusCode code) {
   static const std::map<int, std::string> names = {{0, "OK"},
@@ -485,6 +492,38 @@ void Setup(std::vector<std::unique_ptr<Client>>& clients, Stats& stats, int desc
   for (auto& t : threads) t.join();
 }
 
+// Releases every context the clients still hold (writers stopped mid-cycle, buffer
+// clients), so that the next run on the same vnetd starts from an empty pool.
+void Teardown(std::vector<std::unique_ptr<Client>>& clients, Stats& stats) {
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < clients.size(); i = next++) {
+      Client& c = *clients[i];
+      if (c.kind == kReader || c.context_id == 0) continue;
+      for (int attempt = 0; attempt < 5; ++attempt) {
+        grpc::ClientContext call;
+        SetDeadline(call);
+        v1::ReleaseContextRequest req;
+        req.mutable_ref()->set_id(c.context_id);
+        req.set_allow_missing(true);
+        req.mutable_force_wait()->set_seconds(1);
+        v1::ReleaseContextResponse out;
+        const auto start = Clock::now();
+        const grpc::Status s = c.contexts->ReleaseContext(&call, req, &out);
+        stats.Record(kTeardown, s, start);
+        if (s.ok()) c.context_id = 0;
+        if (s.ok() || s.error_code() != grpc::RESOURCE_EXHAUSTED) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+  };
+  constexpr int kThreads = 4;
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) threads.emplace_back(work);
+  for (auto& t : threads) t.join();
+}
+
 class Sampler {
  public:
   explicit Sampler(pid_t pid) : pid_(pid), thread_([this] { Run(); }) {}
@@ -529,37 +568,60 @@ std::string OpenFilesLimit(pid_t pid) {
   return "?";
 }
 
-// One run: a fresh vnetd, `n` clients, `seconds` of load. Returns false when a column had no
-// data (what --smoke checks) or vnetd did not start.
-bool Run(int n, double seconds, int writers_percent, int readers_percent, int descriptors) {
-  TempDir dir;
-  const int writers = n * writers_percent / 100;
-  const int readers = n * readers_percent / 100;
-  const int buffers = n - writers - readers;
-  { std::ofstream(dir / "vnetd.conf") << "capacity: " << (n + 16) << "\n"; }
-  const std::string socket = dir / "vnetd.sock";
-  const std::string target = "unix:" + socket;
-  Process vnetd(
-      {absl::GetFlag(FLAGS_vnetd), "--unix_socket=" + socket, "--state_dir=" + (dir / "state"),
-       "--config=" + (dir / "vnetd.conf"), "--fast_path=none", "--metrics_address=off"},
-      dir / "vnetd.log");
-  {
-    auto probe = v1::ContextService::NewStub(OwnConnection(target));
+// vnetd in a temp dir of its own.
+class Daemon {
+ public:
+  bool Start(int capacity) {
+    { std::ofstream(dir_ / "vnetd.conf") << "capacity: " << capacity << "\n"; }
+    process_ = std::make_unique<Process>(
+        std::vector<std::string>{absl::GetFlag(FLAGS_vnetd), "--unix_socket=" + socket(),
+                                 "--state_dir=" + (dir_ / "state"),
+                                 "--config=" + (dir_ / "vnetd.conf"), "--fast_path=none",
+                                 "--metrics_address=off"},
+        dir_ / "vnetd.log");
+    auto probe = v1::ContextService::NewStub(OwnConnection(target()));
     const bool up = WaitFor([&] {
-      if (!vnetd.running()) return true;
+      if (!process_->running()) return true;
       grpc::ClientContext call;
       call.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
       v1::ListContextsRequest req;
       v1::ListContextsResponse resp;
       return probe->ListContexts(&call, req, &resp).ok();
     });
-    if (!up || !vnetd.running()) {
-      std::fprintf(stderr, "vnetd did not start:\n%s\n", ReadFile(dir / "vnetd.log").c_str());
+    if (!up || !process_->running()) {
+      std::fprintf(stderr, "vnetd did not start:\n%s\n", ReadFile(dir_ / "vnetd.log").c_str());
       return false;
     }
+    return true;
   }
+  pid_t pid() const { return process_->pid(); }
+  std::string socket() const { return dir_ / "vnetd.sock"; }
+  std::string target() const { return "unix:" + socket(); }
+  int Stop() { return process_->Stop(SIGTERM); }
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<Process> process_;
+};
+
+// One run: a fresh vnetd (or `shared`), `n` clients, `seconds` of load, then the clients
+// release what they hold and disconnect. Returns false when a column had no data (what
+// --smoke checks) or vnetd did not start.
+bool Run(int n, double seconds, int writers_percent, int readers_percent, int descriptors,
+         Daemon* shared) {
+  const int writers = n * writers_percent / 100;
+  const int readers = n * readers_percent / 100;
+  const int buffers = n - writers - readers;
+  std::unique_ptr<Daemon> own;
+  Daemon* vnetd = shared;
+  if (vnetd == nullptr) {
+    own = std::make_unique<Daemon>();
+    if (!own->Start(n + 16)) return false;
+    vnetd = own.get();
+  }
+  const std::string target = vnetd->target();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the probe's connection closes
-  const Resources before = Sample(vnetd.pid());
+  const Resources before = Sample(vnetd->pid());
   const std::string load_before = LoadAverage();
 
   Stats stats;
@@ -590,7 +652,7 @@ bool Run(int n, double seconds, int writers_percent, int readers_percent, int de
   int ready_buffers = 0;
   bool drained = true;
   {
-    Sampler sampler(vnetd.pid());
+    Sampler sampler(vnetd->pid());
     const auto setup_start = Clock::now();
     Setup(clients, stats, descriptors);
     setup_seconds = std::chrono::duration<double>(Clock::now() - setup_start).count();
@@ -602,23 +664,27 @@ bool Run(int n, double seconds, int writers_percent, int readers_percent, int de
       }
     }
     Load load(clients, targets, stats, absl::GetFlag(FLAGS_backoff_ms));
-    const double vnetd_cpu_start = CpuSeconds(vnetd.pid());
+    const double vnetd_cpu_start = CpuSeconds(vnetd->pid());
     const double bench_cpu_start = CpuSeconds(getpid());
     const auto start = Clock::now();
     load.Start();
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
     drained = load.Stop(std::chrono::seconds(30));
     measured = std::chrono::duration<double>(Clock::now() - start).count();
-    vnetd_cpu = CpuSeconds(vnetd.pid()) - vnetd_cpu_start;
+    vnetd_cpu = CpuSeconds(vnetd->pid()) - vnetd_cpu_start;
     bench_cpu = CpuSeconds(getpid()) - bench_cpu_start;
     peak = sampler.peak();
   }
   const std::string load_after = LoadAverage();
+  const auto teardown_start = Clock::now();
+  if (drained) Teardown(clients, stats);
+  const double teardown_seconds =
+      std::chrono::duration<double>(Clock::now() - teardown_start).count();
   if (drained) clients.clear();  // every connection closes
   std::this_thread::sleep_for(std::chrono::seconds(2));
-  const Resources after = Sample(vnetd.pid());
-  const std::string limit = OpenFilesLimit(vnetd.pid());
-  const int exit_code = vnetd.Stop(SIGTERM);
+  const Resources after = Sample(vnetd->pid());
+  const std::string limit = OpenFilesLimit(vnetd->pid());
+  const std::string exit_code = own ? absl::StrCat(own->Stop()) : "- (vnetd kept for the next run)";
 
   std::printf("\n### %d clients: %d writers, %d readers, %d buffer clients (%d ready)\n\n", n,
               writers, readers, buffers, ready_buffers);
@@ -626,9 +692,9 @@ bool Run(int n, double seconds, int writers_percent, int readers_percent, int de
       "Timed load %.1f s (until the last call in flight returned); setup %.1f s. Load average "
       "%s before, %s after. CPU during the load: vnetd %.1f s, this client process %.1f s (of %.1f "
       "s x %u cores). "
-      "vnetd open-files limit %s; exit code on SIGTERM %d.\n\n",
+      "vnetd open-files limit %s; exit code on SIGTERM %s.\n\n",
       measured, setup_seconds, load_before.c_str(), load_after.c_str(), vnetd_cpu, bench_cpu,
-      measured, std::thread::hardware_concurrency(), limit.c_str(), exit_code);
+      measured, std::thread::hardware_concurrency(), limit.c_str(), exit_code.c_str());
   std::printf(
       "| method | ok calls | ok calls/s | p50 ms | p99 ms | max ms | errors |\n"
       "|---|---:|---:|---:|---:|---:|---|\n");
@@ -636,7 +702,7 @@ bool Run(int n, double seconds, int writers_percent, int readers_percent, int de
   for (int m = 0; m < kMethods; ++m) {
     std::vector<uint32_t> v = stats.Latencies(static_cast<Method>(m));
     const bool setup = m == kSetupAssign || m == kRegister;
-    const double over = setup ? setup_seconds : measured;
+    const double over = m == kTeardown ? teardown_seconds : setup ? setup_seconds : measured;
     std::string errors;
     for (const auto& [what, count] : stats.Errors(static_cast<Method>(m)))
       absl::StrAppend(&errors, errors.empty() ? "" : ", ", what, " ", count);
@@ -698,17 +764,28 @@ int Main(int argc, char** argv) {
               absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::Now(), absl::UTCTimeZone()).c_str(),
               Command("git -C " VNET_SOURCE_DIR " describe --always --dirty 2>/dev/null").c_str(),
               uts.release, std::thread::hardware_concurrency(), LoadAverage().c_str());
-  bool ok = true;
+  std::vector<int> counts;
   for (const std::string& count : absl::GetFlag(FLAGS_clients)) {
     int n = 0;
     if (!absl::SimpleAtoi(count, &n) || n <= 0) {
       std::fprintf(stderr, "--clients: not a count: %s\n", count.c_str());
       return 2;
     }
-    ok = Run(n, absl::GetFlag(FLAGS_seconds), absl::GetFlag(FLAGS_writers_percent),
-             absl::GetFlag(FLAGS_readers_percent), absl::GetFlag(FLAGS_descriptors)) &&
-         ok;
+    counts.push_back(n);
   }
+  std::unique_ptr<Daemon> shared;
+  if (absl::GetFlag(FLAGS_same_daemon)) {
+    shared = std::make_unique<Daemon>();
+    if (!shared->Start(*std::max_element(counts.begin(), counts.end()) + 16)) return 1;
+  }
+  bool ok = true;
+  for (const int n : counts) {
+    ok =
+        Run(n, absl::GetFlag(FLAGS_seconds), absl::GetFlag(FLAGS_writers_percent),
+            absl::GetFlag(FLAGS_readers_percent), absl::GetFlag(FLAGS_descriptors), shared.get()) &&
+        ok;
+  }
+  if (shared) std::printf("\nShared vnetd exit code on SIGTERM: %d\n", shared->Stop());
   return absl::GetFlag(FLAGS_smoke) && !ok ? 1 : 0;
 }
 
