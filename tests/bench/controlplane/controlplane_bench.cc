@@ -326,7 +326,9 @@ class Load {
   }
 
   void Next(Client& c) {
-    if (stop_) return Finish();
+    // A buffer client completes what it validated before it stops: nothing stays in flight.
+    const bool in_flight = c.kind == kBuffer && c.ready && c.complete_req.cookies_size() > 0;
+    if (stop_ && !in_flight) return Finish();
     switch (c.kind) {
       case kWriter:
         return c.context_id == 0 ? Assign(c) : Release(c);
