@@ -561,8 +561,8 @@ class Topology:
         if count <= 0:
             return []
         first = self._idle_count
-        if first + count > 4096:
-            raise HarnessError("at most 4096 idle ports")
+        if first + count > 8192:  # 4 hex digits in the interface name
+            raise HarnessError("at most 8192 idle ports")
         ns = self.ns_name("idle")
         if ns not in self.namespaces:
             self.add_namespace("idle")

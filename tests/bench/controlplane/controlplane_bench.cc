@@ -48,6 +48,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tests/bench/own_connection.h"
 #include "tests/integration/process.h"
 #include "tests/integration/temp_dir.h"
 #include "vnet/v1/buffer.grpc.pb.h"
@@ -69,6 +70,8 @@ ABSL_FLAG(bool, smoke, false, "exit 1 unless every method and resource column ha
 
 namespace vnet {
 namespace {
+
+using bench::OwnConnection;
 
 using Clock = std::chrono::steady_clock;
 using testing::Process;
@@ -229,12 +232,6 @@ std::string Command(const std::string& cmd) {
     pclose(p);
   }
   return std::string(absl::StripAsciiWhitespace(out));
-}
-
-std::shared_ptr<grpc::Channel> OwnConnection(const std::string& target) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
 }
 
 v1::Context Guest(uint32_t n) {

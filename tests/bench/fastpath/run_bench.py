@@ -187,7 +187,7 @@ def build(t: Topology, args) -> List[Setup]:
     bb = t.add_guest("bb", bridge=br, gro=args.gro_all)
     bw = t.add_wire("bw", bridge=br)
     if args.extra_contexts:
-        t.add_idle_ports(args.extra_contexts, bridge=br)
+        t.add_idle_ports(bridge_idle_ports(args.extra_contexts), bridge=br)
     setups.append(Setup("bridge", ba, bb, bw, bb.mac, bb.ipv4, bb.guest_if))
 
     na = t.add_guest("na", gro=True)
@@ -211,8 +211,11 @@ def build(t: Topology, args) -> List[Setup]:
             log(f"assigning {args.extra_contexts} extra contexts")
             # Idle ones spread over VLANs 2.. : a VLAN holds at most 256 contexts (the
             # fast path's flood list; vnetd refuses more).
+            started = time.monotonic()
             for k, g in enumerate(t.add_idle_ports(args.extra_contexts)):
-                d.assign(g, domain=100 + k, device=0, vlan=2 + k // 250)
+                d.assign(g, domain=100 + k, device=0, vlan=1 if args.flat else 2 + k // 250)
+            vn.assign_rate = args.extra_contexts / (time.monotonic() - started)
+            log(f"assigned {args.extra_contexts} contexts at {vn.assign_rate:.0f}/s (vnetctl)")
         status = d.ctl(["status"], check=False)
         log("vnetd status:\n" + (status.stdout or status.stderr).strip())
         vn.daemon = d
@@ -279,6 +282,40 @@ def render_cost(cost: Dict[str, Dict]) -> List[str]:
             cells.append("–" if c is None else f"{c['ns']:.0f} ({c['runs']:,})")
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     return out
+
+
+# A Linux bridge takes at most 1024 ports (BR_MAX_PORTS): its two guests and the wire, then
+# idle ports up to that. The table's header says when the bridge had fewer than vnet.
+BRIDGE_MAX_PORTS = 1024
+
+
+def bridge_idle_ports(extra: int) -> int:
+    return min(extra, BRIDGE_MAX_PORTS - 3)
+
+
+class Backlog:
+    """Raises net.core.netdev_max_backlog for the run when many ports share a broadcast
+    domain: each flooded ARP is one clone per port in one softirq, and past the backlog
+    (1000 by default) the kernel drops clones, the one to the real target included (the
+    bridge's TCP and ping runs at 1022 ports timed out on exactly this). Restored after."""
+    PATH = "/proc/sys/net/core/netdev_max_backlog"
+
+    def __init__(self, ports: int):
+        self.want, self.saved = 4 * ports, None
+
+    def __enter__(self):
+        with open(self.PATH) as f:
+            cur = int(f.read())
+        if cur < self.want:
+            self.saved = cur
+            with open(self.PATH, "w") as f:
+                f.write(str(self.want))
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            with open(self.PATH, "w") as f:
+                f.write(str(self.saved))
 
 
 def warm_up(t: Topology, setups: List[Setup], notes: List[str]) -> None:
@@ -375,6 +412,9 @@ def main() -> int:
     p.add_argument("--extra-contexts", type=int, default=0,
                    help="N more idle ports: on the bridge, and as vnet contexts (cost as "
                         "contexts grow)")
+    p.add_argument("--flat", action="store_true",
+                   help="the extra contexts join VLAN 1 with the measured guests (one flat "
+                        "broadcast domain) instead of idling in VLANs of their own")
     p.add_argument("--skip-vnet", action="store_true")
     p.add_argument("--no-cost", action="store_true",
                    help="skip the pass that reads each vnet program's ns/packet (bpf_stats)")
@@ -397,8 +437,9 @@ def main() -> int:
     notes: List[str] = []
     cost: Dict[str, Dict] = {}
     extra_leftovers = [pin_dir]
+    setups: List[Setup] = []
     try:
-        with Topology(prefix="vb", verbose=args.verbose) as t:
+        with Backlog(2 + args.extra_contexts), Topology(prefix="vb", verbose=args.verbose) as t:
             log(f"building veth, bridge and vnet networks (tag {t.tag})")
             setups = build(t, args)
             for s in setups:
@@ -442,7 +483,14 @@ def main() -> int:
           f"iperf3 {args.duration}s, pps window {args.window}s, ping {args.ping_count} x "
           f"{args.ping_interval}s, GRO in veth/bridge guests: {'on' if args.gro_all else 'off'}, "
           f"load average at start {load0[0]:.2f}, at end {os.getloadavg()[0]:.2f}, "
-          f"{2 + args.extra_contexts} ports/contexts on the bridge and vnet")
+          f"{2 + args.extra_contexts} contexts on vnet"
+          f"{' (one flat VLAN)' if args.flat else ''}, "
+          f"{2 + bridge_idle_ports(args.extra_contexts)} ports on the bridge"
+          + (f" (its maximum: a Linux bridge takes at most {BRIDGE_MAX_PORTS} ports)"
+             if bridge_idle_ports(args.extra_contexts) < args.extra_contexts else ""))
+    rate = getattr(setups[2], "assign_rate", None) if setups else None
+    if rate:
+        print(f"vnet contexts assigned through vnetctl: {rate:.0f}/s")
     print()
     print("\n".join(out))
     print()

@@ -27,20 +27,17 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "daemon/server.h"
+#include "tests/bench/own_connection.h"
 #include "vnet/v1/context.grpc.pb.h"
 
 namespace vnet {
 namespace {
 
+using bench::OwnConnection;
+
 using Clock = std::chrono::steady_clock;
 constexpr int kReaders = 4;
 constexpr uint32_t kTargets = 64;  // contexts the readers Get
-
-std::shared_ptr<grpc::Channel> OwnConnection(const std::string& target) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
-}
 
 v1::AssignContextRequest Guest(uint32_t n) {
   v1::AssignContextRequest req;
