@@ -20,7 +20,7 @@ inline constexpr uint64_t kMinBucketBytes = 128ull << 10;
 // costs one TCP stream its window's tail, and Linux then waits for a retransmission
 // timeout (at least 200 ms) with nothing in flight: the stream gets about burst / 200 ms of
 // the rate. 50 ms (Xen's credit interval) gave one stream 25% of the limit; 250 ms covers
-// the timeout and gave 94-98% (docs/benchmarks.md, "Rate limits"). Long-run rates are the
+// the timeout and gave 93-97% (docs/benchmarks.md, "Rate limits"). Long-run rates are the
 // same either way; only an idle guest's burst is larger.
 inline constexpr uint64_t kDefaultBurstMs = 250;
 inline constexpr uint64_t kMaxStormPps = 100'000'000;
