@@ -6,9 +6,10 @@
  * "Enough" differs by kind. A storm bucket counts packets and must hold a whole one. A
  * byte bucket passes a frame while its credit is positive and charges the frame in full,
  * so credit may go below zero by at most the largest frame less one unit (overdraft).
- * Without it a policer refuses a whole 64 KiB GSO super-packet whenever the bucket holds
- * less, and a TCP stream loses its window and waits for timeouts instead of sending. The
- * bound stays: over any interval t a byte bucket passes at most
+ * Without it a super-packet waits until smaller frames leave it room, and one larger than
+ * the whole bucket (BIG TCP) never passes. (It does not change what one TCP stream gets;
+ * the default burst does: daemon/core/rate_limits.h.) The bound stays: over any interval t
+ * a byte bucket passes at most
  *     rate x t + cap + one frame (the largest, a super-packet by its wire length),
  * because credit starts at most at cap, grows by at most rate x t, and ends above minus
  * one frame; every step is taken under the lock, so this holds across CPUs.
