@@ -109,9 +109,10 @@ const std::vector<OptionSpec>& SpecOptions() {
        "guest transmit tx-csum,tso4,tso6,sg; guest receive rx-csum,rx-sg,rx-tso4,rx-tso6 | all | "
        "none (default all)"},
       {"rate", "BITS", "transmit limit in bit/s, suffix k/M/G; 0 unlimited (default)"},
-      {"burst", "BYTES", "transmit burst in bytes (default 50 ms of the rate, at least 128 KiB)"},
+      {"burst", "BYTES", "transmit burst in bytes (default 250 ms of the rate, at least 128 KiB)"},
       {"rx-rate", "BITS", "receive limit in bit/s, suffix k/M/G; 0 unlimited (default)"},
-      {"rx-burst", "BYTES", "receive burst in bytes (default 50 ms of the rate, at least 128 KiB)"},
+      {"rx-burst", "BYTES",
+       "receive burst in bytes (default 250 ms of the rate, at least 128 KiB)"},
       {"storm-broadcast", "PPS", "broadcast frames per second the guest may send; 0 unlimited"},
       {"storm-multicast", "PPS", "multicast frames per second the guest may send; 0 unlimited"},
       {"storm-unknown-unicast", "PPS", "frames per second to MACs of no local guest; 0 unlimited"},

@@ -1,7 +1,18 @@
 /* Rate limits and storm control: token buckets in vnet_limit (see vnet/abi.h), one
- * bpf_spin_lock per context. A frame passes only when every bucket it draws from holds its
- * cost, and then all of them are charged under the same lock: no CPU can spend credit
- * another CPU already spent, so a bucket never passes more than rate x time + cap.
+ * bpf_spin_lock per context. A frame passes only when every bucket it draws from holds
+ * enough, and then all of them are charged under the same lock: no CPU can spend credit
+ * another CPU already spent.
+ *
+ * "Enough" differs by kind. A storm bucket counts packets and must hold a whole one. A
+ * byte bucket passes a frame while its credit is positive and charges the frame in full,
+ * so credit may go below zero by at most the largest frame less one unit (overdraft).
+ * Without it a super-packet waits until smaller frames leave it room, and one larger than
+ * the whole bucket (BIG TCP) never passes. (It does not change what one TCP stream gets;
+ * the default burst does: daemon/core/rate_limits.h.) The bound stays: over any interval t
+ * a byte bucket passes at most
+ *     rate x t + cap + one frame (the largest, a super-packet by its wire length),
+ * because credit starts at most at cap, grows by at most rate x t, and ends above minus
+ * one frame; every step is taken under the lock, so this holds across CPUs.
  * Xen's rate= (credit bytes per interval) maps onto rate and cap (xen-hooks/README.md). */
 #ifndef VNET_BPF_LIMIT_H_
 #define VNET_BPF_LIMIT_H_
@@ -14,30 +25,31 @@
 #include "maps.h"
 #include "offload.h"
 
-/* Brings a bucket's credit up to `now`. elapsed < fill_ns bounds elapsed x rate by
- * cap + rate, so nothing overflows for the caps the daemon accepts. */
+/* Brings a bucket's credit up to `now`. Credit grows by at most elapsed x rate (that is
+ * the bound above), capped at cap. elapsed is clamped to fill_ns (cap / rate + 1), so
+ * elapsed x rate stays below cap + rate and nothing overflows for the caps the daemon
+ * accepts; a bucket in overdraft that stayed idle longer may come back up to one frame
+ * short of full, never over. */
 static __always_inline void vnet_bucket_refill(struct vnet_bucket* b, __u64 now) {
-  __u64 elapsed, credit;
+  __u64 elapsed;
+  __s64 credit;
   if (now <= b->last_ns) return;
   elapsed = now - b->last_ns;
   b->last_ns = now;
-  if (elapsed >= b->fill_ns) {
-    b->credit = b->cap;
-    return;
-  }
-  credit = b->credit + elapsed * b->rate;
-  b->credit = credit > b->cap ? b->cap : credit;
+  if (elapsed > b->fill_ns) elapsed = b->fill_ns;
+  credit = b->credit + (__s64)(elapsed * b->rate);
+  b->credit = credit > (__s64)b->cap ? (__s64)b->cap : credit;
 }
 
-/* 1 when bucket `b` is limited and short of `cost` (after a refill). */
-static __always_inline int vnet_bucket_short(struct vnet_bucket* b, __u64 cost, __u64 now) {
+/* 1 when bucket `b` is limited and holds less than `need` (after a refill). */
+static __always_inline int vnet_bucket_short(struct vnet_bucket* b, __s64 need, __u64 now) {
   if (!b->rate) return 0;
   vnet_bucket_refill(b, now);
-  return b->credit < cost;
+  return b->credit < need;
 }
 
 static __always_inline void vnet_bucket_charge(struct vnet_bucket* b, __u64 cost) {
-  if (b->rate) b->credit -= cost;
+  if (b->rate) b->credit -= (__s64)cost;
 }
 
 /* Takes `bits` from byte bucket `bits_kind` (VNET_BUCKET_TX or _RX) and one packet from
@@ -65,9 +77,11 @@ __attribute__((noinline)) int vnet_limit_admit(__u32 ctx_id, __u32 bits_kind, __
   if (!bb->rate && (!pb || !pb->rate)) return 0;
   now = bpf_ktime_get_ns();
   bpf_spin_lock(&l->lock);
+  /* A storm bucket must hold the whole packet; a byte bucket only some credit (1 unit):
+   * the overdraft above. */
   if (pb && vnet_bucket_short(pb, VNET_LIMIT_NS, now)) {
     refused = 1 + (int)pkt_kind;
-  } else if (vnet_bucket_short(bb, bits_cost, now)) {
+  } else if (vnet_bucket_short(bb, 1, now)) {
     refused = 1 + (bits_kind == VNET_BUCKET_RX ? VNET_BUCKET_RX : VNET_BUCKET_TX);
   } else {
     vnet_bucket_charge(bb, bits_cost);

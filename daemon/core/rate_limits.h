@@ -16,8 +16,13 @@ inline constexpr uint64_t kMaxBurstBytes = 256ull << 20;
 // Xen's netback lets at least 128 KiB through per credit interval, so that one full
 // super-packet always fits; so do we.
 inline constexpr uint64_t kMinBucketBytes = 128ull << 10;
-// burst_bytes 0: this much of the rate, Xen's default credit interval.
-inline constexpr uint64_t kDefaultBurstMs = 50;
+// burst_bytes 0: this much of the rate. A policer that drops when the bucket runs dry
+// costs one TCP stream its window's tail, and Linux then waits for a retransmission
+// timeout (at least 200 ms) with nothing in flight: the stream gets about burst / 200 ms of
+// the rate. 50 ms (Xen's credit interval) gave one stream 25% of the limit; 250 ms covers
+// the timeout and gave 93-97% (docs/benchmarks.md, "Rate limits"). Long-run rates are the
+// same either way; only an idle guest's burst is larger.
+inline constexpr uint64_t kDefaultBurstMs = 250;
 inline constexpr uint64_t kMaxStormPps = 100'000'000;
 
 // INVALID_ARGUMENT naming the field (`field`.bits_per_second, ...) when out of bounds.

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,9 @@ struct Row {
   uint32_t prime = 0;
   uint32_t charged_ctx = 0;  // whose transmit bucket the row must take
   uint64_t tx_charged = 0;   // that many bytes from
+  // The transmit credit of charged_ctx after the row, in whole bytes (rounded down; below
+  // zero in an overdraft); unset: not checked.
+  std::optional<int64_t> tx_credit_after;
 };
 
 void PrintTo(const Row& row, std::ostream* os) { *os << row.name; }
@@ -400,9 +404,11 @@ Row Primed(Row r, Bytes prime_frame, uint32_t prime) {
   return r;
 }
 
-// Rate limits and storm control. A bucket holds at least 128 KiB; 2400 frames of 60 bytes
-// or more (64 with a tag the uplink program pops) drain it below 64 bytes, so a 1020-byte
-// frame then cannot pass for minutes (the limits refill a byte per second).
+// Rate limits and storm control. A bucket holds at least 128 KiB (131072 bytes); a byte
+// bucket passes a frame while its credit is positive and charges it in full (overdraft of
+// at most one frame). 2400 frames of 60 bytes or more (64 with a tag the uplink program
+// pops) take it below zero, so no frame then passes for minutes (the limits refill a byte
+// per second, so the rows see exact byte counts).
 std::vector<Row> LimitRows() {
   constexpr uint32_t kDrain = 2400;
   const Bytes g10_tiny = SizedUdp(kMacWire, kMac10, kIp10, kIpWire, 64);
@@ -482,6 +488,25 @@ std::vector<Row> LimitRows() {
   gso.charged_ctx = 10;
   gso.tx_charged = 3028;
   rows.push_back(gso);
+  // The overdraft: 2047 frames of 64 bytes leave 64 bytes of credit; a 1024-byte frame still
+  // passes, is charged in full, and leaves the bucket 960 bytes below zero.
+  Row overdraft =
+      Primed({"LimitTxPositiveCreditPassesWholeFrameIntoOverdraft", Prog::kGuestTc, Port::kG10,
+              g10_big, TC_ACT_REDIRECT, VNET_DROP_NONE, 0, Port::kUplink, false, 50},
+             g10_tiny, 2047);
+  overdraft.charged_ctx = 10;
+  overdraft.tx_charged = 1024;
+  overdraft.tx_credit_after = -960;
+  rows.push_back(overdraft);
+  // 2048 frames empty the bucket to the refill of the last microseconds: still positive, so
+  // the 2049th passes and takes it 64 bytes below zero; then not even a 64-byte frame
+  // passes, and a refused frame costs nothing.
+  Row in_debt = Primed({"LimitTxBelowZeroDropsEvenASmallFrame", Prog::kGuestTc, Port::kG10,
+                        g10_tiny, TC_ACT_SHOT, VNET_DROP_RATE_LIMIT, 10},
+                       g10_tiny, 2049);
+  in_debt.charged_ctx = 10;
+  in_debt.tx_credit_after = -64;
+  rows.push_back(in_debt);
   // tx_checksum: a super-packet's checksums are partial; without it, it is not accepted.
   Row no_csum{"GsoFromGuestWithTsoButNoTxChecksumDropped",
               Prog::kGuestTc,
@@ -971,7 +996,7 @@ TEST_P(FixtureTest, Verdict) {
   auto before = env->tables->ReadCounters(row.count_ctx);
   ASSERT_TRUE(before.ok()) << before.status();
   vnet_limit limit_before{};
-  if (row.tx_charged) {
+  if (row.charged_ctx) {
     auto l = env->tables->ReadLimit(row.charged_ctx);
     ASSERT_TRUE(l.ok()) << l.status();
     limit_before = *l;
@@ -1034,6 +1059,14 @@ TEST_P(FixtureTest, Verdict) {
     const uint64_t used = limit_before.b[VNET_BUCKET_TX].credit - l->b[VNET_BUCKET_TX].credit;
     const uint64_t per_byte = 8 * VNET_LIMIT_NS;
     EXPECT_EQ((used + per_byte - 1) / per_byte, row.tx_charged) << "bytes charged";
+  }
+  if (row.tx_credit_after) {
+    auto l = env->tables->ReadLimit(row.charged_ctx);
+    ASSERT_TRUE(l.ok()) << l.status();
+    const int64_t credit = l->b[VNET_BUCKET_TX].credit, per_byte = 8 * VNET_LIMIT_NS;
+    const int64_t floor_bytes =
+        credit >= 0 ? credit / per_byte : -((-credit + per_byte - 1) / per_byte);
+    EXPECT_EQ(floor_bytes, *row.tx_credit_after) << "credit left, bytes";
   }
   auto after = env->tables->ReadCounters(row.count_ctx);
   ASSERT_TRUE(after.ok()) << after.status();

@@ -5,8 +5,9 @@ Guests a1, a2 (VLAN 1) and the wire host (VLAN 1), real vnetd, limits set throug
 
   * transmit: a1 limited to LIMIT; a UDP flood from a1 to a2 at ~10x LIMIT delivers LIMIT
     within 20% (measured by a2's received frame bytes, the unit the bucket counts), and the
-    excess is counted as rate_limit drops (tx) against a1; one TCP stream a1 -> wire gets a
-    reasonable share of the limit and never more than it;
+    excess is counted as rate_limit drops (tx) against a1; one TCP stream a1 -> wire with
+    the default burst gets at least 60% of the limit (about 95% in the benchmark,
+    tests/bench/ratelimit; 25% with the old 50 ms burst) and never more than it;
   * receive: a2's rx limit LIMIT; the same flood from an unlimited a1, and a flood from the
     wire, deliver LIMIT within 20%, the excess counted as rate_limit drops (rx) against a2;
   * storm control: a1 limited to STORM_PPS broadcast frames per second; a broadcast flood
@@ -29,8 +30,8 @@ SECONDS = 3
 STORM_PPS = 100
 RATE_LIMIT = fe.DROP_REASONS.index("rate_limit")
 STORM_BROADCAST = fe.DROP_REASONS.index("storm_broadcast")
-BURST = 128 * 1024  # the smallest bucket (bytes): the default burst of a 20 Mbit/s limit
-TCP_BURST = 1_000_000
+BURST = 128 * 1024  # the smallest bucket (bytes), the burst of the UDP checks below
+DEFAULT_BURST = LIMIT // 8 * 250 // 1000  # burst_bytes 0: 250 ms of the rate
 
 
 def ctl(env: fe.Env, *args: str) -> None:
@@ -103,8 +104,8 @@ def test(env: fe.Env) -> None:
     for addr in (a2.ipv4, w.ipv4):
         check(t.wait_ping(a1.ns, addr, 5), f"a1 reaches {addr}")
 
-    # Transmit: UDP at 10x the limit.
-    ctl(env, str(a1_id), "--rate", str(LIMIT))
+    # Transmit: UDP at 10x the limit (the smallest bucket: the burst hardly shows in 3 s).
+    ctl(env, str(a1_id), "--rate", str(LIMIT), "--burst", str(BURST))
     d0 = drops(env, a1_id, fe.DIR_TX, RATE_LIMIT)
     got = measure_rx(env, a2_id, lambda: iperf(env, a1.ns, a2.ns, a2.ipv4, True, FLOOD))
     dropped = drops(env, a1_id, fe.DIR_TX, RATE_LIMIT) - d0
@@ -113,20 +114,21 @@ def test(env: fe.Env) -> None:
     check(within(got, LIMIT), "tx: UDP flood at 10x delivers the limit within 20%")
     check(dropped > 0, "tx: the excess is counted as rate_limit drops (tx) against a1")
 
-    # Transmit: one TCP stream to the wire (GSO super-packets, counted by wire length). A
-    # policer costs TCP whole 64 KiB super-packets; a burst of a few of them (TCP_BURST,
-    # 400 ms at this rate) lets one stream settle near the rate.
-    ctl(env, str(a1_id), "--rate", str(LIMIT), "--burst", str(TCP_BURST))
+    # Transmit: one TCP stream to the wire (GSO super-packets, counted by wire length) with
+    # the default burst. A policer drop costs TCP its window's tail and a retransmission
+    # timeout (200 ms or more); the default burst covers it. With 50 ms it got 25%.
+    ctl(env, str(a1_id), "--rate", str(LIMIT), "--burst", "0")
     res = iperf(env, a1.ns, w.ns, w.ipv4, False)
     tcp = res.get("end", {}).get("sum_received", {}).get("bits_per_second", 0.0)
     note(f"tx limit {LIMIT / 1e6:.0f} Mbit/s, one TCP stream a1 -> wire: "
          f"{tcp / 1e6:.2f} Mbit/s ({tcp / LIMIT:.2f} of the limit)")
-    check(0.3 * LIMIT <= tcp <= 1.1 * LIMIT + TCP_BURST * 8 / SECONDS,
-          "tx: one TCP stream gets a reasonable share of the limit and not more")
+    check(0.6 * LIMIT <= tcp <= 1.1 * LIMIT + (DEFAULT_BURST + 65536) * 8 / SECONDS,
+          "tx: one TCP stream with the default burst gets at least 60% of the limit and "
+          "not more than it (plus the burst and one super-packet)")
     ctl(env, str(a1_id), "--rate", "0")
 
     # Receive: a2's limit, from a guest and from the wire.
-    ctl(env, str(a2_id), "--rx-rate", str(LIMIT))
+    ctl(env, str(a2_id), "--rx-rate", str(LIMIT), "--rx-burst", str(BURST))
     d0 = drops(env, a2_id, fe.DIR_RX, RATE_LIMIT)
     got = measure_rx(env, a2_id, lambda: iperf(env, a1.ns, a2.ns, a2.ipv4, True, FLOOD))
     note(f"rx limit {LIMIT / 1e6:.0f} Mbit/s, UDP flood from a1: a2 got {got / 1e6:.2f} Mbit/s "

@@ -124,27 +124,32 @@ TEST(RateLimitBucketTest, XenRateMapsOntoRateAndBurst) {
   vnet_bucket b = ByteBucket(xen);
   EXPECT_EQ(b.rate, 10'000'000u);
   EXPECT_EQ(b.cap, kMinBucketBytes * 8 * VNET_LIMIT_NS);
-  EXPECT_EQ(b.credit, b.cap);  // starts full
+  EXPECT_EQ(static_cast<uint64_t>(b.credit), b.cap);  // starts full
   EXPECT_EQ(b.fill_ns, b.cap / b.rate + 1);
 
-  // A burst above the floor is kept; 0 means 50 ms of the rate (here above the floor).
+  // A burst above the floor is kept; 0 means 250 ms of the rate (here above the floor).
   xen.set_burst_bytes(1'000'000);
   EXPECT_EQ(ByteBucket(xen).cap, 1'000'000ull * 8 * VNET_LIMIT_NS);
   v1::RateLimit fast;
   fast.set_bits_per_second(1'000'000'000);
-  EXPECT_EQ(ByteBucket(fast).cap, 1'000'000'000ull / 8 * 50 / 1000 * 8 * VNET_LIMIT_NS);
+  EXPECT_EQ(ByteBucket(fast).cap, 1'000'000'000ull / 8 * 250 / 1000 * 8 * VNET_LIMIT_NS);
   EXPECT_EQ(ByteBucket(v1::RateLimit()).rate, 0u);  // unlimited
 }
 
 TEST(RateLimitBucketTest, NoOverflowAtTheBounds) {
   // The fast path adds at most elapsed x rate < fill_ns x rate <= cap + rate to a credit of
-  // at most cap: that must fit in 64 bits at the largest rate and burst accepted.
+  // at most cap, and takes at most one frame below zero (the overdraft of a byte bucket):
+  // that must fit in a signed 64-bit credit at the largest rate and burst accepted, for a
+  // frame far larger than any skb (BIG TCP's super-packets stay under 512 KiB).
   v1::RateLimit big;
   big.set_bits_per_second(kMaxRateBitsPerSecond);
   big.set_burst_bytes(kMaxBurstBytes);
+  const unsigned __int128 max_credit = ~0ull >> 1;
+  const unsigned __int128 frame = static_cast<unsigned __int128>(16u << 20) * 8 * VNET_LIMIT_NS;
   for (const vnet_bucket& b : {ByteBucket(big), PacketBucket(kMaxStormPps)}) {
     const unsigned __int128 worst = static_cast<unsigned __int128>(b.cap) * 2 + b.rate;
-    EXPECT_LT(worst, static_cast<unsigned __int128>(~0ull));
+    EXPECT_LT(worst, max_credit);
+    EXPECT_LT(frame, max_credit);
     EXPECT_LE(static_cast<unsigned __int128>(b.fill_ns) * b.rate,
               static_cast<unsigned __int128>(b.cap) + b.rate);
   }

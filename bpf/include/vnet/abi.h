@@ -153,7 +153,9 @@ struct vnet_ctx_stats {
  * Credit is kept in units x 1e9 (bit-nanoseconds for the byte buckets, packet-nanoseconds
  * for the storm buckets): a refill is elapsed_ns x rate, exact, without a division. The
  * daemon writes rate, cap and fill_ns (BPF_F_LOCK) with credit = cap; the programs own
- * credit and last_ns. Over any interval t a bucket passes at most rate x t + cap. */
+ * credit and last_ns. A byte bucket passes a frame while its credit is positive and may
+ * overdraw by one frame, a storm bucket needs a whole packet: over any interval t a bucket
+ * passes at most rate x t + cap (+ one frame for a byte bucket; bpf/lib/limit.h). */
 enum vnet_bucket_kind {
   VNET_BUCKET_TX = 0,              /* bits the guest sends (GSO counted by wire length) */
   VNET_BUCKET_RX = 1,              /* bits delivered to the guest */
@@ -167,7 +169,7 @@ struct vnet_bucket {
   __u64 rate;    /* bits or packets per second; 0: unlimited */
   __u64 cap;     /* most credit held (the burst), units x 1e9 */
   __u64 fill_ns; /* cap / rate + 1: after this long idle the bucket is full */
-  __u64 credit;  /* units x 1e9 */
+  __s64 credit;  /* units x 1e9; below zero in an overdraft (at most one frame) */
   __u64 last_ns; /* bpf_ktime_get_ns() of the last refill */
 };
 struct vnet_limit {
