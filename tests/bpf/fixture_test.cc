@@ -627,26 +627,14 @@ std::vector<Row> GuardRows() {
                 NdMsg(136, k6Ip1, Cat({nonce, NdOpt(kTlla, kMac1), nonce, NdOpt(kTlla, kMac1)})))),
 
       // 5. Link-locals a context lists replace the EUI-64 default.
-      [] {
-        Bytes f = Cat({Eth(kMacWire, kMac3, kIPv6),
-                       Ipv6(Ip6("fe80::1:2:3:4"), Ip6("fe80::9"), kUdp, Udp(40000, 5001))});
-        Row r{"GuestListedLinkLocalSourceAllowed",
-              Prog::kGuestTc,
-              Port::kG3,
-              f,
-              TC_ACT_REDIRECT,
-              VNET_DROP_NONE,
-              0,
-              Port::kUplink,
-              false,
-              20};
-        r.out = f;
-        return r;
-      }(),
-      RowPushed({"GuestDadProbeForListedLinkLocalAllowed", Prog::kGuestTc, Port::kG3,
-                 Cat({Eth(kAllNodes, kMac3, kIPv6),
-                      Ipv6(k6Unspec, k6AllNodes, kIcmp6, Nd(135, Ip6("fe80::abcd")))}),
-                 TC_ACT_REDIRECT, VNET_DROP_NONE, 0, Port::kUplink, false, 20}),
+      Pushed({"GuestListedLinkLocalSourceAllowed", Prog::kGuestTc, Port::kG3,
+              Cat({Eth(kMacWire, kMac3, kIPv6),
+                   Ipv6(Ip6("fe80::1:2:3:4"), Ip6("fe80::9"), kUdp, Udp(40000, 5001))}),
+              TC_ACT_REDIRECT, VNET_DROP_NONE, 0, Port::kUplink, false, 20}),
+      Pushed({"GuestDadProbeForListedLinkLocalAllowed", Prog::kGuestTc, Port::kG3,
+              Cat({Eth(kAllNodes, kMac3, kIPv6),
+                   Ipv6(k6Unspec, k6AllNodes, kIcmp6, Nd(135, Ip6("fe80::abcd")))}),
+              TC_ACT_REDIRECT, VNET_DROP_NONE, 0, Port::kUplink, false, 20}),
       Drop("GuestEui64LinkLocalRefusedWhenOthersListed", Prog::kGuestTc, Port::kG3,
            Cat({Eth(kMacWire, kMac3, kIPv6),
                 Ipv6(Ip6("fe80::ff:fe00:3"), Ip6("fe80::9"), kUdp, Udp(40000, 5001))}),
@@ -660,6 +648,8 @@ std::vector<Row> GuardRows() {
       // MAC as source is a loop or an impostor, dropped even toward its owner.
       Same({"XdpReservedGroupPassesToSkbPathNeverRedirected", Prog::kXdp, Port::kUplink,
             Cat({Eth(Mac("01:80:c2:00:00:0e"), kMacWire, 0x88cc, 10), Bytes(46, 0)}), XDP_PASS}),
+      // Never to a guest (counted as a drop of the reserved group), passed on to the host as
+      // it arrived: these keep their bytes, tag included.
       Same(Drop("UplinkTcLldpGoesToHostNeverToGuests", Prog::kUplinkTc, Port::kUplink,
                 Cat({Eth(Mac("01:80:c2:00:00:0e"), kMacWire, 0x88cc, 10), Bytes(46, 0)}),
                 TC_ACT_UNSPEC, VNET_DROP_RESERVED_GROUP, 0)),
