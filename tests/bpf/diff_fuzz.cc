@@ -14,7 +14,6 @@
 #include <linux/if_link.h>
 #include <linux/pkt_cls.h>
 #include <net/if.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -28,17 +27,12 @@
 #include <string>
 #include <vector>
 
-#include "daemon/dataplane/bpffs.h"
-#include "daemon/dataplane/object_prep.h"
-#include "daemon/dataplane/program_set.h"
 #include "daemon/dataplane/tables.h"
 #include "gtest/gtest.h"
 #include "tests/bpf/frames.h"
 #include "tests/bpf/test_net.h"
+#include "tests/bpf/traced_programs.h"
 #include "vnet/abi.h"
-#include "vnet/guest_tc.skel.h"
-#include "vnet/uplink_tc.skel.h"
-#include "vnet/uplink_xdp.skel.h"
 
 namespace vnet::testing {
 namespace {
@@ -601,20 +595,7 @@ class Gen {
 
 struct Kernel {
   std::unique_ptr<TestNet> net;
-  std::string pin_dir;
-  vnet_guest_tc* guest = nullptr;
-  vnet_uplink_tc* uplink_tc = nullptr;
-  vnet_uplink_xdp* xdp = nullptr;
-  std::unique_ptr<Tables> tables;
-  int trace_fd = -1;
-
-  ~Kernel() {
-    tables.reset();
-    if (xdp) vnet_uplink_xdp__destroy(xdp);
-    if (uplink_tc) vnet_uplink_tc__destroy(uplink_tc);
-    if (guest) vnet_guest_tc__destroy(guest);
-    if (!pin_dir.empty()) RemovePinDir(pin_dir).IgnoreError();
-  }
+  TracedPrograms progs;  // destroyed before the network
 };
 
 void SetUpKernel(Kernel& k, World& w) {
@@ -628,48 +609,13 @@ void SetUpKernel(Kernel& k, World& w) {
     g.ifindex = if_nametoindex(host.c_str());
     ASSERT_NE(g.ifindex, 0u);
   }
-  ASSERT_TRUE(EnsureBpffsMounted().ok());
-  k.pin_dir = std::string(kBpffsRoot) + "/vnet-test-" + std::to_string(getpid()) + "-fz";
-  ASSERT_TRUE(MakePinDir(k.pin_dir).ok());
-  bpf_object_open_opts o{};
-  o.sz = sizeof(o);
-  o.pin_root_path = k.pin_dir.c_str();
-  KernelFeatures build;
-  build.kern_ctx = std::getenv("VNET_BPF_BUILD") == nullptr ||
-                   std::string(std::getenv("VNET_BPF_BUILD")) != "compat";
-  k.guest = OpenGuestTc(&o, build);
-  k.uplink_tc = OpenUplinkTc(&o, build);
-  k.xdp = vnet_uplink_xdp__open_opts(&o);
-  ASSERT_TRUE(k.guest && k.uplink_tc && k.xdp);
-  k.guest->rodata->vnet_trace_on = 1;
-  k.uplink_tc->rodata->vnet_trace_on = 1;
-  k.xdp->rodata->vnet_trace_on = 1;
-  ASSERT_TRUE(PrepareVnetObject(k.guest->obj, k.pin_dir, 16).ok());
-  ASSERT_EQ(vnet_guest_tc__load(k.guest), 0);
-  ASSERT_TRUE(FinishVnetObject(k.guest->obj, k.pin_dir).ok());
-  ASSERT_TRUE(PrepareVnetObject(k.uplink_tc->obj, k.pin_dir, 16).ok());
-  ASSERT_EQ(vnet_uplink_tc__load(k.uplink_tc), 0);
-  ASSERT_TRUE(PrepareVnetObject(k.xdp->obj, k.pin_dir, 16).ok());
-  ASSERT_EQ(vnet_uplink_xdp__load(k.xdp), 0);
-  MapFds fds;
-  fds.fdb = bpf_map__fd(k.guest->maps.vnet_fdb);
-  fds.ctx = bpf_map__fd(k.guest->maps.vnet_ctx);
-  fds.if_ctx = bpf_map__fd(k.guest->maps.vnet_if_ctx);
-  fds.ip4 = bpf_map__fd(k.guest->maps.vnet_ip4);
-  fds.ip6 = bpf_map__fd(k.guest->maps.vnet_ip6);
-  fds.vlan = bpf_map__fd(k.guest->maps.vnet_vlan);
-  fds.stats = bpf_map__fd(k.guest->maps.vnet_stats);
-  fds.config = bpf_map__fd(k.guest->maps.vnet_config);
-  fds.xdp_tx = bpf_map__fd(k.guest->maps.vnet_xdp_tx);
-  fds.limit = bpf_map__fd(k.guest->maps.vnet_limit);
-  k.trace_fd = bpf_map__fd(k.guest->maps.vnet_trace);
-  k.tables = std::make_unique<Tables>(fds, 16);
+  ASSERT_NO_FATAL_FAILURE(LoadTracedPrograms(k.progs, "fz", 16));
   vnet_config cfg{};
   cfg.uplink_ifindex = w.uplink_ifindex;
   cfg.native_vlan = w.native_vlan;
   std::copy(w.uplink_mac.begin(), w.uplink_mac.end(), cfg.uplink_mac);
   cfg.uplink_mtu = w.uplink_mtu;
-  ASSERT_TRUE(k.tables->SetConfig(cfg).ok());
+  ASSERT_TRUE(k.progs.tables->SetConfig(cfg).ok());
   for (const Guest& g : w.guests) {
     v1::Context c;
     c.set_id(g.id);
@@ -682,38 +628,27 @@ void SetUpKernel(Kernel& k, World& w) {
     uint32_t flags = (g.peer ? VNET_CTX_F_PEER : 0) | (g.xdp ? VNET_CTX_F_XDP_TARGET : 0);
     auto entry = MakeContextEntry(c, g.ifindex, flags);
     ASSERT_TRUE(entry.ok()) << entry.status();
-    ASSERT_TRUE(k.tables->Put(*entry).ok());
+    ASSERT_TRUE(k.progs.tables->Put(*entry).ok());
   }
 }
 
 enum class Prog { kGuest, kXdp, kUplinkTc };
 
 Verdict RunKernel(Kernel& k, Prog prog, uint32_t ifindex, const Bytes& frame) {
-  Bytes in = frame, out(frame.size() + 256);
   __sk_buff skb{};
   skb.ifindex = ifindex;
-  bpf_test_run_opts run{};
-  run.sz = sizeof(run);
-  run.data_in = in.data();
-  run.data_size_in = static_cast<uint32_t>(in.size());
-  run.data_out = out.data();
-  run.data_size_out = static_cast<uint32_t>(out.size());
-  run.repeat = 1;
-  int fd = prog == Prog::kXdp     ? bpf_program__fd(k.xdp->progs.vnet_uplink_xdp)
-           : prog == Prog::kGuest ? bpf_program__fd(k.guest->progs.vnet_guest_tc)
-                                  : bpf_program__fd(k.uplink_tc->progs.vnet_uplink_tc);
-  if (prog != Prog::kXdp) {
-    run.ctx_in = &skb;
-    run.ctx_size_in = sizeof(skb);
-  }
+  int fd = prog == Prog::kXdp     ? bpf_program__fd(k.progs.xdp->progs.vnet_uplink_xdp)
+           : prog == Prog::kGuest ? bpf_program__fd(k.progs.guest->progs.vnet_guest_tc)
+                                  : bpf_program__fd(k.progs.uplink_tc->progs.vnet_uplink_tc);
   Verdict v;
-  if (bpf_prog_test_run_opts(fd, &run) != 0) {
-    v.action = -errno;
+  FrameRun run;
+  if (const int err = RunFrame(fd, prog == Prog::kXdp, frame, skb, &run); err != 0) {
+    v.action = err;
     return v;
   }
   vnet_trace t{};
   uint32_t zero = 0;
-  bpf_map_lookup_elem(k.trace_fd, &zero, &t);
+  bpf_map_lookup_elem(k.progs.trace_fd(), &zero, &t);
   v.action = static_cast<int>(run.retval);
   v.reason = t.reason;
   // Redirect targets matter for redirects only (a drop after a trace_target is not one).

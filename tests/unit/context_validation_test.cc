@@ -7,27 +7,17 @@
 #include <vector>
 
 #include "daemon/core/echo.h"
+#include "tests/unit/valid_context.h"
 
 namespace vnet {
 namespace {
 
 using ::testing::HasSubstr;
 
-v1::Context Valid() {
-  v1::Context c;
-  c.set_domain_id(5);
-  c.set_device_id(0);
-  c.set_interface_name("vif5.0");
-  c.set_mac("00:16:3E:00:00:05");
-  c.add_ipv4_addresses("198.18.0.5");
-  c.add_ipv6_addresses("2001:DB8::5");
-  return c;
-}
-
 // Runs validation on a modified valid context and returns the error message ("" when OK).
 template <typename Mutate>
 std::string ErrorAfter(Mutate mutate) {
-  v1::Context c = Valid();
+  v1::Context c = testing::ValidContext();
   mutate(c);
   absl::Status s = NormalizeAndValidate(c);
   if (!s.ok()) {
@@ -37,7 +27,7 @@ std::string ErrorAfter(Mutate mutate) {
 }
 
 TEST(ValidationTest, ValidContextIsNormalised) {
-  v1::Context c = Valid();
+  v1::Context c = testing::ValidContext();
   c.set_id(77);  // output-only: ignored
   c.set_state(v1::CONTEXT_STATE_ACTIVE);
   ASSERT_TRUE(NormalizeAndValidate(c).ok());
@@ -52,7 +42,7 @@ TEST(ValidationTest, ValidContextIsNormalised) {
 }
 
 TEST(ValidationTest, ExplicitOffloadsAreKept) {
-  v1::Context c = Valid();
+  v1::Context c = testing::ValidContext();
   c.mutable_offloads()->set_tso_v4(true);
   ASSERT_TRUE(NormalizeAndValidate(c).ok());
   EXPECT_TRUE(c.offloads().tso_v4());
@@ -174,7 +164,7 @@ TEST(ValidationTest, RateLimit) {
 }
 
 TEST(ValidationTest, LinkLocalAddressesAreFe80Slash10Canonical) {
-  v1::Context c = Valid();
+  v1::Context c = testing::ValidContext();
   c.add_ipv6_link_local_addresses("FE80::1:2:3:4");
   c.add_ipv6_link_local_addresses("febf::1");  // still fe80::/10
   ASSERT_TRUE(NormalizeAndValidate(c).ok());
@@ -194,7 +184,7 @@ TEST(ValidationTest, LinkLocalAddressesAreFe80Slash10Canonical) {
 }
 
 TEST(ValidationTest, EffectiveLinkLocalsDefaultToEui64) {
-  v1::Context c = Valid();
+  v1::Context c = testing::ValidContext();
   ASSERT_TRUE(NormalizeAndValidate(c).ok());
   EXPECT_EQ(EffectiveLinkLocals(c), std::vector<std::string>{"fe80::216:3eff:fe00:5"});
   c.add_ipv6_link_local_addresses("fe80::99");
@@ -202,7 +192,7 @@ TEST(ValidationTest, EffectiveLinkLocalsDefaultToEui64) {
 }
 
 TEST(ValidationTest, FastPathCapacityCountsLinkLocals) {
-  v1::Context c = Valid();
+  v1::Context c = testing::ValidContext();
   c.clear_ipv6_addresses();
   for (int i = 1; i <= 15; ++i) c.add_ipv6_addresses("2001:db8::" + std::to_string(i));
   ASSERT_TRUE(NormalizeAndValidate(c).ok());

@@ -8,24 +8,16 @@
 #include "absl/time/time.h"
 #include "daemon/core/context_pool.h"
 #include "daemon/core/context_validation.h"
+#include "tests/unit/valid_context.h"
 
 namespace vnet {
 namespace {
 
 using ::testing::HasSubstr;
 
-v1::Context Valid() {
-  v1::Context c;
-  c.set_domain_id(5);
-  c.set_interface_name("vif5.0");
-  c.set_mac("00:16:3e:00:00:05");
-  c.add_ipv4_addresses("198.18.0.5");
-  return c;
-}
-
 template <typename Mutate>
 absl::Status After(Mutate mutate) {
-  v1::Context c = Valid();
+  v1::Context c = testing::ValidContext();
   mutate(c);
   return NormalizeAndValidate(c);
 }
@@ -80,7 +72,7 @@ TEST(RateLimitValidationTest, OutOfBoundsIsInvalidArgumentNamingTheField) {
 
 TEST(RateLimitValidationTest, RefusedUpdateChangesNothing) {
   ContextPool pool(4);
-  v1::Context c = Valid();
+  v1::Context c = testing::ValidContext();
   c.mutable_rate_limit()->set_bits_per_second(5'000'000);
   ASSERT_TRUE(pool.Assign(c, absl::UnixEpoch()).ok());
   v1::ContextRef ref;

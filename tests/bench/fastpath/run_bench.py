@@ -284,9 +284,10 @@ def render_cost(cost: Dict[str, Dict]) -> List[str]:
     return out
 
 
-# A Linux bridge takes at most 1024 ports (BR_MAX_PORTS): its two guests and the wire, then
-# idle ports up to that. The table's header says when the bridge had fewer than vnet.
-BRIDGE_MAX_PORTS = 1024
+# A Linux bridge takes at most 1023 ports (port numbers 1..BR_MAX_PORTS-1, BR_MAX_PORTS =
+# 1024): its two guests and the wire, then idle ports up to that. The table's header says
+# when the bridge had fewer than vnet.
+BRIDGE_MAX_PORTS = 1023
 
 
 def bridge_idle_ports(extra: int) -> int:
