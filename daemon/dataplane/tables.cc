@@ -354,17 +354,24 @@ absl::Status Tables::DeleteOwned(uint32_t id, const OwnedKeys& keys, const Owned
     if (bpf_map_delete_elem(fd, k) != 0 && errno != ENOENT) return Errno(errno, what);
     return absl::OkStatus();
   };
+  // A MAC or an interface index may have passed to another context since (a guest's vif
+  // removed and its ifindex reused): delete the key only while it still maps to `id`.
+  auto del_ours = [id, &del](int fd, const void* k, const char* what) -> absl::Status {
+    uint32_t owner = 0;
+    if (bpf_map_lookup_elem(fd, k, &owner) == 0 && owner != id) return absl::OkStatus();
+    return del(fd, k, what);
+  };
   for (const vnet_fdb_key& k : keys.fdb) {
     const bool same =
         keep && std::any_of(keep->fdb.begin(), keep->fdb.end(), [&](const vnet_fdb_key& o) {
           return std::memcmp(&o, &k, sizeof(k)) == 0;
         });
     if (same) continue;
-    if (auto st = del(fds_.fdb, &k, "delete vnet_fdb"); !st.ok()) return st;
+    if (auto st = del_ours(fds_.fdb, &k, "delete vnet_fdb"); !st.ok()) return st;
   }
   for (uint32_t ifindex : keys.ifindex) {
     if (kept(&OwnedKeys::ifindex, ifindex)) continue;
-    if (auto st = del(fds_.if_ctx, &ifindex, "delete vnet_if_ctx"); !st.ok()) return st;
+    if (auto st = del_ours(fds_.if_ctx, &ifindex, "delete vnet_if_ctx"); !st.ok()) return st;
   }
   for (uint32_t a : keys.ip4) {
     if (kept(&OwnedKeys::ip4, a)) continue;

@@ -184,6 +184,22 @@ TEST_F(DataplaneTest, AttachWritesTablesAndFilterDetachRemovesThem) {
   EXPECT_TRUE(dp_->Detach(c1).ok()) << "detach is idempotent";
 }
 
+// An interface index that passed to another context (a vif removed, its index reused) is
+// the new owner's: removing the old context leaves that entry alone.
+TEST_F(DataplaneTest, RemovingAContextLeavesItsFormerInterfaceToTheNewOwner) {
+  ASSERT_TRUE(dp_->Attach(Ctx(1, g1_, "02:00:00:00:10:01", 10, "198.18.0.1")).ok());
+  ASSERT_TRUE(dp_->Attach(Ctx(2, g1_, "02:00:00:00:10:02", 10, "198.18.0.2")).ok());
+  ASSERT_TRUE(dp_->Detach(Ctx(1, g1_, "02:00:00:00:10:01", 10, "198.18.0.1")).ok());
+  int fd = PinnedMap("vnet_if_ctx");
+  ASSERT_GE(fd, 0);
+  uint32_t ifindex = if_nametoindex(g1_.c_str()), id = 0;
+  EXPECT_EQ(bpf_map_lookup_elem(fd, &ifindex, &id), 0) << "the new owner's entry was deleted";
+  EXPECT_EQ(id, 2u);
+  close(fd);
+  EXPECT_EQ(FdbLookup(10, kMac2), 2u);
+  EXPECT_EQ(FdbLookup(10, kMac1), 0u);
+}
+
 TEST_F(DataplaneTest, XdpCapableTargetIsDetectedNotAssumed) {
   // GRO on the guest end gives the veth NAPI, and the kernel then reports ndo_xdp_xmit.
   ASSERT_EQ(net_->InNs("ethtool -K " + net_->Peer("g2") + " gro on"), 0);
