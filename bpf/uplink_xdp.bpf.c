@@ -70,8 +70,7 @@ static __always_inline int vnet_uplink_xdp_verdict(struct xdp_md* ctx) {
 
   if (tagged && vnet_xdp_pop_vlan(ctx))
     return vnet_drop(id, VNET_DIR_RX, VNET_DROP_REDIRECT_FAILED, XDP_DROP);
-  if ((rec->flags & VNET_CTX_F_LIMITED) && !vnet_rx_admit(id, (__u64)(ctx->data_end - ctx->data)))
-    return XDP_DROP;
+  if (!vnet_rx_admit(rec, id, (__u64)(ctx->data_end - ctx->data))) return XDP_DROP;
   vnet_count_rx(id, (__u64)(ctx->data_end - ctx->data));
   vnet_trace_target(rec->ifindex, id, 0, 0);
   return bpf_redirect_map(&vnet_xdp_tx, id, 0);

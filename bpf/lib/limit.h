@@ -110,8 +110,11 @@ static __always_inline __u32 vnet_limit_reason(int refused) {
   return VNET_DROP_RATE_LIMIT;
 }
 
-/* Whether `ctx_id` may receive `bytes` now; counts the drop when it may not. */
-static __always_inline int vnet_rx_admit(__u32 ctx_id, __u64 bytes) {
+/* Whether context `ctx_id` (record `rec`) may receive `bytes` now; counts the drop when it
+ * may not. A context without limits (VNET_CTX_F_LIMITED clear) never touches its buckets. */
+static __always_inline int vnet_rx_admit(const struct vnet_ctx_rec* rec, __u32 ctx_id,
+                                         __u64 bytes) {
+  if (!(rec->flags & VNET_CTX_F_LIMITED)) return 1;
   if (vnet_limit_admit(ctx_id, VNET_BUCKET_RX, bytes * 8, VNET_BUCKET_MAX) == 0) return 1;
   vnet_drop(ctx_id, VNET_DIR_RX, VNET_DROP_RATE_LIMIT, 0);
   return 0;

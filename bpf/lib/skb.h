@@ -34,8 +34,7 @@ static __always_inline int vnet_skb_deliver(struct __sk_buff* skb, __u32 ctx_id,
   if (vnet_fit_mtu(skb, rec->mtu, hdr, &resized) != VNET_DROP_NONE)
     return vnet_drop(ctx_id, VNET_DIR_RX, VNET_DROP_MTU, TC_ACT_SHOT);
   /* The receive limit, by what the guest's link carries (after any resegmentation). */
-  if ((flags & VNET_CTX_F_LIMITED) && !vnet_rx_admit(ctx_id, vnet_wire_len(skb, hdr)))
-    return TC_ACT_SHOT;
+  if (!vnet_rx_admit(rec, ctx_id, vnet_wire_len(skb, hdr))) return TC_ACT_SHOT;
   as_is = vnet_takes_as_is(skb, flags);
   s = vnet_stats_of(ctx_id);
   if (s) {
@@ -90,7 +89,7 @@ static long vnet_flood_one(__u32 i, void* arg) {
     vnet_drop(id, VNET_DIR_RX, VNET_DROP_MTU, 0);
     return 0;
   }
-  if ((rec->flags & VNET_CTX_F_LIMITED) && !vnet_rx_admit(id, skb->len)) return 0;
+  if (!vnet_rx_admit(rec, id, skb->len)) return 0;
   if (bpf_clone_redirect(skb, rec->ifindex, 0) == 0) {
     vnet_count_rx(id, skb->len);
     vnet_trace_clone(rec->ifindex);
