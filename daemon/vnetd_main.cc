@@ -8,6 +8,7 @@
 #include "absl/flags/usage.h"
 #include "daemon/core/config.h"
 #include "daemon/core/log.h"
+#include "daemon/core/protobuf_log.h"
 #include "daemon/server.h"
 
 ABSL_FLAG(std::string, config, "",
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
       "vnet daemon: assigns per-guest contexts over gRPC and drives the fast path.\n"
       "Usage: vnetd [--config FILE] [--unix_socket PATH] [--tcp_address HOST:PORT] ...");
   absl::ParseCommandLine(argc, argv);
+  vnet::RouteProtobufLogs();
 
   const std::string explicit_config = absl::GetFlag(FLAGS_config);
   auto config =
