@@ -244,6 +244,8 @@ std::vector<Row> Rows() {
             Cat({Eth(kMac1, kMac2, kIPv4), Ipv4Udp(kIp2, kIp1, 40000, 5001)}), TC_ACT_REDIRECT,
             VNET_DROP_NONE, 1, Port::kG1, true}),
       ToG2("GuestToSameVlanVifGuestRedirect", G1Udp4(kMac2, kIp1, kIp2)),
+      ToG2("GuestIpv6ToSameVlanVifGuestRedirect",
+           Cat({Eth(kMac2, kMac1, kIPv6), Ipv6(k6Ip1, k6Ip2, kUdp, Udp(40000, 5001))})),
       G1ToWire("GuestToOtherVlanGuestGoesToWireTagged", G1Udp4(kMac3, kIp1, kIp3)),
       G1ToWire("GuestToWirePushesVlan", G1Udp4(kMacWire, kIp1, kIpWire)),
       FloodFromG1(
