@@ -263,17 +263,21 @@ static __always_inline int vnet_guest_tc_verdict(struct __sk_buff* skb) {
   void *data, *end;
   struct ethhdr* eth;
   struct vnet_ctx_rec *rec, *to;
-  __u32 ifindex = skb->ifindex;
-  __u32 *idp, id, reason, target;
+  struct vnet_stats_cpu* s;
+  __u32 id, reason, target;
   __u8 mac[6], dst[6];
   __u16 vlan;
 
   vnet_trace_begin();
-  idp = bpf_map_lookup_elem(&vnet_if_ctx, &ifindex);
-  id = idp ? *idp : 0;
+  id = vnet_ctx_of_ifindex(skb->ifindex);
   rec = vnet_ctx_get(id);
   if (!rec) return vnet_drop(0, VNET_DIR_TX, VNET_DROP_NO_CONTEXT, TC_ACT_SHOT);
-  vnet_count_tx(id, skb->len);
+  /* One per-CPU lookup for the sender: its counters and its destination hint. */
+  s = vnet_stats_cpu_of(id);
+  if (s) {
+    s->c.tx_packets++;
+    s->c.tx_bytes += skb->len;
+  }
   __builtin_memcpy(mac, rec->mac, 6);
   vlan = rec->vlan;
 
@@ -304,9 +308,8 @@ static __always_inline int vnet_guest_tc_verdict(struct __sk_buff* skb) {
     vnet_skb_flood(skb, vlan, id);
     return vnet_to_uplink(skb, id, rec);
   }
-  target = vnet_fdb_lookup(vlan, dst);
+  target = vnet_fdb_lookup_hinted(s, vlan, dst, &to);
   if (target == id) return vnet_drop(id, VNET_DIR_TX, VNET_DROP_HAIRPIN, TC_ACT_SHOT);
-  to = vnet_ctx_get(target);
   /* No local guest has that MAC: unknown unicast, to the wire. */
   reason = vnet_tx_admit(skb, id, rec, to ? VNET_BUCKET_MAX : VNET_BUCKET_UNKNOWN_UNICAST);
   if (reason != VNET_DROP_NONE) return vnet_drop(id, VNET_DIR_TX, reason, TC_ACT_SHOT);

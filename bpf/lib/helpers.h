@@ -8,13 +8,20 @@
 
 #include "maps.h"
 #include "monitor.h"
+#include "parse.h"
 #include "vnet/abi.h"
 
 /* Set by tests at load time; the verifier removes the trace code when it is 0. */
 const volatile __u32 vnet_trace_on = 0;
 
-static __always_inline struct vnet_ctx_stats* vnet_stats_of(__u32 ctx_id) {
+/* The CPU's counters of a context (and its hint: struct vnet_stats_cpu). */
+static __always_inline struct vnet_stats_cpu* vnet_stats_cpu_of(__u32 ctx_id) {
   return bpf_map_lookup_elem(&vnet_stats, &ctx_id);
+}
+
+static __always_inline struct vnet_ctx_stats* vnet_stats_of(__u32 ctx_id) {
+  struct vnet_stats_cpu* s = vnet_stats_cpu_of(ctx_id);
+  return s ? &s->c : 0;
 }
 
 static __always_inline void vnet_count_rx(__u32 ctx_id, __u64 bytes) {
@@ -97,12 +104,49 @@ static __always_inline struct vnet_ctx_rec* vnet_ctx_get(__u32 ctx_id) {
   return rec;
 }
 
+/* The context of guest interface `ifindex`, 0 when none: its slot when the slot names it
+ * (one load of the whole word: vnetd replaces a slot with one store), else the overflow. */
+static __always_inline __u32 vnet_ctx_of_ifindex(__u32 ifindex) {
+  __u32 slot = ifindex & (VNET_IF_SLOTS - 1);
+  __u64* v = bpf_map_lookup_elem(&vnet_if_ctx, &slot);
+  __u32* id;
+  if (v) {
+    __u64 word = *(volatile __u64*)v;
+    if ((__u32)word == ifindex) return (__u32)(word >> 32);
+  }
+  id = bpf_map_lookup_elem(&vnet_if_ctx_more, &ifindex);
+  return id ? *id : 0;
+}
+
 static __always_inline __u32 vnet_fdb_lookup(__u16 vlan, const __u8* mac) {
   struct vnet_fdb_key key = {.vlan = vlan};
   __u32* id;
   __builtin_memcpy(key.mac, mac, 6);
   id = bpf_map_lookup_elem(&vnet_fdb, &key);
   return id ? *id : 0;
+}
+
+/* Whether record `rec` is the active context with `vlan` and `mac`. */
+static __always_inline int vnet_ctx_is(const struct vnet_ctx_rec* rec, __u16 vlan,
+                                       const __u8* mac) {
+  return rec && rec->vlan == vlan && vnet_mac_eq(rec->mac, mac);
+}
+
+/* The local context that has (vlan, mac), 0 when none, and its record in *to: the sender's
+ * hint (`s`, its per-CPU counters) when it names that context, else the fdb, whose answer
+ * becomes the hint. The same answer either way (vnet/abi.h, struct vnet_fdb_hint). */
+static __always_inline __u32 vnet_fdb_lookup_hinted(struct vnet_stats_cpu* s, __u16 vlan,
+                                                    const __u8* mac, struct vnet_ctx_rec** to) {
+  __u32 id;
+  if (s) {
+    id = s->hint.ctx_id;
+    *to = vnet_ctx_get(id);
+    if (vnet_ctx_is(*to, vlan, mac)) return id;
+  }
+  id = vnet_fdb_lookup(vlan, mac);
+  *to = vnet_ctx_get(id);
+  if (s && *to) s->hint.ctx_id = id;
+  return id;
 }
 
 #endif /* VNET_BPF_HELPERS_H_ */

@@ -26,14 +26,26 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } vnet_ctx SEC(".maps");
 
-/* Guest interface ifindex -> context id: how the guest program knows whose frame it has. */
+/* Guest interface -> context: how the guest program knows whose frame it has. Slots by the
+ * ifindex's low bits (vnet/abi.h), mapped into vnetd for atomic one-word updates; an array
+ * lookup the verifier inlines, where a hash lookup hashed the key on every packet. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, VNET_IF_SLOTS);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __type(key, __u32);
+  __type(value, __u64);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} vnet_if_ctx SEC(".maps");
+
+/* The interfaces whose slot another interface holds: ifindex -> context id. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 128);
   __type(key, __u32);
   __type(value, __u32);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
-} vnet_if_ctx SEC(".maps");
+} vnet_if_ctx_more SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -66,7 +78,7 @@ struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, 129);
   __type(key, __u32);
-  __type(value, struct vnet_ctx_stats);
+  __type(value, struct vnet_stats_cpu);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } vnet_stats SEC(".maps");
 

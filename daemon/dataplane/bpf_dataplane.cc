@@ -161,6 +161,7 @@ absl::Status BpfDataplane::InitLocked() {
   fds.fdb = bpf_map__fd(guest_->maps.vnet_fdb);
   fds.ctx = bpf_map__fd(guest_->maps.vnet_ctx);
   fds.if_ctx = bpf_map__fd(guest_->maps.vnet_if_ctx);
+  fds.if_ctx_more = bpf_map__fd(guest_->maps.vnet_if_ctx_more);
   fds.ip4 = bpf_map__fd(guest_->maps.vnet_ip4);
   fds.ip6 = bpf_map__fd(guest_->maps.vnet_ip6);
   fds.vlan = bpf_map__fd(guest_->maps.vnet_vlan);
@@ -219,11 +220,10 @@ absl::Status BpfDataplane::SetUplinkLocked(const std::string& ifname) {
     if (!info_or.ok()) return info_or.status();
     info = *info_or;
     ifindex = static_cast<int>(info.ifindex);
-    vnet_ctx_rec rec{};
-    uint32_t id = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(guest_->maps.vnet_if_ctx), &ifindex, &id) == 0)
-      return absl::InvalidArgumentError(absl::StrCat(ifname, " is context ", id, "'s interface"));
-    (void)rec;
+    auto id = tables_->ContextOfInterface(static_cast<uint32_t>(ifindex));
+    if (!id.ok()) return id.status();
+    if (*id != 0)
+      return absl::InvalidArgumentError(absl::StrCat(ifname, " is context ", *id, "'s interface"));
   }
   if (old_ifindex != 0 && old_ifindex != ifindex) {
     if (auto st = DetachUplink(old_ifindex); !st.ok()) return st;
@@ -467,10 +467,9 @@ absl::Status BpfDataplane::Detach(const v1::Context& ctx) {
   if (!ctx.interface_name().empty() && !ForbiddenGuest(ctx.interface_name()) &&
       ctx.interface_name() != uplink_) {
     unsigned ifindex = if_nametoindex(ctx.interface_name().c_str());
-    uint32_t id = 0;
-    if (ifindex != 0 &&
-        bpf_map_lookup_elem(bpf_map__fd(guest_->maps.vnet_if_ctx), &ifindex, &id) == 0 &&
-        id == ctx.id()) {
+    auto id = ifindex != 0 ? tables_->ContextOfInterface(ifindex) : absl::StatusOr<uint32_t>(0u);
+    if (!id.ok()) return id.status();
+    if (ifindex != 0 && *id == ctx.id()) {
       if (auto st = tc_.Detach(static_cast<int>(ifindex)); !st.ok()) return st;
     }
   }
@@ -573,6 +572,7 @@ std::unique_ptr<Tables> BpfDataplane::PinnedTables(std::vector<int>& fds) const 
   m.fdb = open("vnet_fdb");
   m.ctx = open("vnet_ctx");
   m.if_ctx = open("vnet_if_ctx");
+  m.if_ctx_more = open("vnet_if_ctx_more");
   m.ip4 = open("vnet_ip4");
   m.ip6 = open("vnet_ip6");
   m.vlan = open("vnet_vlan");
@@ -580,8 +580,8 @@ std::unique_ptr<Tables> BpfDataplane::PinnedTables(std::vector<int>& fds) const 
   m.config = open("vnet_config");
   m.xdp_tx = open("vnet_xdp_tx");
   m.limit = open("vnet_limit");
-  if (m.fdb < 0 || m.ctx < 0 || m.if_ctx < 0 || m.ip4 < 0 || m.ip6 < 0 || m.vlan < 0 ||
-      m.stats < 0 || m.config < 0 || m.xdp_tx < 0 || m.limit < 0)
+  if (m.fdb < 0 || m.ctx < 0 || m.if_ctx < 0 || m.if_ctx_more < 0 || m.ip4 < 0 || m.ip6 < 0 ||
+      m.vlan < 0 || m.stats < 0 || m.config < 0 || m.xdp_tx < 0 || m.limit < 0)
     return nullptr;
   bpf_map_info info{};
   uint32_t len = sizeof(info);

@@ -24,7 +24,8 @@ absl::Status PrepareVnetObject(bpf_object* obj, const std::string& maps_dir, uin
   bpf_object__for_each_map(map, obj) {
     const std::string name = bpf_map__name(map);
     uint32_t n = 0;
-    if (name == "vnet_fdb" || name == "vnet_if_ctx" || name == "vnet_vlan") n = capacity;
+    // vnet_if_ctx keeps its VNET_IF_SLOTS: slots are found by ifindex, not by context id.
+    if (name == "vnet_fdb" || name == "vnet_if_ctx_more" || name == "vnet_vlan") n = capacity;
     if (name == "vnet_ctx" || name == "vnet_stats" || name == "vnet_limit" ||
         name == "vnet_monitor_state" || name == kDevmap)
       n = capacity + 1;

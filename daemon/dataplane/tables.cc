@@ -2,10 +2,12 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <functional>
 
@@ -20,11 +22,14 @@ namespace {
 // The layouts the BPF side compiled against (bpf/include/vnet/abi.h); a change here is an
 // ABI change that makes pinned maps of an older build incompatible.
 static_assert(sizeof(vnet_fdb_key) == 8);
+static_assert((VNET_IF_SLOTS & (VNET_IF_SLOTS - 1)) == 0, "slots are found by masking");
+constexpr size_t kIfSlotsBytes = sizeof(uint64_t) * VNET_IF_SLOTS;
 static_assert(sizeof(vnet_ctx_rec) == 64);
 static_assert(sizeof(vnet_ip4_key) == 8);
 static_assert(sizeof(vnet_ip6_key) == 20);
 static_assert(sizeof(vnet_config) == 20);
-static_assert(sizeof(vnet_ctx_stats) % 8 == 0, "per-CPU values are 8-byte aligned");
+static_assert(sizeof(vnet_stats_cpu) % 8 == 0, "per-CPU values are 8-byte aligned");
+static_assert(offsetof(vnet_stats_cpu, c) == 0 && sizeof(vnet_fdb_hint) == 8);
 static_assert(sizeof(vnet_bucket) == 40);
 static_assert(sizeof(vnet_limit) == 8 + 40 * VNET_BUCKET_MAX);
 static_assert(sizeof(vnet_vlan_members) == sizeof(__u32) * (1 + VNET_VLAN_MAX_MEMBERS));
@@ -154,6 +159,65 @@ absl::StatusOr<ContextEntry> MakeContextEntry(const v1::Context& ctx, uint32_t i
   return e;
 }
 
+Tables::~Tables() {
+  if (if_slots_) munmap(if_slots_, kIfSlotsBytes);
+}
+
+absl::StatusOr<uint64_t*> Tables::IfSlots() {
+  if (if_slots_) return if_slots_;
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fds_.if_ctx, &info, &len) != 0) return Errno(errno, "vnet_if_ctx");
+  if (info.max_entries != VNET_IF_SLOTS || info.value_size != sizeof(uint64_t) ||
+      !(info.map_flags & BPF_F_MMAPABLE))
+    return absl::FailedPreconditionError("vnet_if_ctx is not this build's slot array");
+  void* p = mmap(nullptr, kIfSlotsBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fds_.if_ctx, 0);
+  if (p == MAP_FAILED) return Errno(errno, "map vnet_if_ctx");
+  if_slots_ = static_cast<uint64_t*>(p);
+  return if_slots_;
+}
+
+absl::StatusOr<uint32_t> Tables::ContextOfInterface(uint32_t ifindex) {
+  auto slots = IfSlots();
+  if (!slots.ok()) return slots.status();
+  const uint64_t word = __atomic_load_n(&(*slots)[ifindex & (VNET_IF_SLOTS - 1)], __ATOMIC_ACQUIRE);
+  if (word != 0 && static_cast<uint32_t>(word) == ifindex) return static_cast<uint32_t>(word >> 32);
+  uint32_t id = 0;
+  if (bpf_map_lookup_elem(fds_.if_ctx_more, &ifindex, &id) != 0) return 0u;
+  return id;
+}
+
+absl::Status Tables::PutInterface(uint32_t ifindex, uint32_t id) {
+  auto slots = IfSlots();
+  if (!slots.ok()) return slots.status();
+  uint64_t* slot = &(*slots)[ifindex & (VNET_IF_SLOTS - 1)];
+  const uint64_t word = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+  if (word == 0 || static_cast<uint32_t>(word) == ifindex) {
+    __atomic_store_n(slot, VNET_IF_SLOT(id, ifindex), __ATOMIC_RELEASE);
+    // An overflow entry of this interface is shadowed by the slot now.
+    if (bpf_map_delete_elem(fds_.if_ctx_more, &ifindex) != 0 && errno != ENOENT)
+      return Errno(errno, "delete vnet_if_ctx_more");
+    return absl::OkStatus();
+  }
+  // The slot is another interface's (same low bits): this one goes to the overflow.
+  if (bpf_map_update_elem(fds_.if_ctx_more, &ifindex, &id, BPF_ANY) != 0)
+    return Errno(errno, "write vnet_if_ctx_more");
+  return absl::OkStatus();
+}
+
+absl::Status Tables::DeleteInterface(uint32_t ifindex, uint32_t id) {
+  auto slots = IfSlots();
+  if (!slots.ok()) return slots.status();
+  uint64_t expected = VNET_IF_SLOT(id, ifindex);
+  __atomic_compare_exchange_n(&(*slots)[ifindex & (VNET_IF_SLOTS - 1)], &expected, uint64_t{0},
+                              false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+  uint32_t owner = 0;
+  if (bpf_map_lookup_elem(fds_.if_ctx_more, &ifindex, &owner) == 0 && owner == id &&
+      bpf_map_delete_elem(fds_.if_ctx_more, &ifindex) != 0 && errno != ENOENT)
+    return Errno(errno, "delete vnet_if_ctx_more");
+  return absl::OkStatus();
+}
+
 absl::Status Tables::CheckId(uint32_t id) const {
   if (id == 0 || id > capacity_)
     return absl::InvalidArgumentError(absl::StrCat("context id ", id, " outside 1..", capacity_));
@@ -205,7 +269,7 @@ absl::Status Tables::RemoveVlanMember(uint32_t vlan, uint32_t id) {
 absl::Status Tables::ZeroStats(uint32_t id) {
   int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) return Errno(ncpu, "possible cpus");
-  std::vector<vnet_ctx_stats> zero(static_cast<size_t>(ncpu));
+  std::vector<vnet_stats_cpu> zero(static_cast<size_t>(ncpu));  // counters and hints
   if (bpf_map_update_elem(fds_.stats, &id, zero.data(), BPF_ANY) != 0)
     return Errno(errno, "write vnet_stats");
   return absl::OkStatus();
@@ -263,8 +327,7 @@ absl::Status Tables::Put(const ContextEntry& e) {
   if (bpf_map_update_elem(fds_.fdb, &key, &e.id, BPF_ANY) != 0)
     return Errno(errno, "write vnet_fdb");
   uint32_t ifindex = e.rec.ifindex;
-  if (bpf_map_update_elem(fds_.if_ctx, &ifindex, &e.id, BPF_ANY) != 0)
-    return Errno(errno, "write vnet_if_ctx");
+  if (auto st = PutInterface(ifindex, e.id); !st.ok()) return st;
 
   const uint8_t one = 1;
   std::set<uint32_t> v4;
@@ -332,9 +395,17 @@ absl::Status Tables::EnsureOwnedIndex() {
     uint32_t id = 0;
     if (bpf_map_lookup_elem(fds_.fdb, &k, &id) == 0) owned[id].fdb.push_back(k);
   }
-  for (uint32_t ifindex : Keys<uint32_t>(fds_.if_ctx)) {
+  auto slots = IfSlots();
+  if (!slots.ok()) return slots.status();
+  for (uint32_t i = 0; i < VNET_IF_SLOTS; ++i) {
+    const uint64_t word = __atomic_load_n(&(*slots)[i], __ATOMIC_ACQUIRE);
+    if (word != 0)
+      owned[static_cast<uint32_t>(word >> 32)].ifindex.push_back(static_cast<uint32_t>(word));
+  }
+  for (uint32_t ifindex : Keys<uint32_t>(fds_.if_ctx_more)) {
     uint32_t id = 0;
-    if (bpf_map_lookup_elem(fds_.if_ctx, &ifindex, &id) == 0) owned[id].ifindex.push_back(ifindex);
+    if (bpf_map_lookup_elem(fds_.if_ctx_more, &ifindex, &id) == 0)
+      owned[id].ifindex.push_back(ifindex);
   }
   for (const auto& k : Keys<vnet_ip4_key>(fds_.ip4)) owned[k.ctx_id].ip4.push_back(k.addr);
   for (const auto& k : Keys<vnet_ip6_key>(fds_.ip6)) {
@@ -371,7 +442,7 @@ absl::Status Tables::DeleteOwned(uint32_t id, const OwnedKeys& keys, const Owned
   }
   for (uint32_t ifindex : keys.ifindex) {
     if (kept(&OwnedKeys::ifindex, ifindex)) continue;
-    if (auto st = del_ours(fds_.if_ctx, &ifindex, "delete vnet_if_ctx"); !st.ok()) return st;
+    if (auto st = DeleteInterface(ifindex, id); !st.ok()) return st;
   }
   for (uint32_t a : keys.ip4) {
     if (kept(&OwnedKeys::ip4, a)) continue;
@@ -394,9 +465,17 @@ absl::Status Tables::SweepOrphans(const std::set<uint32_t>& keep) {
   absl::Status st = DeleteIf<vnet_fdb_key, uint32_t>(
       fds_.fdb, [&](const vnet_fdb_key&, const uint32_t& v) { return stale(v); });
   if (!st.ok()) return st;
-  st = DeleteIf<uint32_t, uint32_t>(fds_.if_ctx,
+  st = DeleteIf<uint32_t, uint32_t>(fds_.if_ctx_more,
                                     [&](const uint32_t&, const uint32_t& v) { return stale(v); });
   if (!st.ok()) return st;
+  auto slots = IfSlots();
+  if (!slots.ok()) return slots.status();
+  for (uint32_t i = 0; i < VNET_IF_SLOTS; ++i) {
+    uint64_t word = __atomic_load_n(&(*slots)[i], __ATOMIC_ACQUIRE);
+    if (word != 0 && stale(static_cast<uint32_t>(word >> 32)))
+      __atomic_compare_exchange_n(&(*slots)[i], &word, uint64_t{0}, false, __ATOMIC_ACQ_REL,
+                                  __ATOMIC_ACQUIRE);
+  }
   st = DeleteIf<vnet_ip4_key, uint8_t>(
       fds_.ip4, [&](const vnet_ip4_key& k, const uint8_t&) { return stale(k.ctx_id); });
   if (!st.ok()) return st;
@@ -443,16 +522,16 @@ absl::StatusOr<ContextCounters> Tables::ReadCounters(uint32_t id) const {
   if (id > capacity_) return absl::InvalidArgumentError(absl::StrCat("context id ", id));
   int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) return Errno(ncpu, "possible cpus");
-  std::vector<vnet_ctx_stats> per_cpu(static_cast<size_t>(ncpu));
+  std::vector<vnet_stats_cpu> per_cpu(static_cast<size_t>(ncpu));
   if (bpf_map_lookup_elem(fds_.stats, &id, per_cpu.data()) != 0)
     return Errno(errno, "read vnet_stats");
   // Every field is a __u64 counter (abi.h): sum them word by word.
   static_assert(sizeof(vnet_ctx_stats) % sizeof(uint64_t) == 0, "vnet_ctx_stats holds __u64s");
   constexpr size_t kWords = sizeof(vnet_ctx_stats) / sizeof(uint64_t);
   std::array<uint64_t, kWords> sum{};
-  for (const vnet_ctx_stats& s : per_cpu) {
+  for (const vnet_stats_cpu& s : per_cpu) {
     std::array<uint64_t, kWords> words;
-    std::memcpy(words.data(), &s, sizeof(s));
+    std::memcpy(words.data(), &s.c, sizeof(s.c));
     for (size_t i = 0; i < kWords; ++i) sum[i] += words[i];
   }
   ContextCounters c{};

@@ -23,6 +23,7 @@ struct MapFds {
   int fdb = -1;
   int ctx = -1;
   int if_ctx = -1;
+  int if_ctx_more = -1;
   int ip4 = -1;
   int ip6 = -1;
   int vlan = -1;
@@ -49,6 +50,9 @@ absl::StatusOr<ContextEntry> MakeContextEntry(const v1::Context& ctx, uint32_t i
 class Tables {
  public:
   Tables(const MapFds& fds, uint32_t capacity) : fds_(fds), capacity_(capacity) {}
+  ~Tables();
+  Tables(const Tables&) = delete;
+  Tables& operator=(const Tables&) = delete;
 
   // Adds or refreshes a context: new keys are written before stale ones are removed, so a
   // refresh never leaves a gap. Counters restart only for a context that was not active.
@@ -60,6 +64,8 @@ class Tables {
 
   // The record of `id`; flags == 0 when it is not in use.
   absl::StatusOr<vnet_ctx_rec> Get(uint32_t id) const;
+  // The context interface `ifindex` belongs to, 0 when none.
+  absl::StatusOr<uint32_t> ContextOfInterface(uint32_t ifindex);
   std::vector<uint32_t> ActiveIds() const;
   absl::Status SetConfig(const vnet_config& cfg);
   absl::StatusOr<vnet_config> GetConfig() const;
@@ -72,6 +78,13 @@ class Tables {
   absl::Status AddVlanMember(uint32_t vlan, uint32_t id);
   absl::Status RemoveVlanMember(uint32_t vlan, uint32_t id);
   absl::Status ZeroStats(uint32_t id);
+  // vnet_if_ctx's slots, mapped on first use (abi.h: one atomic store per update).
+  absl::StatusOr<uint64_t*> IfSlots();
+  // Gives interface `ifindex` to context `id`: its slot when free or already its own, else
+  // the overflow table.
+  absl::Status PutInterface(uint32_t ifindex, uint32_t id);
+  // Takes interface `ifindex` from context `id`, only where it still maps to `id`.
+  absl::Status DeleteInterface(uint32_t ifindex, uint32_t id);
   absl::Status PutLimit(uint32_t id, const vnet_limit& limit, bool keep_credit);
 
   // The hash-map keys written for one context: what a refresh or a removal must delete.
@@ -91,6 +104,7 @@ class Tables {
   MapFds fds_;
   uint32_t capacity_;
   std::optional<std::map<uint32_t, OwnedKeys>> owned_;
+  uint64_t* if_slots_ = nullptr;
 };
 
 }  // namespace vnet

@@ -5,7 +5,9 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <linux/if_link.h>
+#include <linux/pkt_cls.h>
 #include <net/if.h>
+#include <sched.h>
 #include <unistd.h>
 #include <xdp/libxdp.h>
 
@@ -20,6 +22,7 @@
 #include "daemon/dataplane/bpffs.h"
 #include "daemon/dataplane/tc_attach.h"
 #include "gtest/gtest.h"
+#include "tests/bpf/frames.h"
 #include "tests/bpf/test_net.h"
 #include "vnet/abi.h"
 
@@ -124,6 +127,61 @@ class DataplaneTest : public ::testing::Test {
     return n;
   }
 
+  // The word in vnet_if_ctx's slot of `ifindex`, and the overflow's entry for it (0: none).
+  uint64_t SlotWord(uint32_t ifindex) {
+    int fd = PinnedMap("vnet_if_ctx");
+    EXPECT_GE(fd, 0);
+    uint32_t slot = ifindex & (VNET_IF_SLOTS - 1);
+    uint64_t word = 0;
+    EXPECT_EQ(bpf_map_lookup_elem(fd, &slot, &word), 0);
+    close(fd);
+    return word;
+  }
+  uint32_t OverflowOf(uint32_t ifindex) {
+    int fd = PinnedMap("vnet_if_ctx_more");
+    EXPECT_GE(fd, 0);
+    uint32_t id = 0;
+    if (bpf_map_lookup_elem(fd, &ifindex, &id) != 0) id = 0;
+    close(fd);
+    return id;
+  }
+
+  // Runs a frame from `mac`/`ip4` to `dst` through the guest program attached to `ifname`
+  // as if it arrived there; returns the verdict.
+  int Send(const std::string& ifname, const std::string& mac, const std::string& ip4,
+           const std::string& dst = "02:00:00:00:10:99") {
+    const int fd = bpf_prog_get_fd_by_id(TcProg(ifname));
+    EXPECT_GE(fd, 0);
+    Bytes frame =
+        Cat({Eth(Mac(dst), Mac(mac), 0x0800), Ipv4Udp(Ip4(ip4), Ip4("198.18.0.99"), 40000, 5001)});
+    __sk_buff skb{};
+    skb.ifindex = if_nametoindex(ifname.c_str());
+    bpf_test_run_opts run{};
+    run.sz = sizeof(run);
+    run.data_in = frame.data();
+    run.data_size_in = static_cast<uint32_t>(frame.size());
+    run.ctx_in = &skb;
+    run.ctx_size_in = sizeof(skb);
+    EXPECT_EQ(bpf_prog_test_run_opts(fd, &run), 0) << strerror(errno);
+    close(fd);
+    return static_cast<int>(run.retval);
+  }
+
+  uint64_t Counter(uint32_t id, __u64 ContextCounters::*field) {
+    auto c = dp_->ReadCounters(id);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? (*c).*field : 0;
+  }
+
+  // Whether the guest program on `ifname` counts a frame of context `id` as sent by it (it
+  // found the interface's context) and forwards it.
+  bool SentAs(const std::string& ifname, uint32_t id, const std::string& mac,
+              const std::string& ip4) {
+    const uint64_t before = Counter(id, &ContextCounters::tx_packets);
+    const int verdict = Send(ifname, mac, ip4);
+    return Counter(id, &ContextCounters::tx_packets) == before + 1 && verdict == TC_ACT_REDIRECT;
+  }
+
   uint32_t TcProg(const std::string& ifname) {
     auto id =
         TcAttacher(pin_dir_ + "/links").Query(static_cast<int>(if_nametoindex(ifname.c_str())));
@@ -190,14 +248,92 @@ TEST_F(DataplaneTest, RemovingAContextLeavesItsFormerInterfaceToTheNewOwner) {
   ASSERT_TRUE(dp_->Attach(Ctx(1, g1_, "02:00:00:00:10:01", 10, "198.18.0.1")).ok());
   ASSERT_TRUE(dp_->Attach(Ctx(2, g1_, "02:00:00:00:10:02", 10, "198.18.0.2")).ok());
   ASSERT_TRUE(dp_->Detach(Ctx(1, g1_, "02:00:00:00:10:01", 10, "198.18.0.1")).ok());
-  int fd = PinnedMap("vnet_if_ctx");
-  ASSERT_GE(fd, 0);
-  uint32_t ifindex = if_nametoindex(g1_.c_str()), id = 0;
-  EXPECT_EQ(bpf_map_lookup_elem(fd, &ifindex, &id), 0) << "the new owner's entry was deleted";
-  EXPECT_EQ(id, 2u);
-  close(fd);
+  const uint32_t ifindex = if_nametoindex(g1_.c_str());
+  EXPECT_EQ(SlotWord(ifindex), VNET_IF_SLOT(2, ifindex)) << "the new owner's entry was deleted";
   EXPECT_EQ(FdbLookup(10, kMac2), 2u);
   EXPECT_EQ(FdbLookup(10, kMac1), 0u);
+}
+
+// Interfaces are found by the low bits of their index (vnet_if_ctx's slots), so indexes past
+// the slot count work, and one whose slot another interface holds goes to the overflow table
+// and still finds its context. Removing the slot's owner clears only its own slot; the next
+// refresh of the other moves it into the freed slot.
+TEST_F(DataplaneTest, InterfacesSharingASlotEachFindTheirContext) {
+  const uint32_t g1 = if_nametoindex(g1_.c_str());
+  uint32_t twin = 0;  // a free index past the slot count with g1's slot
+  for (uint32_t i = g1 + VNET_IF_SLOTS; twin == 0 && i < g1 + 64 * VNET_IF_SLOTS;
+       i += VNET_IF_SLOTS) {
+    char name[IF_NAMESIZE];
+    if (if_indextoname(i, name) == nullptr) twin = i;
+  }
+  ASSERT_NE(twin, 0u);
+  const std::string g3 = net_->AddPair("g3", "", twin);
+  ASSERT_TRUE(net_->ok());
+  ASSERT_EQ(if_nametoindex(g3.c_str()), twin);
+  const v1::Context c1 = Ctx(1, g1_, "02:00:00:00:10:01", 10, "198.18.0.1");
+  const v1::Context c3 = Ctx(3, g3, "02:00:00:00:10:03", 10, "198.18.0.3");
+  ASSERT_TRUE(dp_->Attach(c1).ok());
+  ASSERT_TRUE(dp_->Attach(c3).ok());
+  EXPECT_EQ(SlotWord(g1), VNET_IF_SLOT(1, g1));
+  EXPECT_EQ(OverflowOf(twin), 3u);
+  EXPECT_TRUE(SentAs(g1_, 1, "02:00:00:00:10:01", "198.18.0.1"));
+  EXPECT_TRUE(SentAs(g3, 3, "02:00:00:00:10:03", "198.18.0.3"));
+
+  ASSERT_TRUE(dp_->Detach(c1).ok());
+  EXPECT_EQ(SlotWord(g1), 0u);
+  EXPECT_EQ(OverflowOf(twin), 3u) << "the other context's entry was deleted";
+  EXPECT_TRUE(SentAs(g3, 3, "02:00:00:00:10:03", "198.18.0.3"));
+
+  ASSERT_TRUE(dp_->Attach(c3).ok());
+  EXPECT_EQ(SlotWord(twin), VNET_IF_SLOT(3, twin));
+  EXPECT_EQ(OverflowOf(twin), 0u);
+  EXPECT_TRUE(SentAs(g3, 3, "02:00:00:00:10:03", "198.18.0.3"));
+}
+
+// The destination hint (a sender's last unicast target, per CPU) is taken only while that
+// context still has the frame's VLAN and MAC: a context that took another MAC or VLAN, or
+// went, gets no frame for its old address. On one CPU, so every run sees the same hint.
+TEST_F(DataplaneTest, DestinationHintFollowsTheTablesNotTheOldAddress) {
+  cpu_set_t all, one;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(all), &all), 0);
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  const std::string m1 = "02:00:00:00:10:01", m2 = "02:00:00:00:10:02";
+  ASSERT_TRUE(dp_->Attach(Ctx(1, g1_, m1, 10, "198.18.0.1")).ok());
+  ASSERT_TRUE(dp_->Attach(Ctx(2, g2_, m2, 10, "198.18.0.2")).ok());
+  auto rx2 = [&] { return Counter(2, &ContextCounters::rx_packets); };
+  uint64_t n = rx2();
+  EXPECT_EQ(Send(g1_, m1, "198.18.0.1", m2), TC_ACT_REDIRECT);
+  EXPECT_EQ(Send(g1_, m1, "198.18.0.1", m2), TC_ACT_REDIRECT);  // through the hint
+  EXPECT_EQ(rx2(), n + 2);
+
+  // Context 2 takes another MAC: its old one is unknown unicast (to the wire) at once.
+  const std::string m2b = "02:00:00:00:10:22";
+  ASSERT_TRUE(dp_->Attach(Ctx(2, g2_, m2b, 10, "198.18.0.2")).ok());
+  n = rx2();
+  EXPECT_EQ(Send(g1_, m1, "198.18.0.1", m2), TC_ACT_REDIRECT);
+  EXPECT_EQ(rx2(), n) << "a frame for context 2's old MAC reached it";
+  EXPECT_EQ(Send(g1_, m1, "198.18.0.1", m2b), TC_ACT_REDIRECT);
+  EXPECT_EQ(rx2(), n + 1);
+
+  // Another VLAN: not reachable from VLAN 10 any more.
+  ASSERT_TRUE(dp_->Attach(Ctx(2, g2_, m2b, 20, "198.18.0.2")).ok());
+  n = rx2();
+  EXPECT_EQ(Send(g1_, m1, "198.18.0.1", m2b), TC_ACT_REDIRECT);
+  EXPECT_EQ(rx2(), n) << "a frame crossed from VLAN 10 to VLAN 20";
+
+  // Back on VLAN 10, then gone; a new context with its MAC gets the frames.
+  ASSERT_TRUE(dp_->Attach(Ctx(2, g2_, m2b, 10, "198.18.0.2")).ok());
+  EXPECT_EQ(Send(g1_, m1, "198.18.0.1", m2b), TC_ACT_REDIRECT);
+  ASSERT_TRUE(dp_->Detach(Ctx(2, g2_, m2b, 10, "198.18.0.2")).ok());
+  ASSERT_TRUE(dp_->Attach(Ctx(4, g2_, m2b, 10, "198.18.0.4")).ok());
+  const uint64_t rx4 = Counter(4, &ContextCounters::rx_packets);
+  n = rx2();
+  EXPECT_EQ(Send(g1_, m1, "198.18.0.1", m2b), TC_ACT_REDIRECT);
+  EXPECT_EQ(Counter(4, &ContextCounters::rx_packets), rx4 + 1);
+  EXPECT_EQ(rx2(), n);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(all), &all), 0);
 }
 
 TEST_F(DataplaneTest, XdpCapableTargetIsDetectedNotAssumed) {

@@ -52,11 +52,12 @@ std::string TestNet::AddNamespace(const std::string& tag) {
   return n;
 }
 
-std::string TestNet::AddPair(const std::string& name, const std::string& ns) {
+std::string TestNet::AddPair(const std::string& name, const std::string& ns, uint32_t index) {
   std::string h = Host(name);
   const std::string p = Peer(name), where = ns.empty() ? ns_ : ns;
+  const std::string at = index != 0 ? " index " + std::to_string(index) : "";
   links_.push_back(h);
-  bool good = Sh("ip link add " + h + " type veth peer name " + p + " netns " + where) == 0 &&
+  bool good = Sh("ip link add " + h + at + " type veth peer name " + p + " netns " + where) == 0 &&
               Sh("sysctl -w net.ipv6.conf." + h + ".disable_ipv6=1") == 0 &&
               Sh("ip link set " + h + " up") == 0 &&
               InNs(where, "sysctl -w net.ipv6.conf." + p + ".disable_ipv6=1") == 0 &&

@@ -3,6 +3,7 @@
 // including after a failed assertion.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,8 +22,9 @@ class TestNet {
   TestNet& operator=(const TestNet&) = delete;
 
   // Adds a veth pair <prefix><name>h (root namespace, up) / <prefix><name>p (in the
-  // namespace, or in `ns` when given, up). Returns the host end's name.
-  std::string AddPair(const std::string& name, const std::string& ns = "");
+  // namespace, or in `ns` when given, up), the host end with interface index `index` when
+  // it is not 0. Returns the host end's name.
+  std::string AddPair(const std::string& name, const std::string& ns = "", uint32_t index = 0);
   // Adds another namespace, removed with the rest; returns its name.
   std::string AddNamespace(const std::string& tag);
   std::string Host(const std::string& name) const { return prefix_ + name + "h"; }

@@ -51,6 +51,7 @@ void LoadTracedPrograms(TracedPrograms& p, const std::string& tag, uint32_t max_
   fds.fdb = bpf_map__fd(p.guest->maps.vnet_fdb);
   fds.ctx = bpf_map__fd(p.guest->maps.vnet_ctx);
   fds.if_ctx = bpf_map__fd(p.guest->maps.vnet_if_ctx);
+  fds.if_ctx_more = bpf_map__fd(p.guest->maps.vnet_if_ctx_more);
   fds.ip4 = bpf_map__fd(p.guest->maps.vnet_ip4);
   fds.ip6 = bpf_map__fd(p.guest->maps.vnet_ip6);
   fds.vlan = bpf_map__fd(p.guest->maps.vnet_vlan);
@@ -59,6 +60,25 @@ void LoadTracedPrograms(TracedPrograms& p, const std::string& tag, uint32_t max_
   fds.xdp_tx = bpf_map__fd(p.guest->maps.vnet_xdp_tx);
   fds.limit = bpf_map__fd(p.guest->maps.vnet_limit);
   p.tables = std::make_unique<Tables>(fds, max_contexts);
+}
+
+void LoadUntracedPrograms(TracedPrograms& p, const TracedPrograms& traced, uint32_t max_contexts) {
+  bpf_object_open_opts o{};
+  o.sz = sizeof(o);
+  o.pin_root_path = traced.pin_dir.c_str();
+  const char* build_env = std::getenv("VNET_BPF_BUILD");
+  KernelFeatures build;
+  build.kern_ctx = build_env == nullptr || std::string(build_env) != "compat";
+  p.guest = OpenGuestTc(&o, build);
+  p.uplink_tc = OpenUplinkTc(&o, build);
+  p.xdp = vnet_uplink_xdp__open_opts(&o);
+  ASSERT_TRUE(p.guest && p.uplink_tc && p.xdp);
+  ASSERT_TRUE(PrepareVnetObject(p.guest->obj, traced.pin_dir, max_contexts).ok());
+  ASSERT_EQ(vnet_guest_tc__load(p.guest), 0);
+  ASSERT_TRUE(PrepareVnetObject(p.uplink_tc->obj, traced.pin_dir, max_contexts).ok());
+  ASSERT_EQ(vnet_uplink_tc__load(p.uplink_tc), 0);
+  ASSERT_TRUE(PrepareVnetObject(p.xdp->obj, traced.pin_dir, max_contexts).ok());
+  ASSERT_EQ(vnet_uplink_xdp__load(p.xdp), 0);
 }
 
 int RunFrame(int prog_fd, bool xdp, const Bytes& frame, const __sk_buff& skb, FrameRun* r,

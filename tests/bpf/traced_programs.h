@@ -41,6 +41,10 @@ struct TracedPrograms {
 // caller checks HasFatalFailure or wraps the call in ASSERT_NO_FATAL_FAILURE).
 void LoadTracedPrograms(TracedPrograms& p, const std::string& tag, uint32_t max_contexts);
 
+// Loads the programs into `p` again with tracing off, over the maps `traced` pinned (no
+// tables, no pins of its own): the code that runs in production, for cost measurements.
+void LoadUntracedPrograms(TracedPrograms& p, const TracedPrograms& traced, uint32_t max_contexts);
+
 // What one BPF_PROG_TEST_RUN gave back.
 struct FrameRun {
   uint32_t retval = 0;    // the verdict

@@ -57,7 +57,8 @@ OFFLOAD_COUNTERS = ["tx_gso_packets", "tx_gso_segments", "rx_gso_packets", "rx_g
 _STATS_WORDS = 4 + 2 * len(DROP_REASONS) + len(OFFLOAD_COUNTERS)  # __u64 each
 
 # Maps that are the daemon's tables (not counters, not traces).
-TABLE_MAPS = ["vnet_config", "vnet_ctx", "vnet_fdb", "vnet_if_ctx", "vnet_ip4", "vnet_ip6",
+TABLE_MAPS = ["vnet_config", "vnet_ctx", "vnet_fdb", "vnet_if_ctx", "vnet_if_ctx_more",
+              "vnet_ip4", "vnet_ip6",
               "vnet_vlan", "vnet_xdp_tx"]
 
 
@@ -173,6 +174,19 @@ class Env:
     def dump_tables(self) -> Dict[str, list]:
         return {m: self.dump_map(m) for m in TABLE_MAPS
                 if os.path.exists(self.map_path(m))}
+
+    def interface_contexts(self) -> Dict[int, int]:
+        """{ifindex: context id} of the guest interfaces: vnet_if_ctx's slots (a __u64 each:
+        context id << 32 | ifindex, 0 empty; bpf/include/vnet/abi.h), then vnet_if_ctx_more."""
+        out: Dict[int, int] = {}
+        for e in self.bpftool(["map", "dump", "pinned", self.map_path("vnet_if_ctx_more")]) or []:
+            raw = [bytes(int(x, 16) for x in e[f]) for f in ("key", "value")]
+            out[int.from_bytes(raw[0], "little")] = int.from_bytes(raw[1], "little")
+        for e in self.bpftool(["map", "dump", "pinned", self.map_path("vnet_if_ctx")]) or []:
+            word = int.from_bytes(bytes(int(x, 16) for x in e["value"]), "little")
+            if word:
+                out[word & 0xffffffff] = word >> 32
+        return out
 
     def map_ids(self) -> Dict[str, int]:
         out = {}

@@ -14,8 +14,10 @@
  * re-attaches every context); bump it with any change to a map's key, value or flags.
  * 1 was the unversioned maps/ directory; 3 added vnet_limit and drop reasons 22..25; 4 grew
  * a VLAN's member list from 256 to 4096 (vnet_vlan no longer preallocated) and put a
- * context's first addresses and its "limited" flag in its record. */
-#define VNET_ABI_VERSION 4
+ * context's first addresses and its "limited" flag in its record; 5 made vnet_if_ctx an
+ * array of slots indexed by ifindex, with vnet_if_ctx_more for what does not fit, and put
+ * a per-CPU destination hint behind vnet_stats' counters (struct vnet_stats_cpu). */
+#define VNET_ABI_VERSION 5
 
 /* Per-VLAN member array bound: the broadcast fan-out (a bpf_loop) visits at most this many.
  * A flat network of 4096 guests on one VLAN is ordinary on a cloud host. */
@@ -80,6 +82,17 @@ enum vnet_drop_reason {
 
 /* Traffic direction of a drop, seen from the guest: RX toward it, TX from it. */
 enum vnet_dir { VNET_DIR_RX = 0, VNET_DIR_TX = 1, VNET_DIR_MAX = 2 };
+
+/* vnet_if_ctx: interface -> context, an array of VNET_IF_SLOTS slots (BPF_F_MMAPABLE): the
+ * slot of ifindex i is i & (VNET_IF_SLOTS - 1) and holds VNET_IF_SLOT(ctx id, i), 0 when
+ * empty. One word, written by vnetd with one atomic store through the mapping and read by
+ * the programs with one load, so a reader never sees half of an update. ifindexes only grow
+ * on a long-running host (every new vif or veth takes the next one), so a slot is found by
+ * the low bits, not by the index itself: an interface whose slot holds another live
+ * interface goes to vnet_if_ctx_more (hash, ifindex -> context id), looked up only when
+ * the slot does not name the interface. */
+#define VNET_IF_SLOTS (1u << 16)
+#define VNET_IF_SLOT(ctx_id, ifindex) ((__u64)(ctx_id) << 32 | (__u32)(ifindex))
 
 /* vnet_fdb: (VLAN, MAC) -> context id (__u32). */
 struct vnet_fdb_key {
@@ -146,6 +159,23 @@ struct vnet_ctx_stats {
   __u64 rx_gso_segmented;  /* of those, handed to the kernel to segment (guest lacks TSO) */
   __u64 rx_gso_resized;    /* of those, segment size cut to the guest's MTU */
   __u64 rx_csum_completed; /* partial checksums the kernel completed (guest lacks rx csum) */
+};
+
+/* The context a context last sent unicast to on this CPU: spares the guest program the fdb
+ * lookup while it still holds. Only a hint: it is taken when that context is active with
+ * the sender's VLAN and the frame's destination MAC, which makes it the one the fdb names
+ * (the fdb maps a (VLAN, MAC) to the one active context that has it); else the fdb decides
+ * and the hint is replaced. 0: none. */
+struct vnet_fdb_hint {
+  __u32 ctx_id;
+  __u32 pad;
+};
+
+/* vnet_stats' per-CPU value: the counters (what vnetd sums and reports), then the hint, so
+ * the one per-CPU lookup a packet makes for its sender serves both. */
+struct vnet_stats_cpu {
+  struct vnet_ctx_stats c;
+  struct vnet_fdb_hint hint;
 };
 
 /* vnet_limit: array indexed by context id. Token buckets, one lock per context so a
