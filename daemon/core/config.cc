@@ -25,6 +25,7 @@ v1::DaemonConfig DefaultConfig() {
   config.set_tc_attach("auto");
   config.set_drop_events_per_second(kDefaultDropEventsPerSecond);
   config.set_max_drop_watchers(kDefaultMaxDropWatchers);
+  config.set_max_in_flight_descriptors(kDefaultMaxInFlightDescriptors);
   return config;
 }
 
@@ -66,6 +67,9 @@ absl::Status ValidateConfig(const v1::DaemonConfig& config) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_drop_watchers: ", config.max_drop_watchers(), " is not in 1..", kMaxDropWatchers));
   }
+  if (config.max_in_flight_descriptors() < 1) {
+    return absl::InvalidArgumentError("max_in_flight_descriptors: 0 is not at least 1");
+  }
   if (config.fast_path() != "bpf" && config.fast_path() != "none") {
     return absl::InvalidArgumentError(
         absl::StrCat("fast_path: '", config.fast_path(), "' is not bpf or none"));
@@ -93,6 +97,14 @@ absl::Status ValidateConfig(const v1::DaemonConfig& config) {
     }
   }
   return absl::OkStatus();
+}
+
+ledger::LedgerLimits LedgerLimitsFrom(const v1::DaemonConfig& config) {
+  ledger::LedgerLimits limits;
+  if (config.max_in_flight_descriptors() != 0) {
+    limits.max_in_flight_total = config.max_in_flight_descriptors();
+  }
+  return limits;
 }
 
 }  // namespace vnet

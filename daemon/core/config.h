@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "daemon/ledger/ledger_types.h"
 #include "vnet/v1/daemon.pb.h"
 
 namespace vnet {
@@ -16,6 +17,8 @@ inline constexpr uint32_t kDefaultDropEventsPerSecond = 100;
 inline constexpr uint32_t kMaxDropEventsPerSecond = 100000;
 inline constexpr uint32_t kDefaultMaxDropWatchers = 8;
 inline constexpr uint32_t kMaxDropWatchers = 64;
+// The buffer ledger's in-flight budget across all contexts (max_in_flight_descriptors).
+inline constexpr uint32_t kDefaultMaxInFlightDescriptors = ledger::kDefaultMaxInFlightTotal;
 
 v1::DaemonConfig DefaultConfig();
 
@@ -25,5 +28,8 @@ absl::StatusOr<v1::DaemonConfig> LoadConfig(const std::string& path, bool requir
 
 // Checks the merged result (capacity bounds, absolute paths).
 absl::Status ValidateConfig(const v1::DaemonConfig& config);
+
+// The buffer ledger's limits with what the config sets (max_in_flight_descriptors).
+ledger::LedgerLimits LedgerLimitsFrom(const v1::DaemonConfig& config);
 
 }  // namespace vnet

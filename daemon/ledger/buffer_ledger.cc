@@ -8,7 +8,7 @@
 namespace vnet::ledger {
 
 BufferLedger::BufferLedger(LedgerLimits limits, LedgerJournal* journal)
-    : limits_(limits), journal_(journal) {}
+    : limits_(limits), journal_(journal), budget_(limits.max_in_flight_total) {}
 
 std::shared_ptr<ContextLedger> BufferLedger::Find(uint32_t context_id) const {
   absl::ReaderMutexLock lock(&mu_);
@@ -22,7 +22,8 @@ std::shared_ptr<ContextLedger> BufferLedger::FindOrCreate(uint32_t context_id,
   absl::MutexLock lock(&mu_);
   auto& slot = contexts_[context_id];
   if (!slot)
-    slot = std::make_shared<ContextLedger>(context_id, address_space, limits_, &index_, journal_);
+    slot = std::make_shared<ContextLedger>(context_id, address_space, limits_, &index_, &budget_,
+                                           journal_);
   return slot;
 }
 
@@ -127,8 +128,8 @@ void BufferLedger::AbortRelease(uint32_t context_id) {
 absl::Status BufferLedger::Restore(std::vector<SavedContext> saved) {
   absl::Status failed;
   for (SavedContext& c : saved) {
-    auto ledger =
-        std::make_shared<ContextLedger>(c.context_id, c.address_space, limits_, &index_, journal_);
+    auto ledger = std::make_shared<ContextLedger>(c.context_id, c.address_space, limits_, &index_,
+                                                  &budget_, journal_);
     if (absl::Status s = ledger->Restore(c.regions, c.slots, std::move(c.log)); !s.ok()) {
       failed = absl::FailedPreconditionError(
           absl::StrCat("saved buffers of context ", c.context_id, ": ", s.message()));
@@ -151,6 +152,9 @@ LedgerStats BufferLedger::Snapshot() const {
     absl::ReaderMutexLock lock(&mu_);
     stats.contexts_released = contexts_released_;
     stats.descriptors_abandoned = descriptors_abandoned_;
+    stats.in_flight_budget = budget_.limit();
+    stats.in_flight_budget_used = budget_.used();
+    stats.in_flight_budget_refused = budget_.refused();
     for (const auto& [id, ledger] : contexts_) ledgers.push_back(ledger);
   }
   for (const auto& ledger : ledgers) stats.contexts.push_back(ledger->Stats());

@@ -21,6 +21,7 @@
 #include "absl/types/span.h"
 #include "daemon/ledger/address_index.h"
 #include "daemon/ledger/context_ledger.h"
+#include "daemon/ledger/in_flight_budget.h"
 #include "daemon/ledger/journal.h"
 #include "daemon/ledger/ledger_types.h"
 
@@ -88,6 +89,7 @@ class BufferLedger {
   const LedgerLimits limits_;
   LedgerJournal* const journal_;
   AddressIndex index_;
+  InFlightBudget budget_;  // before contexts_: their ledgers give it back when destroyed
 
   mutable absl::Mutex mu_;  // guards the table only, never held while a context works
   absl::flat_hash_map<uint32_t, std::shared_ptr<ContextLedger>> contexts_ ABSL_GUARDED_BY(mu_);

@@ -9,14 +9,20 @@ namespace vnet::ledger {
 
 ContextLedger::ContextLedger(uint32_t context_id, uint32_t address_space,
                              const LedgerLimits& limits, AddressIndex* index,
-                             LedgerJournal* journal)
+                             InFlightBudget* budget, LedgerJournal* journal)
     : context_id_(context_id),
       limits_(limits),
       address_space_(address_space),
       index_(index),
+      budget_(budget),
       journal_(journal),
       in_flight_(limits.in_flight_tuning) {
   counters_.context_id = context_id;
+}
+
+ContextLedger::~ContextLedger() {
+  absl::MutexLock lock(&mu_);
+  budget_->Give(in_flight_.size());
 }
 
 std::vector<RegionSpec> ContextLedger::SpecsLocked(const RegionSpec* add, uint64_t skip) const {
@@ -166,8 +172,10 @@ absl::Status ContextLedger::Restore(const std::vector<RegionSpec>& regions,
     ++it->second.in_flight;
   }
   if (!in_flight_.Restore(slots)) {
+    in_flight_.Clear();  // holds no budget
     return absl::FailedPreconditionError("descriptors in flight overlap each other");
   }
+  budget_->TakeRestored(in_flight_.size());
   log_ = std::move(log);
   return absl::OkStatus();
 }
@@ -202,13 +210,20 @@ Verdict ContextLedger::ValidateOneLocked(const Descriptor& d, uint64_t* cookie) 
     return Verdict::kAccessDenied;
   }
   if (in_flight_.size() >= limits_.max_in_flight_per_context) return Verdict::kInFlightLimit;
+  // The daemon-wide budget answers as the context's own limit does: no room now, retry
+  // after completions (the budget counts these refusals apart).
+  if (!budget_->TryTake()) return Verdict::kInFlightLimit;
   const InFlightEntry entry{d.guest_address, d.guest_address + d.length, d.region_id};
   *cookie = in_flight_.TryInsert(entry);
-  if (*cookie == 0) return Verdict::kOverlapsInFlight;
+  if (*cookie == 0) {
+    budget_->Give(1);
+    return Verdict::kOverlapsInFlight;
+  }
   // Recorded before the backend hears of it; a record that cannot be kept (the log's file
   // cannot grow) refuses the descriptor, as a full context would.
   if (log_ != nullptr && !log_->Accepted(*cookie, entry)) {
     (void)in_flight_.Remove(*cookie);
+    budget_->Give(1);
     *cookie = 0;
     return Verdict::kInFlightLimit;
   }
@@ -248,6 +263,7 @@ size_t ContextLedger::Complete(absl::Span<const uint64_t> cookies, std::vector<u
     --regions_.find(entry->region_id)->second.in_flight;  // pinned while in flight
     ++completed;
   }
+  budget_->Give(completed);
   counters_.completed += completed;
   return completed;
 }
@@ -261,6 +277,7 @@ ReleaseReport ContextLedger::DropAllLocked() {
     report.bytes += region.spec.length;
   }
   regions_.clear();
+  budget_->Give(in_flight_.size());
   in_flight_.Clear();
   bytes_registered_ = 0;
   phase_ = Phase::kClosed;

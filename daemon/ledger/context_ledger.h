@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "daemon/ledger/address_index.h"
+#include "daemon/ledger/in_flight_budget.h"
 #include "daemon/ledger/in_flight_table.h"
 #include "daemon/ledger/journal.h"
 #include "daemon/ledger/ledger_types.h"
@@ -25,9 +26,13 @@ class ContextLedger {
  public:
   // `address_space`: the guest physical address space the context's regions live in (its
   // Xen domain); overlap with other contexts is checked within it only.
-  // `journal` may be null (nothing is saved).
+  // `budget`: the in-flight budget shared by all contexts; each descriptor in flight here
+  // holds one unit of it. `journal` may be null (nothing is saved).
   ContextLedger(uint32_t context_id, uint32_t address_space, const LedgerLimits& limits,
-                AddressIndex* index, LedgerJournal* journal = nullptr);
+                AddressIndex* index, InFlightBudget* budget, LedgerJournal* journal = nullptr);
+  ~ContextLedger();  // gives back the budget its descriptors still hold
+  ContextLedger(const ContextLedger&) = delete;
+  ContextLedger& operator=(const ContextLedger&) = delete;
 
   // Puts back what a journal saved, into a ledger that has nothing yet; `log` carries on
   // recording. FAILED_PRECONDITION naming the first inconsistency (a region that breaks the
@@ -91,6 +96,7 @@ class ContextLedger {
   const LedgerLimits limits_;
   const uint32_t address_space_;
   AddressIndex* const index_;
+  InFlightBudget* const budget_;
   LedgerJournal* const journal_;
 
   // Serialises region changes and the final drop of a release, across their disk writes;

@@ -62,11 +62,18 @@ struct InFlightTuning {
   size_t bucket_capacity = 32;  // ranges per chunk before the B-tree takes the rest
 };
 
+// Descriptors in flight across all contexts (LedgerLimits::max_in_flight_total). At about
+// 55 bytes each (the in-flight index entry plus the 32-byte journal record), 4 Mi bound
+// ~230 MB, where 4096 contexts at their own limit could hold ~225 GB; and 4096 contexts can
+// each keep 1024 in flight at once: two full 256-slot transmit and receive rings.
+inline constexpr uint32_t kDefaultMaxInFlightTotal = 1u << 22;
+
 struct LedgerLimits {
   uint64_t max_region_bytes = uint64_t{1} << 30;   // one region: 1 GiB
   uint64_t max_context_bytes = uint64_t{4} << 30;  // quota per context: 4 GiB
   uint32_t max_regions_per_context = 1024;
   uint32_t max_in_flight_per_context = 1u << 20;
+  uint64_t max_in_flight_total = kDefaultMaxInFlightTotal;  // all contexts together
   InFlightTuning in_flight_tuning;
 };
 
@@ -92,6 +99,12 @@ struct LedgerStats {
   std::vector<ContextStats> contexts;  // ordered by context id
   uint64_t contexts_released = 0;
   uint64_t descriptors_abandoned = 0;  // total over all forced releases
+  // The budget shared by all contexts (max_in_flight_total): its size, the descriptors
+  // holding it, and the descriptors refused because it was used up (monotonic; also
+  // counted as kInFlightLimit in the context's `rejected`).
+  uint64_t in_flight_budget = 0;
+  uint64_t in_flight_budget_used = 0;
+  uint64_t in_flight_budget_refused = 0;
 };
 
 }  // namespace vnet::ledger

@@ -53,6 +53,12 @@ std::vector<prometheus::MetricFamily> LedgerCollector::Collect() const {
       counter("vnet_ledger_contexts_released_total", "Contexts whose ledger was released."),
       counter("vnet_ledger_descriptors_abandoned_total",
               "Descriptors still in flight when a forced release gave up waiting."),
+      gauge("vnet_ledger_in_flight_budget",
+            "Descriptors all contexts together may have in flight (max_in_flight_descriptors)."),
+      gauge("vnet_ledger_in_flight_budget_used",
+            "Descriptors in flight across all contexts, holding the budget."),
+      counter("vnet_ledger_in_flight_budget_refused_total",
+              "Descriptors refused because the budget of all contexts was used up."),
   };
   const ledger::LedgerStats stats = snapshot_();
   for (const ledger::ContextStats& c : stats.contexts) {
@@ -73,6 +79,9 @@ std::vector<prometheus::MetricFamily> LedgerCollector::Collect() const {
   }
   AddSample(f[7], {}, static_cast<double>(stats.contexts_released));
   AddSample(f[8], {}, static_cast<double>(stats.descriptors_abandoned));
+  AddSample(f[9], {}, static_cast<double>(stats.in_flight_budget));
+  AddSample(f[10], {}, static_cast<double>(stats.in_flight_budget_used));
+  AddSample(f[11], {}, static_cast<double>(stats.in_flight_budget_refused));
   return f;
 }
 

@@ -117,10 +117,14 @@ def test(env: fe.Env) -> None:
                               "--duration", "20"])
     check(wait_watchers(env, 1), "the monitor subscribed (vnet_drop_watchers 1)")
     check(monitor_on(env), "a watcher: the switch is on")
+    a2_drops = sum(env.stats()[a2id]["drops"][fe.DIR_TX])
     t.send_raw(a2.ns, a2.guest_if, [bytes(spoof_ipv4(a2, env.a1, "a2"))], repeat=5)
     t.send_raw(b1.ns, b1.guest_if, [mac_frame], repeat=5)
     code, out, err = finish(env, mon)
     evs = events_of(out)
+    # a2's spoofed frames were dropped too, so "only b1's events" below tests the filter.
+    a2_drops = sum(env.stats()[a2id]["drops"][fe.DIR_TX]) - a2_drops
+    check(a2_drops >= 5, f"a2's 5 spoofed frames were dropped meanwhile ({a2_drops})")
     note(f"first event: {json.dumps(evs[0]) if evs else None}")
     check(code == 0 and len(evs) == 5, f"monitor --count 5 exited 0 with 5 events "
                                        f"(exit {code}, {len(evs)} events, stderr {err.strip()!r})")

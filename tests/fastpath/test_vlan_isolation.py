@@ -80,6 +80,8 @@ def test(env: fe.Env) -> None:
     bid, cid = env.id_of["b1"], env.id_of["c1"]
     check(after[bid]["tx_packets"] - before[bid]["tx_packets"] >= 5,
           "b1's frames were counted by the fast path")
+    check(after[cid]["tx_packets"] - before[cid]["tx_packets"] >= 5,
+          "c1's frames were counted by the fast path")
 
     # From the wire: tagged VLAN 20 broadcast, untagged broadcast, VLAN 10 unicast to c1.
     m_w20, m_w1, m_wu = marker("w20"), marker("w1"), marker("wu")

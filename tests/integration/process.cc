@@ -2,12 +2,14 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "tests/integration/temp_dir.h"
 
@@ -57,14 +59,29 @@ RunResult RunCommand(const std::vector<std::string>& argv, absl::Duration timeou
   return result;
 }
 
-Process::Process(const std::vector<std::string>& argv, const std::string& log_path) {
+Process::Process(const std::vector<std::string>& argv, const std::string& log_path)
+    : name_(argv.empty() ? "" : argv[0]), log_path_(log_path) {
   pid_ = Spawn(argv, log_path, log_path);
 }
 
 Process::~Process() {
-  if (pid_ > 0 && !reaped_) {
+  if (pid_ <= 0 || !running()) return;
+  kill(pid_, SIGTERM);
+  kill(pid_, SIGCONT);  // a test may have left it stopped
+  const int code = Wait(absl::Seconds(20));
+  if (code == -999) {
     kill(pid_, SIGKILL);
     waitpid(pid_, &status_, 0);
+  }
+  if (code != 0) {
+    std::string log = ReadFile(log_path_);
+    if (log.size() > 6000) log = "..." + log.substr(log.size() - 6000);
+    const std::string how = code == -999 ? "did not exit within 20 s (killed)"
+                            : code < 0   ? absl::StrCat("died of signal ", -code)
+                                         : absl::StrCat("exited with ", code);
+    ADD_FAILURE() << name_ << " (pid " << pid_ << "), stopped with SIGTERM at the end of the test, "
+                  << how << "; its log " << log_path_ << " ends:\n"
+                  << log;
   }
 }
 

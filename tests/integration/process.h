@@ -26,7 +26,10 @@ class Process {
  public:
   // Starts argv; stdout and stderr go to `log_path`.
   Process(const std::vector<std::string>& argv, const std::string& log_path);
-  ~Process();  // SIGKILLs a process still running
+  // A process still running is stopped as an operator stops vnetd (SIGTERM, SIGKILL after
+  // 20 s), and anything but exit 0 fails the test with its log's tail: that is where a
+  // sanitizer's report at exit (a leak) shows. Stop() or Wait() first to expect otherwise.
+  ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
@@ -38,6 +41,8 @@ class Process {
   int Wait(absl::Duration timeout);
 
  private:
+  std::string name_;
+  std::string log_path_;
   pid_t pid_ = -1;
   int status_ = 0;
   bool reaped_ = false;

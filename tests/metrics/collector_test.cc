@@ -201,6 +201,9 @@ TEST(LedgerCollectorTest, ExportsSnapshotPerContext) {
   c.rejected[static_cast<int>(ledger::Verdict::kOutsideRegion)] = 5;
   stats.contexts.push_back(c);
   stats.contexts_released = 9;
+  stats.in_flight_budget = 4096;
+  stats.in_flight_budget_used = 3;
+  stats.in_flight_budget_refused = 11;
   LedgerCollector collector([&stats] { return stats; });
   Scrape s = Flatten(collector.Collect());
   EXPECT_EQ(s["vnet_ledger_regions"]["context=4"], 2);
@@ -214,6 +217,9 @@ TEST(LedgerCollectorTest, ExportsSnapshotPerContext) {
   EXPECT_EQ(s["vnet_ledger_descriptors_rejected_total"].size(),
             static_cast<size_t>(ledger::kVerdictCount - 2));
   EXPECT_EQ(s["vnet_ledger_contexts_released_total"][""], 9);
+  EXPECT_EQ(s["vnet_ledger_in_flight_budget"][""], 4096);
+  EXPECT_EQ(s["vnet_ledger_in_flight_budget_used"][""], 3);
+  EXPECT_EQ(s["vnet_ledger_in_flight_budget_refused_total"][""], 11);
 
   stats.contexts.clear();  // the context's ledger was released: its series go
   EXPECT_TRUE(Flatten(collector.Collect())["vnet_ledger_regions"].empty());

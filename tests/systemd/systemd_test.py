@@ -39,6 +39,11 @@ skips.
   systemd within WatchdogSec + 10 s. Without WatchdogSec= in deploy/systemd/vnetd.service
   it fails at once with "vnetd.service has no WatchdogSec".
 
+A sanitizer build (tests/run-all.sh; the .deb then depends on libasan): a drop-in turns
+leak checking on with tests/lsan.supp and allows LeakSanitizer's ptrace, and every mode
+ends with `sanitizer.reports`: no LeakSanitizer, AddressSanitizer or UBSan report from any
+vnetd of the run in the journal.
+
 Cached under /var/cache/vnet-systemd-test: the debootstrap tarball, the .debs apt
 fetched, and the previous version's .deb (built once from `git archive 8482e85`, a
 throwaway copy of that commit, with tests off). Every wait is bounded; the container is
@@ -519,6 +524,41 @@ def phase_watchdog(c: Container, ck: Checks) -> None:
               f"{took:.1f}s (NRestarts {n0} -> {n1}), now {state}; journal: {log_lines!r}")
 
 
+# The drop-in's options and its suppressions file (a copy of tests/lsan.supp) in the
+# container's tree: systemd ignores files other than *.conf in a drop-in directory, and
+# /etc/systemd is left alone by dpkg --purge (which the purge check relies on).
+DROPIN_DIR = "etc/systemd/system/vnetd.service.d"
+SANITIZER_REPORT = re.compile(r"ERROR: (LeakSanitizer|AddressSanitizer)|runtime error:|"
+                              r"SUMMARY: (AddressSanitizer|UndefinedBehaviorSanitizer)")
+
+
+def install_sanitizer_dropin(root: str, source_dir: str) -> None:
+    """A sanitizer build (tests/run-all.sh) checks leaks under systemd as everywhere else:
+    LeakSanitizer stops the process's threads with ptrace at exit, which the unit's
+    syscall filter (@system-service) leaves out, so the drop-in allows it; a leak then
+    shows in the journal, which phase_sanitizer_reports reads."""
+    d = os.path.join(root, DROPIN_DIR)
+    os.makedirs(d)
+    shutil.copy(os.path.join(source_dir, "tests", "lsan.supp"), os.path.join(d, "lsan.supp"))
+    open(os.path.join(d, "asan.conf"), "w").write(
+        "[Service]\n"
+        "Environment=ASAN_OPTIONS=detect_leaks=1:abort_on_error=1\n"
+        f"Environment=LSAN_OPTIONS=suppressions=/{DROPIN_DIR}/lsan.supp:print_suppressions=0\n"
+        "SystemCallFilter=ptrace\n")
+    log("sanitizer build: drop-in with leak checking on (tests/lsan.supp) and ptrace allowed")
+
+
+def phase_sanitizer_reports(c: Container, ck: Checks) -> None:
+    """Every vnetd of the run, stopped by systemctl stop/restart or dpkg, exited without a
+    sanitizer report (a leak, a memory error, undefined behaviour) in the journal."""
+    text = c.sh("journalctl -u vnetd --no-pager -o cat", check=False, timeout=60).stdout
+    lines = text.splitlines()
+    hits = [i for i, line in enumerate(lines) if SANITIZER_REPORT.search(line)]
+    detail = ("\n".join(lines[hits[0]:hits[0] + 40]) if hits else
+              f"no sanitizer report in {len(lines)} journal lines of vnetd")
+    ck.expect(not hits, "sanitizer.reports", detail)
+
+
 def _usec_seconds(text: str) -> float:
     total = 0.0
     for num, unit in re.findall(r"([\d.]+)\s*(min|ms|us|s|h)?", text):
@@ -583,14 +623,9 @@ def main() -> int:
         if old_deb:
             shutil.copy(old_deb, os.path.join(root, "root", f"vnet_{old_version}_previous.deb"))
             old_in = os.path.join(root, "root", f"vnet_{old_version}_previous.deb")
-        if "libasan" in deb_field(new_deb, "Depends"):
-            # A sanitizer build (tests/run-all.sh): LeakSanitizer's ptrace is outside the
-            # unit's syscall filter; leak checking is off for the suite anyway.
-            d = os.path.join(root, "etc/systemd/system/vnetd.service.d")
-            os.makedirs(d)
-            open(os.path.join(d, "asan.conf"), "w").write(
-                "[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0\n")
-            log("sanitizer build: drop-in ASAN_OPTIONS=detect_leaks=0")
+        sanitized = "libasan" in deb_field(new_deb, "Depends")
+        if sanitized:
+            install_sanitizer_dropin(root, args.source_dir)
         with Topology(prefix="vsd") as t, \
                 Container(root, name, os.path.join(workdir, "console.log")) as c:
             ck.timings["boot (nspawn until running)"] = c.boot_seconds
@@ -598,12 +633,16 @@ def main() -> int:
             if args.checks == "watchdog":
                 phase_install(c, ck, new_deb)
                 phase_watchdog(c, ck)
+                if sanitized:
+                    phase_sanitizer_reports(c, ck)
             elif args.checks == "upgrade":
                 g3, g4 = t.add_guest("g3"), t.add_guest("g4")
                 t0 = time.monotonic()
                 phase_upgrade(c, t, ck, old_in, new_deb, g3, g4, new_version)
                 ck.timings["upgrade phase"] = time.monotonic() - t0
                 save_archives(root)
+                if sanitized:
+                    phase_sanitizer_reports(c, ck)
             else:
                 g1, g2 = t.add_guest("g1"), t.add_guest("g2")
                 phase_install(c, ck, new_deb)
@@ -616,6 +655,8 @@ def main() -> int:
                 t0 = time.monotonic()
                 phase_remove_purge(c, t, ck, g1, g2)
                 ck.timings["dpkg -r, --purge"] = time.monotonic() - t0
+                if sanitized:
+                    phase_sanitizer_reports(c, ck)
             t0 = time.monotonic()
         ck.timings["container stop + guests removed"] = time.monotonic() - t0
         tag = t.tag

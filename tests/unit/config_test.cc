@@ -62,6 +62,23 @@ TEST(ConfigTest, FileOverridesOnlyWhatItSets) {
   EXPECT_EQ(config->unix_socket(), "/run/vnet/vnetd.sock");
 }
 
+// The buffer ledger's budget across contexts: a default for a 4096-context host, the file
+// may change it, and the ledger gets what the config says.
+TEST(ConfigTest, InFlightBudgetFromTheFile) {
+  EXPECT_EQ(DefaultConfig().max_in_flight_descriptors(), 4194304u);
+  EXPECT_EQ(LedgerLimitsFrom(DefaultConfig()).max_in_flight_total, 4194304u);
+  const std::string path = WriteTemp("max_in_flight_descriptors: 65536\n");
+  auto config = LoadConfig(path, true);
+  std::remove(path.c_str());
+  ASSERT_TRUE(config.ok());
+  EXPECT_TRUE(ValidateConfig(*config).ok());
+  EXPECT_EQ(LedgerLimitsFrom(*config).max_in_flight_total, 65536u);
+  EXPECT_EQ(LedgerLimitsFrom(*config).max_in_flight_per_context, 1u << 20);  // unchanged
+  v1::DaemonConfig bad = *config;
+  bad.set_max_in_flight_descriptors(0);
+  EXPECT_NE(ValidateConfig(bad).message().find("max_in_flight_descriptors: 0"), std::string::npos);
+}
+
 TEST(ConfigTest, MalformedFileIsAnError) {
   const std::string path = WriteTemp("capacity: lots\n");
   auto config = LoadConfig(path, false);
