@@ -46,7 +46,7 @@ namespace {
 // data path answer on gRPC's threads; changes that wait for the disk run on kWriteThreads
 // of our own, with at most kMaxQueuedWrites waiting (then RESOURCE_EXHAUSTED, nothing
 // changed). The threads let the registry's group commit gather that many changes per write.
-constexpr size_t kWriteThreads = 16;
+constexpr size_t kWriteThreads = 32;
 constexpr size_t kMaxQueuedWrites = 4096;
 // Only reflection still uses the synchronous API (a thread per call): a few at once.
 constexpr int kMaxSyncThreads = 8;
