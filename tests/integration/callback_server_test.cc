@@ -80,13 +80,20 @@ TEST(CallbackServerProcessTest, ThousandsOfOpenStreamsHoldFewThreads) {
     v1::DescriptorBatchResult result;
   };
   std::vector<std::unique_ptr<v1::BufferService::Stub>> stubs;
+  stubs.reserve((kStreams + kPerConnection - 1) / kPerConnection);
   for (int i = 0; i < (kStreams + kPerConnection - 1) / kPerConnection; ++i) {
     stubs.push_back(v1::BufferService::NewStub(NewConnection(socket, i)));
   }
   grpc::CompletionQueue cq;
   std::vector<std::unique_ptr<Stream>> streams(kStreams);
-  // Tags: the stream index times 4 plus the step (0 start, 1 write, 2 read, 3 finish).
-  auto tag = [](int i, int step) { return reinterpret_cast<void*>(intptr_t{i} * 4 + step); };
+  // Tags: one per stream and step (0 start, 1 write, 2 read, 3 finish).
+  struct Tag {
+    int stream;
+    int step;
+  };
+  std::vector<Tag> tags(kStreams * 4);
+  for (int i = 0; i < kStreams * 4; ++i) tags[i] = {i / 4, i % 4};
+  auto tag = [&tags](int i, int step) { return static_cast<void*>(&tags[i * 4 + step]); };
   for (int i = 0; i < kStreams; ++i) {
     streams[i] = std::make_unique<Stream>();
     streams[i]->batch.set_sequence(i);  // context 0: answered with an error, which is fine
@@ -100,8 +107,8 @@ TEST(CallbackServerProcessTest, ThousandsOfOpenStreamsHoldFewThreads) {
     bool ok = false;
     ASSERT_EQ(cq.AsyncNext(&got, &ok, std::chrono::system_clock::now() + std::chrono::seconds(60)),
               grpc::CompletionQueue::GOT_EVENT);
-    const int i = static_cast<int>(reinterpret_cast<intptr_t>(got) / 4);
-    const int step = static_cast<int>(reinterpret_cast<intptr_t>(got) % 4);
+    const int i = static_cast<Tag*>(got)->stream;
+    const int step = static_cast<Tag*>(got)->step;
     if (!ok) {
       ++failed;
       pending -= 2 - std::min(step, 2);  // the later steps of this stream never come
