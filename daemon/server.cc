@@ -20,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "daemon/auth/role_gate.h"
 #include "daemon/auth/tls_identity.h"
+#include "daemon/core/config.h"
 #include "daemon/core/context_registry.h"
 #include "daemon/core/listen_policy.h"
 #include "daemon/core/log.h"
@@ -42,9 +43,14 @@ namespace vnet {
 namespace {
 
 // Bounds on what clients can make vnetd hold (docs/operations.md, "Limits").
-// Threads: the synchronous server runs one per open call or stream; beyond this many, new
-// calls are refused with RESOURCE_EXHAUSTED instead of growing without bound.
-constexpr int kMaxRpcThreads = 256;
+// Our services use gRPC's callback API: no thread per call or stream. Reads and the buffer
+// data path answer on gRPC's threads; changes that wait for the disk run on kWriteThreads
+// of our own, with at most kMaxQueuedWrites waiting (then RESOURCE_EXHAUSTED, nothing
+// changed). The threads let the registry's group commit gather that many changes per write.
+constexpr size_t kWriteThreads = 32;
+constexpr size_t kMaxQueuedWrites = 4096;
+// Only reflection still uses the synchronous API (a thread per call): a few at once.
+constexpr int kMaxSyncThreads = 8;
 // Streams (calls) open at once on one connection.
 constexpr int kMaxStreamsPerConnection = 64;
 // A connection with no call open for this long is closed (its file descriptor freed).
@@ -97,13 +103,15 @@ int WaitForStopSignal() {
 
 }  // namespace
 
+ServerLimits ServerLimits::Default() { return {kWriteThreads, kMaxQueuedWrites}; }
+
 VnetServer::VnetServer(const v1::DaemonConfig& config, Dataplane* dataplane, int lock_fd)
     : config_(config),
       lock_fd_(lock_fd),
       registry_(config.capacity(), StateFile(config.state_dir()), dataplane),
       journal_(config.state_dir() + "/ledger", ledger::LedgerLimits().max_in_flight_per_context,
                ledger::CurrentBootId()),
-      ledger_(ledger::LedgerLimits(), &journal_) {}
+      ledger_(LedgerLimitsFrom(config), &journal_) {}
 
 VnetServer::~VnetServer() {
   if (!stopped_) {
@@ -114,7 +122,8 @@ VnetServer::~VnetServer() {
 }
 
 absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonConfig& config,
-                                                              Dataplane* dataplane) {
+                                                              Dataplane* dataplane,
+                                                              const ServerLimits& limits) {
   auto lock_fd = LockStateDir(config.state_dir());
   if (!lock_fd.ok()) return lock_fd.status();
   std::unique_ptr<VnetServer> self(new VnetServer(config, dataplane, *lock_fd));
@@ -137,7 +146,7 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   grpc::ResourceQuota quota("vnetd");
-  quota.SetMaxThreads(kMaxRpcThreads);
+  quota.SetMaxThreads(kMaxSyncThreads);
   builder.SetResourceQuota(quota);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxStreamsPerConnection);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, kMaxConnectionIdleMs);
@@ -183,11 +192,14 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
   }
   // Releases that bypass ContextService (none today) still drop the context's regions.
   ReleaseBuffersWithContexts(&self->registry_, &self->ledger_, absl::Seconds(2));
-  self->context_service_ = std::make_unique<ContextServiceImpl>(&self->registry_, &self->ledger_);
+  self->writes_ = std::make_unique<WritePool>(limits.write_threads, limits.max_queued_writes);
+  WritePool* writes = self->writes_.get();
+  self->context_service_ =
+      std::make_unique<ContextServiceImpl>(&self->registry_, &self->ledger_, writes);
   self->buffer_service_ =
-      std::make_unique<BufferServiceImpl>(&self->ledger_, ContextsIn(&self->registry_));
+      std::make_unique<BufferServiceImpl>(&self->ledger_, ContextsIn(&self->registry_), writes);
   self->daemon_service_ = std::make_unique<DaemonServiceImpl>(config, self->listen_addresses_,
-                                                              &self->registry_, dataplane);
+                                                              &self->registry_, dataplane, writes);
   builder.RegisterService(self->context_service_.get());
   builder.RegisterService(self->buffer_service_.get());
   builder.RegisterService(self->daemon_service_.get());
@@ -305,6 +317,7 @@ absl::Status VnetServer::Shutdown() {
   if (drop_hub_) drop_hub_->Close();  // drop-event streams end now, not at the grace period
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   server_->Wait();
+  writes_->Stop();  // every call has finished: nothing is queued any more
   absl::Status saved = registry_.Persist();
   unix_listener_.reset();  // removes the socket
   close(lock_fd_);

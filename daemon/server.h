@@ -27,17 +27,28 @@
 #include "daemon/service/monitor_service.h"
 #include "daemon/service/stats_service.h"
 #include "daemon/service/systemd_notify.h"
+#include "daemon/service/write_pool.h"
 #include "daemon/xen/xenstore_watcher.h"
 #include "vnet/v1/daemon.pb.h"
 
 namespace vnet {
 
+// What vnetd holds for calls (docs/operations.md, "Limits"); tests make them small.
+struct ServerLimits {
+  // Threads that run the changes waiting for the disk (group commit, region files), and how
+  // many changes may wait for one of them before new ones are refused RESOURCE_EXHAUSTED.
+  size_t write_threads;
+  size_t max_queued_writes;
+  static ServerLimits Default();
+};
+
 class VnetServer {
  public:
   // Locks the state directory, restores state through `dataplane` (not owned, must outlive
   // the server) and starts listening. Health checking and reflection are on.
-  static absl::StatusOr<std::unique_ptr<VnetServer>> Start(const v1::DaemonConfig& config,
-                                                           Dataplane* dataplane);
+  static absl::StatusOr<std::unique_ptr<VnetServer>> Start(
+      const v1::DaemonConfig& config, Dataplane* dataplane,
+      const ServerLimits& limits = ServerLimits::Default());
   ~VnetServer();
 
   // Finishes in-flight calls (up to a grace period), persists, removes the socket.
@@ -45,6 +56,7 @@ class VnetServer {
 
   ContextRegistry& registry() { return registry_; }
   ledger::BufferLedger& ledger() { return ledger_; }
+  const WritePool& write_pool() const { return *writes_; }
   const std::vector<std::string>& listen_addresses() const { return listen_addresses_; }
 
  private:
@@ -60,6 +72,7 @@ class VnetServer {
   ledger::BufferLedger ledger_;
   std::vector<std::string> listen_addresses_;
   std::unique_ptr<auth::AuditLog> audit_log_;  // before server_: outlives the calls
+  std::unique_ptr<WritePool> writes_;          // before server_: its jobs finish calls
   std::unique_ptr<ContextServiceImpl> context_service_;
   std::unique_ptr<BufferServiceImpl> buffer_service_;
   std::unique_ptr<DaemonServiceImpl> daemon_service_;

@@ -173,6 +173,12 @@ void AuditLog::Record(absl::string_view identity, absl::string_view method,
   WriteLine(line);
 }
 
+void AuditLog::RecordUnixConnection(uid_t uid, gid_t gid, pid_t pid, absl::string_view identity) {
+  WriteLine(absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
+                         " connection=unix uid=", uid, " gid=", gid, " pid=", pid,
+                         " identity=", Quote(identity)));
+}
+
 void AuditLog::WriteLine(const std::string& line) {
   if (path_ == "-") {
     LogInfo("audit: %s", line);

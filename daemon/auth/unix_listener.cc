@@ -70,7 +70,7 @@ absl::StatusOr<std::unique_ptr<UnixListener>> UnixListener::Create(
     close(*listen_fd);
     return absl::ErrnoToStatus(errno, "eventfd");
   }
-  std::unique_ptr<UnixListener> self(new UnixListener(path, *groups, *listen_fd, wake_fd));
+  std::unique_ptr<UnixListener> self(new UnixListener(path, *groups, *listen_fd, wake_fd, audit));
 
   // One door per rule of RoleOfPeer, in its order (a gid named twice keeps the first role).
   std::vector<std::pair<std::string, Role>> rules = {{"uid 0", Role::kAdmin}};
@@ -81,8 +81,8 @@ absl::StatusOr<std::unique_ptr<UnixListener>> UnixListener::Create(
   for (const auto& [because, role] : rules) {
     if (self->doors_.count(because) != 0) continue;
     Door door;
-    door.gate = std::make_shared<RoleGate>(
-        FixedCaller({absl::StrCat("unix ", because, " (", RoleName(role), ")"), role}), audit);
+    door.identity = absl::StrCat("unix ", because, " (", RoleName(role), ")");
+    door.gate = std::make_shared<RoleGate>(FixedCaller({door.identity, role}), audit);
     auto credentials = grpc::experimental::LocalServerCredentials(UDS);
     credentials->SetAuthMetadataProcessor(door.gate);
     door.acceptor = builder->experimental().AddExternalConnectionAcceptor(
@@ -148,6 +148,9 @@ void UnixListener::HandOver(int fd) {
   if (door == doors_.end()) {  // cannot happen: Create made a door for every rule
     close(fd);
     return;
+  }
+  if (audit_ != nullptr) {
+    audit_->RecordUnixConnection(peer->uid, peer->gid, peer->pid, door->second.identity);
   }
   grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters params;
   params.listener_fd = listen_fd_;

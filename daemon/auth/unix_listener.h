@@ -34,12 +34,17 @@ class UnixListener {
   void Stop();
 
  private:
-  UnixListener(std::string path, UnixRoleGroups groups, int listen_fd, int wake_fd)
-      : path_(std::move(path)), groups_(groups), listen_fd_(listen_fd), wake_fd_(wake_fd) {}
+  UnixListener(std::string path, UnixRoleGroups groups, int listen_fd, int wake_fd, AuditLog* audit)
+      : path_(std::move(path)),
+        groups_(groups),
+        listen_fd_(listen_fd),
+        wake_fd_(wake_fd),
+        audit_(audit) {}
   void AcceptLoop();
   void HandOver(int fd);
 
   struct Door {
+    std::string identity;  // what the audit lines of its calls name
     std::shared_ptr<RoleGate> gate;
     std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor;
   };
@@ -48,6 +53,7 @@ class UnixListener {
   const UnixRoleGroups groups_;
   int listen_fd_;
   int wake_fd_;                        // eventfd: wakes the accept loop to stop
+  AuditLog* audit_;                    // not owned; null: no audit lines
   std::map<std::string, Door> doors_;  // by UnixRole::because
   std::thread thread_;
 };

@@ -5,6 +5,7 @@
 #include "daemon/core/log.h"
 #include "daemon/service/grpc_status.h"
 #include "daemon/service/paging.h"
+#include "daemon/service/unary_calls.h"
 
 namespace vnet {
 namespace {
@@ -87,35 +88,47 @@ absl::Status BufferServiceImpl::CheckContext(uint32_t context_id) const {
   return DomainOf(context_id).status();
 }
 
-grpc::Status BufferServiceImpl::RegisterRegion(grpc::ServerContext*,
-                                               const v1::RegisterRegionRequest* req,
-                                               v1::Region* resp) {
-  absl::StatusOr<uint32_t> domain = DomainOf(req->context_id());
+grpc::ServerUnaryReactor* BufferServiceImpl::RegisterRegion(grpc::CallbackServerContext* ctx,
+                                                            const v1::RegisterRegionRequest* req,
+                                                            v1::Region* resp) {
+  return AnswerFromPool(ctx, writes_, [this, req, resp] { return Register(*req, resp); });
+}
+
+grpc::Status BufferServiceImpl::Register(const v1::RegisterRegionRequest& req, v1::Region* resp) {
+  absl::StatusOr<uint32_t> domain = DomainOf(req.context_id());
   if (!domain.ok()) return ToGrpcStatus(domain.status());
-  if (!req->has_region()) return {grpc::StatusCode::INVALID_ARGUMENT, "region: required"};
-  const ledger::RegionSpec spec = ToSpec(req->region());
-  if (auto s = ledger_->RegisterRegion(req->context_id(), spec, *domain); !s.ok()) {
+  if (!req.has_region()) return {grpc::StatusCode::INVALID_ARGUMENT, "region: required"};
+  const ledger::RegionSpec spec = ToSpec(req.region());
+  if (auto s = ledger_->RegisterRegion(req.context_id(), spec, *domain); !s.ok()) {
     return ToGrpcStatus(s);
   }
   // A release that ran between the check and the registration has already dropped the
   // context's buffers; take this region back too, or a reused id would inherit it.
-  if (context_domain_(req->context_id()) != *domain) {
-    (void)ledger_->UnregisterRegion(req->context_id(), spec.region_id);
-    return ToGrpcStatus(CheckContext(req->context_id()));
+  if (context_domain_(req.context_id()) != *domain) {
+    (void)ledger_->UnregisterRegion(req.context_id(), spec.region_id);
+    return ToGrpcStatus(CheckContext(req.context_id()));
   }
   ToProto({spec, 0}, resp);
   return grpc::Status::OK;
 }
 
-grpc::Status BufferServiceImpl::UnregisterRegion(grpc::ServerContext*,
-                                                 const v1::UnregisterRegionRequest* req,
-                                                 v1::UnregisterRegionResponse*) {
-  if (auto s = CheckContext(req->context_id()); !s.ok()) return ToGrpcStatus(s);
-  return ToGrpcStatus(ledger_->UnregisterRegion(req->context_id(), req->region_id()));
+grpc::ServerUnaryReactor* BufferServiceImpl::UnregisterRegion(
+    grpc::CallbackServerContext* ctx, const v1::UnregisterRegionRequest* req,
+    v1::UnregisterRegionResponse*) {
+  return AnswerFromPool(ctx, writes_, [this, req] {
+    if (auto s = CheckContext(req->context_id()); !s.ok()) return ToGrpcStatus(s);
+    return ToGrpcStatus(ledger_->UnregisterRegion(req->context_id(), req->region_id()));
+  });
 }
 
-grpc::Status BufferServiceImpl::ListRegions(grpc::ServerContext*, const v1::ListRegionsRequest* req,
-                                            v1::ListRegionsResponse* resp) {
+grpc::ServerUnaryReactor* BufferServiceImpl::ListRegions(grpc::CallbackServerContext* ctx,
+                                                         const v1::ListRegionsRequest* req,
+                                                         v1::ListRegionsResponse* resp) {
+  return AnswerNow(ctx, List(req, resp));
+}
+
+grpc::Status BufferServiceImpl::List(const v1::ListRegionsRequest* req,
+                                     v1::ListRegionsResponse* resp) const {
   if (req->context_id() != 0) {
     if (auto s = CheckContext(req->context_id()); !s.ok()) return ToGrpcStatus(s);
   }
@@ -205,56 +218,88 @@ absl::Status BufferServiceImpl::Complete(uint32_t context_id,
   return absl::OkStatus();
 }
 
-grpc::Status BufferServiceImpl::ValidateDescriptors(grpc::ServerContext*,
-                                                    const v1::ValidateDescriptorsRequest* req,
-                                                    v1::ValidateDescriptorsResponse* resp) {
-  if (auto s = CheckContext(req->context_id()); !s.ok()) return ToGrpcStatus(s);
+grpc::ServerUnaryReactor* BufferServiceImpl::ValidateDescriptors(
+    grpc::CallbackServerContext* ctx, const v1::ValidateDescriptorsRequest* req,
+    v1::ValidateDescriptorsResponse* resp) {
+  if (auto s = CheckContext(req->context_id()); !s.ok()) return AnswerNow(ctx, ToGrpcStatus(s));
   std::vector<ledger::Descriptor> scratch;
   std::vector<ledger::DescriptorResult> results;
-  return ToGrpcStatus(Validate(req->context_id(), req->descriptors(), &scratch, &results, resp));
+  return AnswerNow(
+      ctx, ToGrpcStatus(Validate(req->context_id(), req->descriptors(), &scratch, &results, resp)));
 }
 
-grpc::Status BufferServiceImpl::CompleteDescriptors(grpc::ServerContext*,
-                                                    const v1::CompleteDescriptorsRequest* req,
-                                                    v1::CompleteDescriptorsResponse* resp) {
-  if (auto s = CheckContext(req->context_id()); !s.ok()) return ToGrpcStatus(s);
+grpc::ServerUnaryReactor* BufferServiceImpl::CompleteDescriptors(
+    grpc::CallbackServerContext* ctx, const v1::CompleteDescriptorsRequest* req,
+    v1::CompleteDescriptorsResponse* resp) {
+  if (auto s = CheckContext(req->context_id()); !s.ok()) return AnswerNow(ctx, ToGrpcStatus(s));
   std::vector<uint64_t> unknown;
   uint32_t completed = 0;
   if (auto s = Complete(req->context_id(), req->cookies(), &unknown, &completed); !s.ok()) {
-    return ToGrpcStatus(s);
+    return AnswerNow(ctx, ToGrpcStatus(s));
   }
   resp->set_completed(completed);
   resp->mutable_unknown_cookies()->Add(unknown.begin(), unknown.end());
-  return grpc::Status::OK;
+  return AnswerNow(ctx, grpc::Status::OK);
 }
 
-grpc::Status BufferServiceImpl::StreamDescriptors(
-    grpc::ServerContext*,
-    grpc::ServerReaderWriter<v1::DescriptorBatchResult, v1::DescriptorBatch>* stream) {
-  v1::DescriptorBatch batch;
-  v1::DescriptorBatchResult result;
-  std::vector<ledger::Descriptor> scratch;
-  std::vector<ledger::DescriptorResult> results;
-  std::vector<uint64_t> unknown;
-  while (stream->Read(&batch)) {
-    result.Clear();
-    result.set_sequence(batch.sequence());
-    uint32_t completed = 0;
-    absl::Status s = CheckContext(batch.context_id());
-    if (s.ok()) s = Complete(batch.context_id(), batch.complete_cookies(), &unknown, &completed);
-    if (s.ok()) {
-      result.set_completed(completed);
-      result.mutable_unknown_cookies()->Add(unknown.begin(), unknown.end());
-      s = Validate(batch.context_id(), batch.descriptors(), &scratch, &results,
-                   result.mutable_validation());
-    }
-    if (!s.ok()) {
-      result.set_error_code(static_cast<int32_t>(s.code()));
-      result.set_error_message(std::string(s.message()));
-    }
-    if (!stream->Write(result)) break;  // the client went away
+void BufferServiceImpl::HandleBatch(const v1::DescriptorBatch& batch,
+                                    std::vector<ledger::Descriptor>* scratch,
+                                    std::vector<ledger::DescriptorResult>* results,
+                                    std::vector<uint64_t>* unknown,
+                                    v1::DescriptorBatchResult* result) {
+  result->Clear();
+  result->set_sequence(batch.sequence());
+  uint32_t completed = 0;
+  absl::Status s = CheckContext(batch.context_id());
+  if (s.ok()) s = Complete(batch.context_id(), batch.complete_cookies(), unknown, &completed);
+  if (s.ok()) {
+    result->set_completed(completed);
+    result->mutable_unknown_cookies()->Add(unknown->begin(), unknown->end());
+    s = Validate(batch.context_id(), batch.descriptors(), scratch, results,
+                 result->mutable_validation());
   }
-  return grpc::Status::OK;
+  if (!s.ok()) {
+    result->set_error_code(static_cast<int32_t>(s.code()));
+    result->set_error_message(std::string(s.message()));
+  }
+}
+
+// One batch read, handled on gRPC's thread, its result written, then the next read: one
+// batch in flight per stream, and no thread held while the stream waits for the client.
+class BufferServiceImpl::DescriptorStream final
+    : public grpc::ServerBidiReactor<v1::DescriptorBatch, v1::DescriptorBatchResult> {
+ public:
+  explicit DescriptorStream(BufferServiceImpl* service) : service_(service) { StartRead(&batch_); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client finished sending (or went away)
+      Finish(grpc::Status::OK);
+      return;
+    }
+    service_->HandleBatch(batch_, &scratch_, &results_, &unknown_, &result_);
+    StartWrite(&result_);
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) {  // the client went away
+      Finish(grpc::Status::OK);
+      return;
+    }
+    StartRead(&batch_);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  BufferServiceImpl* const service_;
+  v1::DescriptorBatch batch_;
+  v1::DescriptorBatchResult result_;
+  std::vector<ledger::Descriptor> scratch_;  // reused between batches
+  std::vector<ledger::DescriptorResult> results_;
+  std::vector<uint64_t> unknown_;
+};
+
+grpc::ServerBidiReactor<v1::DescriptorBatch, v1::DescriptorBatchResult>*
+BufferServiceImpl::StreamDescriptors(grpc::CallbackServerContext*) {
+  return new DescriptorStream(this);
 }
 
 }  // namespace vnet

@@ -1,5 +1,7 @@
-// gRPC BufferService: a thin layer over the buffer ledger. It refuses contexts the registry
-// does not know, converts messages, and maps the ledger's errors to gRPC status codes.
+// gRPC BufferService (callback API): a thin layer over the buffer ledger. It refuses contexts
+// the registry does not know, converts messages, and maps the ledger's errors to gRPC status
+// codes. The data path (Validate, Complete, the descriptor stream) and ListRegions answer on
+// gRPC's thread; region changes, which write the ledger's files, run on the write pool.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +10,7 @@
 
 #include "daemon/core/context_registry.h"
 #include "daemon/ledger/buffer_ledger.h"
+#include "daemon/service/write_pool.h"
 #include "vnet/v1/buffer.grpc.pb.h"
 
 namespace vnet {
@@ -25,31 +28,45 @@ ContextDomain ContextsIn(const ContextRegistry* registry);
 void ReleaseBuffersWithContexts(ContextRegistry* registry, ledger::BufferLedger* ledger,
                                 absl::Duration grace);
 
-class BufferServiceImpl final : public v1::BufferService::Service {
+class BufferServiceImpl final : public v1::BufferService::CallbackService {
  public:
   // Most descriptors (or cookies) one request or stream batch may carry.
   static constexpr int kMaxBatch = 65536;
 
-  BufferServiceImpl(ledger::BufferLedger* ledger, ContextDomain context_domain)
-      : ledger_(ledger), context_domain_(std::move(context_domain)) {}
+  // `writes` (not owned) runs region changes; null runs them on gRPC's thread.
+  BufferServiceImpl(ledger::BufferLedger* ledger, ContextDomain context_domain,
+                    WritePool* writes = nullptr)
+      : ledger_(ledger), context_domain_(std::move(context_domain)), writes_(writes) {}
 
-  grpc::Status RegisterRegion(grpc::ServerContext* ctx, const v1::RegisterRegionRequest* req,
-                              v1::Region* resp) override;
-  grpc::Status UnregisterRegion(grpc::ServerContext* ctx, const v1::UnregisterRegionRequest* req,
-                                v1::UnregisterRegionResponse* resp) override;
-  grpc::Status ListRegions(grpc::ServerContext* ctx, const v1::ListRegionsRequest* req,
-                           v1::ListRegionsResponse* resp) override;
-  grpc::Status ValidateDescriptors(grpc::ServerContext* ctx,
-                                   const v1::ValidateDescriptorsRequest* req,
-                                   v1::ValidateDescriptorsResponse* resp) override;
-  grpc::Status CompleteDescriptors(grpc::ServerContext* ctx,
-                                   const v1::CompleteDescriptorsRequest* req,
-                                   v1::CompleteDescriptorsResponse* resp) override;
-  grpc::Status StreamDescriptors(
-      grpc::ServerContext* ctx,
-      grpc::ServerReaderWriter<v1::DescriptorBatchResult, v1::DescriptorBatch>* stream) override;
+  grpc::ServerUnaryReactor* RegisterRegion(grpc::CallbackServerContext* ctx,
+                                           const v1::RegisterRegionRequest* req,
+                                           v1::Region* resp) override;
+  grpc::ServerUnaryReactor* UnregisterRegion(grpc::CallbackServerContext* ctx,
+                                             const v1::UnregisterRegionRequest* req,
+                                             v1::UnregisterRegionResponse* resp) override;
+  grpc::ServerUnaryReactor* ListRegions(grpc::CallbackServerContext* ctx,
+                                        const v1::ListRegionsRequest* req,
+                                        v1::ListRegionsResponse* resp) override;
+  grpc::ServerUnaryReactor* ValidateDescriptors(grpc::CallbackServerContext* ctx,
+                                                const v1::ValidateDescriptorsRequest* req,
+                                                v1::ValidateDescriptorsResponse* resp) override;
+  grpc::ServerUnaryReactor* CompleteDescriptors(grpc::CallbackServerContext* ctx,
+                                                const v1::CompleteDescriptorsRequest* req,
+                                                v1::CompleteDescriptorsResponse* resp) override;
+  grpc::ServerBidiReactor<v1::DescriptorBatch, v1::DescriptorBatchResult>* StreamDescriptors(
+      grpc::CallbackServerContext* ctx) override;
+
+  // RegisterRegion's work without gRPC, on the calling thread (tests call it directly).
+  grpc::Status Register(const v1::RegisterRegionRequest& req, v1::Region* resp);
 
  private:
+  class DescriptorStream;
+
+  grpc::Status List(const v1::ListRegionsRequest* req, v1::ListRegionsResponse* resp) const;
+  // One stream batch: completions first, then the new descriptors.
+  void HandleBatch(const v1::DescriptorBatch& batch, std::vector<ledger::Descriptor>* scratch,
+                   std::vector<ledger::DescriptorResult>* results, std::vector<uint64_t>* unknown,
+                   v1::DescriptorBatchResult* result);
   absl::Status CheckContext(uint32_t context_id) const;
   // The context's domain (its address space), or INVALID_ARGUMENT / NOT_FOUND.
   absl::StatusOr<uint32_t> DomainOf(uint32_t context_id) const;
@@ -65,6 +82,7 @@ class BufferServiceImpl final : public v1::BufferService::Service {
 
   ledger::BufferLedger* ledger_;
   ContextDomain context_domain_;
+  WritePool* writes_;
 };
 
 }  // namespace vnet

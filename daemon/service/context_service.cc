@@ -5,6 +5,7 @@
 #include "absl/time/clock.h"
 #include "daemon/service/grpc_status.h"
 #include "daemon/service/paging.h"
+#include "daemon/service/unary_calls.h"
 
 namespace vnet {
 namespace {
@@ -18,13 +19,21 @@ grpc::Status Answer(absl::StatusOr<T> result, T* resp) {
 
 }  // namespace
 
-grpc::Status ContextServiceImpl::AssignContext(grpc::ServerContext* ctx,
-                                               const v1::AssignContextRequest* req,
-                                               v1::Context* resp) {
+grpc::ServerUnaryReactor* ContextServiceImpl::AssignContext(grpc::CallbackServerContext* ctx,
+                                                            const v1::AssignContextRequest* req,
+                                                            v1::Context* resp) {
   if (!req->has_context()) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, "context: required"};
+    return AnswerNow(ctx, {grpc::StatusCode::INVALID_ARGUMENT, "context: required"});
   }
-  return Answer(registry_->Assign(req->context(), LimitsOf(ctx)), resp);
+  return AnswerFromPool(ctx, writes_, [this, ctx, req, resp] {
+    return Answer(registry_->Assign(req->context(), LimitsOf(ctx)), resp);
+  });
+}
+
+grpc::ServerUnaryReactor* ContextServiceImpl::ReleaseContext(grpc::CallbackServerContext* ctx,
+                                                             const v1::ReleaseContextRequest* req,
+                                                             v1::ReleaseContextResponse* resp) {
+  return AnswerFromPool(ctx, writes_, [this, ctx, req, resp] { return Release(ctx, req, resp); });
 }
 
 // One transaction over the ledger and the registry: the ledger stops taking descriptors
@@ -32,9 +41,9 @@ grpc::Status ContextServiceImpl::AssignContext(grpc::ServerContext* ctx,
 // release, and only then the ledger drops the regions. If the registry refuses (a failed
 // write, the caller gone), the ledger reopens the context with its regions intact: a
 // failed release changes nothing.
-grpc::Status ContextServiceImpl::ReleaseContext(grpc::ServerContext* ctx,
-                                                const v1::ReleaseContextRequest* req,
-                                                v1::ReleaseContextResponse* resp) {
+grpc::Status ContextServiceImpl::Release(grpc::ServerContextBase* ctx,
+                                         const v1::ReleaseContextRequest* req,
+                                         v1::ReleaseContextResponse* resp) {
   const CallLimits limits = LimitsOf(ctx);
   ContextRegistry::ReleaseOptions options;
   options.limits = limits;
@@ -75,14 +84,20 @@ grpc::Status ContextServiceImpl::ReleaseContext(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status ContextServiceImpl::GetContext(grpc::ServerContext*, const v1::GetContextRequest* req,
-                                            v1::Context* resp) {
-  return Answer(registry_->Get(req->ref()), resp);
+grpc::ServerUnaryReactor* ContextServiceImpl::GetContext(grpc::CallbackServerContext* ctx,
+                                                         const v1::GetContextRequest* req,
+                                                         v1::Context* resp) {
+  return AnswerNow(ctx, Answer(registry_->Get(req->ref()), resp));
 }
 
-grpc::Status ContextServiceImpl::ListContexts(grpc::ServerContext*,
-                                              const v1::ListContextsRequest* req,
-                                              v1::ListContextsResponse* resp) {
+grpc::ServerUnaryReactor* ContextServiceImpl::ListContexts(grpc::CallbackServerContext* ctx,
+                                                           const v1::ListContextsRequest* req,
+                                                           v1::ListContextsResponse* resp) {
+  return AnswerNow(ctx, List(req, resp));
+}
+
+grpc::Status ContextServiceImpl::List(const v1::ListContextsRequest* req,
+                                      v1::ListContextsResponse* resp) {
   auto page_size = PageSize(req->page_size());
   if (!page_size.ok()) return ToGrpcStatus(page_size.status());
   auto position = DecodePageToken("contexts", 1, req->page_token());
@@ -107,11 +122,13 @@ grpc::Status ContextServiceImpl::ListContexts(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ContextServiceImpl::UpdateContext(grpc::ServerContext* ctx,
-                                               const v1::UpdateContextRequest* req,
-                                               v1::Context* resp) {
-  return Answer(registry_->Update(req->ref(), req->context(), req->update_mask(), LimitsOf(ctx)),
-                resp);
+grpc::ServerUnaryReactor* ContextServiceImpl::UpdateContext(grpc::CallbackServerContext* ctx,
+                                                            const v1::UpdateContextRequest* req,
+                                                            v1::Context* resp) {
+  return AnswerFromPool(ctx, writes_, [this, ctx, req, resp] {
+    return Answer(registry_->Update(req->ref(), req->context(), req->update_mask(), LimitsOf(ctx)),
+                  resp);
+  });
 }
 
 }  // namespace vnet

@@ -1,32 +1,46 @@
-// gRPC ContextService: a thin layer that calls the registry and maps its errors.
+// gRPC ContextService (callback API): a thin layer that calls the registry and maps its
+// errors. Reads answer on gRPC's thread; changes, which wait for the registry's group
+// commit, run on the write pool.
 #pragma once
 
 #include "daemon/core/context_registry.h"
 #include "daemon/ledger/buffer_ledger.h"
+#include "daemon/service/write_pool.h"
 #include "vnet/v1/context.grpc.pb.h"
 
 namespace vnet {
 
-class ContextServiceImpl final : public v1::ContextService::Service {
+class ContextServiceImpl final : public v1::ContextService::CallbackService {
  public:
   // `ledger` may be null (no buffer validation): releases are then never held back.
-  ContextServiceImpl(ContextRegistry* registry, ledger::BufferLedger* ledger)
-      : registry_(registry), ledger_(ledger) {}
+  // `writes` (not owned) runs the changes; null runs them on gRPC's thread.
+  ContextServiceImpl(ContextRegistry* registry, ledger::BufferLedger* ledger, WritePool* writes)
+      : registry_(registry), ledger_(ledger), writes_(writes) {}
 
-  grpc::Status AssignContext(grpc::ServerContext* ctx, const v1::AssignContextRequest* req,
-                             v1::Context* resp) override;
-  grpc::Status ReleaseContext(grpc::ServerContext* ctx, const v1::ReleaseContextRequest* req,
-                              v1::ReleaseContextResponse* resp) override;
-  grpc::Status GetContext(grpc::ServerContext* ctx, const v1::GetContextRequest* req,
-                          v1::Context* resp) override;
-  grpc::Status ListContexts(grpc::ServerContext* ctx, const v1::ListContextsRequest* req,
-                            v1::ListContextsResponse* resp) override;
-  grpc::Status UpdateContext(grpc::ServerContext* ctx, const v1::UpdateContextRequest* req,
-                             v1::Context* resp) override;
+  grpc::ServerUnaryReactor* AssignContext(grpc::CallbackServerContext* ctx,
+                                          const v1::AssignContextRequest* req,
+                                          v1::Context* resp) override;
+  grpc::ServerUnaryReactor* ReleaseContext(grpc::CallbackServerContext* ctx,
+                                           const v1::ReleaseContextRequest* req,
+                                           v1::ReleaseContextResponse* resp) override;
+  grpc::ServerUnaryReactor* GetContext(grpc::CallbackServerContext* ctx,
+                                       const v1::GetContextRequest* req,
+                                       v1::Context* resp) override;
+  grpc::ServerUnaryReactor* ListContexts(grpc::CallbackServerContext* ctx,
+                                         const v1::ListContextsRequest* req,
+                                         v1::ListContextsResponse* resp) override;
+  grpc::ServerUnaryReactor* UpdateContext(grpc::CallbackServerContext* ctx,
+                                          const v1::UpdateContextRequest* req,
+                                          v1::Context* resp) override;
 
  private:
+  grpc::Status Release(grpc::ServerContextBase* ctx, const v1::ReleaseContextRequest* req,
+                       v1::ReleaseContextResponse* resp);
+  grpc::Status List(const v1::ListContextsRequest* req, v1::ListContextsResponse* resp);
+
   ContextRegistry* registry_;
   ledger::BufferLedger* ledger_;
+  WritePool* writes_;
 };
 
 }  // namespace vnet

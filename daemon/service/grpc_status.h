@@ -24,7 +24,7 @@ inline grpc::Status ToGrpcStatus(const absl::Status& status) {
 }
 
 // The caller's deadline (none when it set none) and its cancellation, for the core.
-inline CallLimits LimitsOf(grpc::ServerContext* ctx) {
+inline CallLimits LimitsOf(grpc::ServerContextBase* ctx) {
   CallLimits limits;
   if (ctx == nullptr) return limits;
   const auto deadline = ctx->deadline();

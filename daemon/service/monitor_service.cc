@@ -1,8 +1,11 @@
 #include "daemon/service/monitor_service.h"
 
+#include <grpcpp/alarm.h>
 #include <net/if.h>
 #include <time.h>
 
+#include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,10 +17,6 @@ namespace vnet {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-// How long a stream waits for an event before it looks at its deadline, cancellation and
-// duration again.
-constexpr absl::Duration kWakeInterval = absl::Milliseconds(200);
 
 // The fast path stamps events with CLOCK_MONOTONIC; the API speaks wall-clock time.
 absl::Time WallTimeOf(uint64_t monotonic_ns) {
@@ -46,45 +45,93 @@ v1::DropEvent ToDropEvent(const vnet_drop_event& ev, uint64_t lost_before) {
   return out;
 }
 
-grpc::Status MonitorServiceImpl::WatchDrops(grpc::ServerContext* ctx,
-                                            const v1::WatchDropsRequest* req,
-                                            grpc::ServerWriter<v1::DropEvent>* writer) {
+namespace {
+
+// One watcher's stream. Exactly one of these is pending at a time: a write, a timer, or
+// nothing once finished; so Pump never runs twice at once.
+class DropWatch final : public grpc::ServerWriteReactor<v1::DropEvent> {
+ public:
+  DropWatch(grpc::CallbackServerContext* ctx, std::unique_ptr<monitor::Subscription> sub,
+            absl::Time end, uint64_t max_events)
+      : ctx_(ctx), sub_(std::move(sub)), end_(end), max_events_(max_events) {
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {  // the client went away
+      Finish(grpc::Status::OK);
+      return;
+    }
+    ++sent_;
+    Pump();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void Pump() {
+    if (max_events_ != 0 && sent_ >= max_events_) return Finish(grpc::Status::OK);
+    if (ctx_->IsCancelled()) return Finish(grpc::Status::CANCELLED);
+    const absl::Time now = absl::Now();
+    if (now >= end_) return Finish(grpc::Status::OK);
+    const CallLimits limits = LimitsOf(ctx_);
+    if (now >= limits.deadline) {
+      return Finish({grpc::StatusCode::DEADLINE_EXCEEDED, "the call's deadline passed"});
+    }
+    auto item = sub_->Next(absl::ZeroDuration());
+    if (sub_->closed()) return Finish({grpc::StatusCode::UNAVAILABLE, "vnetd is stopping"});
+    if (item) {
+      event_ = ToDropEvent(item->event, item->lost_before);
+      StartWrite(&event_);
+      return;
+    }
+    const absl::Time wake =
+        std::min({now + MonitorServiceImpl::kPollInterval, end_, limits.deadline});
+    // A new alarm each time: the one that called us is still in its callback.
+    alarm_ = std::make_unique<grpc::Alarm>();
+    alarm_->Set(absl::ToChronoTime(wake), [this](bool) { Pump(); });
+  }
+
+  grpc::CallbackServerContext* const ctx_;
+  const std::unique_ptr<monitor::Subscription> sub_;
+  const absl::Time end_;
+  const uint64_t max_events_;
+  uint64_t sent_ = 0;
+  v1::DropEvent event_;
+  std::unique_ptr<grpc::Alarm> alarm_;
+};
+
+// A stream that ends before it starts.
+class RefusedWatch final : public grpc::ServerWriteReactor<v1::DropEvent> {
+ public:
+  explicit RefusedWatch(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<v1::DropEvent>* MonitorServiceImpl::WatchDrops(
+    grpc::CallbackServerContext* ctx, const v1::WatchDropsRequest* req) {
   if (hub_ == nullptr) {
-    return {grpc::StatusCode::FAILED_PRECONDITION,
-            "vnetd runs without a fast path: there are no drop events"};
+    return new RefusedWatch({grpc::StatusCode::FAILED_PRECONDITION,
+                             "vnetd runs without a fast path: there are no drop events"});
   }
   if (req->has_max_duration() &&
       (req->max_duration().seconds() < 0 || req->max_duration().nanos() < 0)) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, "max_duration: must not be negative"};
+    return new RefusedWatch(
+        {grpc::StatusCode::INVALID_ARGUMENT, "max_duration: must not be negative"});
   }
   auto filter = monitor::DropFilter::Parse(
       std::vector<uint32_t>(req->context_ids().begin(), req->context_ids().end()),
       std::vector<std::string>(req->reasons().begin(), req->reasons().end()));
-  if (!filter.ok()) return ToGrpcStatus(filter.status());
+  if (!filter.ok()) return new RefusedWatch(ToGrpcStatus(filter.status()));
   auto sub = hub_->Subscribe(*std::move(filter));
-  if (!sub.ok()) return ToGrpcStatus(sub.status());
-
-  const CallLimits limits = LimitsOf(ctx);
+  if (!sub.ok()) return new RefusedWatch(ToGrpcStatus(sub.status()));
   absl::Time end = absl::InfiniteFuture();
   if (req->has_max_duration()) {
     const int64_t ns = TimeUtil::DurationToNanoseconds(req->max_duration());
     if (ns > 0) end = absl::Now() + absl::Nanoseconds(ns);
   }
-  uint64_t sent = 0;
-  while (req->max_events() == 0 || sent < req->max_events()) {
-    if (ctx->IsCancelled()) return grpc::Status::CANCELLED;
-    const absl::Time now = absl::Now();
-    if (now >= end) break;
-    if (now >= limits.deadline) {
-      return {grpc::StatusCode::DEADLINE_EXCEEDED, "the call's deadline passed"};
-    }
-    auto item = (*sub)->Next(std::min({kWakeInterval, end - now, limits.deadline - now}));
-    if ((*sub)->closed()) return {grpc::StatusCode::UNAVAILABLE, "vnetd is stopping"};
-    if (!item) continue;
-    if (!writer->Write(ToDropEvent(item->event, item->lost_before))) break;  // client gone
-    ++sent;
-  }
-  return grpc::Status::OK;
+  return new DropWatch(ctx, *std::move(sub), end, req->max_events());
 }
 
 }  // namespace vnet

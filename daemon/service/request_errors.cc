@@ -9,6 +9,13 @@ namespace {
 
 namespace gx = grpc::experimental;
 
+// What gRPC answers for a request it could not parse: the synchronous server INTERNAL, the
+// callback API UNIMPLEMENTED, both with an empty message.
+bool IsParseFailure(const grpc::Status& status) {
+  return status.error_message().empty() && (status.error_code() == grpc::StatusCode::INTERNAL ||
+                                            status.error_code() == grpc::StatusCode::UNIMPLEMENTED);
+}
+
 class RequestErrorInterceptor final : public gx::Interceptor {
  public:
   explicit RequestErrorInterceptor(const char* method) : method_(method != nullptr ? method : "") {}
@@ -19,7 +26,7 @@ class RequestErrorInterceptor final : public gx::Interceptor {
       unparsable_ = true;
     }
     if (methods->QueryInterceptionHookPoint(gx::InterceptionHookPoints::PRE_SEND_STATUS) &&
-        unparsable_ && methods->GetSendStatus().error_code() == grpc::StatusCode::INTERNAL) {
+        unparsable_ && IsParseFailure(methods->GetSendStatus())) {
       methods->ModifySendStatus(grpc::Status(
           grpc::StatusCode::INVALID_ARGUMENT,
           absl::StrCat("the request to ", method_,

@@ -2,6 +2,7 @@
 
 #include "absl/time/clock.h"
 #include "daemon/service/grpc_status.h"
+#include "daemon/service/unary_calls.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace vnet {
@@ -35,9 +36,14 @@ v1::ContextStats ToContextStats(const v1::Context& ctx, const metrics::ContextCo
   return s;
 }
 
-grpc::Status StatsServiceImpl::GetContextStats(grpc::ServerContext*,
-                                               const v1::GetContextStatsRequest* req,
-                                               v1::GetContextStatsResponse* resp) {
+grpc::ServerUnaryReactor* StatsServiceImpl::GetContextStats(grpc::CallbackServerContext* ctx,
+                                                            const v1::GetContextStatsRequest* req,
+                                                            v1::GetContextStatsResponse* resp) {
+  return AnswerNow(ctx, Read(req, resp));
+}
+
+grpc::Status StatsServiceImpl::Read(const v1::GetContextStatsRequest* req,
+                                    v1::GetContextStatsResponse* resp) const {
   if (source_ == nullptr) {
     return {grpc::StatusCode::FAILED_PRECONDITION,
             "vnetd runs without a fast path: there are no traffic counters"};

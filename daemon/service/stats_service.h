@@ -1,4 +1,5 @@
-// gRPC StatsService: per-context counters from the fast path, read on each call.
+// gRPC StatsService (callback API): per-context counters from the fast path, read on each
+// call on gRPC's thread (map reads, no disk).
 #pragma once
 
 #include "daemon/core/context_registry.h"
@@ -7,16 +8,19 @@
 
 namespace vnet {
 
-class StatsServiceImpl final : public v1::StatsService::Service {
+class StatsServiceImpl final : public v1::StatsService::CallbackService {
  public:
   // Neither is owned. `source` is null when vnetd runs without a fast path.
   StatsServiceImpl(const ContextRegistry* registry, const metrics::CounterSource* source)
       : registry_(registry), source_(source) {}
 
-  grpc::Status GetContextStats(grpc::ServerContext* ctx, const v1::GetContextStatsRequest* req,
-                               v1::GetContextStatsResponse* resp) override;
+  grpc::ServerUnaryReactor* GetContextStats(grpc::CallbackServerContext* ctx,
+                                            const v1::GetContextStatsRequest* req,
+                                            v1::GetContextStatsResponse* resp) override;
 
  private:
+  grpc::Status Read(const v1::GetContextStatsRequest* req, v1::GetContextStatsResponse* resp) const;
+
   const ContextRegistry* registry_;
   const metrics::CounterSource* source_;
 };

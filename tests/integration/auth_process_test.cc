@@ -225,6 +225,12 @@ TEST_F(AuthProcessTest, UnixSocketRolesFromPeerCredentials) {
                              "AssignContext domain=1 device=0 interface=vif1.0 result=0"));
   EXPECT_THAT(log, HasSubstr("identity=\"unix group 65534 (reader)\" "
                              "method=/vnet.v1.ContextService/ReleaseContext result=7"));
+  // Each connection names the caller's uid, gid and pid, and the identity its calls carry.
+  EXPECT_THAT(log, ::testing::ContainsRegex("connection=unix uid=65534 gid=65534 pid=[1-9][0-9]* "
+                                            "identity=\"unix group 65534 \\(reader\\)\""));
+  EXPECT_THAT(log, ::testing::ContainsRegex(
+                       "connection=unix uid=0 gid=0 pid=[1-9][0-9]* identity=\"unix uid 0 "
+                       "\\(admin\\)\""));
   EXPECT_EQ(daemon->Stop(SIGTERM), 0);
 
   // Without a reader group, the same user can connect (socket group) but has no role.

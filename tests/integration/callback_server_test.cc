@@ -1,0 +1,269 @@
+// vnetd on gRPC's callback API: open streams hold no thread, reads answer while changes
+// wait for the disk, and the write pool's queue is bounded and honours deadlines.
+#include <dirent.h>
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "daemon/server.h"
+#include "tests/integration/process.h"
+#include "tests/integration/temp_dir.h"
+#include "vnet/v1/buffer.grpc.pb.h"
+#include "vnet/v1/context.grpc.pb.h"
+
+namespace vnet {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::Process;
+using testing::ReadFile;
+using testing::TempDir;
+using testing::WaitFor;
+
+v1::AssignContextRequest Guest(uint32_t domain) {
+  v1::AssignContextRequest req;
+  v1::Context* c = req.mutable_context();
+  c->set_domain_id(domain);
+  c->set_interface_name(absl::StrCat("vif", domain, ".0"));
+  c->set_mac(absl::StrFormat("00:16:3e:00:%02x:%02x", domain / 256, domain % 256));
+  c->add_ipv4_addresses(absl::StrCat("198.18.", domain / 256, ".", domain % 256));
+  return req;
+}
+
+size_t ThreadsOf(pid_t pid) {
+  size_t n = 0;
+  DIR* dir = opendir(absl::StrCat("/proc/", pid, "/task").c_str());
+  if (dir == nullptr) return 0;
+  while (dirent* e = readdir(dir)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  closedir(dir);
+  return n;
+}
+
+std::shared_ptr<grpc::Channel> NewConnection(const std::string& socket, int index) {
+  grpc::ChannelArguments args;
+  // Channels with equal arguments share one connection; this gives each its own.
+  args.SetInt("vnet.test.connection", index);
+  return grpc::CreateCustomChannel("unix:" + socket, grpc::InsecureChannelCredentials(), args);
+}
+
+// 4000 descriptor streams, each open at the server (one batch answered), over 64
+// connections (vnetd allows 64 streams on one). The synchronous server held a thread per
+// stream and refused those beyond its 256 threads.
+TEST(CallbackServerProcessTest, ThousandsOfOpenStreamsHoldFewThreads) {
+  constexpr int kStreams = 4000;
+  constexpr int kPerConnection = 63;
+  constexpr size_t kMaxThreads = 64;
+  TempDir dir;
+  const std::string socket = dir / "vnetd.sock";
+  Process vnetd({VNETD_PATH, "--unix_socket=" + socket, "--state_dir=" + (dir / "state"),
+                 "--fast_path=none", "--metrics_address=off", "--xenstore=off"},
+                dir / "vnetd.log");
+  ASSERT_TRUE(WaitFor([&] { return access(socket.c_str(), F_OK) == 0 || !vnetd.running(); }));
+  ASSERT_TRUE(vnetd.running()) << ReadFile(dir / "vnetd.log");
+  const size_t threads_idle = ThreadsOf(vnetd.pid());
+
+  struct Stream {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientAsyncReaderWriter<v1::DescriptorBatch, v1::DescriptorBatchResult>>
+        rw;
+    v1::DescriptorBatch batch;
+    v1::DescriptorBatchResult result;
+  };
+  std::vector<std::unique_ptr<v1::BufferService::Stub>> stubs;
+  stubs.reserve((kStreams + kPerConnection - 1) / kPerConnection);
+  for (int i = 0; i < (kStreams + kPerConnection - 1) / kPerConnection; ++i) {
+    stubs.push_back(v1::BufferService::NewStub(NewConnection(socket, i)));
+  }
+  grpc::CompletionQueue cq;
+  std::vector<std::unique_ptr<Stream>> streams(kStreams);
+  // Tags: one per stream and step (0 start, 1 write, 2 read, 3 finish).
+  struct Tag {
+    int stream;
+    int step;
+  };
+  std::vector<Tag> tags(kStreams * 4);
+  for (int i = 0; i < kStreams * 4; ++i) tags[i] = {i / 4, i % 4};
+  auto tag = [&tags](int i, int step) { return static_cast<void*>(&tags[i * 4 + step]); };
+  for (int i = 0; i < kStreams; ++i) {
+    streams[i] = std::make_unique<Stream>();
+    streams[i]->batch.set_sequence(i);  // context 0: answered with an error, which is fine
+    streams[i]->rw =
+        stubs[i / kPerConnection]->AsyncStreamDescriptors(&streams[i]->ctx, &cq, tag(i, 0));
+  }
+  int answered = 0;
+  int failed = 0;
+  for (int pending = kStreams * 3; pending > 0; --pending) {
+    void* got = nullptr;
+    bool ok = false;
+    ASSERT_EQ(cq.AsyncNext(&got, &ok, std::chrono::system_clock::now() + std::chrono::seconds(60)),
+              grpc::CompletionQueue::GOT_EVENT);
+    const int i = static_cast<Tag*>(got)->stream;
+    const int step = static_cast<Tag*>(got)->step;
+    if (!ok) {
+      ++failed;
+      pending -= 2 - std::min(step, 2);  // the later steps of this stream never come
+      continue;
+    }
+    if (step == 0) streams[i]->rw->Write(streams[i]->batch, tag(i, 1));
+    if (step == 1) streams[i]->rw->Read(&streams[i]->result, tag(i, 2));
+    if (step == 2) {
+      EXPECT_EQ(streams[i]->result.sequence(), static_cast<uint64_t>(i));
+      ++answered;
+    }
+  }
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(answered, kStreams);
+  const size_t threads_busy = ThreadsOf(vnetd.pid());
+  EXPECT_LT(threads_busy, kMaxThreads) << "idle: " << threads_idle;
+
+  // A read on a fresh connection still answers at once.
+  auto contexts = v1::ContextService::NewStub(NewConnection(socket, -1));
+  grpc::ClientContext call;
+  call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  v1::GetContextRequest get;
+  get.mutable_ref()->set_id(1);
+  v1::Context out;
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(contexts->GetContext(&call, get, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));
+
+  for (auto& s : streams) s->ctx.TryCancel();
+  std::vector<grpc::Status> finished(kStreams);
+  for (int i = 0; i < kStreams; ++i) streams[i]->rw->Finish(&finished[i], tag(i, 3));
+  cq.Shutdown();
+  void* got = nullptr;
+  bool ok = false;
+  while (cq.Next(&got, &ok)) {
+  }
+  EXPECT_EQ(vnetd.Stop(SIGTERM), 0) << ReadFile(dir / "vnetd.log");
+  std::printf("vnetd threads: %zu idle, %zu with %d streams open\n", threads_idle, threads_busy,
+              kStreams);
+}
+
+// An in-process server whose write pool has one thread and room for two waiting changes;
+// the registry's first state write is held up (a slow disk) until `disk_done`.
+class WritePoolServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_.set_unix_socket(dir_ / "vnetd.sock");
+    config_.set_state_dir(dir_ / "state");
+    config_.set_capacity(16);
+    auto server = VnetServer::Start(config_, &dataplane_, ServerLimits{1, 2});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    contexts_ = v1::ContextService::NewStub(
+        grpc::CreateChannel("unix:" + config_.unix_socket(), grpc::InsecureChannelCredentials()));
+    server_->registry().SetBeforeCommitHookForTest([this] {
+      if (writes_++ == 0) {
+        writing_.Notify();
+        disk_done_.WaitForNotification();
+      }
+    });
+  }
+  void TearDown() override {
+    if (!disk_done_.HasBeenNotified()) disk_done_.Notify();
+    for (std::thread& t : callers_) t.join();
+    server_->registry().SetBeforeCommitHookForTest(nullptr);
+  }
+
+  // Starts an assign on a thread of its own; its status lands in `*status`.
+  void AssignAsync(uint32_t domain, grpc::Status* status,
+                   absl::Duration timeout = absl::Seconds(20)) {
+    callers_.emplace_back([this, domain, status, timeout] {
+      grpc::ClientContext call;
+      call.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+      v1::Context out;
+      *status = contexts_->AssignContext(&call, Guest(domain), &out);
+    });
+  }
+
+  grpc::Status Get(uint32_t domain, absl::Duration* took) {
+    grpc::ClientContext call;
+    call.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+    v1::GetContextRequest req;
+    req.mutable_ref()->mutable_device()->set_domain_id(domain);
+    v1::Context out;
+    const absl::Time start = absl::Now();
+    grpc::Status s = contexts_->GetContext(&call, req, &out);
+    *took = absl::Now() - start;
+    return s;
+  }
+
+  TempDir dir_;
+  v1::DaemonConfig config_;
+  NoDataplane dataplane_;
+  std::unique_ptr<VnetServer> server_;
+  std::unique_ptr<v1::ContextService::Stub> contexts_;
+  std::atomic<int> writes_{0};
+  absl::Notification writing_;
+  absl::Notification disk_done_;
+  std::vector<std::thread> callers_;
+};
+
+// The one thread waits for the disk and two changes wait in the queue: the next change is
+// refused at once and changes nothing, and reads still answer. (The synchronous server had
+// no such queue: the fourth assign waited, then succeeded.)
+TEST_F(WritePoolServerTest, FullQueueRefusesWithResourceExhausted) {
+  grpc::Status first, second, third;
+  AssignAsync(1, &first);
+  ASSERT_TRUE(writing_.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  AssignAsync(2, &second);
+  AssignAsync(3, &third);
+  ASSERT_TRUE(WaitFor([&] { return server_->write_pool().queued() == 2; }));
+
+  grpc::ClientContext call;
+  v1::Context out;
+  const grpc::Status refused = contexts_->AssignContext(&call, Guest(4), &out);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("wait for the disk"));
+  absl::Duration took;
+  EXPECT_EQ(Get(1, &took).error_code(), grpc::StatusCode::NOT_FOUND);  // not committed yet
+  EXPECT_LT(took, absl::Milliseconds(500));
+
+  disk_done_.Notify();
+  for (std::thread& t : callers_) t.join();
+  callers_.clear();
+  EXPECT_TRUE(first.ok()) << first.error_message();
+  EXPECT_TRUE(second.ok()) << second.error_message();
+  EXPECT_TRUE(third.ok()) << third.error_message();
+  EXPECT_EQ(server_->registry().size(), 3u);
+  EXPECT_EQ(Get(4, &took).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(ReadFile(dir_ / "state/contexts.state"), ::testing::Not(HasSubstr("vif4.0")));
+}
+
+// A change that waited in the queue past its caller's deadline is never run: it is not
+// committed and costs no state write once the disk frees up.
+TEST_F(WritePoolServerTest, QueuedChangeWhoseDeadlinePassedIsNotRun) {
+  grpc::Status first, late;
+  AssignAsync(1, &first);
+  ASSERT_TRUE(writing_.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  AssignAsync(2, &late, absl::Milliseconds(200));
+  ASSERT_TRUE(WaitFor([&] { return server_->write_pool().queued() == 1; }));
+  absl::SleepFor(absl::Milliseconds(400));  // its deadline passes while it waits
+  const int writes_before = writes_;
+  disk_done_.Notify();
+  for (std::thread& t : callers_) t.join();
+  callers_.clear();
+  ASSERT_TRUE(WaitFor([&] { return server_->write_pool().queued() == 0; }));
+  absl::SleepFor(absl::Milliseconds(200));  // what the late change would have done, is done
+  EXPECT_TRUE(first.ok()) << first.error_message();
+  EXPECT_EQ(late.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(writes_, writes_before) << "the expired change reached the registry";
+  EXPECT_EQ(server_->registry().size(), 1u);
+  absl::Duration took;
+  EXPECT_EQ(Get(2, &took).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(ReadFile(dir_ / "state/contexts.state"), ::testing::Not(HasSubstr("vif2.0")));
+}
+
+}  // namespace
+}  // namespace vnet
