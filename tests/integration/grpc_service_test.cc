@@ -321,6 +321,24 @@ TEST_F(GrpcServiceTest, ReflectionListsOurServices) {
 
 // CDNA's rule through the real services: a context whose buffers are in flight is not
 // released unless forced, and a forced release reports what it abandoned.
+// The config's max_in_flight_descriptors reaches the ledger: three descriptors in flight
+// across two contexts fill a budget of 3, and the fourth is refused.
+TEST_F(GrpcServiceTest, InFlightBudgetFromTheConfigBoundsAllContexts) {
+  StopServer();
+  config_.set_max_in_flight_descriptors(3);
+  StartServer(4);
+  v1::Context a, b;
+  ASSERT_TRUE(Assign(Guest(1), &a).ok());
+  ASSERT_TRUE(Assign(Guest(2), &b).ok());
+  ASSERT_TRUE(RegisterRegion(a.id()).ok());
+  ASSERT_TRUE(RegisterRegion(b.id()).ok());
+  EXPECT_EQ(Post(a.id(), 0), v1::DESCRIPTOR_VERDICT_ACCEPTED);
+  EXPECT_EQ(Post(a.id(), 0x100), v1::DESCRIPTOR_VERDICT_ACCEPTED);
+  EXPECT_EQ(Post(b.id(), 0), v1::DESCRIPTOR_VERDICT_ACCEPTED);
+  EXPECT_EQ(Post(b.id(), 0x100), v1::DESCRIPTOR_VERDICT_IN_FLIGHT_LIMIT);
+  EXPECT_EQ(Regions(b.id()).contexts(0).in_flight(), 1u);  // the refused one took nothing
+}
+
 TEST_F(GrpcServiceTest, ReleaseWaitsForBuffersInFlight) {
   v1::Context ctx;
   ASSERT_TRUE(Assign(Guest(1), &ctx).ok());
