@@ -7,8 +7,8 @@ nothing. For --fast-path=bpf it creates one veth pair per context (host side in 
 namespace, peer in a namespace of its own, one `ip -batch`), pins under
 /sys/fs/bpf/vnet-bench-<pid>, and removes all of it when done. Needs root for bpf.
 
-  startup_bench.py --build build [--contexts 0,1000,4096] [--fast-path none,bpf]
-                   [--cli-assigns 20]
+  startup_bench.py [--build build] [--contexts 0,1000,4096] [--fast-path none,bpf]
+                   [--cli-assigns 20] [--vnetd PATH] [--vnetctl PATH]
 """
 import argparse
 import json
@@ -21,13 +21,17 @@ import tempfile
 import time
 
 
+def vlan(i):
+    return 1 + (i - 1) // 2048  # a VLAN floods to at most 4096 members
+
+
 def state_text(n, names):
     lines = ["format_version: 2"]
     for i in range(1, n + 1):
         lines.append(
             f'contexts {{ id: {i} domain_id: {i} interface_name: "{names(i)}" '
             f'mac: "02:00:00:41:{i >> 8:02x}:{i & 0xff:02x}" '
-            f'ipv4_addresses: "198.18.{i >> 8}.{i & 0xff}" vlan: 1 mtu: 1500 '
+            f'ipv4_addresses: "198.18.{i >> 8}.{i & 0xff}" vlan: {vlan(i)} mtu: 1500 '
             f'create_time {{ seconds: 1700000000 }} }}')
     return "\n".join(lines) + "\n"
 
@@ -86,20 +90,20 @@ def maps_memlock(pin_dir):
 
 
 class Daemon:
-    def __init__(self, build, work, n, fast_path, pin_dir):
-        self.build, self.work, self.pin_dir = build, work, pin_dir
+    def __init__(self, args, work, n, fast_path, pin_dir):
+        self.vnetctl, self.work, self.pin_dir = args.vnetctl, work, pin_dir
         self.sock = f"{work}/vnetd.sock"
         conf = f"{work}/vnetd.conf"
         with open(conf, "w") as f:
             f.write("")
-        self.argv = [f"{build}/vnetd", f"--unix_socket={self.sock}",
+        self.argv = [args.vnetd, f"--unix_socket={self.sock}",
                      f"--state_dir={work}/state", f"--config={conf}",
                      f"--capacity={max(n + 100, 128)}", f"--fast_path={fast_path}",
                      "--metrics_address=off", f"--bpf_pin_dir={pin_dir}"]
         self.proc = None
 
     def ctl(self, *args):
-        return subprocess.run([f"{self.build}/vnetctl", "--socket", self.sock, *args],
+        return subprocess.run([self.vnetctl, "--socket", self.sock, *args],
                               capture_output=True, text=True)
 
     def start(self):
@@ -137,14 +141,14 @@ def row(args, n, fast_path):
         os.makedirs(f"{work}/state")
         with open(f"{work}/state/contexts.state", "w") as f:
             f.write(state_text(n, names))
-        daemon = Daemon(args.build, work, n, fast_path, pin_dir)
+        daemon = Daemon(args, work, n, fast_path, pin_dir)
         first = daemon.start()
         rss = proc_kib(daemon.proc.pid, "VmRSS")
         t = time.monotonic()
         for i in range(n + 1, total + 1):
             r = daemon.ctl("context", "assign", "--domain", str(i), "--device", "0",
                            "--interface", names(i), "--mac", f"02:00:00:41:{i >> 8:02x}:{i & 0xff:02x}",
-                           "--ip", f"198.18.{i >> 8}.{i & 0xff}")
+                           "--ip", f"198.18.{i >> 8}.{i & 0xff}", "--vlan", str(vlan(i)))
             if r.returncode != 0:
                 raise RuntimeError(f"vnetctl context assign: {r.stderr.strip()}")
         cli_rate = args.cli_assigns / (time.monotonic() - t) if args.cli_assigns else 0
@@ -162,7 +166,7 @@ def row(args, n, fast_path):
         if daemon:
             daemon.stop()
         if fast_path == "bpf":
-            subprocess.run([f"{args.build}/vnetd", "--remove_fast_path",
+            subprocess.run([args.vnetd, "--remove_fast_path",
                             f"--bpf_pin_dir={pin_dir}", f"--state_dir={work}/state",
                             f"--config={work}/vnetd.conf"], capture_output=True)
             shutil.rmtree(pin_dir, ignore_errors=True)
@@ -177,8 +181,11 @@ def main():
     p.add_argument("--contexts", default="0,1000,4096")
     p.add_argument("--fast-path", default="none")
     p.add_argument("--cli-assigns", type=int, default=20)
+    p.add_argument("--vnetd", help="default BUILD/daemon/vnetd")
+    p.add_argument("--vnetctl", help="default BUILD/cli/vnetctl")
     args = p.parse_args()
-    args.build = os.path.abspath(args.build)
+    args.vnetd = os.path.abspath(args.vnetd or f"{args.build}/daemon/vnetd")
+    args.vnetctl = os.path.abspath(args.vnetctl or f"{args.build}/cli/vnetctl")
     print(f"load average {open('/proc/loadavg').read().split()[:3]}")
     print("| contexts | fast path | start s | restart s | RSS MiB | RSS after restart MiB "
           "(peak) | pinned maps memlock KiB | vnetctl assigns/s | state KiB |\n"
