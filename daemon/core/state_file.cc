@@ -1,6 +1,7 @@
 #include "daemon/core/state_file.h"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -60,6 +61,20 @@ std::string OneLine(const v1::Context& ctx) {
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::ErrnoToStatus(errno, absl::StrCat(what, " ", path));
+}
+
+// An append may still fit in the file's last block on a full disk, but the snapshot that
+// must follow the journal could not be written: changes are refused (and change nothing)
+// while the file system lacks room for a copy of the file, as a whole-state write would.
+absl::Status CheckRoom(const std::string& path, const std::string& dir, uint64_t needed) {
+  struct statvfs fs {};
+  if (statvfs(dir.c_str(), &fs) != 0) return Errno("cannot statvfs", dir);
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (free_bytes >= needed) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat("no space left for ", path, ": ", free_bytes,
+                                                   " bytes free, a snapshot of the "
+                                                   "state needs ",
+                                                   needed));
 }
 
 // The journal after the snapshot, applied to `state`. `*committed` is set to the length of
@@ -249,6 +264,7 @@ absl::Status StateFile::Append(const StateChanges& changes,
   const std::string text = absl::StrCat(journal_started_ ? "" : kJournalStart, lines,
                                         absl::StrFormat("@end %d %016x\n", count, Fnv1a64(lines)));
 
+  if (auto room = CheckRoom(path_, dir_, size_ + text.size()); !room.ok()) return room;
   if (before_commit) {
     if (auto s = before_commit(); !s.ok()) return s;
   }

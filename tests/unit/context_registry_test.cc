@@ -108,10 +108,15 @@ TEST_F(ContextRegistryTest, AChangeNotCommittedLeavesNoTrace) {
   v1::ContextRef two;
   two.set_interface_name("vif2.0");
   EXPECT_TRUE(absl::IsNotFound(r->Get(two).status()));
-  // The writers' copy went back too: the same guest is assigned again, with id 2.
+  // The writers' copy went back too: the next guest gets id 2 (not 3, as it would if the
+  // abandoned assign still held 2 there), and the abandoned one can be assigned anew.
+  auto next = r->Assign(Guest(3));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->id(), 2u);
   auto again = r->Assign(Guest(2));
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(again->id(), 2u);
+  EXPECT_EQ(again->id(), 3u);
+  EXPECT_EQ(r->size(), 3u);
   EXPECT_EQ(Summary(Open()->List()), Summary(r->List()));
 }
 
