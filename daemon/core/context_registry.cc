@@ -111,9 +111,9 @@ absl::Status ContextRegistry::Save(const std::vector<uint32_t>& touched,
     if (next_.uplink != state_.uplink) changes.uplink = next_.uplink;
   }
   // Nothing to append (Persist) or a journal to fold: the whole state, atomically.
-  const absl::Status s = changes.empty() || state_file_.NeedsSnapshot()
-                             ? state_file_.Save(ToPersisted(next_.pool, next_.uplink), check)
-                             : state_file_.Append(changes, check);
+  absl::Status s = changes.empty() || state_file_.NeedsSnapshot()
+                       ? state_file_.Save(ToPersisted(next_.pool, next_.uplink), check)
+                       : state_file_.Append(changes, check);
   if (s.ok() || !gave_up->empty()) return s;
   return absl::UnavailableError(absl::StrCat("cannot persist state: ", s.message()));
 }

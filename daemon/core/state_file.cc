@@ -28,7 +28,7 @@ constexpr uint32_t kFormatVersion = 2;
 constexpr char kFileName[] = "contexts.state";
 constexpr char kJournalStart[] = "@journal\n";
 // A journal shorter than this is never compacted, however small the snapshot.
-constexpr uint64_t kMinJournalBytes = 64 * 1024;
+constexpr uint64_t kMinJournalBytes = uint64_t{64} * 1024;
 
 void UpgradeFromFormat1(v1::PersistedState& state) {
   for (v1::Context& c : *state.mutable_contexts()) {

@@ -88,7 +88,7 @@ TEST_F(ContextRegistryTest, ARestartFindsWhatWasAnswered) {
   EXPECT_EQ(Summary(again->List()), before);
   // A clean Persist (what vnetd does when it stops) folds the journal into a snapshot.
   ASSERT_TRUE(again->Persist().ok());
-  EXPECT_EQ(StateText().find("@"), std::string::npos);
+  EXPECT_EQ(StateText().find('@'), std::string::npos);
   EXPECT_EQ(Summary(Open()->List()), before);
 }
 

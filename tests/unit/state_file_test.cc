@@ -317,7 +317,7 @@ TEST_F(StateFileTest, ALongJournalOrAnOldFormatAsksForASnapshot) {
   EXPECT_GT(FileSize(file.path()), 64u * 1024);
   ASSERT_TRUE(file.Save(WithContexts(2)).ok());
   EXPECT_FALSE(file.NeedsSnapshot());
-  EXPECT_EQ(ReadFile(file.path()).find("@"), std::string::npos);
+  EXPECT_EQ(ReadFile(file.path()).find('@'), std::string::npos);
 
   StateFile old(dir_ + "/old");
   ASSERT_TRUE(old.Save(v1::PersistedState()).ok());
