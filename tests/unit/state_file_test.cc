@@ -254,9 +254,7 @@ TEST_F(StateFileTest, AnInterruptedAppendLoadsAsTheOldOrTheNewState) {
 TEST_F(StateFileTest, ADamagedGroupIsDataLossNamingTheLine) {
   StateFile file(dir_);
   ASSERT_TRUE(file.Save(WithContexts(2)).ok());
-  StateChanges one;
-  one.put.push_back(Numbered(3));
-  ASSERT_TRUE(file.Append(one).ok());
+  ASSERT_TRUE(file.Append(StateChanges{{Numbered(3)}, {}, {}}).ok());
   ASSERT_TRUE(file.Append(StateChanges{{Numbered(4)}, {}, {}}).ok());
   std::string text = ReadFile(file.path());
   const size_t at = text.find("vif3.0");
