@@ -170,6 +170,7 @@ absl::StatusOr<ContextPool::AssignResult> ContextPool::Assign(v1::Context spec, 
   *spec.mutable_create_time() =
       google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
   Index(spec);
+  touched_.insert(id);
   const v1::Context& stored = contexts_[id] = std::move(spec);
   return AssignResult{stored, true};
 }
@@ -180,6 +181,7 @@ absl::StatusOr<v1::Context> ContextPool::Release(const v1::ContextRef& ref) {
   auto node = contexts_.extract(*id);
   Unindex(node.mapped());
   free_ids_.insert(*id);
+  touched_.insert(*id);
   return std::move(node.mapped());
 }
 
@@ -222,6 +224,7 @@ absl::StatusOr<v1::Context> ContextPool::Update(const v1::ContextRef& ref, const
   Unindex(current);
   Index(updated);
   contexts_[updated.id()] = updated;
+  touched_.insert(updated.id());
   return updated;
 }
 
@@ -273,6 +276,30 @@ absl::Status ContextPool::Restore(const std::vector<v1::Context>& contexts) {
     contexts_[ctx.id()] = std::move(ctx);
   }
   return absl::OkStatus();
+}
+
+std::vector<uint32_t> ContextPool::TakeTouched() {
+  std::vector<uint32_t> ids(touched_.begin(), touched_.end());
+  touched_.clear();
+  return ids;
+}
+
+const v1::Context* ContextPool::Lookup(uint32_t id) const {
+  auto it = contexts_.find(id);
+  return it == contexts_.end() ? nullptr : &it->second;
+}
+
+void ContextPool::CopyFrom(const ContextPool& other, uint32_t id) {
+  if (auto it = contexts_.find(id); it != contexts_.end()) {
+    Unindex(it->second);
+    contexts_.erase(it);
+    free_ids_.insert(id);
+  }
+  const v1::Context* theirs = other.Lookup(id);
+  if (theirs == nullptr) return;
+  Index(*theirs);
+  free_ids_.erase(id);
+  contexts_[id] = *theirs;
 }
 
 std::vector<v1::Context> ContextPool::List() const {

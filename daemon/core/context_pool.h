@@ -47,6 +47,15 @@ class ContextPool {
   // invariant is checked and the first violation is returned (the pool is then empty).
   absl::Status Restore(const std::vector<v1::Context>& contexts);
 
+  // The ids that Assign, Release and Update changed since the last call (SetState is not a
+  // change: it is the fast path's view, not the client's). The registry persists only these.
+  std::vector<uint32_t> TakeTouched();
+  // Makes context `id` here what it is in `other` (present or absent), without the checks:
+  // `other` holds the invariants already. Keeps two pools in step one context at a time.
+  void CopyFrom(const ContextPool& other, uint32_t id);
+  // The context with this id, or nullptr.
+  const v1::Context* Lookup(uint32_t id) const;
+
   std::vector<v1::Context> List() const;  // ordered by id
   // Up to `max` contexts with ids above `after_id`, ordered by id; `*more` is set when
   // contexts are left after them.
@@ -74,6 +83,7 @@ class ContextPool {
   std::map<VlanKey, uint32_t> by_mac_;
   std::map<VlanKey, uint32_t> by_ip_;
   std::map<uint32_t, uint32_t> members_per_vlan_;
+  std::set<uint32_t> touched_;
 };
 
 // Every address of a context, IPv4 then IPv6, in canonical form.

@@ -27,7 +27,10 @@ v1::PersistedState ToPersisted(const ContextPool& pool, const std::string& uplin
 }  // namespace
 
 ContextRegistry::ContextRegistry(uint32_t capacity, StateFile state, Dataplane* dataplane)
-    : state_{ContextPool(capacity), ""}, state_file_(std::move(state)), dataplane_(dataplane) {}
+    : state_{ContextPool(capacity), ""},
+      next_{ContextPool(capacity), ""},
+      state_file_(std::move(state)),
+      dataplane_(dataplane) {}
 
 absl::Status ContextRegistry::Start() {
   auto saved = state_file_.Load();
@@ -43,6 +46,7 @@ absl::Status ContextRegistry::Start() {
     LogWarning("fast path reconcile failed: %s", s.ToString());
   }
   for (const v1::Context& ctx : state_.pool.List()) AttachLocked(ctx.id());
+  next_ = state_;  // the only whole copy: from here on they move a context at a time
   LogInfo("restored %d contexts from %s", state_.pool.size(), state_file_.path());
   return absl::OkStatus();
 }
@@ -76,23 +80,47 @@ void ContextRegistry::Attach(uint32_t id) {
                s.ToString());
   }
   auto effective = dataplane_->EffectiveOffloads(id);
+  const v1::ContextState state = s.ok() ? v1::CONTEXT_STATE_ACTIVE : v1::CONTEXT_STATE_DEGRADED;
+  const v1::Offloads* offloads = effective.ok() ? &*effective : nullptr;
+  (void)next_.pool.SetState(id, state, offloads);
   absl::MutexLock lock(&mu_);
-  (void)state_.pool.SetState(id, s.ok() ? v1::CONTEXT_STATE_ACTIVE : v1::CONTEXT_STATE_DEGRADED,
-                             effective.ok() ? &*effective : nullptr);
+  (void)state_.pool.SetState(id, state, offloads);
 }
 
-absl::Status ContextRegistry::Save(const State& next, const std::vector<Write*>& changed,
-                                   std::vector<Write*>* gave_up) const {
-  absl::Status s = state_file_.Save(ToPersisted(next.pool, next.uplink), [&]() -> absl::Status {
+absl::Status ContextRegistry::Save(const std::vector<uint32_t>& touched,
+                                   const std::vector<Write*>& changed,
+                                   std::vector<Write*>* gave_up) {
+  auto check = [&]() -> absl::Status {
     if (before_commit_hook_) before_commit_hook_();
     for (Write* w : changed) {
       if (!w->limits->Check().ok()) gave_up->push_back(w);
     }
     return gave_up->empty() ? absl::OkStatus()
                             : absl::AbortedError("a caller gave up before the commit");
-  });
+  };
+  StateChanges changes;
+  for (uint32_t id : touched) {
+    if (const v1::Context* ctx = next_.pool.Lookup(id)) {
+      changes.put.push_back(*ctx);
+    } else {
+      changes.removed.push_back(id);
+    }
+  }
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (next_.uplink != state_.uplink) changes.uplink = next_.uplink;
+  }
+  // Nothing to append (Persist) or a journal to fold: the whole state, atomically.
+  absl::Status s = changes.empty() || state_file_.NeedsSnapshot()
+                       ? state_file_.Save(ToPersisted(next_.pool, next_.uplink), check)
+                       : state_file_.Append(changes, check);
   if (s.ok() || !gave_up->empty()) return s;
   return absl::UnavailableError(absl::StrCat("cannot persist state: ", s.message()));
+}
+
+void ContextRegistry::CopyChanges(const State& from, const std::vector<uint32_t>& ids, State& to) {
+  for (uint32_t id : ids) to.pool.CopyFrom(from.pool, id);
+  to.uplink = from.uplink;
 }
 
 absl::Status ContextRegistry::Submit(Write* w) {
@@ -132,10 +160,6 @@ absl::Status ContextRegistry::Submit(Write* w) {
 
 void ContextRegistry::RunGroup(std::vector<Write*> members) {
   for (;;) {
-    State next = [this] {
-      absl::ReaderMutexLock lock(&mu_);
-      return state_;
-    }();
     std::vector<Write*> changed;
     for (Write* w : members) {
       if (absl::Status s = w->limits->Check(); !s.ok()) {
@@ -143,12 +167,19 @@ void ContextRegistry::RunGroup(std::vector<Write*> members) {
         continue;
       }
       bool changes = true;
-      w->result = w->apply(next, &changes);
+      w->result = w->apply(next_, &changes);
       if (w->result.ok() && changes) changed.push_back(w);
     }
-    if (changed.empty()) return;  // answers without a write (refusals, repeats)
+    const std::vector<uint32_t> touched = next_.pool.TakeTouched();
     std::vector<Write*> gave_up;
-    const absl::Status saved = Save(next, changed, &gave_up);
+    const absl::Status saved =
+        changed.empty() ? absl::OkStatus() : Save(touched, changed, &gave_up);
+    if (changed.empty() || !saved.ok() || !gave_up.empty()) {
+      // Not committed (or nothing to commit: refusals, repeats): next_ goes back.
+      absl::ReaderMutexLock lock(&mu_);
+      CopyChanges(state_, touched, next_);
+    }
+    if (changed.empty()) return;  // answers without a write
     if (!saved.ok()) {
       for (auto it = changed.rbegin(); it != changed.rend(); ++it) {
         Write* w = *it;
@@ -173,7 +204,7 @@ void ContextRegistry::RunGroup(std::vector<Write*> members) {
     if (!saved.ok()) return;
     {
       absl::MutexLock lock(&mu_);
-      state_ = std::move(next);
+      CopyChanges(next_, touched, state_);
     }
     for (Write* w : changed) {
       if (w->after_commit) w->after_commit();

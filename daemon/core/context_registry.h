@@ -1,14 +1,17 @@
 // The pool made durable and connected: every change is persisted before it is answered,
 // and pushed to the data plane. Thread-safe.
 //
-// Reads never wait for a disk write: a writer applies its change to a copy of the state,
-// writes and syncs the copy, and only then swaps it in under a short exclusive lock.
-// Writers commit in groups: changes that queue while one write is under way are applied
-// together to the next copy and share one write and its fsyncs. A writer waits in the
-// queue only as long as its CallLimits allow, and the limits of every change in a group
-// are checked again right before the state file's rename (the commit point): a caller that
-// gave up (deadline passed, cancelled) never has its change committed later. A call that
-// fails changes nothing: the pool, the data plane and the state file are as before.
+// Reads never wait for a disk write: writers work on a second copy of the state (`next_`,
+// kept in step with the committed one a context at a time, never copied whole), write the
+// changed contexts to the state file, and only then copy them into the committed state
+// under a short exclusive lock. Writers commit in groups: changes that queue while one
+// write is under way are applied together and share one append to the state file and its
+// sync (or, now and then, one snapshot of the whole state: see state_file.h). A writer
+// waits in the queue only as long as its CallLimits allow, and the limits of every change
+// in a group are checked again right before the commit point (the append, or the
+// snapshot's rename): a caller that gave up (deadline passed, cancelled) never has its
+// change committed later. A call that fails changes nothing: the pool, the data plane and
+// the state file are as before.
 #pragma once
 
 #include <functional>
@@ -66,8 +69,8 @@ class ContextRegistry {
   // regions, metrics drop its series).
   void OnRelease(std::function<void(const v1::Context&)> listener);
 
-  // Tests: runs inside every state write, after the new file is synced and before the
-  // limits are checked and the file renamed (a slow disk).
+  // Tests: runs inside every state write right before the limits are checked at the commit
+  // point (a slow disk).
   void SetBeforeCommitHookForTest(std::function<void()> hook);
 
  private:
@@ -78,7 +81,7 @@ class ContextRegistry {
   // One change, committed alone or in a group with others.
   struct Write {
     const CallLimits* limits = nullptr;
-    // Applies the change to the next state (a copy); an error refuses this change only. May
+    // Applies the change to the next state (`next_`); an error refuses this change only. May
     // clear `changes` (nothing to write: an identical assign again). Runs again if the
     // group is formed anew, so it must only depend on `next` and the request.
     std::function<absl::Status(State& next, bool* changes)> apply;
@@ -95,15 +98,21 @@ class ContextRegistry {
   // waiting writers leads each group.
   absl::Status Submit(Write* w);
   void RunGroup(std::vector<Write*> members);
-  // Writes `next`; the limits of `changed` are checked right before the commit, and those
-  // whose caller gave up are returned in `gave_up` (nothing is then written).
-  absl::Status Save(const State& next, const std::vector<Write*>& changed,
-                    std::vector<Write*>* gave_up) const;
+  // Writes what the group changed in `next_` (the contexts `touched`, the uplink); the
+  // limits of `changed` are checked right before the commit, and those whose caller gave up
+  // are returned in `gave_up` (nothing is then written).
+  absl::Status Save(const std::vector<uint32_t>& touched, const std::vector<Write*>& changed,
+                    std::vector<Write*>* gave_up);
+  // Makes `to` what `from` is for the contexts `ids` and the uplink.
+  static void CopyChanges(const State& from, const std::vector<uint32_t>& ids, State& to);
   void Attach(uint32_t id);
   void AttachLocked(uint32_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;  // guards state_; held only briefly, never across a disk write
   State state_ ABSL_GUARDED_BY(mu_);
+  // The writers' state: `state_` plus the changes of the group under way. Only the leader of
+  // a group touches it (and Start, before any writer).
+  State next_;
   StateFile state_file_;
   Dataplane* dataplane_;
   std::vector<std::function<void(const v1::Context&)>> release_listeners_;

@@ -2,6 +2,8 @@
 // as fast as they can (every change fsyncs the state file), against the real gRPC server
 // (VnetServer, no fast path) over its Unix socket, each client on its own connection.
 // Prints one row per writer count; asserts nothing.
+//   vnet_registry_bench assign ...     (the assign rate at a pool size: assign_rate.h)
+//   vnet_registry_bench breakdown [n]  (where a whole-state write's time goes)
 //   vnet_registry_bench [seconds per row, default 10] [rows, default 0,200]
 //                       [state dir, default a fresh one under /var/tmp]
 // A row is a writer count, optionally @ a total write rate: 200@180 is 200 writers making
@@ -28,6 +30,7 @@
 #include "absl/strings/str_split.h"
 #include "daemon/server.h"
 #include "tests/bench/own_connection.h"
+#include "tests/bench/registry/assign_rate.h"
 #include "vnet/v1/context.grpc.pb.h"
 
 namespace vnet {
@@ -47,7 +50,7 @@ v1::AssignContextRequest Guest(uint32_t n) {
   c->set_mac(
       absl::StrFormat("00:16:3e:%02x:%02x:%02x", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff));
   c->add_ipv4_addresses(
-      absl::StrFormat("10.%d.%d.%d", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff));
+      absl::StrFormat("198.%d.%d.%d", 18 + ((n >> 16) & 1), (n >> 8) & 0xff, n & 0xff));
   return req;
 }
 
@@ -145,6 +148,8 @@ void Row(const std::string& target, int writers, double rate, double seconds) {
 }
 
 int Main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "assign") return AssignRateMain(argc - 2, argv + 2);
+  if (argc > 1 && std::string(argv[1]) == "breakdown") return BreakdownMain(argc - 2, argv + 2);
   double seconds = 10;
   if (argc > 1) (void)absl::SimpleAtod(argv[1], &seconds);
   std::vector<std::pair<int, double>> rows = {{0, 0}, {200, 0}};
