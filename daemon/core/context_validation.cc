@@ -155,6 +155,8 @@ absl::Status ValidateInterfaceName(const std::string& name) {
 }
 
 absl::Status NormalizeAndValidate(v1::Context& ctx) {
+  // What this vnetd does not know it does not keep (nor persist, nor echo back).
+  ctx.DiscardUnknownFields();
   // Output-only fields are the pool's to set; a client echoing a context back is fine.
   ctx.clear_id();
   ctx.clear_state();

@@ -51,8 +51,17 @@ uint64_t Fnv1a64(absl::string_view data) {
   return h;
 }
 
-std::string OneLine(const v1::Context& ctx) {
+// Fields this vnetd does not know (a newer client's, or a field sent with the wrong wire
+// type) are never written: the text parser cannot read them back, and one would keep
+// vnetd from starting.
+google::protobuf::TextFormat::Printer StatePrinter() {
   google::protobuf::TextFormat::Printer printer;
+  printer.SetHideUnknownFields(true);
+  return printer;
+}
+
+std::string OneLine(const v1::Context& ctx) {
+  google::protobuf::TextFormat::Printer printer = StatePrinter();
   printer.SetSingleLineMode(true);
   std::string line;
   printer.PrintToString(ctx, &line);
@@ -232,7 +241,7 @@ absl::Status StateFile::Save(const v1::PersistedState& state,
   versioned.set_format_version(kFormatVersion);
   std::string text = "# vnetd state: written by vnetd, do not edit while it runs\n";
   std::string body;
-  google::protobuf::TextFormat::PrintToString(versioned, &body);
+  StatePrinter().PrintToString(versioned, &body);
   text += body;
 
   if (auto s = WriteFileAtomically(dir_, kFileName, text, before_commit); !s.ok()) return s;

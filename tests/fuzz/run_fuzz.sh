@@ -32,6 +32,8 @@ ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1} \
   -print_final_stats=1 -artifact_prefix="$work/" "$corpus" 2>"$work/log" || status=$?
 grep -E '^(Done [0-9]+ runs|stat::|service fuzz finding|==[0-9]+==ERROR)' "$work/log" || true
 if [ "$status" -ne 0 ]; then
+  # The daemon's state directory at the finding (the harness stops without cleaning up).
+  mv /dev/shm/vnet-service-fuzz-* /tmp/vnet-service-fuzz-* "$work"/ 2>/dev/null || true
   tail -n 60 "$work/log"
   echo "run_fuzz.sh: $target fuzzer failed (exit $status); input and log kept in $work" >&2
   exit 1

@@ -7,9 +7,11 @@
 //   - after the program, the API disagreeing with itself (List vs Get, regions of a context
 //     that does not exist, in-flight totals), or a forced release of everything leaving
 //     something behind;
-//   - every kRestartEvery inputs, a restart that changes what the API shows.
+//   - every 500 inputs (VNET_FUZZ_RESTART_EVERY), a restart that does not come back or
+//     changes what the API shows.
 // Each input starts from an empty daemon; the periodic restart makes a run depend on the
-// order of inputs, so a finding from it names the restart (rerun the corpus to reproduce).
+// order of inputs; a finding from it names the restart: replay the input with
+// VNET_FUZZ_RESTART_EVERY=1.
 //
 // VNET_FUZZ_WRITE_SEEDS=DIR writes the seed programs into DIR and exits.
 #include <cstdio>
@@ -27,7 +29,15 @@ namespace {
 
 using vnet::fuzz::Op;
 
-constexpr int kRestartEvery = 500;
+// Inputs between restarts; VNET_FUZZ_RESTART_EVERY=1 replays a finding that needs one.
+int RestartEvery() {
+  static const int every = [] {
+    const char* env = std::getenv("VNET_FUZZ_RESTART_EVERY");
+    const int n = env == nullptr ? 0 : std::atoi(env);
+    return n > 0 ? n : 500;
+  }();
+  return every;
+}
 
 [[noreturn]] void Finding(const std::string& what) {
   std::fprintf(stderr, "service fuzz finding: %s\n", what.c_str());
@@ -100,7 +110,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (std::string error = harness->TakeSnapshot(&snapshot); !error.empty()) {
     Finding(absl::StrCat("after the input: ", error));
   }
-  if (++inputs % kRestartEvery == 0) {
+  if (++inputs % RestartEvery() == 0) {
     if (std::string error = harness->RestartAndCompare(); !error.empty()) {
       Finding(absl::StrCat("restart after ", inputs, " inputs: ", error));
     }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "daemon/core/echo.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "tests/unit/valid_context.h"
 
 namespace vnet {
@@ -39,6 +40,17 @@ TEST(ValidationTest, ValidContextIsNormalised) {
   EXPECT_EQ(c.mtu(), kDefaultMtu);
   EXPECT_TRUE(c.offloads().tso_v4() && c.offloads().tso_v6() && c.offloads().tx_checksum() &&
               c.offloads().scatter_gather() && c.offloads().rx_checksum());
+}
+
+// Fields unknown to this vnetd (wrong wire type, a newer client) are dropped, nested ones too.
+TEST(ValidationTest, UnknownFieldsAreDropped) {
+  v1::Context c = testing::ValidContext();
+  c.GetReflection()->MutableUnknownFields(&c)->AddVarint(6, 58);
+  v1::Offloads* o = c.mutable_offloads();
+  o->GetReflection()->MutableUnknownFields(o)->AddVarint(77, 1);
+  ASSERT_TRUE(NormalizeAndValidate(c).ok());
+  EXPECT_TRUE(c.GetReflection()->GetUnknownFields(c).empty());
+  EXPECT_TRUE(c.offloads().GetReflection()->GetUnknownFields(c.offloads()).empty());
 }
 
 TEST(ValidationTest, ExplicitOffloadsAreKept) {

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "google/protobuf/text_format.h"
+#include "google/protobuf/unknown_field_set.h"
 
 namespace vnet {
 namespace {
@@ -180,6 +181,31 @@ TEST_F(StateFileTest, AppendedChangesLoadOverTheSnapshot) {
   EXPECT_FALSE(again.NeedsSnapshot());
   // The contexts stay readable in the file itself (operators grep it).
   EXPECT_NE(ReadFile(file.path()).find("vif4.0"), std::string::npos);
+}
+
+// A field the text parser cannot name (unknown to this vnetd: a newer client's, or one sent
+// with the wrong wire type) is not written, in a snapshot or an append: the file stays
+// loadable. The service fuzzer found a state file that stopped vnetd this way.
+TEST_F(StateFileTest, FieldsUnknownToThisVnetdAreNotWritten) {
+  StateFile file(dir_);
+  v1::PersistedState state = WithContexts(1);
+  state.mutable_contexts(0)
+      ->GetReflection()
+      ->MutableUnknownFields(state.mutable_contexts(0))
+      ->AddVarint(6, 58);
+  ASSERT_TRUE(file.Save(state).ok());
+  StateChanges change;
+  change.put.push_back(Numbered(2));
+  change.put.back().GetReflection()->MutableUnknownFields(&change.put.back())->AddVarint(999, 1);
+  ASSERT_TRUE(file.Append(change).ok());
+
+  StateFile again(dir_);
+  auto loaded = again.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(Ids(*loaded), (std::vector<uint32_t>{1, 2}));
+  const std::string text = ReadFile(file.path());
+  EXPECT_EQ(text.find("6: 58"), std::string::npos) << text;
+  EXPECT_EQ(text.find("999: 1"), std::string::npos) << text;
 }
 
 // What a change costs does not depend on how many contexts there are.
