@@ -28,10 +28,12 @@ LedgerLimits SmallBudget() {
 // Accepts `n` descriptors of 64 bytes each at distinct addresses of region 1 of `ctx`.
 std::vector<uint64_t> Fill(BufferLedger* ledger, uint32_t ctx, uint64_t base, int n) {
   std::vector<Descriptor> descriptors;
+  descriptors.reserve(n);
   for (int i = 0; i < n; ++i) descriptors.push_back(ToDevice(1, base + i * 64, 64));
   std::vector<DescriptorResult> results;
   EXPECT_EQ(ledger->Validate(ctx, descriptors, &results), static_cast<size_t>(n));
   std::vector<uint64_t> cookies;
+  cookies.reserve(results.size());
   for (const DescriptorResult& r : results) cookies.push_back(r.cookie);
   return cookies;
 }
