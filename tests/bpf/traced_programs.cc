@@ -22,13 +22,15 @@ TracedPrograms::~TracedPrograms() {
   if (!pin_dir.empty()) RemovePinDir(pin_dir).IgnoreError();
 }
 
-void LoadTracedPrograms(TracedPrograms& p, const std::string& tag, uint32_t max_contexts) {
-  ASSERT_TRUE(EnsureBpffsMounted().ok());
-  p.pin_dir = std::string(kBpffsRoot) + "/vnet-test-" + std::to_string(getpid()) + "-" + tag;
-  ASSERT_TRUE(MakePinDir(p.pin_dir).ok()) << p.pin_dir;
+namespace {
+
+// Opens and loads the three programs against the maps pinned in `pin_dir`. The traced set
+// creates the pins (and finishes the guest object's); the untraced set reuses them.
+void OpenAndLoad(TracedPrograms& p, const std::string& pin_dir, uint32_t max_contexts,
+                 bool traced) {
   bpf_object_open_opts o{};
   o.sz = sizeof(o);
-  o.pin_root_path = p.pin_dir.c_str();
+  o.pin_root_path = pin_dir.c_str();
   const char* build_env = std::getenv("VNET_BPF_BUILD");
   KernelFeatures build;
   build.kern_ctx = build_env == nullptr || std::string(build_env) != "compat";
@@ -36,16 +38,30 @@ void LoadTracedPrograms(TracedPrograms& p, const std::string& tag, uint32_t max_
   p.uplink_tc = OpenUplinkTc(&o, build);
   p.xdp = vnet_uplink_xdp__open_opts(&o);
   ASSERT_TRUE(p.guest && p.uplink_tc && p.xdp);
-  p.guest->rodata->vnet_trace_on = 1;
-  p.uplink_tc->rodata->vnet_trace_on = 1;
-  p.xdp->rodata->vnet_trace_on = 1;
-  ASSERT_TRUE(PrepareVnetObject(p.guest->obj, p.pin_dir, max_contexts).ok());
+  if (traced) {
+    p.guest->rodata->vnet_trace_on = 1;
+    p.uplink_tc->rodata->vnet_trace_on = 1;
+    p.xdp->rodata->vnet_trace_on = 1;
+  }
+  ASSERT_TRUE(PrepareVnetObject(p.guest->obj, pin_dir, max_contexts).ok());
   ASSERT_EQ(vnet_guest_tc__load(p.guest), 0);
-  ASSERT_TRUE(FinishVnetObject(p.guest->obj, p.pin_dir).ok());
-  ASSERT_TRUE(PrepareVnetObject(p.uplink_tc->obj, p.pin_dir, max_contexts).ok());
+  if (traced) {
+    ASSERT_TRUE(FinishVnetObject(p.guest->obj, pin_dir).ok());
+  }
+  ASSERT_TRUE(PrepareVnetObject(p.uplink_tc->obj, pin_dir, max_contexts).ok());
   ASSERT_EQ(vnet_uplink_tc__load(p.uplink_tc), 0);
-  ASSERT_TRUE(PrepareVnetObject(p.xdp->obj, p.pin_dir, max_contexts).ok());
+  ASSERT_TRUE(PrepareVnetObject(p.xdp->obj, pin_dir, max_contexts).ok());
   ASSERT_EQ(vnet_uplink_xdp__load(p.xdp), 0);
+}
+
+}  // namespace
+
+void LoadTracedPrograms(TracedPrograms& p, const std::string& tag, uint32_t max_contexts) {
+  ASSERT_TRUE(EnsureBpffsMounted().ok());
+  p.pin_dir = std::string(kBpffsRoot) + "/vnet-test-" + std::to_string(getpid()) + "-" + tag;
+  ASSERT_TRUE(MakePinDir(p.pin_dir).ok()) << p.pin_dir;
+  OpenAndLoad(p, p.pin_dir, max_contexts, /*traced=*/true);
+  if (::testing::Test::HasFatalFailure()) return;
 
   MapFds fds;
   fds.fdb = bpf_map__fd(p.guest->maps.vnet_fdb);
@@ -63,22 +79,7 @@ void LoadTracedPrograms(TracedPrograms& p, const std::string& tag, uint32_t max_
 }
 
 void LoadUntracedPrograms(TracedPrograms& p, const TracedPrograms& traced, uint32_t max_contexts) {
-  bpf_object_open_opts o{};
-  o.sz = sizeof(o);
-  o.pin_root_path = traced.pin_dir.c_str();
-  const char* build_env = std::getenv("VNET_BPF_BUILD");
-  KernelFeatures build;
-  build.kern_ctx = build_env == nullptr || std::string(build_env) != "compat";
-  p.guest = OpenGuestTc(&o, build);
-  p.uplink_tc = OpenUplinkTc(&o, build);
-  p.xdp = vnet_uplink_xdp__open_opts(&o);
-  ASSERT_TRUE(p.guest && p.uplink_tc && p.xdp);
-  ASSERT_TRUE(PrepareVnetObject(p.guest->obj, traced.pin_dir, max_contexts).ok());
-  ASSERT_EQ(vnet_guest_tc__load(p.guest), 0);
-  ASSERT_TRUE(PrepareVnetObject(p.uplink_tc->obj, traced.pin_dir, max_contexts).ok());
-  ASSERT_EQ(vnet_uplink_tc__load(p.uplink_tc), 0);
-  ASSERT_TRUE(PrepareVnetObject(p.xdp->obj, traced.pin_dir, max_contexts).ok());
-  ASSERT_EQ(vnet_uplink_xdp__load(p.xdp), 0);
+  OpenAndLoad(p, traced.pin_dir, max_contexts, /*traced=*/false);
 }
 
 int RunFrame(int prog_fd, bool xdp, const Bytes& frame, const __sk_buff& skb, FrameRun* r,
