@@ -4,7 +4,11 @@
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <thread>
@@ -263,6 +267,30 @@ TEST_F(WritePoolServerTest, QueuedChangeWhoseDeadlinePassedIsNotRun) {
   absl::Duration took;
   EXPECT_EQ(Get(2, &took).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(ReadFile(dir_ / "state/contexts.state"), ::testing::Not(HasSubstr("vif2.0")));
+}
+
+// Changes run on threads named for the job and nicer than the rest of vnetd, so a busy CPU
+// serves reads (on gRPC's threads) first: under 1000 writing clients this took GetContext's
+// p50 from 17.6 to 2.5 ms (docs/benchmarks.md).
+TEST_F(WritePoolServerTest, ChangesRunOnNamedNicerThreads) {
+  std::atomic<int> nice_seen{-100};
+  std::string name_seen;
+  absl::Notification seen;
+  server_->registry().SetBeforeCommitHookForTest([&] {
+    if (seen.HasBeenNotified()) return;
+    nice_seen = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+    char name[16] = {};
+    pthread_getname_np(pthread_self(), name, sizeof(name));
+    name_seen = name;
+    seen.Notify();
+  });
+  grpc::ClientContext call;
+  v1::Context out;
+  ASSERT_TRUE(contexts_->AssignContext(&call, Guest(1), &out).ok());
+  ASSERT_TRUE(seen.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  const int base = getpriority(PRIO_PROCESS, 0);
+  EXPECT_EQ(nice_seen.load(), std::min(base + 10, 19));
+  EXPECT_EQ(name_seen, "vnetd-write");
 }
 
 }  // namespace
