@@ -207,7 +207,8 @@ def case_online_offline(t: Topology, xs: XenStage) -> None:
     check(ctx["vlan"] == 10, "VLAN 10 from bridge vnet.10")
     check(ctx["rate_limit"]["bits_per_second"] == "100000000",
           "rate 625000 bytes per 50000 us = 100000000 bit/s")
-    check(ctx["rate_limit"]["burst_bytes"] == "625000", "burst = credit per interval, 625000")
+    check(ctx["rate_limit"]["burst_bytes"] == "3125000",
+          "burst = 250 ms of the rate (3125000 bytes), more than one interval's credit (625000)")
     # transmit from netback's keys (no gso-tcpv4 there), receive from the connected frontend's
     check(offloads_on(ctx) == {"tx_checksum", "tso_v6", "scatter_gather", "rx_checksum",
                                "rx_scatter_gather", "rx_tso_v4"},
@@ -230,6 +231,16 @@ def case_online_offline(t: Topology, xs: XenStage) -> None:
     r = xs.run("offline", 5, 0, g.host_if)
     check(r.returncode == 0, "second offline exits 0 (nothing to release)")
     check(xs.n_contexts() == 0, "no context left in vnetd")
+
+    # An interval longer than 250 ms: its credit is the larger burst and stays.
+    be = xs.add_device(5, 0, g.mac, ips=g.ipv4, rate="125000,1000000", bridge="vnet.10",
+                       features=NETFRONT, backend_features=NETBACK)
+    check(xs.run("online", 5, 0, g.host_if).returncode == 0, "online with a 1 s interval")
+    ctx = xs.context(5, 0)
+    check(ctx is not None and ctx["rate_limit"]["bits_per_second"] == "1000000"
+          and ctx["rate_limit"]["burst_bytes"] == "125000",
+          f"1 Mbit/s, burst one 1 s interval's credit (125000): {ctx and ctx.get('rate_limit')}")
+    check(xs.run("offline", 5, 0, g.host_if).returncode == 0, "offline again")
 
 
 def case_conventions(t: Topology, xs: XenStage) -> None:
