@@ -36,7 +36,10 @@ class DaemonProcessTest : public ::testing::Test {
   std::string socket() const { return dir_ / "vnetd.sock"; }
   std::string state_file() const { return dir_ / "state/contexts.state"; }
 
-  std::unique_ptr<Process> StartDaemon(std::vector<std::string> extra = {}) {
+  // `start_timeout`: how long vnetd may take to answer (restoring a large state file under
+  // the sanitizers on a loaded host takes seconds).
+  std::unique_ptr<Process> StartDaemon(std::vector<std::string> extra = {},
+                                       absl::Duration start_timeout = absl::Seconds(10)) {
     std::vector<std::string> argv = {VNETD_PATH,
                                      "--unix_socket=" + socket(),
                                      "--state_dir=" + (dir_ / "state"),
@@ -45,7 +48,8 @@ class DaemonProcessTest : public ::testing::Test {
                                      "--metrics_address=off"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto daemon = std::make_unique<Process>(argv, dir_ / "vnetd.log");
-    EXPECT_TRUE(WaitFor([&] { return Ctl({"status"}).exit_code == 0 || !daemon->running(); }))
+    EXPECT_TRUE(WaitFor([&] { return Ctl({"status"}).exit_code == 0 || !daemon->running(); },
+                        start_timeout))
         << ReadFile(dir_ / "vnetd.log");
     return daemon;
   }
@@ -272,7 +276,7 @@ TEST_F(DaemonProcessTest, ListsA4096ContextDaemon) {
       state << " }\n";
     }
   }
-  auto daemon = StartDaemon({"--capacity=4096"});
+  auto daemon = StartDaemon({"--capacity=4096"}, absl::Seconds(60));
   ASSERT_TRUE(daemon->running()) << ReadFile(dir_ / "vnetd.log");
   RunResult list = Ctl({"context", "list"});
   ASSERT_EQ(list.exit_code, 0) << list.err.substr(0, 500);
