@@ -45,7 +45,8 @@ def test(env: fe.Env) -> None:
 
     pings = []
     for src, addr, what in flows:
-        cmd = ["ping", "-n", "-q", "-i", INTERVAL, "-c", str(COUNT), "-W", "1", "-w", "20"]
+        # -w bounds a flood; on a loaded host ping sends late, and 3000 pings took over 20 s.
+        cmd = ["ping", "-n", "-q", "-i", INTERVAL, "-c", str(COUNT), "-W", "1", "-w", "60"]
         if ":" in addr:
             cmd.insert(1, "-6")
         pings.append((what, t.popen(src.ns, cmd + [addr])))
@@ -71,7 +72,7 @@ def test(env: fe.Env) -> None:
     results = []
     for what, p in pings:
         try:
-            out, err = p.communicate(timeout=30)
+            out, err = p.communicate(timeout=70)
         except Exception:
             t.stop(p)
             out, err = "", "timed out"
