@@ -5,7 +5,8 @@
 # vnup0's root qdisc), interleaved per repetition; then for each UDP rate a 10x flood for (b).
 # Prints one EDT-ROW line per run (key=value) for the host's summary; EDT-INFO for context.
 # Settings come from the kernel command line (the kernel hands them to /init as environment):
-# EDT_RATES (Mbit/s, comma-separated), EDT_HORIZONS (ms, comma-separated), EDT_SECS, EDT_REPS.
+# EDT_RATES (Mbit/s, comma-separated), EDT_HORIZONS (ms, comma-separated; 0: fq without the
+# pacer, TCP only), EDT_SECS, EDT_REPS, EDT_UDP_RATES.
 set -uo pipefail
 RATES=${EDT_RATES-20} HORIZONS=${EDT_HORIZONS:-50}
 SECS=${EDT_SECS:-5} REPS=${EDT_REPS:-3}
@@ -109,8 +110,9 @@ for mbit in $RATES; do
   for rep in $(seq "$REPS"); do
     policer "${mbit}M"; run_tcp police "$mbit" "$rep"; policer 0
     for hz in $HORIZONS; do
-      edt_on $((mbit * 1000000)) $((hz * 1000000))
-      run_tcp edt "$mbit" "$rep" "$hz"
+      # Horizon 0: fq on the uplink without pacing (what fq alone costs).
+      edt_on $((hz ? mbit * 1000000 : 0)) $((hz * 1000000))
+      run_tcp "$( ((hz)) && echo edt || echo fq-only)" "$mbit" "$rep" "$hz"
       info "edt $mbit M horizon $hz ms rep $rep: passed/dropped $(edt_counters); fq: $(fq_stats)"
       edt_off
     done
@@ -119,6 +121,7 @@ done
 for mbit in $UDP_RATES; do
   for rep in $(seq "$REPS"); do
     for hz in $HORIZONS; do
+      ((hz)) || continue
       edt_on $((mbit * 1000000)) $((hz * 1000000))
       run_udp "$mbit" "$rep" "$hz"
       edt_off
