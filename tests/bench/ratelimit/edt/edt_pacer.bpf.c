@@ -8,10 +8,11 @@
  * guest at once each get their own slot and the rate holds across CPUs. A packet whose
  * slot lies more than the horizon ahead is dropped: the queue stays bounded in time however
  * hard the guest sends (a UDP flood), and TCP sees that drop as congestion. */
-#include <bpf/bpf_helpers.h>
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>
+
+#include <bpf/bpf_helpers.h>
 
 #define NSEC_PER_SEC 1000000000ULL
 /* Per extra segment of a super-packet: Ethernet + IPv4 + TCP with timestamps. */

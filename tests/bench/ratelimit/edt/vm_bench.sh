@@ -62,6 +62,14 @@ edt_off() {  # only what edt_on added: vnetd's ingress filter stays
 policer() { vnetctl context update --interface vg1 --rate "$1" >/dev/null; }
 fq_stats() { tc -s qdisc show dev vnup0 | tr -s ' \n' ' ' | grep -oE 'dropped [0-9]+|flows_plimit [0-9]+|horizon_drops [0-9]+' | tr '\n' ' '; }
 
+# ping_fields: avg and max RTT and loss of the ping in /tmp/ping.out, as EDT-ROW fields.
+ping_fields() {
+  local loss avg max
+  loss=$(grep -oE '[0-9]+% packet loss' /tmp/ping.out | cut -d% -f1)
+  read -r avg max < <(grep -oE 'min/avg/max = [0-9./]+' /tmp/ping.out | cut -d' ' -f3 | awk -F/ '{print $2, $3}')
+  echo "ping_avg_ms=${avg:-nan} ping_max_ms=${max:-nan} ping_loss_pct=${loss:-nan}"
+}
+
 # run_tcp MODE RATE_MBIT REP [HORIZON_MS]: one stream, iperf3 -O 1; a ping alongside.
 run_tcp() {
   local mode=$1 mbit=$2 rep=$3 hz=${4:-} pings=$((SECS * 5 - 5))
@@ -69,15 +77,12 @@ run_tcp() {
   local ping_pid=$!
   ip netns exec g1 iperf3 -c $WIRE_IP -t "$SECS" -O 1 -J >/tmp/iperf.json 2>/tmp/iperf.err
   wait "$ping_pid"
-  local bps retr rtt rttmax loss pavg pmax
+  local bps retr rtt rttmax
   read -r bps retr rtt rttmax < <(jq -r '[.end.sum_received.bits_per_second,
       .end.sum_sent.retransmits, .end.streams[0].sender.mean_rtt,
       .end.streams[0].sender.max_rtt] | map(tostring) | join(" ")' /tmp/iperf.json 2>/dev/null)
-  loss=$(grep -oE '[0-9]+% packet loss' /tmp/ping.out | cut -d% -f1)
-  read -r pavg pmax < <(grep -oE 'min/avg/max = [0-9./]+' /tmp/ping.out | cut -d' ' -f3 | awk -F/ '{print $2, $3}')
   echo "EDT-ROW kind=tcp mode=$mode rate_mbit=$mbit horizon_ms=${hz:--} rep=$rep bps=${bps:-nan}" \
-    "retrans=${retr:-nan} srtt_us=${rtt:-nan} srtt_max_us=${rttmax:-nan}" \
-    "ping_avg_ms=${pavg:-nan} ping_max_ms=${pmax:-nan} ping_loss_pct=${loss:-nan}" \
+    "retrans=${retr:-nan} srtt_us=${rtt:-nan} srtt_max_us=${rttmax:-nan} $(ping_fields)" \
     "load=$(cut -d' ' -f1 /proc/loadavg)"
   [ -n "$bps" ] || info "iperf3 failed: $(tail -c 300 /tmp/iperf.err)"
 }
@@ -97,12 +102,9 @@ run_udp() {
   # What the guest offered (iperf3 payload; the frame adds 42 bytes to each 1400).
   local sent
   sent=$(jq -r '.end.sum.bits_per_second * 1442 / 1400 | floor' /tmp/udp.json 2>/dev/null)
-  local pavg pmax loss
-  loss=$(grep -oE '[0-9]+% packet loss' /tmp/ping.out | cut -d% -f1)
-  read -r pavg pmax < <(grep -oE 'min/avg/max = [0-9./]+' /tmp/ping.out | cut -d' ' -f3 | awk -F/ '{print $2, $3}')
   echo "EDT-ROW kind=udp10x mode=edt rate_mbit=$mbit horizon_ms=$hz rep=$rep" \
-    "bps=$(((b1 - b0) * 8 * 1000 / (t1 - t0))) offered_bps=${sent:-nan} ping_avg_ms=${pavg:-nan}" \
-    "ping_max_ms=${pmax:-nan} ping_loss_pct=${loss:-nan} edt=$(edt_counters | tr ' ' /)" \
+    "bps=$(((b1 - b0) * 8 * 1000 / (t1 - t0))) offered_bps=${sent:-nan} $(ping_fields)" \
+    "edt=$(edt_counters | tr ' ' /)" \
     "fq=$(fq_stats | tr ' ' ,) load=$(cut -d' ' -f1 /proc/loadavg)"
 }
 
@@ -110,7 +112,7 @@ for mbit in $RATES; do
   for rep in $(seq "$REPS"); do
     policer "${mbit}M"; run_tcp police "$mbit" "$rep"; policer 0
     for hz in $HORIZONS; do
-      # Horizon 0: fq on the uplink without pacing (what fq alone costs).
+      # Horizon 0: fq on the uplink, the pacer attached but not pacing (what fq alone costs).
       edt_on $((hz ? mbit * 1000000 : 0)) $((hz * 1000000))
       run_tcp "$( ((hz)) && echo edt || echo fq-only)" "$mbit" "$rep" "$hz"
       info "edt $mbit M horizon $hz ms rep $rep: passed/dropped $(edt_counters); fq: $(fq_stats)"
