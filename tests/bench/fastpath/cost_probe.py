@@ -8,6 +8,9 @@ measured three ways in one sitting:
     round by round (what the statistics' own clock reads cost the whole path);
   * bpf_stats run_time_ns / run_cnt at a full rate and at paced rates (trafgen --gap): how
     the per-run cost depends on what the kernel does between packets;
+  * the statistics' own cost per run: a program that does nothing (redirect_floor.bpf.c)
+    run 1,000,000 times by BPF_PROG_TEST_RUN (bpftool prog run), bpf_stats ns/run against
+    the test run's own average, which reads the clock once per batch;
   * a `perf record -a -e cpu-clock` sample of the full-rate flow with bpf_stats off: the
     share of CPU time in the JIT'ed program itself, turned into ns per packet without any
     per-run clock read; plus the top kernel symbols (what else the CPU does per packet).
@@ -20,6 +23,7 @@ shared benchmark lock:
 """
 
 import argparse
+import json
 import os
 import re
 import signal
@@ -72,6 +76,44 @@ def flow(t: Topology, a, b, window: float, gap: Optional[str] = None,
     finally:
         t.stop(gen, signal.SIGINT)
     return {"pps": (rx1 - rx0) / dt, "packets": rx1 - rx0}
+
+
+def stats_floor(t: Topology, pin: str, repeat: int = 1_000_000) -> str:
+    """What the statistics add to every run: a program that does nothing, run by
+    BPF_PROG_TEST_RUN with bpf_stats off and on (the test run's per-run average, its clock
+    read once per batch), and bpf_stats' own ns/run of it (the part inside the window)."""
+    obj, pkt = os.path.join(t.tmpdir, "floor.o"), os.path.join(t.tmpdir, "pkt.bin")
+    subprocess.run(["clang", "-target", "bpf", "-O2", "-I/usr/include/x86_64-linux-gnu",
+                    "-DVNET_FLOOR_TARGET=1", "-c", os.path.join(HERE, "redirect_floor.bpf.c"),
+                    "-o", obj], check=True)
+    with open(pkt, "wb") as f:
+        f.write(bytes(64))
+    subprocess.run(["bpftool", "prog", "load", obj, pin, "type", "tc"], check=True)
+    avg = {}
+    try:
+        for on in (False, True):
+            set_stats(on)
+            before = _stats(pin)
+            r = subprocess.run(["bpftool", "prog", "run", "pinned", pin, "data_in", pkt,
+                                "repeat", str(repeat)], capture_output=True, text=True,
+                               check=True)
+            after = _stats(pin)
+            m = re.search(r"duration \(average\): (\d+)ns", r.stdout + r.stderr)
+            avg[on] = int(m.group(1)) if m else -1
+    finally:
+        os.unlink(pin)
+    runs, ns = after[0] - before[0], after[1] - before[1]
+    return (f"statistics' own cost, an empty program x {repeat} (BPF_PROG_TEST_RUN): "
+            f"{avg[False]} ns/run with bpf_stats off, {avg[True]} ns/run on (+"
+            f"{avg[True] - avg[False]} per run); bpf_stats itself reports "
+            f"{ns / max(runs, 1):.1f} ns/run for it")
+
+
+def _stats(pin: str):
+    r = subprocess.run(["bpftool", "-j", "prog", "show", "pinned", pin], capture_output=True,
+                       text=True, check=True)
+    info = json.loads(r.stdout)
+    return int(info.get("run_cnt", 0)), int(info.get("run_time_ns", 0))
 
 
 def steal_ticks() -> int:
@@ -145,6 +187,7 @@ def main() -> int:
         print("cost_probe.py needs root", file=sys.stderr)
         return 1
     pin_dir = f"/sys/fs/bpf/vnet-costprobe-{os.getpid()}"
+    floor_pin = f"/sys/fs/bpf/vnet-costprobe-floor-{os.getpid()}"
     with open(STATS_SYSCTL) as f:
         saved = f.read().strip()
     load0 = os.getloadavg()
@@ -185,6 +228,8 @@ def main() -> int:
             for on in (False, True):
                 set_stats(on)
                 report += profile(t, a, b, args.window, args.period_ns, on, cost)
+            set_stats(True)
+            report.append(stats_floor(t, floor_pin))
             d.stop()
     finally:
         with open(STATS_SYSCTL, "w") as f:
@@ -200,7 +245,7 @@ def main() -> int:
         print(f"{PROG} ns/run (bpf_stats) at {k} ({statistics.median(rates[k]) / 1000:.0f} "
               f"kpps): median {statistics.median(v):.0f} ({', '.join(f'{x:.0f}' for x in v)})")
     print("\n".join(report))
-    left = leftovers(tag, [pin_dir])
+    left = leftovers(tag, [pin_dir, floor_pin])
     if left:
         print("left behind: " + ", ".join(left), file=sys.stderr)
         return 3
