@@ -6,8 +6,9 @@ them alike: a direct veth pair (the limit); vnet between two guest namespaces wi
 or off on the guests' veth0 (GRO puts a veth in NAPI mode: frames sent into it go through
 its ring and a NAPI poll instead of the CPU's backlog queue); and the same shape of two
 guests behind host-side veths joined by redirect_floor.bpf.c, a TC program that only calls
-bpf_redirect_peer (the floor of a switch hop: what the kernel's hop costs without vnet). Each round runs
-`--count` pings per variant at `--interval` and at a short interval (warm caches).
+bpf_redirect_peer (the floor of a switch hop: what the kernel's hop costs without vnet).
+Each round runs `--count` pings per variant at `--interval` and at a short interval (warm
+caches), after `--warmup` discarded ones, starting at another variant each round.
 Prints one table: avg and p50 RTT per variant, the ratio to the pair, load average.
 
 Not a test: run by hand as root, under the shared benchmark lock:
@@ -43,7 +44,8 @@ def attach_floor(t: Topology, ingress_if: str, target_if: str) -> None:
     """redirect_floor.bpf.c on ingress_if's TC ingress, sending to target_if's peer."""
     obj = os.path.join(t.tmpdir, f"floor-{ingress_if}.o")
     subprocess.run(["clang", "-target", "bpf", "-O2", "-Wall", "-Werror",
-                    "-I/usr/include/x86_64-linux-gnu", f"-DVNET_FLOOR_TARGET={t.ifindex(target_if)}",
+                    "-I/usr/include/x86_64-linux-gnu",
+                    f"-DVNET_FLOOR_TARGET={t.ifindex(target_if)}",
                     "-c", os.path.join(HERE, "redirect_floor.bpf.c"), "-o", obj], check=True)
     t.run(None, ["tc", "qdisc", "add", "dev", ingress_if, "clsact"])
     t.run(None, ["tc", "filter", "add", "dev", ingress_if, "ingress", "bpf", "direct-action",
@@ -57,7 +59,8 @@ def main() -> int:
     p.add_argument("--interval", type=float, default=0.005, help="seconds (run_bench's 5 ms)")
     p.add_argument("--warm-interval", type=float, default=0.0002,
                    help="the short interval of the warm-cache rows (0: skip them)")
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=4, help="rounds (each starts at another variant)")
+    p.add_argument("--warmup", type=int, default=20, help="pings discarded per variant and round")
     args = p.parse_args()
     if os.geteuid() != 0:
         print("ping_path.py needs root (network namespaces)", file=sys.stderr)
@@ -94,9 +97,14 @@ def main() -> int:
             ("vnet, guest GRO off", lambda: vnet_gro(False), na.ns, nb.ipv4),
             ("floor: redirect_peer only, GRO off", lambda: None, fa.ns, fb.ipv4),
         ]
-        for _ in range(args.rounds):
-            for name, prepare, ns, dst in variants:
+        for rnd in range(args.rounds):
+            # Each round starts at another variant, and each variant's first pings after a
+            # switch are discarded: a path's first packets pay its cold caches, which at a
+            # short interval would show as the order of the variants, not as their cost.
+            k = rnd % len(variants)
+            for name, prepare, ns, dst in variants[k:] + variants[:k]:
                 prepare()
+                rtts_us(t, ns, dst, args.warmup, args.warm_interval or args.interval)
                 for iv in intervals:
                     res.setdefault(f"{name} @ {iv * 1000:g} ms", []).extend(
                         rtts_us(t, ns, dst, args.count, iv))
