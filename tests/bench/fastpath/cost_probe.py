@@ -39,6 +39,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "netns"))
 sys.path.insert(0, HERE)
 from topology import HarnessError, Topology, VnetDaemon, leftovers  # noqa: E402
 from bpf_cost import STATS_SYSCTL, BpfCost  # noqa: E402
+from redirect_floor import build_floor  # noqa: E402
 from run_bench import trafgen_conf  # noqa: E402
 
 PROG = "vnet_guest_tc"
@@ -83,9 +84,7 @@ def stats_floor(t: Topology, pin: str, repeat: int = 1_000_000) -> str:
     BPF_PROG_TEST_RUN with bpf_stats off and on (the test run's per-run average, its clock
     read once per batch), and bpf_stats' own ns/run of it (the part inside the window)."""
     obj, pkt = os.path.join(t.tmpdir, "floor.o"), os.path.join(t.tmpdir, "pkt.bin")
-    subprocess.run(["clang", "-target", "bpf", "-O2", "-I/usr/include/x86_64-linux-gnu",
-                    "-DVNET_FLOOR_TARGET=1", "-c", os.path.join(HERE, "redirect_floor.bpf.c"),
-                    "-o", obj], check=True)
+    build_floor(obj, 1)  # never attached: only run by BPF_PROG_TEST_RUN
     with open(pkt, "wb") as f:
         f.write(bytes(64))
     subprocess.run(["bpftool", "prog", "load", obj, pin, "type", "tc"], check=True)

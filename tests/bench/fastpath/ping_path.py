@@ -20,7 +20,6 @@ import argparse
 import os
 import re
 import statistics
-import subprocess
 import sys
 from typing import Dict, List
 
@@ -28,6 +27,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.join(HERE, "..", "..", "netns"))
 from topology import HarnessError, Topology, VnetDaemon, leftovers  # noqa: E402
+
+sys.path.insert(0, HERE)
+from redirect_floor import build_floor  # noqa: E402
 
 
 def rtts_us(t: Topology, ns: str, dst: str, count: int, interval: float) -> List[float]:
@@ -42,11 +44,7 @@ def rtts_us(t: Topology, ns: str, dst: str, count: int, interval: float) -> List
 
 def attach_floor(t: Topology, ingress_if: str, target_if: str) -> None:
     """redirect_floor.bpf.c on ingress_if's TC ingress, sending to target_if's peer."""
-    obj = os.path.join(t.tmpdir, f"floor-{ingress_if}.o")
-    subprocess.run(["clang", "-target", "bpf", "-O2", "-Wall", "-Werror",
-                    "-I/usr/include/x86_64-linux-gnu",
-                    f"-DVNET_FLOOR_TARGET={t.ifindex(target_if)}",
-                    "-c", os.path.join(HERE, "redirect_floor.bpf.c"), "-o", obj], check=True)
+    obj = build_floor(os.path.join(t.tmpdir, f"floor-{ingress_if}.o"), t.ifindex(target_if))
     t.run(None, ["tc", "qdisc", "add", "dev", ingress_if, "clsact"])
     t.run(None, ["tc", "filter", "add", "dev", ingress_if, "ingress", "bpf", "direct-action",
                  "obj", obj, "sec", "tc"])
