@@ -6,6 +6,13 @@ divided, is what the program cost per packet on that path. The statistics cost a
 per run themselves, so the benchmark takes them in a pass of their own, after the throughput
 repetitions that fill the table.
 
+The figure includes the statistics' own clock: two sched_clock() reads per run. On a VM
+whose sched_clock is kvm's pvclock that is not small: on the test machine they add 97 ns
+to every run of an empty program, of which bpf_stats reports 52 ns/run as the program's,
+and bpf_stats said 283-402 ns/run where sampling said 74-100 ns/packet in the guest program
+over the same window (docs/benchmarks.md, "Real-traffic cost and ping"). Compare these
+figures with each other, not with hot-loop or sampled ones; cost_probe.py measures both.
+
 The XDP program runs inside libxdp's dispatcher as an extension, whose runs the kernel
 accounts to the dispatcher: the uplink XDP figure is read from the program attached to the
 uplink, dispatcher included.
