@@ -242,6 +242,7 @@ class CoexistTest : public ::testing::TestWithParam<TcAttachMode> {
     o.uplink = uplink_;
     o.capacity = 8;
     o.tc_attach = mode;
+    o.uplink_delivery = UplinkDelivery::kXdp;  // the XDP program's coexistence is tested
     return std::make_unique<BpfDataplane>(o);
   }
 
