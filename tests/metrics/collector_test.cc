@@ -178,8 +178,8 @@ TEST_F(CollectorTest, DaemonGauges) {
   EXPECT_EQ(s["vnet_fastpath_attached"]["interface=uplink0,role=uplink"], 1);
   // Without a data plane contexts stay ASSIGNED: their interfaces are not attached.
   EXPECT_EQ(s["vnet_fastpath_attached"]["interface=vif1.0,role=guest"], 0);
-  EXPECT_EQ(s["vnet_uplink_delivery"]["delivery=tc,interface=uplink0"], 1);
   EXPECT_EQ(s["vnet_uplink_delivery"].size(), 1u);  // guests have no delivery of their own
+  EXPECT_EQ(s["vnet_uplink_delivery"]["interface=uplink0,delivery=tc"], 1);
   EXPECT_EQ(s["vnet_map_entries"]["map=vnet_ctx"], 2);
   EXPECT_EQ(s["vnet_map_max_entries"]["map=vnet_ctx"], 8);
 
