@@ -193,6 +193,22 @@ class DataplaneTest : public ::testing::Test {
     return id.ok() ? *id : 0;
   }
 
+  // Another tool's XDP program on the uplink, attached without libxdp (so nothing can join
+  // it); its fd (the caller detaches and closes it), -1 on failure.
+  int AttachForeignXdp() {
+    const bpf_insn pass[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_PASS},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    const int prog = bpf_prog_load(BPF_PROG_TYPE_XDP, "other_tool", "GPL", pass, 2, nullptr);
+    if (prog < 0) return -1;
+    if (bpf_xdp_attach(uplink_ifindex_, prog, XDP_FLAGS_SKB_MODE, nullptr) != 0) {
+      close(prog);
+      return -1;
+    }
+    return prog;
+  }
+
   uint32_t XdpProg(int ifindex) {
     uint32_t id = 0;
     bpf_xdp_query_id(ifindex, 0, &id);
@@ -496,13 +512,8 @@ TEST_F(DataplaneTest, AutoOnVethUplinkDeliversByTcAndRemovesXdp) {
 TEST_F(DataplaneTest, XdpDeliveryRefusedWhereXdpCannotAttach) {
   ASSERT_TRUE(dp_->RemoveAll().ok());
   dp_.reset();
-  const bpf_insn pass[] = {
-      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_PASS},
-      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
-  };
-  const int prog = bpf_prog_load(BPF_PROG_TYPE_XDP, "other_tool", "GPL", pass, 2, nullptr);
+  const int prog = AttachForeignXdp();
   ASSERT_GE(prog, 0);
-  ASSERT_EQ(bpf_xdp_attach(uplink_ifindex_, prog, XDP_FLAGS_SKB_MODE, nullptr), 0);
   const uint32_t theirs = XdpProg(uplink_ifindex_);
   dp_ = NewDataplane(0, UplinkDelivery::kXdp);
   absl::Status st = dp_->Init();
@@ -521,13 +532,8 @@ TEST_F(DataplaneTest, XdpDeliveryRefusedWhereXdpCannotAttach) {
 TEST_F(DataplaneTest, UplinkWithoutXdpRunsOnTcAlone) {
   ASSERT_TRUE(dp_->RemoveAll().ok());
   dp_.reset();
-  const bpf_insn pass[] = {
-      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_PASS},
-      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
-  };
-  const int prog = bpf_prog_load(BPF_PROG_TYPE_XDP, "other_tool", "GPL", pass, 2, nullptr);
+  const int prog = AttachForeignXdp();
   ASSERT_GE(prog, 0);
-  ASSERT_EQ(bpf_xdp_attach(uplink_ifindex_, prog, XDP_FLAGS_SKB_MODE, nullptr), 0);
   const uint32_t theirs = XdpProg(uplink_ifindex_);
   dp_ = NewDataplane(0, UplinkDelivery::kAuto);
   absl::Status st = dp_->Init();
