@@ -12,7 +12,10 @@ is refused at start, before anything is attached.
 """
 
 import argparse
+import contextlib
+import ctypes
 import os
+import platform
 import subprocess
 import sys
 import urllib.request
@@ -24,6 +27,25 @@ from topology import Topology, VnetDaemon, check_clean, free_tcp_port  # noqa: E
 from bpf_cost import BpfCost  # noqa: E402
 
 PINGS = 50
+NR_BPF = {"x86_64": 321, "aarch64": 280}
+BPF_ENABLE_STATS, BPF_STATS_RUN_TIME = 32, 0
+
+
+@contextlib.contextmanager
+def run_stats():
+    """Run counts on for the block, held by a file descriptor (BPF_ENABLE_STATS): unlike the
+    kernel.bpf_stats_enabled sysctl, which another run on the machine may set back to 0
+    meanwhile, the kernel keeps the statistics on while the descriptor is open."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = ctypes.create_string_buffer(16)  # union bpf_attr.enable_stats: __u32 type
+    ctypes.c_uint32.from_buffer(attr).value = BPF_STATS_RUN_TIME
+    fd = libc.syscall(NR_BPF[platform.machine()], BPF_ENABLE_STATS, attr, len(attr))
+    if fd < 0:
+        fail(f"BPF_ENABLE_STATS: {os.strerror(ctypes.get_errno())}")
+    try:
+        yield
+    finally:
+        os.close(fd)
 
 
 def fail(message):
@@ -60,7 +82,8 @@ def check_delivery(topo, build_dir, wanted, expect):
         fail(f"--uplink_delivery={wanted}: /metrics says {lines}, expected delivery {expect}")
     if not topo.wait_ping(wire.ns, guest.ipv4, deadline=5):
         fail(f"--uplink_delivery={wanted}: the guest does not answer the wire")
-    with BpfCost(d.pin_dir, wire.host_if) as cost:
+    cost = BpfCost(d.pin_dir, wire.host_if)  # its snapshots only; run_stats() turns them on
+    with run_stats():
         before = cost.snapshot()
         r = topo.run(wire.ns, ["ping", "-n", "-q", "-c", str(PINGS), "-i", "0.01", "-w", "10",
                                guest.ipv4], check=False, timeout=20)
