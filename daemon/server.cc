@@ -371,6 +371,7 @@ absl::Status RunDaemon(const DaemonOptions& options) {
     bpf.capacity = config.capacity();
     bpf.native_vlan = config.native_vlan() > 4094 ? 0 : static_cast<uint16_t>(config.native_vlan());
     if (auto mode = ParseTcAttachMode(config.tc_attach()); mode.ok()) bpf.tc_attach = *mode;
+    if (auto d = ParseUplinkDelivery(config.uplink_delivery()); d.ok()) bpf.uplink_delivery = *d;
     dataplane = std::make_unique<BpfDataplane>(bpf);
   } else {
     dataplane = std::make_unique<NoDataplane>();

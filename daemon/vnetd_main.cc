@@ -38,6 +38,9 @@ ABSL_FLAG(std::string, bpf_pin_dir, "", "BPF pin directory (default /sys/fs/bpf/
 ABSL_FLAG(std::string, tc_attach, "",
           "how TC programs attach: auto (default: tcx links on Linux 6.6+, else cls_bpf "
           "filters), tcx or cls_bpf");
+ABSL_FLAG(std::string, uplink_delivery, "",
+          "which uplink hook delivers wire->guest frames: auto (default: TC for a veth "
+          "uplink, XDP where the driver runs it natively, else TC), xdp or tc");
 ABSL_FLAG(bool, remove_fast_path, false,
           "detach every vnet program (only vnet's: other tools' filters and programs stay) and "
           "delete its pins, then exit (contexts stay assigned)");
@@ -96,6 +99,7 @@ int main(int argc, char** argv) {
   override_string(absl::GetFlag(FLAGS_xenstore), config->mutable_xenstore());
   override_string(absl::GetFlag(FLAGS_fast_path), config->mutable_fast_path());
   override_string(absl::GetFlag(FLAGS_tc_attach), config->mutable_tc_attach());
+  override_string(absl::GetFlag(FLAGS_uplink_delivery), config->mutable_uplink_delivery());
   if (absl::GetFlag(FLAGS_capacity) != 0) config->set_capacity(absl::GetFlag(FLAGS_capacity));
   if (absl::GetFlag(FLAGS_native_vlan) != 0) {
     config->set_native_vlan(absl::GetFlag(FLAGS_native_vlan));

@@ -23,6 +23,7 @@ v1::DaemonConfig DefaultConfig() {
   config.set_xenstore("auto");
   config.set_fast_path("bpf");
   config.set_tc_attach("auto");
+  config.set_uplink_delivery("auto");
   config.set_drop_events_per_second(kDefaultDropEventsPerSecond);
   config.set_max_drop_watchers(kDefaultMaxDropWatchers);
   config.set_max_in_flight_descriptors(kDefaultMaxInFlightDescriptors);
@@ -78,6 +79,11 @@ absl::Status ValidateConfig(const v1::DaemonConfig& config) {
       config.tc_attach() != "cls_bpf") {
     return absl::InvalidArgumentError(
         absl::StrCat("tc_attach: '", config.tc_attach(), "' is not auto, tcx or cls_bpf"));
+  }
+  if (config.uplink_delivery() != "auto" && config.uplink_delivery() != "xdp" &&
+      config.uplink_delivery() != "tc") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("uplink_delivery: '", config.uplink_delivery(), "' is not auto, xdp or tc"));
   }
   if (config.xenstore() != "auto" && config.xenstore() != "off") {
     return absl::InvalidArgumentError(

@@ -59,6 +59,8 @@ class Dataplane {
   virtual std::vector<uint32_t> ActiveContextIds() const { return {}; }
   // "native", "skb" or "none": how the uplink's XDP program runs.
   virtual std::string XdpMode() const { return "none"; }
+  // "xdp" or "tc": which uplink hook delivers wire->guest frames; "none" without an uplink.
+  virtual std::string WireDelivery() const { return "none"; }
   // The drop-event ring buffer map (owned by the data plane), -1 when there is none.
   virtual int DropEventRingFd() const { return -1; }
   // Whether the fast path produces drop events, and at most how many per second and context.

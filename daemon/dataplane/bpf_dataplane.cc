@@ -192,6 +192,7 @@ absl::Status BpfDataplane::InitLocked() {
       xdp_mode_ = ModeName(xdp_multiprog__attach_mode(mp));
       xdp_multiprog__close(mp);
     }
+    delivery_ = xdp_mode_ == "none" ? "tc" : "xdp";
   }
   return absl::OkStatus();
 }
@@ -238,14 +239,44 @@ absl::Status BpfDataplane::SetUplinkLocked(const std::string& ifname) {
   if (ifindex == 0) return absl::OkStatus();
   if (auto st = tc_.Attach(ifindex, bpf_program__fd(uplink_tc_->progs.vnet_uplink_tc)); !st.ok())
     return st;
-  // XDP only accelerates wire->guest: the TC program switches everything XDP passes on, so
-  // an uplink whose driver or kernel refuses XDP in every mode (seen on a 6.12 Xen dom0)
-  // runs on TC alone, said loudly, rather than not at all.
+  if (auto st = AttachDelivery(ifindex, info); !st.ok()) {
+    // Refused: no half-attached uplink stays behind.
+    tc_.Detach(ifindex).IgnoreError();
+    cfg.uplink_ifindex = 0;
+    tables_->SetConfig(cfg).IgnoreError();
+    uplink_.clear();
+    uplink_ifindex_ = 0;
+    delivery_ = "none";
+    return st;
+  }
+  return absl::OkStatus();
+}
+
+// The TC program alone switches everything (it has every guard the XDP program has), so
+// XDP is only ever an accelerator of wire->guest unicast, attached where it is the faster.
+absl::Status BpfDataplane::AttachDelivery(int ifindex, const LinkInfo& info) {
+  const UplinkDelivery wanted = options_.uplink_delivery;
+  if (ResolveUplinkDelivery(wanted, info) == UplinkDelivery::kTc) {
+    // An XDP program of an earlier run or setting would keep redirecting: remove it.
+    if (auto st = DetachXdp(ifindex); !st.ok()) return st;
+    delivery_ = "tc";
+    LogInfo("uplink %s: wire->guest delivered by TC (uplink_delivery %s, %s)", uplink_,
+            UplinkDeliveryName(wanted), info.kind.empty() ? "device" : info.kind);
+    return absl::OkStatus();
+  }
   if (auto st = AttachXdp(ifindex); !st.ok()) {
     xdp_mode_ = "none";
-    LogWarning("uplink %s: XDP not attached, wire->guest runs on TC alone: %s", ifname,
+    if (wanted == UplinkDelivery::kXdp)
+      return absl::FailedPreconditionError(absl::StrCat(
+          "uplink ", uplink_, ": uplink_delivery xdp, but XDP does not attach: ", st.message()));
+    // auto: an uplink whose driver or kernel refuses XDP in every mode (seen on a 6.12 Xen
+    // dom0) runs on TC alone, said loudly, rather than not at all.
+    LogWarning("uplink %s: XDP not attached, wire->guest runs on TC alone: %s", uplink_,
                st.ToString());
+    delivery_ = "tc";
+    return absl::OkStatus();
   }
+  delivery_ = "xdp";
   return absl::OkStatus();
 }
 
@@ -365,6 +396,13 @@ absl::Status BpfDataplane::AttachXdpPlain(int ifindex, int old_fd, int existing_
 
 absl::Status BpfDataplane::DetachUplink(int ifindex) {
   absl::Status st = tc_.Detach(ifindex);
+  if (absl::Status xdp = DetachXdp(ifindex); st.ok()) st = xdp;
+  if (ifindex == uplink_ifindex_) delivery_ = "none";
+  return st;
+}
+
+absl::Status BpfDataplane::DetachXdp(int ifindex) {
+  absl::Status st;
   xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex);
   if (!libxdp_get_error(mp) && mp) {
     enum xdp_attach_mode mode = xdp_multiprog__attach_mode(mp);
@@ -509,9 +547,9 @@ std::string BpfDataplane::Describe() const {
   if (!tables_) return "bpf (not initialised)";
   const size_t active = tables_->ActiveIds().size();
   std::string uplink = uplink_.empty() ? "none" : uplink_;
-  return absl::StrCat("bpf: uplink ", uplink, " (xdp ", xdp_mode_, ", tc ingress ",
-                      TcAttachModeName(tc_.mode()), "); ", active, "/", options_.capacity,
-                      " contexts attached; pins ", options_.pin_dir,
+  return absl::StrCat("bpf: uplink ", uplink, " (delivery ", delivery_, ", xdp ", xdp_mode_,
+                      ", tc ingress ", TcAttachModeName(tc_.mode()), "); ", active, "/",
+                      options_.capacity, " contexts attached; pins ", options_.pin_dir,
                       features_.kern_ctx ? "" : "; compat TC build (kernel before 6.2)");
 }
 
@@ -547,6 +585,11 @@ std::vector<uint32_t> BpfDataplane::ActiveContextIds() const {
 std::string BpfDataplane::XdpMode() const {
   absl::MutexLock lock(&mu_);
   return xdp_mode_;
+}
+
+std::string BpfDataplane::WireDelivery() const {
+  absl::MutexLock lock(&mu_);
+  return delivery_;
 }
 
 TcAttachMode BpfDataplane::TcMode() const {

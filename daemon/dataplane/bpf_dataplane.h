@@ -22,6 +22,7 @@
 #include "daemon/dataplane/program_set.h"
 #include "daemon/dataplane/tables.h"
 #include "daemon/dataplane/tc_attach.h"
+#include "daemon/dataplane/uplink_delivery.h"
 
 struct vnet_uplink_xdp;
 struct vnet_uplink_tc;
@@ -40,6 +41,9 @@ struct BpfDataplaneOptions {
   // How TC programs attach: auto (tcx links where the kernel has them, else cls_bpf), or
   // one of the two forced; tcx on a kernel without it fails Init.
   TcAttachMode tc_attach = TcAttachMode::kAuto;
+  // Which uplink hook delivers wire->guest (uplink_delivery.h): auto picks per uplink kind;
+  // xdp that cannot attach fails SetUplink (and Init) instead of quietly running on TC.
+  UplinkDelivery uplink_delivery = UplinkDelivery::kAuto;
 };
 
 class BpfDataplane final : public Dataplane {
@@ -71,6 +75,8 @@ class BpfDataplane final : public Dataplane {
   absl::StatusOr<v1::Offloads> EffectiveOffloads(uint32_t ctx_id) const override;
   // "native", "skb" or "none": how the uplink XDP program runs.
   std::string XdpMode() const override;
+  // "xdp" or "tc" once an uplink is attached (what auto resolved to), else "none".
+  std::string WireDelivery() const override;
   // tcx or cls_bpf once initialised: how the TC programs are attached.
   TcAttachMode TcMode() const;
   // The id of vnet's TC program on the ingress of `ifindex` (either kind), 0 when none.
@@ -90,7 +96,9 @@ class BpfDataplane final : public Dataplane {
   absl::Status AttachXdpPlain(int ifindex, int old_fd, int existing_mode)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int CurrentXdpProgId() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AttachDelivery(int ifindex, const LinkInfo& info) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status DetachUplink(int ifindex) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status DetachXdp(int ifindex) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AttachLocked(const v1::Context& ctx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status DetachIdLocked(uint32_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static absl::Status ApplyOffloads(const std::string& ifname, vnet_ctx_rec& rec);
@@ -109,6 +117,7 @@ class BpfDataplane final : public Dataplane {
   std::string uplink_ ABSL_GUARDED_BY(mu_);
   int uplink_ifindex_ ABSL_GUARDED_BY(mu_) = 0;
   std::string xdp_mode_ ABSL_GUARDED_BY(mu_) = "none";
+  std::string delivery_ ABSL_GUARDED_BY(mu_) = "none";  // WireDelivery()
   KernelFeatures features_ ABSL_GUARDED_BY(mu_);
   TcAttacher tc_ ABSL_GUARDED_BY(
       mu_);  // tcx links pinned under <pin_dir>/links  // probed at Init: which TC build runs

@@ -23,6 +23,8 @@ namespace {
 constexpr uint8_t kNetdevCmdDevGet = 1;
 constexpr uint16_t kNetdevAttrIfindex = 1;
 constexpr uint16_t kNetdevAttrXdpFeatures = 3;
+constexpr uint64_t kNetdevXdpActBasic = 1;
+constexpr uint64_t kNetdevXdpActRedirect = 2;
 constexpr uint64_t kNetdevXdpActNdoXmit = 4;
 
 using AttrFn = std::function<void(const nlattr* attr)>;
@@ -134,6 +136,8 @@ void QueryXdpFeatures(LinkInfo& info) {
   });
   info.xdp_features_known = st.ok() && seen;
   info.xdp_ndo_xmit = info.xdp_features_known && (features & kNetdevXdpActNdoXmit);
+  constexpr uint64_t kNative = kNetdevXdpActBasic | kNetdevXdpActRedirect;
+  info.xdp_native = info.xdp_features_known && (features & kNative) == kNative;
 }
 
 }  // namespace

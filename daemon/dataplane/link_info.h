@@ -20,6 +20,9 @@ struct LinkInfo {
   // ndo_xdp_xmit ready: XDP_REDIRECT into this device is delivered, not dropped. For a veth
   // the kernel sets it only while its peer runs NAPI (XDP or GRO on the peer).
   bool xdp_ndo_xmit = false;
+  // The driver runs XDP itself and can redirect (NETDEV_XDP_ACT_BASIC and _REDIRECT): XDP in
+  // native mode, before an skb exists. A veth says so too (its XDP runs in its own NAPI).
+  bool xdp_native = false;
   bool xdp_features_known = false;  // false on kernels without the netdev family
 };
 

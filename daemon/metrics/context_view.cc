@@ -12,7 +12,7 @@ std::vector<InterfaceAttach> GuestAttachStates(const std::vector<v1::Context>& c
   std::vector<InterfaceAttach> states;
   states.reserve(contexts.size());
   for (const v1::Context& ctx : contexts) {
-    states.push_back({ctx.interface_name(), "guest", ctx.state() == v1::CONTEXT_STATE_ACTIVE});
+    states.push_back({ctx.interface_name(), "guest", ctx.state() == v1::CONTEXT_STATE_ACTIVE, ""});
   }
   return states;
 }

@@ -28,6 +28,7 @@ struct InterfaceAttach {
   std::string interface;
   std::string role;  // "uplink" or "guest"
   bool attached = false;
+  std::string delivery;  // the uplink's: "xdp" or "tc" (WireDelivery); empty for guests
 };
 using AttachStateFn = std::function<std::vector<InterfaceAttach>()>;
 

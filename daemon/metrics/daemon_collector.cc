@@ -23,10 +23,17 @@ std::vector<prometheus::MetricFamily> DaemonCollector::Collect() const {
     auto attached = NewFamily("vnet_fastpath_attached",
                               "1 when the fast path's programs are attached to the interface.",
                               MetricType::Gauge);
+    auto delivery = NewFamily("vnet_uplink_delivery",
+                              "1 for the uplink hook that delivers wire-to-guest frames "
+                              "(delivery=\"xdp\" or \"tc\", per uplink_delivery).",
+                              MetricType::Gauge);
     for (const InterfaceAttach& a : attach_state_()) {
       AddSample(attached, {{"interface", a.interface}, {"role", a.role}}, a.attached ? 1 : 0);
+      if (a.attached && !a.delivery.empty())
+        AddSample(delivery, {{"interface", a.interface}, {"delivery", a.delivery}}, 1);
     }
     families.push_back(std::move(attached));
+    families.push_back(std::move(delivery));
   }
   if (source_ != nullptr) {
     const std::vector<MapFill> fill = source_->Fill();

@@ -14,7 +14,10 @@ AttachStateFn DataplaneAttachState(const Dataplane* dataplane, ContextView view)
   return [dataplane, view = std::move(view)] {
     std::vector<InterfaceAttach> states;
     const std::string uplink = dataplane->Uplink();
-    if (!uplink.empty()) states.push_back({uplink, "uplink", dataplane->XdpMode() != "none"});
+    if (!uplink.empty()) {
+      const std::string delivery = dataplane->WireDelivery();
+      states.push_back({uplink, "uplink", delivery != "none", delivery});
+    }
     for (InterfaceAttach& g : GuestAttachStates(view.list())) states.push_back(std::move(g));
     return states;
   };

@@ -242,8 +242,12 @@ class CoexistTest : public ::testing::TestWithParam<TcAttachMode> {
     o.uplink = uplink_;
     o.capacity = 8;
     o.tc_attach = mode;
+    o.uplink_delivery = delivery_;
     return std::make_unique<BpfDataplane>(o);
   }
+
+  // XDP delivery: the XDP program's coexistence is tested (auto puts none on a veth uplink).
+  UplinkDelivery delivery_ = UplinkDelivery::kXdp;
 
   void StartVnet() {
     dp_ = NewDataplane(GetParam());
@@ -390,6 +394,8 @@ TEST_P(CoexistTest, OthersXdpProgramStays) {
   std::cout << "foreign XDP program "
             << (dispatcher ? "in libxdp's dispatcher" : "alone (no dispatcher)") << "\n";
   const int ours_expected = dispatcher ? 1 : 0;
+  // Without a dispatcher XDP delivery is refused (dataplane_test); auto runs on TC beside it.
+  if (!dispatcher) delivery_ = UplinkDelivery::kAuto;
   auto expect = [&](int ours, const std::string& when) {
     auto names = XdpPrograms(uplink_ifindex_);
     EXPECT_EQ(Count(names, kForeignXdpName), 1) << when;

@@ -75,9 +75,13 @@ class DataplaneTest : public ::testing::Test {
     if (uplink_ifindex_ != 0) libxdp_clean_references(uplink_ifindex_);
   }
 
-  std::unique_ptr<BpfDataplane> NewDataplane(uint16_t native_vlan = 0) {
+  // XDP delivery by default: most tests here exercise the uplink's XDP program, which auto
+  // does not attach to a veth uplink.
+  std::unique_ptr<BpfDataplane> NewDataplane(uint16_t native_vlan = 0,
+                                             UplinkDelivery delivery = UplinkDelivery::kXdp) {
     BpfDataplaneOptions o;
     o.native_vlan = native_vlan;
+    o.uplink_delivery = delivery;
     o.pin_dir = pin_dir_;
     o.uplink = uplink_;
     o.capacity = 8;
@@ -189,6 +193,22 @@ class DataplaneTest : public ::testing::Test {
     return id.ok() ? *id : 0;
   }
 
+  // Another tool's XDP program on the uplink, attached without libxdp (so nothing can join
+  // it); its fd (the caller detaches and closes it), -1 on failure.
+  int AttachForeignXdp() {
+    const bpf_insn pass[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_PASS},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    const int prog = bpf_prog_load(BPF_PROG_TYPE_XDP, "other_tool", "GPL", pass, 2, nullptr);
+    if (prog < 0) return -1;
+    if (bpf_xdp_attach(uplink_ifindex_, prog, XDP_FLAGS_SKB_MODE, nullptr) != 0) {
+      close(prog);
+      return -1;
+    }
+    return prog;
+  }
+
   uint32_t XdpProg(int ifindex) {
     uint32_t id = 0;
     bpf_xdp_query_id(ifindex, 0, &id);
@@ -208,6 +228,7 @@ TEST_F(DataplaneTest, InitAttachesUplinkAndReportsXdpMode) {
   EXPECT_NE(XdpProg(uplink_ifindex_), 0u);
   EXPECT_EQ(dp_->XdpMode(), "native");  // veth has native XDP
   EXPECT_NE(dp_->Describe().find("xdp native"), std::string::npos) << dp_->Describe();
+  EXPECT_EQ(dp_->WireDelivery(), "xdp");
   EXPECT_TRUE(fs::exists(MapsDir() + "/vnet_fdb"));
   EXPECT_TRUE(fs::exists(MapsDir() + "/vnet_xdp_tx"));
   EXPECT_TRUE(fs::exists(pin_dir_ + "/progs/vnet_guest_tc"));
@@ -465,23 +486,60 @@ TEST_F(DataplaneTest, MapsOfAnotherAbiVersionAreNotReused) {
   RemovePinDir(other).IgnoreError();
 }
 
+// auto on a veth uplink delivers by TC (measured faster, docs/benchmarks.md): no XDP on the
+// uplink, and an XDP program of an earlier run with XDP delivery is taken off.
+TEST_F(DataplaneTest, AutoOnVethUplinkDeliversByTcAndRemovesXdp) {
+  ASSERT_NE(XdpProg(uplink_ifindex_), 0u) << "the fixture's dataplane attached XDP";
+  dp_.reset();
+  dp_ = NewDataplane(0, UplinkDelivery::kAuto);
+  absl::Status st = dp_->Init();
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(dp_->WireDelivery(), "tc");
+  EXPECT_EQ(dp_->XdpMode(), "none");
+  EXPECT_EQ(XdpProg(uplink_ifindex_), 0u) << "XDP left on a TC-delivered uplink";
+  EXPECT_NE(TcProg(uplink_), 0u);
+  EXPECT_NE(dp_->Describe().find("delivery tc"), std::string::npos) << dp_->Describe();
+  // Back to XDP delivery: attached again.
+  dp_.reset();
+  dp_ = NewDataplane(0, UplinkDelivery::kXdp);
+  ASSERT_TRUE(dp_->Init().ok());
+  EXPECT_EQ(dp_->WireDelivery(), "xdp");
+  EXPECT_NE(XdpProg(uplink_ifindex_), 0u);
+}
+
+// An XDP program that cannot sit beside another tool's (attached without libxdp): forced
+// XDP delivery is refused, with nothing of vnet's left on the uplink; auto runs on TC.
+TEST_F(DataplaneTest, XdpDeliveryRefusedWhereXdpCannotAttach) {
+  ASSERT_TRUE(dp_->RemoveAll().ok());
+  dp_.reset();
+  const int prog = AttachForeignXdp();
+  ASSERT_GE(prog, 0);
+  const uint32_t theirs = XdpProg(uplink_ifindex_);
+  dp_ = NewDataplane(0, UplinkDelivery::kXdp);
+  absl::Status st = dp_->Init();
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_NE(st.message().find("uplink_delivery xdp"), std::string::npos) << st;
+  EXPECT_EQ(TcProg(uplink_), 0u) << "a refused uplink keeps no TC program";
+  EXPECT_EQ(XdpProg(uplink_ifindex_), theirs) << "the other tool's program was replaced";
+  EXPECT_TRUE(dp_->RemoveAll().ok());
+  dp_.reset();
+  bpf_xdp_detach(uplink_ifindex_, XDP_FLAGS_SKB_MODE, nullptr);
+  close(prog);
+}
+
 // Another tool's XDP program on the uplink (attached without libxdp, so nothing can be
 // added beside it) is left alone; the uplink runs on TC, which switches everything.
 TEST_F(DataplaneTest, UplinkWithoutXdpRunsOnTcAlone) {
   ASSERT_TRUE(dp_->RemoveAll().ok());
   dp_.reset();
-  const bpf_insn pass[] = {
-      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_PASS},
-      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
-  };
-  const int prog = bpf_prog_load(BPF_PROG_TYPE_XDP, "other_tool", "GPL", pass, 2, nullptr);
+  const int prog = AttachForeignXdp();
   ASSERT_GE(prog, 0);
-  ASSERT_EQ(bpf_xdp_attach(uplink_ifindex_, prog, XDP_FLAGS_SKB_MODE, nullptr), 0);
   const uint32_t theirs = XdpProg(uplink_ifindex_);
-  dp_ = NewDataplane();
+  dp_ = NewDataplane(0, UplinkDelivery::kAuto);
   absl::Status st = dp_->Init();
   EXPECT_TRUE(st.ok()) << st;
   EXPECT_EQ(dp_->XdpMode(), "none");
+  EXPECT_EQ(dp_->WireDelivery(), "tc");
   EXPECT_NE(TcProg(uplink_), 0u) << "the uplink's TC program is attached";
   EXPECT_EQ(XdpProg(uplink_ifindex_), theirs) << "the other tool's program was replaced";
   ASSERT_TRUE(dp_->Attach(Ctx(1, g1_, "02:00:00:00:10:01", 10, "198.18.0.1")).ok());

@@ -238,6 +238,15 @@ std::vector<Row> Rows() {
       Same({"UplinkTcHostFramePasses", Prog::kUplinkTc, Port::kUplink,
             Cat({Eth(kMacUplink, kMacWire, kIPv4, 10), Ipv4Udp(kIpWire, kIpOther, 5001, 1)}),
             TC_ACT_UNSPEC}),
+      // What XDP passes to the host, TC passes too (with uplink_delivery tc no XDP runs).
+      Same({"UplinkTcUntaggedIsHostsWithoutNativeVlan", Prog::kUplinkTc, Port::kUplink,
+            Cat({Eth(kMacUnknown, kMacWire, kIPv4), Ipv4Udp(kIpWire, kIpOther, 5001, 1)}),
+            TC_ACT_UNSPEC}),
+      Same({"UplinkTcVlanWithoutGuestsPasses", Prog::kUplinkTc, Port::kUplink,
+            Cat({Eth(kMacUnknown, kMacWire, kIPv4, 30), Ipv4Udp(kIpWire, kIpOther, 5001, 1)}),
+            TC_ACT_UNSPEC}),
+      Same({"UplinkTcTruncatedTagPasses", Prog::kUplinkTc, Port::kUplink,
+            Eth(kMac1, kMacWire, 0x8100), TC_ACT_UNSPEC}),
 
       // Guest TC: forwarding.
       Same({"GuestToSameVlanNamespaceGuestRedirectPeer", Prog::kGuestTc, Port::kG2,
@@ -710,6 +719,9 @@ std::vector<Row> GuardRows() {
       Drop("UplinkTcOwnersMacAsSourceToOwnerDropped", Prog::kUplinkTc, Port::kUplink,
            Cat({Eth(kMac1, kMac1, kIPv4, 10), Ipv4Udp(kIpWire, kIp1, 5001, 40000)}), TC_ACT_SHOT,
            VNET_DROP_LOCAL_SOURCE_MAC, 1),
+      Drop("UplinkTcGuestMacAsSourceToOtherGuestDropped", Prog::kUplinkTc, Port::kUplink,
+           Cat({Eth(kMac1, kMac2, kIPv4, 10), Ipv4Udp(kIpWire, kIp1, 1, 2)}), TC_ACT_SHOT,
+           VNET_DROP_LOCAL_SOURCE_MAC, 2),
       Drop("UplinkTcGuestMacAsSourceBroadcastDropped", Prog::kUplinkTc, Port::kUplink,
            Cat({Eth(kBcast, kMac2, kArp, 10), Arp(1, kMac2, kIp2, Mac("00:00:00:00:00:00"), kIp1)}),
            TC_ACT_SHOT, VNET_DROP_LOCAL_SOURCE_MAC, 2),

@@ -32,7 +32,10 @@ class Daemon:
         self.dir = tempfile.mkdtemp(prefix="vnet-uplink-", dir=topo.tmpdir)
         self.flags = [f"--unix_socket={self.dir}/vnetd.sock", f"--state_dir={self.dir}/state",
                       f"--bpf_pin_dir=/sys/fs/bpf/vnet-{topo.tag}",
-                      f"--allowed_uplinks={','.join(allowed_uplinks)}"]
+                      f"--allowed_uplinks={','.join(allowed_uplinks)}",
+                      # XDP delivery: the XDP program's attach and detach are checked below
+                      # (auto puts no XDP on a veth uplink).
+                      "--uplink_delivery=xdp"]
         self.proc = None
         topo.add_cleanup(self.teardown)
 

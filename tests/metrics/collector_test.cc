@@ -167,7 +167,7 @@ TEST_F(CollectorTest, DaemonGauges) {
   registry_.AddGuest(2);
   source_.SetFill({{"vnet_ctx", 2, 8}});
   AttachStateFn attach = [this] {
-    std::vector<InterfaceAttach> s = {{"uplink0", "uplink", true}};
+    std::vector<InterfaceAttach> s = {{"uplink0", "uplink", true, "tc"}};
     for (auto& g : GuestAttachStates(registry_.get()->List())) s.push_back(g);
     return s;
   };
@@ -178,6 +178,8 @@ TEST_F(CollectorTest, DaemonGauges) {
   EXPECT_EQ(s["vnet_fastpath_attached"]["interface=uplink0,role=uplink"], 1);
   // Without a data plane contexts stay ASSIGNED: their interfaces are not attached.
   EXPECT_EQ(s["vnet_fastpath_attached"]["interface=vif1.0,role=guest"], 0);
+  EXPECT_EQ(s["vnet_uplink_delivery"].size(), 1u);  // guests have no delivery of their own
+  EXPECT_EQ(s["vnet_uplink_delivery"]["interface=uplink0,delivery=tc"], 1);
   EXPECT_EQ(s["vnet_map_entries"]["map=vnet_ctx"], 2);
   EXPECT_EQ(s["vnet_map_max_entries"]["map=vnet_ctx"], 8);
 

@@ -47,6 +47,21 @@ TEST(ConfigTest, FastPathAndXenstoreFromTheFile) {
   EXPECT_NE(ValidateConfig(bad).message().find("xenstore: 'on'"), std::string::npos);
 }
 
+// uplink_delivery: auto by default, xdp or tc from the file, anything else refused.
+TEST(ConfigTest, UplinkDelivery) {
+  EXPECT_EQ(DefaultConfig().uplink_delivery(), "auto");
+  const std::string path = WriteTemp("uplink_delivery: \"tc\"\n");
+  auto config = LoadConfig(path, true);
+  std::remove(path.c_str());
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->uplink_delivery(), "tc");
+  EXPECT_TRUE(ValidateConfig(*config).ok());
+  v1::DaemonConfig bad = *config;
+  bad.set_uplink_delivery("skb");
+  EXPECT_NE(ValidateConfig(bad).message().find("uplink_delivery: 'skb' is not auto, xdp or tc"),
+            std::string::npos);
+}
+
 TEST(ConfigTest, RequiredFileMustExist) {
   EXPECT_EQ(LoadConfig("/nonexistent/vnetd.conf", true).status().code(),
             absl::StatusCode::kNotFound);

@@ -10,6 +10,12 @@ tests/netns/topology.py), then measures each metric on each of them in turn:
           run (what Xen's vif-bridge sets up);
   vnet    no bridge: vnetd --fast_path=bpf on the uplink veth, one context per guest assigned
           with vnetctl; GRO on in the guests (a veth takes XDP redirects only in NAPI mode).
+          Its uplink delivery is vnetd's default (--uplink_delivery=auto).
+
+and, for wire-to-guest only, one more vnet network per uplink delivery (--wire-deliveries,
+default xdp and tc: vnetd --uplink_delivery=xdp redirects in the uplink's XDP program through
+a devmap; =tc attaches no XDP and the uplink's TC program redirects with bpf_redirect_peer),
+each with its own vnetd, so the two are measured side by side in the same run.
 
 Metrics: guest-to-guest TCP (iperf3, 1 and 4 streams), guest-to-guest and wire-to-guest
 64-byte UDP packets per second (trafgen, counted as IPv4 packets received in the receiving
@@ -55,6 +61,9 @@ class Setup:
         self.a, self.b, self.wire = a, b, wire
         self.wire_dst_mac, self.wire_dst_ip, self.wire_rx_if = wire_dst_mac, wire_dst_ip, wire_rx_if
         self.error: Optional[str] = None  # set when the setup cannot be measured at all
+        self.only: Optional[List[str]] = None  # the metrics measured here; None: all
+        self.cost: Optional[Dict] = None  # wire-only networks: ns/packet per program
+        self.delivery = "n/a"  # wire-only networks: the delivery vnetd reports in effect
 
 
 # ---------------------------------------------------------------------------------------
@@ -190,6 +199,9 @@ def build(t: Topology, args) -> List[Setup]:
         t.add_idle_ports(bridge_idle_ports(args.extra_contexts), bridge=br)
     setups.append(Setup("bridge", ba, bb, bw, bb.mac, bb.ipv4, bb.guest_if))
 
+    for delivery in args.wire_deliveries:
+        setups.append(build_delivery(t, args, delivery))
+
     na = t.add_guest("na", gro=True)
     nb = t.add_guest("nb", gro=True)
     nw = t.add_wire("nw", vlan=args.wire_vlan)
@@ -222,6 +234,34 @@ def build(t: Topology, args) -> List[Setup]:
     except HarnessError as e:
         vn.error = f"vnet setup failed: {e}"
     return setups
+
+
+def build_delivery(t: Topology, args, delivery: str) -> Setup:
+    """A vnet network for wire-to-guest only, its vnetd forced to one uplink delivery."""
+    tag = {"xdp": "x", "tc": "t", "auto": "u"}[delivery]
+    ga = t.add_guest(f"n{tag}a", gro=True)
+    gb = t.add_guest(f"n{tag}b", gro=True)
+    w = t.add_wire(f"n{tag}w", vlan=args.wire_vlan)
+    s = Setup(f"vnet-{delivery}", ga, gb, w, gb.mac, gb.ipv4, gb.guest_if)
+    s.only = ["wire"]
+    try:
+        d = VnetDaemon(t, args.build_dir, w.host_if,
+                       pin_dir=f"/sys/fs/bpf/vnet-bench-{os.getpid()}-{delivery}",
+                       extra_args=[f"--uplink_delivery={delivery}"])
+        d.start()
+        for domain, g in ((1, ga), (2, gb)):
+            d.assign(g, domain=domain, device=0, vlan=1)
+        s.daemon = d
+    except HarnessError as e:
+        s.error = f"vnet (uplink_delivery {delivery}) setup failed: {e}"
+    return s
+
+
+def delivery_of(s: Setup) -> str:
+    """What vnetd says delivers wire-to-guest ("delivery xdp" in its fast path line)."""
+    out = s.daemon.ctl(["status"], check=False).stdout
+    m = re.search(r"\(delivery (\w+)", out)
+    return m.group(1) if m else "?"
 
 
 def measure(t: Topology, s: Setup, m: str, args):
@@ -394,6 +434,35 @@ def render_table(raw: Dict[str, Dict[str, List]], stat: str = "median"):
     return out, aims
 
 
+def render_deliveries(raw: Dict[str, Dict[str, List]], deliveries: List[Setup],
+                      stat: str) -> List[str]:
+    """wire→guest per uplink delivery, next to the veth pair and vnet's default."""
+    def pick(name):
+        vals = [v["rx"] for v in raw.get(name, {}).get("wire", [])]
+        if not vals:
+            return None, None
+        txs = [v["tx"] for v in raw[name]["wire"]]
+        return ((max(vals), max(txs)) if stat == "best"
+                else (statistics.median(vals), statistics.median(txs)))
+    veth, _ = pick("veth")
+    progs = [("uplink_xdp", "uplink XDP"), ("vnet_uplink_tc", "uplink TC"),
+             ("vnet_guest_tc", "guest TC")]
+    out = ["| vnetd --uplink_delivery | in effect | received (kpps) | sender's rate (kpps) | "
+           "/ veth pair | " + " | ".join(f"{label} ns/pkt (runs)" for _, label in progs) + " |",
+           "|---|---|---:|---:|---:|" + "---:|" * len(progs)]
+    for s in deliveries:
+        rx, tx = pick(s.name)
+        cost = s.cost or {}
+        cells = ["–" if prog not in cost else f"{cost[prog]['ns']:.0f} ({cost[prog]['runs']:,})"
+                 for prog, _ in progs]
+        wanted = s.name.split("-", 1)[1]
+        out.append(f"| {wanted} | {s.delivery} | "
+                   f"{fmt(None if rx is None else rx / 1e3, 0)} | "
+                   f"{fmt(None if tx is None else tx / 1e3, 0)} | {ratio(rx, veth)} | "
+                   + " | ".join(cells) + " |")
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("build_dir", nargs="?", default="/work/main/build")
@@ -416,6 +485,13 @@ def main() -> int:
     p.add_argument("--flat", action="store_true",
                    help="the extra contexts join VLAN 1 with the measured guests (one flat "
                         "broadcast domain) instead of idling in VLANs of their own")
+    p.add_argument("--wire-deliveries", default="xdp,tc",
+                   help="comma-separated uplink deliveries (auto, xdp, tc) measured wire→guest "
+                        "side by side, each on a vnet network of its own (default xdp,tc; "
+                        "'' for none)")
+    p.add_argument("--metrics", default="tcp1,tcp4,udpsock,udp,wire,lat",
+                   help="comma-separated rows to measure (default all: tcp1, tcp4, udpsock, "
+                        "udp, wire, lat); e.g. 'wire' for the deliveries alone")
     p.add_argument("--skip-vnet", action="store_true")
     p.add_argument("--no-cost", action="store_true",
                    help="skip the pass that reads each vnet program's ns/packet (bpf_stats)")
@@ -426,15 +502,26 @@ def main() -> int:
         print("run_bench.py needs root (network namespaces)", file=sys.stderr)
         return 1
     args.build_dir = os.path.abspath(args.build_dir)
+    args.metrics = [x for x in args.metrics.split(",") if x]
+    for x in args.metrics:
+        if x not in ("tcp1", "tcp4", "udpsock", "udp", "wire", "lat"):
+            p.error(f"--metrics: '{x}' is not tcp1, tcp4, udpsock, udp, wire or lat")
+    args.wire_deliveries = [x for x in args.wire_deliveries.split(",") if x]
+    for x in args.wire_deliveries:
+        if x not in ("auto", "xdp", "tc"):
+            p.error(f"--wire-deliveries: '{x}' is not auto, xdp or tc")
+    if args.skip_vnet:
+        args.wire_deliveries = []
     pin_dir = f"/sys/fs/bpf/vnet-bench-{os.getpid()}"
     run_prefix = f"vb{os.getpid()}"
     started = time.monotonic()
     load0 = os.getloadavg()
 
-    metrics = ["tcp1", "tcp4", "udpsock", "udp", "wire", "lat"]
+    metrics = [m for m in ["tcp1", "tcp4", "udpsock", "udp", "wire", "lat"] if m in args.metrics]
     raw: Dict[str, Dict[str, List]] = {}
     errors: Dict[str, Dict[str, str]] = {}
     vnet_describe = ""
+    deliveries: List[Setup] = []
     notes: List[str] = []
     cost: Dict[str, Dict] = {}
     extra_leftovers = [pin_dir]
@@ -447,15 +534,20 @@ def main() -> int:
                 raw[s.name] = {m: [] for m in metrics}
                 errors[s.name] = {}
             warm_up(t, setups, notes)
-            d = getattr(setups[2], "daemon", None)
+            deliveries = [s for s in setups if s.only is not None]
+            setups_main = [s for s in setups if s.only is None]
+            d = getattr(setups_main[2], "daemon", None)
             if d is not None:
                 extra_leftovers = d.leftover_patterns()
+            for s in deliveries:
+                if getattr(s, "daemon", None) is not None:
+                    extra_leftovers += s.daemon.leftover_patterns()
                 vnet_describe = d.ctl(["status"], check=False).stdout.strip()
             for rep in range(args.reps):
                 order = setups if rep % 2 == 0 else list(reversed(setups))
                 for m in metrics:
                     for s in order:
-                        if s.error or m in errors[s.name]:
+                        if s.error or m in errors[s.name] or (s.only and m not in s.only):
                             continue
                         try:
                             v = measure(t, s, m, args)
@@ -466,7 +558,13 @@ def main() -> int:
                             log(f"rep {rep + 1} {s.name:6} {m:5} FAILED: {e}")
             if d is not None and not args.no_cost and shutil.which("bpftool"):
                 log("cost pass: each metric once more on vnet with BPF statistics on")
-                cost = cost_pass(t, setups[2], metrics, args)
+                cost = cost_pass(t, setups_main[2], metrics, args)
+                for s in deliveries:
+                    if not s.error:
+                        s.cost = cost_pass(t, s, ["wire"], args).get("wire")
+            for s in deliveries:
+                if not s.error:
+                    s.delivery = delivery_of(s)
             setup_errors = {s.name: s.error for s in setups if s.error}
             if d is not None:
                 tail = d.log_tail(5)
@@ -489,12 +587,18 @@ def main() -> int:
           f"{2 + bridge_idle_ports(args.extra_contexts)} ports on the bridge"
           + (f" (its maximum: a Linux bridge takes at most {BRIDGE_MAX_PORTS} ports)"
              if bridge_idle_ports(args.extra_contexts) < args.extra_contexts else ""))
-    rate = getattr(setups[2], "assign_rate", None) if setups else None
+    rate = getattr(setups[-1], "assign_rate", None) if setups else None
     if rate:
         print(f"vnet contexts assigned through vnetctl: {rate:.0f}/s")
     print()
     print("\n".join(out))
     print()
+    if deliveries:
+        print("wire→guest UDP 64 B by uplink delivery (same run; each delivery its own vnetd on"
+              " its own uplink veth; ns/packet from bpf_stats in the cost pass):")
+        print()
+        print("\n".join(render_deliveries(raw, deliveries, args.stat)))
+        print()
     if cost:
         print("vnet per-packet cost (kernel BPF statistics, a pass of its own after the reps;"
               " ns per program run, i.e. per packet or super-packet; the XDP figure includes"
