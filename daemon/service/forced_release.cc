@@ -1,0 +1,61 @@
+#include "daemon/service/forced_release.h"
+
+#include <utility>
+
+#include "daemon/service/grpc_status.h"
+
+namespace vnet {
+
+ForcedRelease::ForcedRelease(grpc::CallbackServerContext* ctx, ledger::BufferLedger* ledger,
+                             uint32_t context_id, absl::Time drain_deadline, WritePool* pool,
+                             std::function<grpc::Status()> commit)
+    : ctx_(ctx),
+      ledger_(ledger),
+      context_id_(context_id),
+      drain_deadline_(drain_deadline),
+      pool_(pool),
+      commit_(std::move(commit)) {}
+
+void ForcedRelease::Start() {
+  {
+    absl::MutexLock lock(&mu_);
+    waiting_ = true;
+    alarm_.Set(absl::ToChronoTime(drain_deadline_), [this](bool) { WaitOver(); });
+  }
+  // Outside mu_: the notice may run at once (nothing in flight) and takes mu_ in Wake.
+  ledger_->NotifyWhenDrained(context_id_, [this] { Wake(); });
+}
+
+void ForcedRelease::Wake() {
+  absl::MutexLock lock(&mu_);
+  if (!waiting_) return;
+  waiting_ = false;
+  alarm_.Cancel();  // WaitOver runs on gRPC's executor, never inside Cancel
+}
+
+void ForcedRelease::WaitOver() {
+  {
+    absl::MutexLock lock(&mu_);
+    waiting_ = false;
+  }
+  // After this the ledger never calls Wake again: nothing refers to us but the call.
+  ledger_->StopDrainNotice(context_id_);
+  if (absl::Status gave_up = LimitsOf(ctx_).Check(); !gave_up.ok()) {
+    return GiveUp(ToGrpcStatus(gave_up));
+  }
+  absl::Status queued = pool_->Submit([this] {
+    // The caller may have given up while the job was queued.
+    if (absl::Status gave_up = LimitsOf(ctx_).Check(); !gave_up.ok()) {
+      return GiveUp(ToGrpcStatus(gave_up));
+    }
+    Finish(commit_());
+  });
+  if (!queued.ok()) GiveUp(ToGrpcStatus(queued));
+}
+
+void ForcedRelease::GiveUp(const grpc::Status& status) {
+  ledger_->AbortRelease(context_id_);
+  Finish(status);
+}
+
+}  // namespace vnet
