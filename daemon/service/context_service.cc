@@ -45,11 +45,12 @@ grpc::ServerUnaryReactor* ContextServiceImpl::ReleaseContext(grpc::CallbackServe
     if (absl::Status s = ledger_->StartRelease(target->id(), /*force=*/true); !s.ok()) {
       return AnswerNow(ctx, ToGrpcStatus(s));
     }
-    auto* release =
-        new ForcedRelease(ctx, ledger_, target->id(), DrainDeadline(*req, LimitsOf(ctx).deadline),
-                          writes_, [this, ctx, req, resp, target = *std::move(target)] {
-                            return CommitRelease(ctx, req, &target, resp);
-                          });
+    const absl::Time deadline = LimitsOf(ctx).deadline;
+    const uint32_t id = target->id();  // before the commit below takes target
+    auto* release = new ForcedRelease(ctx, ledger_, id, DrainDeadline(*req, deadline), deadline,
+                                      writes_, [this, ctx, req, resp, target = *std::move(target)] {
+                                        return CommitRelease(ctx, req, &target, resp);
+                                      });
     release->Start();
     return release;
   }

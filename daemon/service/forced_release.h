@@ -23,20 +23,22 @@ namespace vnet {
 class ForcedRelease final : public grpc::ServerUnaryReactor {
  public:
   // The ledger already refuses new descriptors for `context_id` (BufferLedger::StartRelease
-  // succeeded). `commit` runs on `pool` and owns what follows: it commits the release or,
-  // failing, aborts it in the ledger.
+  // succeeded). The wait ends at `drain_deadline` at the latest; `caller_deadline` is the
+  // call's own (a wait it ends releases nothing). `commit` runs on `pool` and owns what
+  // follows: it commits the release or, failing, aborts it in the ledger.
   ForcedRelease(grpc::CallbackServerContext* ctx, ledger::BufferLedger* ledger, uint32_t context_id,
-                absl::Time drain_deadline, WritePool* pool, std::function<grpc::Status()> commit);
+                absl::Time drain_deadline, absl::Time caller_deadline, WritePool* pool,
+                std::function<grpc::Status()> commit);
 
   // Starts the wait; the call finishes on its own later.
   void Start();
 
-  void OnCancel() override { Wake(); }
+  void OnCancel() override { Wake(/*drained=*/false); }
   void OnDone() override { delete this; }
 
  private:
-  // Ends the wait now, if it has not ended yet.
-  void Wake();
+  // Ends the wait now, if it has not ended yet; `drained`: nothing is in flight any more.
+  void Wake(bool drained);
   // Runs once, when the alarm fires or is cancelled.
   void WaitOver();
   // Reopens the context in the ledger and answers `status`: nothing was released.
@@ -46,12 +48,14 @@ class ForcedRelease final : public grpc::ServerUnaryReactor {
   ledger::BufferLedger* const ledger_;
   const uint32_t context_id_;
   const absl::Time drain_deadline_;
+  const bool caller_deadline_ends_wait_;  // drain_deadline is the caller's deadline
   WritePool* const pool_;
   const std::function<grpc::Status()> commit_;
 
   absl::Mutex mu_;
   grpc::Alarm alarm_ ABSL_GUARDED_BY(mu_);
   bool waiting_ ABSL_GUARDED_BY(mu_) = false;
+  bool drained_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace vnet

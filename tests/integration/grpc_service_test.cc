@@ -501,20 +501,22 @@ TEST_F(GrpcServiceTest, ForcedReleaseWaitNeverOutlivesTheCallerDeadline) {
   EXPECT_EQ(regions.contexts(0).regions(0).in_flight(), 2u);
 }
 
-// Posts one descriptor for `id` (region 1, see RegisterRegion); returns its cookie, 0 if
-// it was not accepted.
-uint64_t PostCookie(const std::shared_ptr<grpc::Channel>& channel, uint32_t id) {
+// Posts one descriptor for `id` at 1 MiB + offset (region 1, see RegisterRegion); returns
+// its cookie, 0 if it was not accepted, and its verdict in `verdict` if given.
+uint64_t PostCookie(const std::shared_ptr<grpc::Channel>& channel, uint32_t id, uint64_t offset = 0,
+                    v1::DescriptorVerdict* verdict = nullptr) {
   auto buffers = v1::BufferService::NewStub(channel);
   grpc::ClientContext call;
   v1::ValidateDescriptorsRequest req;
   req.set_context_id(id);
   v1::Descriptor* d = req.add_descriptors();
-  d->set_guest_address(0x100000);
+  d->set_guest_address(0x100000 + offset);
   d->set_length(64);
   d->set_direction(v1::DESCRIPTOR_DIRECTION_TO_DEVICE);
   d->set_region_id(1);
   v1::ValidateDescriptorsResponse resp;
   if (!buffers->ValidateDescriptors(&call, req, &resp).ok() || resp.cookies_size() != 1) return 0;
+  if (verdict != nullptr) *verdict = resp.verdicts(0);
   return resp.cookies(0);
 }
 
@@ -569,12 +571,23 @@ TEST_F(GrpcServiceTest, SixtyFourWaitingForcedReleasesLeaveWritesFlowing) {
       statuses[i] = release_stub->ReleaseContext(&call, release, &responses[i]);
     });
   }
-  // All 64 are waiting: their contexts refuse new descriptors.
+  // All 64 are waiting: their contexts refuse new descriptors. (A probe that comes before
+  // its context's release is accepted, and completed with the rest below.)
+  std::vector<std::pair<uint32_t, uint64_t>> probes;
+  std::vector<bool> closing(kReleases, false);
+  uint64_t probe_count = 0;
   EXPECT_TRUE(testing::WaitFor([&] {
-    for (uint32_t id : ids) {
-      if (Post(id, 1024) != v1::DESCRIPTOR_VERDICT_CONTEXT_CLOSING) return false;
+    bool all = true;
+    for (uint32_t i = 0; i < kReleases; ++i) {
+      if (closing[i]) continue;
+      v1::DescriptorVerdict verdict = v1::DESCRIPTOR_VERDICT_UNSPECIFIED;
+      const uint64_t cookie =
+          PostCookie(channel_, ids[i], 1024 + (probe_count++ % 960) * 64, &verdict);
+      if (cookie != 0) probes.emplace_back(ids[i], cookie);
+      closing[i] = verdict == v1::DESCRIPTOR_VERDICT_CONTEXT_CLOSING;
+      all = all && closing[i];
     }
-    return true;
+    return all;
   }));
   {
     const absl::Time start = absl::Now();
@@ -590,8 +603,10 @@ TEST_F(GrpcServiceTest, SixtyFourWaitingForcedReleasesLeaveWritesFlowing) {
     EXPECT_LT(absl::Now() - start, absl::Seconds(2));
   }
   const absl::Time completing = absl::Now();
-  for (uint32_t i = 0; i < kReleases; ++i)
+  for (uint32_t i = 0; i < kReleases; ++i) {
     EXPECT_EQ(CompleteCookie(channel_, ids[i], cookies[i]), 1u);
+  }
+  for (const auto& [id, cookie] : probes) EXPECT_EQ(CompleteCookie(channel_, id, cookie), 1u);
   for (std::thread& t : releases) t.join();
   EXPECT_LT(absl::Now() - completing, absl::Seconds(10));  // not the 30 s force_wait
   for (uint32_t i = 0; i < kReleases; ++i) {
