@@ -124,6 +124,7 @@ TEST_F(WatchDropsTest, EventReachesAnIdleWatcherAtOnce) {
 // Watchers that get no events cost no wake-ups (a 20 ms poll was 50 a second each).
 TEST_F(WatchDropsTest, IdleWatchersCauseNoWakeups) {
   std::vector<std::unique_ptr<Watch>> watches;
+  watches.reserve(4);
   for (int i = 0; i < 4; ++i) watches.push_back(Open());
   ASSERT_TRUE(WatchersAre(4));
   absl::SleepFor(absl::Milliseconds(100));  // all asleep
