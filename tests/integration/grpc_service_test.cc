@@ -53,6 +53,47 @@ class UplinkOnlyDataplane final : public Dataplane {
   int uplink_changes_ = 0;
 };
 
+// Posts one descriptor for `id` at 1 MiB + offset (region 1, see RegisterRegion); returns
+// its cookie, 0 if it was not accepted, and its verdict in `verdict` if given.
+uint64_t PostCookie(const std::shared_ptr<grpc::Channel>& channel, uint32_t id, uint64_t offset = 0,
+                    v1::DescriptorVerdict* verdict = nullptr) {
+  auto buffers = v1::BufferService::NewStub(channel);
+  grpc::ClientContext call;
+  v1::ValidateDescriptorsRequest req;
+  req.set_context_id(id);
+  v1::Descriptor* d = req.add_descriptors();
+  d->set_guest_address(0x100000 + offset);
+  d->set_length(64);
+  d->set_direction(v1::DESCRIPTOR_DIRECTION_TO_DEVICE);
+  d->set_region_id(1);
+  v1::ValidateDescriptorsResponse resp;
+  if (!buffers->ValidateDescriptors(&call, req, &resp).ok() || resp.verdicts_size() != 1 ||
+      resp.cookies_size() != 1) {
+    return 0;
+  }
+  if (verdict != nullptr) *verdict = resp.verdicts(0);
+  return resp.cookies(0);
+}
+
+uint32_t CompleteCookie(const std::shared_ptr<grpc::Channel>& channel, uint32_t id,
+                        uint64_t cookie) {
+  auto buffers = v1::BufferService::NewStub(channel);
+  grpc::ClientContext call;
+  v1::CompleteDescriptorsRequest req;
+  req.set_context_id(id);
+  req.add_cookies(cookie);
+  v1::CompleteDescriptorsResponse resp;
+  if (!buffers->CompleteDescriptors(&call, req, &resp).ok()) return 0;
+  return resp.completed();
+}
+
+// A connection of its own (the server caps streams per connection).
+std::shared_ptr<grpc::Channel> OwnChannel(const std::string& socket) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel("unix:" + socket, grpc::InsecureChannelCredentials(), args);
+}
+
 class GrpcServiceTest : public ::testing::Test {
  protected:
   void SetUp() override { StartServer(4); }
@@ -119,20 +160,9 @@ class GrpcServiceTest : public ::testing::Test {
 
   // Posts one descriptor at 1 MiB + offset; returns its verdict.
   v1::DescriptorVerdict Post(uint32_t id, uint64_t offset) {
-    auto buffers = v1::BufferService::NewStub(channel_);
-    grpc::ClientContext call;
-    v1::ValidateDescriptorsRequest req;
-    req.set_context_id(id);
-    v1::Descriptor* d = req.add_descriptors();
-    d->set_guest_address(0x100000 + offset);
-    d->set_length(64);
-    d->set_direction(v1::DESCRIPTOR_DIRECTION_TO_DEVICE);
-    d->set_region_id(1);
-    v1::ValidateDescriptorsResponse resp;
-    if (!buffers->ValidateDescriptors(&call, req, &resp).ok() || resp.verdicts_size() != 1) {
-      return v1::DESCRIPTOR_VERDICT_UNSPECIFIED;
-    }
-    return resp.verdicts(0);
+    v1::DescriptorVerdict verdict = v1::DESCRIPTOR_VERDICT_UNSPECIFIED;
+    PostCookie(channel_, id, offset, &verdict);
+    return verdict;
   }
 
   v1::ListRegionsResponse Regions(uint32_t id = 0) {
@@ -499,44 +529,6 @@ TEST_F(GrpcServiceTest, ForcedReleaseWaitNeverOutlivesTheCallerDeadline) {
   ASSERT_EQ(regions.contexts_size(), 1);
   ASSERT_EQ(regions.contexts(0).regions_size(), 1);
   EXPECT_EQ(regions.contexts(0).regions(0).in_flight(), 2u);
-}
-
-// Posts one descriptor for `id` at 1 MiB + offset (region 1, see RegisterRegion); returns
-// its cookie, 0 if it was not accepted, and its verdict in `verdict` if given.
-uint64_t PostCookie(const std::shared_ptr<grpc::Channel>& channel, uint32_t id, uint64_t offset = 0,
-                    v1::DescriptorVerdict* verdict = nullptr) {
-  auto buffers = v1::BufferService::NewStub(channel);
-  grpc::ClientContext call;
-  v1::ValidateDescriptorsRequest req;
-  req.set_context_id(id);
-  v1::Descriptor* d = req.add_descriptors();
-  d->set_guest_address(0x100000 + offset);
-  d->set_length(64);
-  d->set_direction(v1::DESCRIPTOR_DIRECTION_TO_DEVICE);
-  d->set_region_id(1);
-  v1::ValidateDescriptorsResponse resp;
-  if (!buffers->ValidateDescriptors(&call, req, &resp).ok() || resp.cookies_size() != 1) return 0;
-  if (verdict != nullptr) *verdict = resp.verdicts(0);
-  return resp.cookies(0);
-}
-
-uint32_t CompleteCookie(const std::shared_ptr<grpc::Channel>& channel, uint32_t id,
-                        uint64_t cookie) {
-  auto buffers = v1::BufferService::NewStub(channel);
-  grpc::ClientContext call;
-  v1::CompleteDescriptorsRequest req;
-  req.set_context_id(id);
-  req.add_cookies(cookie);
-  v1::CompleteDescriptorsResponse resp;
-  if (!buffers->CompleteDescriptors(&call, req, &resp).ok()) return 0;
-  return resp.completed();
-}
-
-// A connection of its own (the server caps streams per connection).
-std::shared_ptr<grpc::Channel> OwnChannel(const std::string& socket) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel("unix:" + socket, grpc::InsecureChannelCredentials(), args);
 }
 
 // Forced releases wait for buffers in flight holding no write-pool thread: with 64 of them
