@@ -125,6 +125,21 @@ void BufferLedger::AbortRelease(uint32_t context_id) {
   if (std::shared_ptr<ContextLedger> ledger = Find(context_id)) ledger->AbortClose();
 }
 
+absl::Status BufferLedger::StartRelease(uint32_t context_id, bool force) {
+  std::shared_ptr<ContextLedger> ledger = Find(context_id);
+  return ledger ? ledger->StartClose(force) : absl::OkStatus();
+}
+
+void BufferLedger::NotifyWhenDrained(uint32_t context_id, std::function<void()> drained) {
+  std::shared_ptr<ContextLedger> ledger = Find(context_id);
+  if (!ledger) return drained();
+  ledger->NotifyWhenDrained(std::move(drained));
+}
+
+void BufferLedger::StopDrainNotice(uint32_t context_id) {
+  if (std::shared_ptr<ContextLedger> ledger = Find(context_id)) ledger->StopDrainNotice();
+}
+
 absl::Status BufferLedger::Restore(std::vector<SavedContext> saved) {
   absl::Status failed;
   for (SavedContext& c : saved) {

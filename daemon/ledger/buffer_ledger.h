@@ -72,6 +72,14 @@ class BufferLedger {
                             const std::function<absl::Status()>& check);
   ReleaseReport CommitRelease(uint32_t context_id);
   void AbortRelease(uint32_t context_id);
+  // The forced wait of BeginRelease, for a caller that holds no thread while it waits:
+  // StartRelease begins without waiting; NotifyWhenDrained calls `drained` (under the
+  // context's lock: short, and never into the ledger) once nothing is in flight, at once
+  // for an unknown or drained context; StopDrainNotice withdraws it before Commit or
+  // Abort. See ContextLedger::StartClose and ContextLedger::NotifyWhenDrained.
+  absl::Status StartRelease(uint32_t context_id, bool force);
+  void NotifyWhenDrained(uint32_t context_id, std::function<void()> drained);
+  void StopDrainNotice(uint32_t context_id);
 
   // At start, into an empty ledger: what the journal saved. FAILED_PRECONDITION naming the
   // context and what is inconsistent; the ledger is then left empty.

@@ -265,6 +265,11 @@ size_t ContextLedger::Complete(absl::Span<const uint64_t> cookies, std::vector<u
   }
   budget_->Give(completed);
   counters_.completed += completed;
+  if (on_drained_ && in_flight_.size() == 0) {
+    std::function<void()> drained = std::move(on_drained_);
+    on_drained_ = nullptr;
+    drained();
+  }
   return completed;
 }
 
@@ -281,6 +286,7 @@ ReleaseReport ContextLedger::DropAllLocked() {
   in_flight_.Clear();
   bytes_registered_ = 0;
   phase_ = Phase::kClosed;
+  on_drained_ = nullptr;
   log_.reset();
   if (journal_ != nullptr) journal_->Forget(context_id_);
   return report;
@@ -313,9 +319,7 @@ ReleaseReport ContextLedger::ForceClose(absl::Time deadline) {
   return DropAllLocked();
 }
 
-absl::Status ContextLedger::BeginClose(bool force, absl::Time drain_deadline,
-                                       const std::function<absl::Status()>& check) {
-  absl::MutexLock lock(&mu_);
+absl::Status ContextLedger::StartCloseLocked(bool force) {
   if (phase_ == Phase::kClosed) return absl::OkStatus();
   if (phase_ == Phase::kClosing) {
     return absl::AbortedError(
@@ -327,6 +331,34 @@ absl::Status ContextLedger::BeginClose(bool force, absl::Time drain_deadline,
         in_flight_.size()));
   }
   phase_ = Phase::kClosing;  // new descriptors are refused; completions still count
+  return absl::OkStatus();
+}
+
+absl::Status ContextLedger::StartClose(bool force) {
+  absl::MutexLock lock(&mu_);
+  return StartCloseLocked(force);
+}
+
+void ContextLedger::NotifyWhenDrained(std::function<void()> drained) {
+  absl::MutexLock lock(&mu_);
+  if (in_flight_.size() == 0) {
+    on_drained_ = nullptr;
+    drained();
+    return;
+  }
+  on_drained_ = std::move(drained);
+}
+
+void ContextLedger::StopDrainNotice() {
+  absl::MutexLock lock(&mu_);
+  on_drained_ = nullptr;
+}
+
+absl::Status ContextLedger::BeginClose(bool force, absl::Time drain_deadline,
+                                       const std::function<absl::Status()>& check) {
+  absl::MutexLock lock(&mu_);
+  if (phase_ == Phase::kClosed) return absl::OkStatus();
+  if (absl::Status s = StartCloseLocked(force); !s.ok()) return s;
   auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_.size() == 0; };
   // In slices, so a caller that gives up is noticed while it waits.
   constexpr absl::Duration kSlice = absl::Milliseconds(20);
@@ -358,6 +390,7 @@ ReleaseReport ContextLedger::CommitClose() {
 
 void ContextLedger::AbortClose() {
   absl::MutexLock lock(&mu_);
+  on_drained_ = nullptr;
   if (phase_ == Phase::kClosing) phase_ = Phase::kOpen;
 }
 

@@ -69,6 +69,15 @@ class ContextLedger {
   // in flight) or AbortClose reopens the context with its regions and descriptors intact.
   absl::Status BeginClose(bool force, absl::Time drain_deadline,
                           const std::function<absl::Status()>& check);
+  // BeginClose without the wait, for a caller that waits elsewhere (holding no thread):
+  // the same refusals, and on OK the context is closing.
+  absl::Status StartClose(bool force);
+  // Calls `drained` once no descriptor is in flight: at once if none is now, else from the
+  // Complete that ends the last one. It runs under the ledger's lock: it must be short and
+  // must not call the ledger. One notice at a time (a new one replaces the old). Once
+  // StopDrainNotice returns, the notice is neither running nor will it run.
+  void NotifyWhenDrained(std::function<void()> drained);
+  void StopDrainNotice();
   ReleaseReport CommitClose();
   void AbortClose();
   bool closed() const;
@@ -86,6 +95,7 @@ class ContextLedger {
   Verdict ValidateOneLocked(const Descriptor& d, uint64_t* cookie)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ReleaseReport DropAllLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status StartCloseLocked(bool force) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The regions as they are, with `add` added and `skip` left out (0: none).
   std::vector<RegionSpec> SpecsLocked(const RegionSpec* add, uint64_t skip) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -109,6 +119,7 @@ class ContextLedger {
   uint64_t bytes_registered_ ABSL_GUARDED_BY(mu_) = 0;
   ContextStats counters_ ABSL_GUARDED_BY(mu_);             // the monotonic part
   std::unique_ptr<InFlightLog> log_ ABSL_GUARDED_BY(mu_);  // null without a journal
+  std::function<void()> on_drained_ ABSL_GUARDED_BY(mu_);  // see NotifyWhenDrained
 };
 
 }  // namespace vnet::ledger

@@ -50,7 +50,8 @@ DropEventHub::DropEventHub(Options options, ActiveFn on_active)
 
 DropEventHub::~DropEventHub() { Close(); }
 
-absl::StatusOr<std::unique_ptr<Subscription>> DropEventHub::Subscribe(DropFilter filter) {
+absl::StatusOr<std::unique_ptr<Subscription>> DropEventHub::Subscribe(DropFilter filter,
+                                                                      std::function<void()> wake) {
   absl::MutexLock lock(&mu_);
   if (closed_) return absl::UnavailableError("vnetd is stopping");
   if (subs_.size() >= options_.max_watchers) {
@@ -60,7 +61,7 @@ absl::StatusOr<std::unique_ptr<Subscription>> DropEventHub::Subscribe(DropFilter
                      options_.max_watchers, "); try again when one ends"));
   }
   std::unique_ptr<Subscription> sub(
-      new Subscription(this, std::move(filter), options_.queue_capacity));
+      new Subscription(this, std::move(filter), options_.queue_capacity, std::move(wake)));
   subs_.push_back(sub.get());
   if (subs_.size() == 1 && on_active_) on_active_(true);
   return sub;
@@ -81,6 +82,8 @@ void DropEventHub::Publish(const vnet_drop_event& ev) {
     if (!sub->filter_.Matches(ev)) continue;
     if (sub->Offer(ev)) {
       ++counters_.delivered;
+      // After Offer let go of the watcher's lock: the watcher may look at its queue now.
+      if (sub->wake_) sub->wake_();
     } else {
       ++counters_.watcher_drops;
     }
@@ -90,7 +93,10 @@ void DropEventHub::Publish(const vnet_drop_event& ev) {
 void DropEventHub::Close() {
   absl::MutexLock lock(&mu_);
   closed_ = true;
-  for (Subscription* sub : subs_) sub->Close();
+  for (Subscription* sub : subs_) {
+    sub->Close();
+    if (sub->wake_) sub->wake_();
+  }
 }
 
 HubCounters DropEventHub::counters() const {

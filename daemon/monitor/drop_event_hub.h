@@ -1,7 +1,8 @@
 // Fans drop events out to watchers. Each watcher has a bounded queue: a watcher that reads
 // too slowly loses events (counted, and told with the next event it gets), never makes
-// vnetd hold more. At most `max_watchers` at once. The hub knows nothing of gRPC or BPF:
-// the ring reader publishes, the service subscribes.
+// vnetd hold more. At most `max_watchers` at once. A watcher may give a wake-up callback,
+// so it needs neither a thread nor a timer to learn of an event. The hub knows nothing of
+// gRPC or BPF: the ring reader publishes, the service subscribes.
 #pragma once
 
 #include <cstdint>
@@ -48,8 +49,8 @@ class Subscription {
 
  private:
   friend class DropEventHub;
-  Subscription(DropEventHub* hub, DropFilter filter, size_t capacity)
-      : hub_(hub), filter_(std::move(filter)), capacity_(capacity) {}
+  Subscription(DropEventHub* hub, DropFilter filter, size_t capacity, std::function<void()> wake)
+      : hub_(hub), filter_(std::move(filter)), capacity_(capacity), wake_(std::move(wake)) {}
   // False when the queue was full (the event is counted as lost).
   bool Offer(const vnet_drop_event& ev);
   void Close();
@@ -57,6 +58,7 @@ class Subscription {
   DropEventHub* const hub_;
   const DropFilter filter_;
   const size_t capacity_;
+  const std::function<void()> wake_;  // may be empty
   mutable absl::Mutex mu_;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   uint64_t lost_pending_ ABSL_GUARDED_BY(mu_) = 0;  // lost since the last queued event
@@ -79,7 +81,11 @@ class DropEventHub {
   ~DropEventHub();
 
   // RESOURCE_EXHAUSTED with max_watchers subscribed; UNAVAILABLE once closed.
-  absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(DropFilter filter);
+  // `wake` (optional) is called after an event is queued for this watcher and when the hub
+  // closes. It runs on the publisher's thread under the hub's lock (so never after the
+  // subscription is gone): it must be short and must not call the hub.
+  absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(DropFilter filter,
+                                                          std::function<void()> wake = nullptr);
   // Queues `ev` for every watcher whose filter matches. Never blocks on a watcher.
   void Publish(const vnet_drop_event& ev);
   // Ends every subscription (their Next returns nullopt) and refuses new ones.

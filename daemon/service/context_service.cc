@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/time/clock.h"
+#include "daemon/service/forced_release.h"
 #include "daemon/service/grpc_status.h"
 #include "daemon/service/paging.h"
 #include "daemon/service/unary_calls.h"
@@ -33,39 +34,72 @@ grpc::ServerUnaryReactor* ContextServiceImpl::AssignContext(grpc::CallbackServer
 grpc::ServerUnaryReactor* ContextServiceImpl::ReleaseContext(grpc::CallbackServerContext* ctx,
                                                              const v1::ReleaseContextRequest* req,
                                                              v1::ReleaseContextResponse* resp) {
+  auto target = registry_->Get(req->ref());
+  // A forced release of a known context waits for its buffers in flight holding no thread:
+  // a write-pool thread would be held until the drain deadline, and enough of them would
+  // stop every write.
+  if (req->has_force_wait() && target.ok() && ledger_ != nullptr && writes_ != nullptr) {
+    if (absl::Status gave_up = LimitsOf(ctx).Check(); !gave_up.ok()) {
+      return AnswerNow(ctx, ToGrpcStatus(gave_up));
+    }
+    if (absl::Status s = ledger_->StartRelease(target->id(), /*force=*/true); !s.ok()) {
+      return AnswerNow(ctx, ToGrpcStatus(s));
+    }
+    const absl::Time deadline = LimitsOf(ctx).deadline;
+    const uint32_t id = target->id();  // before the commit below takes target
+    auto* release = new ForcedRelease(ctx, ledger_, id, DrainDeadline(*req, deadline), deadline,
+                                      writes_, [this, ctx, req, resp, target = *std::move(target)] {
+                                        return CommitRelease(ctx, req, &target, resp);
+                                      });
+    release->Start();
+    return release;
+  }
   return AnswerFromPool(ctx, writes_, [this, ctx, req, resp] { return Release(ctx, req, resp); });
+}
+
+absl::Time ContextServiceImpl::DrainDeadline(const v1::ReleaseContextRequest& req,
+                                             absl::Time deadline) {
+  // CDNA's rule: no buffer is given back while a descriptor on it is in flight. A forced
+  // wait never outlives the caller's deadline.
+  absl::Time drain_deadline = absl::Now();
+  if (req.has_force_wait()) {
+    drain_deadline +=
+        absl::Seconds(req.force_wait().seconds()) + absl::Nanoseconds(req.force_wait().nanos());
+  }
+  return std::min(drain_deadline, deadline);
 }
 
 // One transaction over the ledger and the registry: the ledger stops taking descriptors
 // for the context (and, forced, waits for those in flight), the registry persists the
 // release, and only then the ledger drops the regions. If the registry refuses (a failed
 // write, the caller gone), the ledger reopens the context with its regions intact: a
-// failed release changes nothing.
+// failed release changes nothing. (Forced releases from gRPC wait in ForcedRelease
+// instead; this waits on the calling thread, for a service without a write pool.)
 grpc::Status ContextServiceImpl::Release(grpc::ServerContextBase* ctx,
                                          const v1::ReleaseContextRequest* req,
                                          v1::ReleaseContextResponse* resp) {
   const CallLimits limits = LimitsOf(ctx);
-  ContextRegistry::ReleaseOptions options;
-  options.limits = limits;
   auto target = registry_->Get(req->ref());
+  if (!target.ok() || ledger_ == nullptr) return CommitRelease(ctx, req, nullptr, resp);
+  if (auto s = ledger_->BeginRelease(target->id(), req->has_force_wait(),
+                                     DrainDeadline(*req, limits.deadline),
+                                     [&limits] { return limits.Check(); });
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  return CommitRelease(ctx, req, &*target, resp);
+}
+
+grpc::Status ContextServiceImpl::CommitRelease(grpc::ServerContextBase* ctx,
+                                               const v1::ReleaseContextRequest* req,
+                                               const v1::Context* target,
+                                               v1::ReleaseContextResponse* resp) {
+  ContextRegistry::ReleaseOptions options;
+  options.limits = LimitsOf(ctx);
   ledger::ReleaseReport report;
-  const bool with_ledger = target.ok() && ledger_ != nullptr;
+  const bool with_ledger = target != nullptr;
   if (with_ledger) {
-    // CDNA's rule: no buffer is given back while a descriptor on it is in flight. A forced
-    // wait never outlives the caller's deadline.
-    const bool force = req->has_force_wait();
-    absl::Time drain_deadline = absl::Now();
-    if (force) {
-      drain_deadline +=
-          absl::Seconds(req->force_wait().seconds()) + absl::Nanoseconds(req->force_wait().nanos());
-      drain_deadline = std::min(drain_deadline, limits.deadline);
-    }
-    if (auto s = ledger_->BeginRelease(target->id(), force, drain_deadline,
-                                       [&limits] { return limits.Check(); });
-        !s.ok()) {
-      return ToGrpcStatus(s);
-    }
-    options.expected = &*target;
+    options.expected = target;
     options.on_commit = [this, &report](const v1::Context& released) {
       report = ledger_->CommitRelease(released.id());
     };

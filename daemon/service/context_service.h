@@ -1,6 +1,7 @@
 // gRPC ContextService (callback API): a thin layer that calls the registry and maps its
 // errors. Reads answer on gRPC's thread; changes, which wait for the registry's group
-// commit, run on the write pool.
+// commit, run on the write pool. A forced release waits for buffers in flight without a
+// thread (daemon/service/forced_release.h) and then commits on the write pool.
 #pragma once
 
 #include "daemon/core/context_registry.h"
@@ -36,6 +37,13 @@ class ContextServiceImpl final : public v1::ContextService::CallbackService {
  private:
   grpc::Status Release(grpc::ServerContextBase* ctx, const v1::ReleaseContextRequest* req,
                        v1::ReleaseContextResponse* resp);
+  // The registry's half of a release whose ledger half has begun (`target` non-null) or
+  // that has no ledger half (null): persists it and, committed, drops the context's
+  // regions; failed, reopens the context in the ledger.
+  grpc::Status CommitRelease(grpc::ServerContextBase* ctx, const v1::ReleaseContextRequest* req,
+                             const v1::Context* target, v1::ReleaseContextResponse* resp);
+  // When the caller waits at most until `deadline`: how long a forced release drains.
+  static absl::Time DrainDeadline(const v1::ReleaseContextRequest& req, absl::Time deadline);
   grpc::Status List(const v1::ListContextsRequest* req, v1::ListContextsResponse* resp);
 
   ContextRegistry* registry_;

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <thread>
@@ -50,6 +52,47 @@ class UplinkOnlyDataplane final : public Dataplane {
   std::string uplink_;
   int uplink_changes_ = 0;
 };
+
+// Posts one descriptor for `id` at 1 MiB + offset (region 1, see RegisterRegion); returns
+// its cookie, 0 if it was not accepted, and its verdict in `verdict` if given.
+uint64_t PostCookie(const std::shared_ptr<grpc::Channel>& channel, uint32_t id, uint64_t offset = 0,
+                    v1::DescriptorVerdict* verdict = nullptr) {
+  auto buffers = v1::BufferService::NewStub(channel);
+  grpc::ClientContext call;
+  v1::ValidateDescriptorsRequest req;
+  req.set_context_id(id);
+  v1::Descriptor* d = req.add_descriptors();
+  d->set_guest_address(0x100000 + offset);
+  d->set_length(64);
+  d->set_direction(v1::DESCRIPTOR_DIRECTION_TO_DEVICE);
+  d->set_region_id(1);
+  v1::ValidateDescriptorsResponse resp;
+  if (!buffers->ValidateDescriptors(&call, req, &resp).ok() || resp.verdicts_size() != 1 ||
+      resp.cookies_size() != 1) {
+    return 0;
+  }
+  if (verdict != nullptr) *verdict = resp.verdicts(0);
+  return resp.cookies(0);
+}
+
+uint32_t CompleteCookie(const std::shared_ptr<grpc::Channel>& channel, uint32_t id,
+                        uint64_t cookie) {
+  auto buffers = v1::BufferService::NewStub(channel);
+  grpc::ClientContext call;
+  v1::CompleteDescriptorsRequest req;
+  req.set_context_id(id);
+  req.add_cookies(cookie);
+  v1::CompleteDescriptorsResponse resp;
+  if (!buffers->CompleteDescriptors(&call, req, &resp).ok()) return 0;
+  return resp.completed();
+}
+
+// A connection of its own (the server caps streams per connection).
+std::shared_ptr<grpc::Channel> OwnChannel(const std::string& socket) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel("unix:" + socket, grpc::InsecureChannelCredentials(), args);
+}
 
 class GrpcServiceTest : public ::testing::Test {
  protected:
@@ -117,20 +160,9 @@ class GrpcServiceTest : public ::testing::Test {
 
   // Posts one descriptor at 1 MiB + offset; returns its verdict.
   v1::DescriptorVerdict Post(uint32_t id, uint64_t offset) {
-    auto buffers = v1::BufferService::NewStub(channel_);
-    grpc::ClientContext call;
-    v1::ValidateDescriptorsRequest req;
-    req.set_context_id(id);
-    v1::Descriptor* d = req.add_descriptors();
-    d->set_guest_address(0x100000 + offset);
-    d->set_length(64);
-    d->set_direction(v1::DESCRIPTOR_DIRECTION_TO_DEVICE);
-    d->set_region_id(1);
-    v1::ValidateDescriptorsResponse resp;
-    if (!buffers->ValidateDescriptors(&call, req, &resp).ok() || resp.verdicts_size() != 1) {
-      return v1::DESCRIPTOR_VERDICT_UNSPECIFIED;
-    }
-    return resp.verdicts(0);
+    v1::DescriptorVerdict verdict = v1::DESCRIPTOR_VERDICT_UNSPECIFIED;
+    PostCookie(channel_, id, offset, &verdict);
+    return verdict;
   }
 
   v1::ListRegionsResponse Regions(uint32_t id = 0) {
@@ -497,6 +529,121 @@ TEST_F(GrpcServiceTest, ForcedReleaseWaitNeverOutlivesTheCallerDeadline) {
   ASSERT_EQ(regions.contexts_size(), 1);
   ASSERT_EQ(regions.contexts(0).regions_size(), 1);
   EXPECT_EQ(regions.contexts(0).regions(0).in_flight(), 2u);
+}
+
+// Forced releases wait for buffers in flight holding no write-pool thread: with 64 of them
+// waiting at once (the pool has 32 threads), an unrelated assign still commits at once,
+// and each release finishes as soon as its last descriptor completes, not at its deadline.
+TEST_F(GrpcServiceTest, SixtyFourWaitingForcedReleasesLeaveWritesFlowing) {
+  StopServer();
+  StartServer(80);
+  constexpr uint32_t kReleases = 64;
+  std::vector<uint32_t> ids;
+  std::vector<uint64_t> cookies;
+  for (uint32_t domain = 1; domain <= kReleases; ++domain) {
+    v1::Context ctx;
+    ASSERT_TRUE(Assign(Guest(domain), &ctx).ok());
+    ASSERT_TRUE(RegisterRegion(ctx.id()).ok());
+    ids.push_back(ctx.id());
+    cookies.push_back(PostCookie(channel_, ctx.id()));
+    ASSERT_NE(cookies.back(), 0u);
+  }
+  auto releasing = OwnChannel(config_.unix_socket());
+  auto release_stub = v1::ContextService::NewStub(releasing);
+  std::vector<grpc::Status> statuses(kReleases);
+  std::vector<v1::ReleaseContextResponse> responses(kReleases);
+  std::vector<std::thread> releases;
+  for (uint32_t i = 0; i < kReleases; ++i) {
+    releases.emplace_back([&, i] {
+      grpc::ClientContext call;
+      call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      v1::ReleaseContextRequest release;
+      release.mutable_ref()->set_id(ids[i]);
+      release.mutable_force_wait()->set_seconds(30);
+      statuses[i] = release_stub->ReleaseContext(&call, release, &responses[i]);
+    });
+  }
+  // All 64 are waiting: their contexts refuse new descriptors. (A probe that comes before
+  // its context's release is accepted, and completed with the rest below.)
+  std::vector<std::pair<uint32_t, uint64_t>> probes;
+  std::vector<bool> closing(kReleases, false);
+  uint64_t probe_count = 0;
+  EXPECT_TRUE(testing::WaitFor([&] {
+    bool all = true;
+    for (uint32_t i = 0; i < kReleases; ++i) {
+      if (closing[i]) continue;
+      v1::DescriptorVerdict verdict = v1::DESCRIPTOR_VERDICT_UNSPECIFIED;
+      const uint64_t cookie =
+          PostCookie(channel_, ids[i], 1024 + (probe_count++ % 960) * 64, &verdict);
+      if (cookie != 0) probes.emplace_back(ids[i], cookie);
+      closing[i] = verdict == v1::DESCRIPTOR_VERDICT_CONTEXT_CLOSING;
+      all = all && closing[i];
+    }
+    return all;
+  }));
+  {
+    const absl::Time start = absl::Now();
+    grpc::ClientContext call;
+    call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::Context other;
+    const grpc::Status s = contexts_->AssignContext(&call, Guest(70), &other);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    double load[3] = {};
+    getloadavg(load, 3);
+    std::printf("assign while %u forced releases wait: %s (load %.2f)\n", kReleases,
+                absl::FormatDuration(absl::Now() - start).c_str(), load[0]);
+    EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  }
+  const absl::Time completing = absl::Now();
+  for (uint32_t i = 0; i < kReleases; ++i) {
+    EXPECT_EQ(CompleteCookie(channel_, ids[i], cookies[i]), 1u);
+  }
+  for (const auto& [id, cookie] : probes) EXPECT_EQ(CompleteCookie(channel_, id, cookie), 1u);
+  for (std::thread& t : releases) t.join();
+  EXPECT_LT(absl::Now() - completing, absl::Seconds(10));  // not the 30 s force_wait
+  for (uint32_t i = 0; i < kReleases; ++i) {
+    EXPECT_TRUE(statuses[i].ok()) << i << ": " << statuses[i].error_message();
+    EXPECT_EQ(responses[i].abandoned_descriptors(), 0u);
+  }
+  EXPECT_EQ(server_->registry().size(), 1u);  // the assign made meanwhile
+  EXPECT_EQ(Regions().contexts_size(), 0);
+}
+
+// A waiting forced release that the caller cancels changes nothing, and the context takes
+// descriptors again.
+TEST_F(GrpcServiceTest, CancelledForcedReleaseChangesNothing) {
+  v1::Context ctx;
+  ASSERT_TRUE(Assign(Guest(1), &ctx).ok());
+  ASSERT_TRUE(RegisterRegion(ctx.id()).ok());
+  ASSERT_EQ(Post(ctx.id(), 0), v1::DESCRIPTOR_VERDICT_ACCEPTED);
+  grpc::ClientContext call;
+  v1::ReleaseContextRequest release;
+  release.mutable_ref()->set_id(ctx.id());
+  release.mutable_force_wait()->set_seconds(30);
+  v1::ReleaseContextResponse released;
+  grpc::Status status;
+  std::thread releasing([&] { status = contexts_->ReleaseContext(&call, release, &released); });
+  // (A probe that comes before the release starts is accepted: one more in flight.)
+  int probes_accepted = 0;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    const v1::DescriptorVerdict verdict = Post(ctx.id(), 1024 + 64 * probes_accepted);
+    probes_accepted += verdict == v1::DESCRIPTOR_VERDICT_ACCEPTED ? 1 : 0;
+    return verdict == v1::DESCRIPTOR_VERDICT_CONTEXT_CLOSING;
+  }));
+  const absl::Time cancelled = absl::Now();
+  call.TryCancel();
+  releasing.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+  // The server gave up too, at once (not at the end of the 30 s wait).
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return Post(ctx.id(), 32768) == v1::DESCRIPTOR_VERDICT_ACCEPTED; }, absl::Seconds(2)));
+  EXPECT_LT(absl::Now() - cancelled, absl::Seconds(3));
+  EXPECT_TRUE(Get(ctx.id()).ok());
+  const v1::ListRegionsResponse regions = Regions(ctx.id());
+  ASSERT_EQ(regions.contexts_size(), 1);
+  ASSERT_EQ(regions.contexts(0).regions_size(), 1);
+  EXPECT_EQ(regions.contexts(0).regions(0).in_flight(), 2u + probes_accepted);
+  EXPECT_EQ(server_->registry().size(), 1u);
 }
 
 // A tmpfs of 1 MiB under the test's directory, filled on demand; unmounted at the end.

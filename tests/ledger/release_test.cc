@@ -231,5 +231,53 @@ TEST(LedgerConcurrencyTest, ContextsWorkInParallelAndCountsAgree) {
   }
 }
 
+// The wait of a forced release without a thread: the ledger tells when the last
+// descriptor in flight completes, once, and never after the notice is withdrawn.
+TEST_F(ReleaseTest, DrainNoticeComesWithTheLastCompletion) {
+  const uint64_t a = Post(1, kBase);
+  const uint64_t b = Post(1, kBase + 1024);
+  ASSERT_TRUE(ledger_.StartRelease(1, /*force=*/true).ok());
+  EXPECT_TRUE(absl::IsAborted(ledger_.StartRelease(1, /*force=*/true)));  // one at a time
+  int notices = 0;
+  ledger_.NotifyWhenDrained(1, [&] { ++notices; });
+  EXPECT_EQ(notices, 0);
+  EXPECT_EQ(ledger_.Complete(1, {a}), 1u);
+  EXPECT_EQ(notices, 0);  // one still in flight
+  EXPECT_EQ(ledger_.Complete(1, {b}), 1u);
+  EXPECT_EQ(notices, 1);
+  ledger_.StopDrainNotice(1);
+  const ReleaseReport report = ledger_.CommitRelease(1);
+  EXPECT_EQ(report.abandoned, 0u);
+  EXPECT_EQ(notices, 1);
+}
+
+TEST_F(ReleaseTest, DrainNoticeComesAtOnceWhenNothingIsInFlight) {
+  ASSERT_TRUE(ledger_.StartRelease(1, /*force=*/true).ok());
+  int notices = 0;
+  ledger_.NotifyWhenDrained(1, [&] { ++notices; });
+  EXPECT_EQ(notices, 1);
+  ledger_.NotifyWhenDrained(99, [&] { ++notices; });  // a context the ledger never saw
+  EXPECT_EQ(notices, 2);
+  ledger_.AbortRelease(1);
+}
+
+TEST_F(ReleaseTest, WithdrawnDrainNoticeNeverComes) {
+  const uint64_t a = Post(1, kBase);
+  ASSERT_TRUE(ledger_.StartRelease(1, /*force=*/true).ok());
+  int notices = 0;
+  ledger_.NotifyWhenDrained(1, [&] { ++notices; });
+  ledger_.StopDrainNotice(1);
+  ledger_.AbortRelease(1);
+  EXPECT_EQ(ledger_.Complete(1, {a}), 1u);
+  EXPECT_EQ(notices, 0);
+  Post(1, kBase + 1024);  // open again
+}
+
+TEST_F(ReleaseTest, StartReleaseUnforcedRefusesWhileInFlightAndChangesNothing) {
+  Post(1, kBase);
+  EXPECT_TRUE(absl::IsFailedPrecondition(ledger_.StartRelease(1, /*force=*/false)));
+  Post(1, kBase + 1024);  // still open
+}
+
 }  // namespace
 }  // namespace vnet::ledger::testing

@@ -141,5 +141,27 @@ TEST(DropEventHub, ManyPublishersOneSlowWatcherStaysBounded) {
   EXPECT_EQ((*sub)->lost(), 4000u - 16u);
 }
 
+// The wake-up a watcher gives instead of polling: called for each event queued for it and
+// when the hub closes; not for events its filter skips or its full queue loses.
+TEST(DropEventHub, WakesAWatcherForItsEventsAndOnClose) {
+  DropEventHub::Options options;
+  options.queue_capacity = 2;
+  DropEventHub hub(options, nullptr);
+  int wakes = 0;
+  auto sub = hub.Subscribe(*DropFilter::Parse({2}, {}), [&] { ++wakes; });
+  ASSERT_TRUE(sub.ok());
+  hub.Publish(Event(1, VNET_DROP_MTU));  // not for this watcher
+  EXPECT_EQ(wakes, 0);
+  hub.Publish(Event(2, VNET_DROP_MTU));
+  hub.Publish(Event(2, VNET_DROP_MTU));
+  EXPECT_EQ(wakes, 2);
+  hub.Publish(Event(2, VNET_DROP_MTU));  // queue full: lost, nothing new to read
+  EXPECT_EQ(wakes, 2);
+  EXPECT_EQ((*sub)->lost(), 1u);
+  hub.Close();
+  EXPECT_EQ(wakes, 3);
+  EXPECT_TRUE((*sub)->closed());
+}
+
 }  // namespace
 }  // namespace vnet::monitor
