@@ -10,8 +10,9 @@ Guests a1 and a2 (VLAN 1, veths in namespaces) and the wire host behind the upli
     guest ends get the same (the guest's business, as its ethtool features are);
   * a1 -> a2 over IPv4 and IPv6: the transfer arrives intact and a2 receives super-packets
     over 64 KiB (lengths from a packet socket, MSG_TRUNC); the counters agree;
-  * a1 -> wire: the uplink keeps gso_max_size 65536, so the kernel segments what vnet
-    redirects there (gso_features_check): no frame on the uplink over 1514 bytes;
+  * a1 -> wire: a1 sends super-packets over 64 KiB; the uplink (TSO turned on for this part)
+    keeps gso_max_size 65536, so the kernel segments those before the device
+    (gso_features_check): no frame handed to the uplink is over 64 KiB;
   * a2 without BIG TCP: a1's super-packets still arrive (intact) through the kernel's
     segmentation at a2's dom0 end, never over 64 KiB at a2 (rx_gso_segmented moves);
   * a1 without BIG TCP whose guest end still builds them: dropped and counted (offload).
@@ -127,12 +128,22 @@ def test(env: fe.Env) -> None:
               f"{fam}: counted as super-packets ({segs / max(pkts, 1):.1f} segments each), "
               "none segmented")
 
-    # The uplink keeps TSO (a veth's default), so only its gso_max_size makes the kernel
-    # segment there: a BIG TCP packet is not handed to it whole.
-    tso = env.t.run(None, ["ethtool", "-k", w.host_if]).stdout
-    check("tcp-segmentation: on" in tso, "the uplink offers TSO (what a NIC with TSO does)")
+    # With TSO on the uplink (a NIC with TSO), only its gso_max_size can make the kernel
+    # segment there: a BIG TCP packet must not be handed to it whole.
+    feats = env.t.run(None, ["ethtool", "-k", w.host_if]).stdout
+    was = {f: f"{f}: on" in feats for f in ("tx-checksumming", "scatter-gather",
+                                              "tcp-segmentation-offload")}
+    env.t.run(None, ["ethtool", "-K", w.host_if, "tx", "on", "sg", "on", "tso", "on"])
+    check("tcp-segmentation-offload: on" in env.t.run(None, ["ethtool", "-k", w.host_if]).stdout,
+          "the uplink offers TSO for this part")
     ok, got, (n, mx, big), b, a = stream(env, a1, w, w.ipv4, None, w.host_if, "out")
+    on = lambda f: "on" if was[f] else "off"  # noqa: E731
+    env.t.run(None, ["ethtool", "-K", w.host_if, "tso", on("tcp-segmentation-offload"),
+                     "sg", on("scatter-gather"), "tx", on("tx-checksumming")])
     check(ok and got == SIZE, f"a1 -> wire with BIG TCP: {got} bytes arrive intact")
+    sent = (a[s_id]["tx_bytes"] - b[s_id]["tx_bytes"]) / max(
+        a[s_id]["tx_packets"] - b[s_id]["tx_packets"], 1)
+    check(sent > 65536, f"a1 sent BIG TCP toward the wire ({sent:.0f} B per frame on average)")
     check(n > 0 and mx <= 65536 + 14 and big == 0,
           f"nothing over the uplink's gso_max_size {gso_sizes(env, None, w.host_if)[0]} "
           f"leaves it: {n} frames out, largest {mx} B (the kernel segments on the way)")
