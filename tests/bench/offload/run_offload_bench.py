@@ -85,6 +85,11 @@ def guest_offloads(t, g, on: bool) -> None:
     t.run(g.ns, ["ethtool", "-K", g.guest_if, "tx", v, "sg", v, "tso", v], check=False)
 
 
+def read_gso_sizes(ifname: str) -> list:
+    r = subprocess.run([PYTHON, LINK_GSO, ifname], capture_output=True, text=True, check=True)
+    return [int(x) for x in r.stdout.split()]
+
+
 def guest_gso_size(t, g, size: int) -> None:
     t.run(g.ns, [PYTHON, LINK_GSO, g.guest_if, str(size)])
 
@@ -115,6 +120,8 @@ def main() -> int:
     p.add_argument("--big-tcp", type=int, default=196608,
                    help="BIG TCP gso/gro max size for the 'big' mode (0: no big mode)")
     p.add_argument("--no-bpf-stats", action="store_true", help="skip the bpf_stats pass")
+    p.add_argument("--smoke", action="store_true",
+                   help="1 s, 1 rep: check the harness produces every column (a test)")
     p.add_argument("--perf", action="store_true",
                    help="a last pass per mode under perf record -a: where guest->guest spends "
                         "its CPU (iperf3 and softirq threads), top symbols")
@@ -122,6 +129,11 @@ def main() -> int:
     if os.geteuid() != 0:
         print("needs root")
         return 2
+    if a.smoke:
+        a.t, a.r = 1, 1
+    if a.big_tcp and read_gso_sizes("lo")[2] == 0:
+        print("this kernel has no gso_ipv4_max_size (Linux 6.3+): no BIG TCP mode")
+        a.big_tcp = 0
     modes = ["smart"] + (["big"] if a.big_tcp else []) + ["dumb"]
     runs = {}  # (mode, path) -> [result per rep]
     cost = {}  # mode -> vnet_guest_tc's runs and ns per run, bytes per run
@@ -238,6 +250,14 @@ def main() -> int:
         row += [f"{med(m, path, 'retrans'):.0f}" for m in modes]
         row += [f"{med(m, path, 'backlog_drops'):.0f}" for m in modes]
         print("| " + " | ".join(row) + " |")
+    missing = [f"{m} {p}" for m in modes + ["bridge"] for p in ("guest->guest", "guest->wire")
+               if not runs.get((m, p)) or runs[(m, p)][0]["gbps"] <= 0]
+    missing += [f"bpf_stats {m}" for m in modes if not a.no_bpf_stats and
+                cost.get(m, {}).get("runs", 0) <= 0]
+    if a.big_tcp and med("big", "guest->guest", "bytes_per_frame") <= 65536:
+        missing.append("big mode sent no frames over 64 KiB")
+    if a.smoke:
+        print("smoke: " + ("every column produced" if not missing else f"missing {missing}"))
     if cost:
         print("\n| mode (guest->guest, bpf_stats on) | Gbit/s | vnet_guest_tc runs | ns/run | "
               "sender B/frame | ns per KB sent |")
@@ -246,7 +266,7 @@ def main() -> int:
             per_kb = c["ns"] * c["runs"] / max(c["frames"] * c["bytes_per_frame"] / 1024, 1)
             print(f"| {mode} | {c['gbps']:.2f} | {c['runs']} | {c['ns']:.0f} | "
                   f"{c['bytes_per_frame']:.0f} | {per_kb:.1f} |")
-    return 0
+    return 1 if missing else 0
 
 
 if __name__ == "__main__":
