@@ -8,6 +8,7 @@
 
 #include <bpf/bpf_helpers.h>
 
+#include "lib/bigtcp.h"
 #include "lib/helpers.h"
 #include "lib/ipv6.h"
 #include "lib/limit.h"
@@ -297,6 +298,7 @@ static __always_inline int vnet_guest_tc_verdict(struct __sk_buff* skb) {
   /* Headers in page fragments: make them linear and look again (rare, so only then). */
   if (reason == VNET_DROP_MALFORMED && vnet_skb_pull(skb, VNET_PULL_LEN))
     reason = vnet_check_l3(skb, id, mac, rec);
+  if (reason == VNET_DROP_NONE) reason = vnet_bigtcp_check(skb, rec->flags);
   if (reason == VNET_DROP_NONE) reason = vnet_check_tx_size(skb, id, rec);
   if (reason != VNET_DROP_NONE) return vnet_drop(id, VNET_DIR_TX, reason, TC_ACT_SHOT);
 

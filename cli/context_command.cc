@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "cli/command.h"
 #include "cli/context_format.h"
 #include "vnet/v1/context.grpc.pb.h"
@@ -75,10 +76,15 @@ v1::Offloads ToOffloads(const std::string& text) {
       o.set_rx_tso_v4(true);
     } else if (name == "rx-tso6") {
       o.set_rx_tso_v6(true);
+    } else if (absl::ConsumePrefix(&name, "big-tcp=")) {
+      uint32_t size = 0;
+      if (!absl::SimpleAtoi(name, &size))
+        throw BadOption{absl::StrCat("--offloads: big-tcp=BYTES, not '", name, "'")};
+      o.set_big_tcp_max_size(size);
     } else {
-      throw BadOption{
-          absl::StrCat("--offloads: unknown offload '", name,
-                       "' (known: tx-csum,tso4,tso6,sg,rx-csum,rx-sg,rx-tso4,rx-tso6, all, none)")};
+      throw BadOption{absl::StrCat("--offloads: unknown offload '", name,
+                                   "' (known: tx-csum,tso4,tso6,sg,rx-csum,rx-sg,rx-tso4,rx-tso6,"
+                                   " big-tcp=BYTES, all, none)")};
     }
   }
   return o;
@@ -107,7 +113,7 @@ const std::vector<OptionSpec>& SpecOptions() {
       {"mtu", "N", "MTU (default 1500)"},
       {"offloads", "LIST",
        "guest transmit tx-csum,tso4,tso6,sg; guest receive rx-csum,rx-sg,rx-tso4,rx-tso6 | all | "
-       "none (default all)"},
+       "none (default all); big-tcp=BYTES: BIG TCP up to BYTES (65537..524280, veth guests)"},
       {"rate", "BITS", "transmit limit in bit/s, suffix k/M/G; 0 unlimited (default)"},
       {"burst", "BYTES", "transmit burst in bytes (default 250 ms of the rate, at least 128 KiB)"},
       {"rx-rate", "BITS", "receive limit in bit/s, suffix k/M/G; 0 unlimited (default)"},

@@ -15,6 +15,7 @@ std::string FormatOffloads(const vnet::v1::Offloads& o) {
   if (o.rx_scatter_gather()) on.emplace_back("rx-sg");
   if (o.rx_tso_v4()) on.emplace_back("rx-tso4");
   if (o.rx_tso_v6()) on.emplace_back("rx-tso6");
+  if (o.big_tcp_max_size() != 0) on.push_back(absl::StrCat("big-tcp=", o.big_tcp_max_size()));
   return on.empty() ? "none" : absl::StrJoin(on, ",");
 }
 

@@ -8,6 +8,7 @@
 
 #include <bpf/bpf_helpers.h>
 
+#include "bigtcp.h"
 #include "helpers.h"
 #include "limit.h"
 #include "offload.h"
@@ -20,7 +21,7 @@ static __always_inline int vnet_takes_as_is(struct __sk_buff* skb, __u32 flags) 
   __u32 tso = skb->protocol == bpf_htons(ETH_P_IPV6) ? VNET_CTX_F_RX_TSO6 : VNET_CTX_F_RX_TSO4;
   if ((flags & (VNET_CTX_F_RX_CSUM | VNET_CTX_F_RX_SG)) != (VNET_CTX_F_RX_CSUM | VNET_CTX_F_RX_SG))
     return 0;
-  return skb->gso_size == 0 || (flags & tso);
+  return (skb->gso_size == 0 || (flags & tso)) && vnet_bigtcp_fits(skb, flags);
 }
 
 /* Redirects to a guest: into a namespace veth's peer directly when it takes the packet as

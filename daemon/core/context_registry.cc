@@ -223,6 +223,7 @@ absl::Status ContextRegistry::Persist() {
 
 absl::StatusOr<v1::Context> ContextRegistry::Assign(const v1::Context& spec,
                                                     const CallLimits& limits) {
+  if (absl::Status s = dataplane_->CheckOffloads(spec.offloads()); !s.ok()) return s;
   v1::Context assigned;
   bool created = false;
   Write w;
@@ -297,6 +298,7 @@ absl::StatusOr<v1::Context> ContextRegistry::Update(const v1::ContextRef& ref,
                                                     const v1::Context& patch,
                                                     const google::protobuf::FieldMask& mask,
                                                     const CallLimits& limits) {
+  if (absl::Status s = dataplane_->CheckOffloads(patch.offloads()); !s.ok()) return s;
   v1::Context before;
   v1::Context updated;
   Write w;

@@ -194,6 +194,12 @@ absl::Status NormalizeAndValidate(v1::Context& ctx) {
   if (ctx.mtu() < kMinMtu || ctx.mtu() > kMaxMtu) {
     return Invalid("mtu", absl::StrCat(ctx.mtu(), " is not in ", kMinMtu, "..", kMaxMtu));
   }
+  const uint32_t big_tcp = ctx.offloads().big_tcp_max_size();
+  if (big_tcp != 0 && (big_tcp <= kBigTcpMinSize || big_tcp > kBigTcpMaxSize)) {
+    return Invalid(
+        "offloads.big_tcp_max_size",
+        absl::StrCat(big_tcp, " is not 0 (off) nor in ", kBigTcpMinSize + 1, "..", kBigTcpMaxSize));
+  }
   if (auto s = ValidateRateLimit(ctx.rate_limit(), "rate_limit"); !s.ok()) return s;
   if (auto s = ValidateRateLimit(ctx.rx_rate_limit(), "rx_rate_limit"); !s.ok()) return s;
   return ValidateStormControl(ctx.storm_control());

@@ -15,6 +15,9 @@ inline constexpr uint32_t kDefaultVlan = 1;
 inline constexpr uint32_t kDefaultMtu = 1500;
 inline constexpr uint32_t kMinMtu = 68;  // smallest MTU IPv4 allows
 inline constexpr uint32_t kMaxMtu = 65535;
+// Offloads.big_tcp_max_size: above the 64 KiB every kernel takes, at most GSO_MAX_SIZE.
+inline constexpr uint32_t kBigTcpMinSize = 65536;
+inline constexpr uint32_t kBigTcpMaxSize = 524280;
 inline constexpr uint32_t kMaxXenDomainId = 0x7FEF;    // DOMID_FIRST_RESERVED - 1
 inline constexpr size_t kMaxInterfaceNameLength = 15;  // IFNAMSIZ - 1
 inline constexpr int kMaxAddressesPerFamily = 64;

@@ -29,6 +29,12 @@ class Dataplane {
   virtual ~Dataplane() = default;
   // Loads and attaches what the data plane needs; called once, before Reconcile.
   virtual absl::Status Init() { return absl::OkStatus(); }
+  // Whether this data plane can give a context these offloads (checked before an Assign or
+  // Update commits, so the caller gets the refusal): e.g. BIG TCP where the kernel lacks it.
+  virtual absl::Status CheckOffloads(const v1::Offloads& offloads) const {
+    (void)offloads;
+    return absl::OkStatus();
+  }
   // Idempotent: attaching an attached context refreshes its tables.
   virtual absl::Status Attach(const v1::Context& ctx) = 0;
   // Removes every trace of the context from the fast path. Idempotent.

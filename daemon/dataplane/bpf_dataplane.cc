@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <xdp/libxdp.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include "daemon/dataplane/bpffs.h"
 #include "daemon/dataplane/device_offloads.h"
 #include "daemon/dataplane/drop_event_maps.h"
+#include "daemon/dataplane/gso_size.h"
 #include "daemon/dataplane/link_info.h"
 #include "daemon/dataplane/object_prep.h"
 #include "daemon/dataplane/program_set.h"
@@ -448,6 +450,10 @@ absl::Status BpfDataplane::AttachLocked(const v1::Context& ctx) {
   auto entry = MakeContextEntry(ctx, info->ifindex, device_flags);
   if (!entry.ok()) return entry.status();
   if (auto st = ApplyOffloads(name, entry->rec); !st.ok()) return st;
+  auto big_tcp = ApplyBigTcp(static_cast<int>(info->ifindex), info->kind == "veth",
+                             ctx.offloads().big_tcp_max_size());
+  if (!big_tcp.ok()) return big_tcp.status();
+  if (!*big_tcp) entry->rec.flags &= ~VNET_CTX_F_BIG_TCP;
 
   // A context that moved to another interface leaves the old one clean.
   auto old = tables_->Get(entry->id);
@@ -479,6 +485,10 @@ absl::Status BpfDataplane::ApplyOffloads(const std::string& ifname, vnet_ctx_rec
   return absl::OkStatus();
 }
 
+absl::Status BpfDataplane::CheckOffloads(const v1::Offloads& offloads) const {
+  return offloads.big_tcp_max_size() != 0 ? BigTcpSupported() : absl::OkStatus();
+}
+
 absl::StatusOr<v1::Offloads> BpfDataplane::EffectiveOffloads(uint32_t ctx_id) const {
   absl::MutexLock lock(&mu_);
   if (auto st = Ready(); !st.ok()) return st;
@@ -495,6 +505,10 @@ absl::StatusOr<v1::Offloads> BpfDataplane::EffectiveOffloads(uint32_t ctx_id) co
   o.set_rx_scatter_gather(rec->flags & VNET_CTX_F_RX_SG);
   o.set_rx_tso_v4(rec->flags & VNET_CTX_F_RX_TSO4);
   o.set_rx_tso_v6(rec->flags & VNET_CTX_F_RX_TSO6);
+  if (rec->flags & VNET_CTX_F_BIG_TCP) {
+    auto sizes = ReadGsoSizes(static_cast<int>(rec->ifindex));
+    if (sizes.ok()) o.set_big_tcp_max_size(std::min(sizes->gso_max, sizes->gso_ipv4_max));
+  }
   return o;
 }
 

@@ -72,6 +72,7 @@ class BpfDataplane final : public Dataplane {
   std::vector<uint32_t> ActiveContextIds() const override;
   // The offloads in effect for an attached context: what was asked, less what its
   // interface could not take (the fast path follows the same flags). NotFound if inactive.
+  absl::Status CheckOffloads(const v1::Offloads& offloads) const override;
   absl::StatusOr<v1::Offloads> EffectiveOffloads(uint32_t ctx_id) const override;
   // "native", "skb" or "none": how the uplink XDP program runs.
   std::string XdpMode() const override;

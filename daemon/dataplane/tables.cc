@@ -129,6 +129,7 @@ absl::StatusOr<ContextEntry> MakeContextEntry(const v1::Context& ctx, uint32_t i
   if (all || o.rx_scatter_gather()) flags |= VNET_CTX_F_RX_SG;
   if (all || o.rx_tso_v4()) flags |= VNET_CTX_F_RX_TSO4;
   if (all || o.rx_tso_v6()) flags |= VNET_CTX_F_RX_TSO6;
+  if (o.big_tcp_max_size() > 65536) flags |= VNET_CTX_F_BIG_TCP;
   e.rec.flags = flags;
   for (const std::string& s : ctx.ipv4_addresses()) {
     auto a = ParseIpv4(s);

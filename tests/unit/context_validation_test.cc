@@ -96,6 +96,17 @@ TEST(ValidationTest, Mtu) {
   EXPECT_EQ(ErrorAfter([](auto& c) { c.set_mtu(9000); }), "");
 }
 
+TEST(ValidationTest, BigTcpMaxSize) {
+  auto big = [](uint32_t n) {
+    return [n](v1::Context& c) { c.mutable_offloads()->set_big_tcp_max_size(n); };
+  };
+  EXPECT_THAT(ErrorAfter(big(65536)), HasSubstr("offloads.big_tcp_max_size: 65536"));
+  EXPECT_THAT(ErrorAfter(big(524281)), HasSubstr("offloads.big_tcp_max_size: 524281"));
+  EXPECT_EQ(ErrorAfter(big(0)), "");
+  EXPECT_EQ(ErrorAfter(big(65537)), "");
+  EXPECT_EQ(ErrorAfter(big(524280)), "");
+}
+
 TEST(ValidationTest, Addresses) {
   EXPECT_THAT(ErrorAfter([](auto& c) { c.add_ipv4_addresses("198.18.0.300"); }),
               HasSubstr("ipv4_addresses: '198.18.0.300'"));

@@ -48,6 +48,10 @@
 #define VNET_CTX_F_LIMITED (1u << 11)
 #define VNET_CTX_F_IP4_INLINE (1u << 12)
 #define VNET_CTX_F_IP6_INLINE (1u << 13)
+/* BIG TCP: the guest's interface carries super-packets over 64 KiB both ways (the daemon
+ * raised its gso/gro max sizes); without it such a packet from the guest is dropped
+ * (offload) and one for it goes through the kernel's segmentation (bpf/lib/bigtcp.h). */
+#define VNET_CTX_F_BIG_TCP (1u << 14)
 
 enum vnet_drop_reason {
   VNET_DROP_NONE = 0,
