@@ -62,8 +62,9 @@ def trafgen_conf(sender, receivers) -> str:
 
 
 def start_vnetd(t, args, uplink, guests, phase) -> VnetDaemon:
+    # One capacity for every phase: the pinned maps are sized by it, and the phases share them.
     d = VnetDaemon(t, args.build_dir, uplink, pin_dir=f"/sys/fs/bpf/vnet-{t.tag}",
-                   extra_args=[f"--capacity={max(len(guests) + 16, 128)}"])
+                   extra_args=[f"--capacity={args.total + 16}"])
     os.makedirs(d.state_dir, exist_ok=True)
     with open(os.path.join(d.state_dir, "contexts.state"), "w") as f:
         f.write(state_text(guests))
