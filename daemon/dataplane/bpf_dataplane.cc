@@ -132,6 +132,7 @@ absl::Status BpfDataplane::InitLocked() {
   if (auto st = MakePinDir(maps_dir); !st.ok()) return st;
   if (auto st = MakePinDir(progs_dir); !st.ok()) return st;
   if (auto st = tc_.Init(options_.tc_attach); !st.ok()) return st;
+  if (auto st = CheckPinnedCapacity(maps_dir, options_.capacity); !st.ok()) return st;
 
   // Every map is pinned by name under maps/: the first object creates it, the others and
   // a restarted daemon reuse it (libbpf refuses a pinned map whose layout differs).

@@ -19,6 +19,26 @@ constexpr char kDevmap[] = "vnet_xdp_tx";
 
 }  // namespace
 
+absl::Status CheckPinnedCapacity(const std::string& maps_dir, uint32_t capacity) {
+  // vnet_ctx holds capacity + 1 records (id 0 is never used); the other sized maps follow.
+  const std::string path = maps_dir + "/vnet_ctx";
+  const int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) return absl::OkStatus();  // nothing pinned yet: this vnetd sizes the maps
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  const int err = bpf_obj_get_info_by_fd(fd, &info, &len);
+  close(fd);
+  if (err != 0) return absl::ErrnoToStatus(-err, absl::StrCat("read ", path));
+  if (info.max_entries == capacity + 1) return absl::OkStatus();
+  const uint32_t pinned = info.max_entries - 1;
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the fast path pinned under ", maps_dir, " was made for capacity ", pinned,
+      ", and this vnetd has capacity ", capacity,
+      ": maps in use cannot be resized. Start vnetd with capacity ", pinned,
+      " again, or run `vnetd --remove_fast_path` first (guests stop forwarding until vnetd "
+      "starts again with the new capacity; the contexts are kept in the state file)"));
+}
+
 absl::Status PrepareVnetObject(bpf_object* obj, const std::string& maps_dir, uint32_t capacity) {
   bpf_map* map;
   bpf_object__for_each_map(map, obj) {

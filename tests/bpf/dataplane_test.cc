@@ -422,6 +422,30 @@ TEST_F(DataplaneTest, DaemonExitKeepsForwardingAndRestartReusesTables) {
   xdp_multiprog__close(mp);
 }
 
+// A restart with another capacity: the pinned maps are in use and cannot be resized. Init
+// says so with both capacities and what to do, and changes nothing: the fast path keeps
+// its tables and programs, and a vnetd with the old capacity starts on them.
+TEST_F(DataplaneTest, RestartWithAnotherCapacityIsRefusedAndChangesNothing) {
+  ASSERT_TRUE(dp_->Attach(Ctx(1, g1_, "02:00:00:00:10:01", 10, "198.18.0.1")).ok());
+  const uint32_t guest_prog = TcProg(g1_);
+  dp_.reset();
+  BpfDataplaneOptions o;
+  o.pin_dir = pin_dir_;
+  o.capacity = 16;
+  auto bigger = std::make_unique<BpfDataplane>(o);
+  const absl::Status st = bigger->Init();
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_NE(st.message().find("made for capacity 8"), absl::string_view::npos) << st;
+  EXPECT_NE(st.message().find("this vnetd has capacity 16"), absl::string_view::npos) << st;
+  EXPECT_NE(st.message().find("vnetd --remove_fast_path"), absl::string_view::npos) << st;
+  bigger.reset();
+  EXPECT_EQ(TcProg(g1_), guest_prog);
+  EXPECT_EQ(FdbLookup(10, kMac1), 1u);
+  dp_ = NewDataplane();
+  ASSERT_TRUE(dp_->Init().ok());
+  EXPECT_EQ(dp_->ActiveContextIds(), std::vector<uint32_t>{1});
+}
+
 // vnetd --remove_fast_path and a daemon whose config names no uplink: Init touches no
 // uplink, the earlier one keeps forwarding, RemoveAll still takes it away.
 TEST_F(DataplaneTest, InitWithoutUplinkLeavesEarlierUplinkAlone) {
