@@ -3,13 +3,11 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
-#include <sys/socket.h>
 
-#include <cerrno>
-#include <memory>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/dataplane/netlink_request.h"
 
 namespace vnet {
 namespace {
@@ -21,68 +19,9 @@ constexpr uint16_t kIflaTsoMaxSize = 59;
 constexpr uint16_t kIflaGsoIpv4MaxSize = 63;
 constexpr uint16_t kIflaGroIpv4MaxSize = 64;
 
-using Socket = std::unique_ptr<mnl_socket, int (*)(mnl_socket*)>;
-
-Socket Open() {
-  Socket nl(mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC), mnl_socket_close);
-  if (nl && mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0) nl.reset();
-  return nl;
-}
-
-nlmsghdr* LinkRequest(std::vector<char>& buf, uint16_t type, uint16_t flags, int ifindex) {
-  nlmsghdr* h = mnl_nlmsg_put_header(buf.data());
-  h->nlmsg_type = type;
-  h->nlmsg_flags = NLM_F_REQUEST | flags;
-  h->nlmsg_seq = 1;
-  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(h, sizeof(ifinfomsg)));
-  ifi->ifi_family = AF_UNSPEC;
-  ifi->ifi_index = ifindex;
-  return h;
-}
-
-int OnAttr(const nlattr* a, void* data) {
-  auto* s = static_cast<GsoSizes*>(data);
-  if (mnl_attr_validate(a, MNL_TYPE_U32) != 0) return MNL_CB_OK;
-  switch (mnl_attr_get_type(a)) {
-    case kIflaGsoMaxSize:
-      s->gso_max = mnl_attr_get_u32(a);
-      break;
-    case kIflaGroMaxSize:
-      s->gro_max = mnl_attr_get_u32(a);
-      break;
-    case kIflaTsoMaxSize:
-      s->tso_max = mnl_attr_get_u32(a);
-      break;
-    case kIflaGsoIpv4MaxSize:
-      s->gso_ipv4_max = mnl_attr_get_u32(a);
-      break;
-    case kIflaGroIpv4MaxSize:
-      s->gro_ipv4_max = mnl_attr_get_u32(a);
-      break;
-    default:
-      break;
-  }
-  return MNL_CB_OK;
-}
-
-int OnLink(const nlmsghdr* h, void* data) {
-  return mnl_attr_parse(h, sizeof(ifinfomsg), OnAttr, data) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
-}
-
-// Sends `h` and runs `cb` on the reply (an ack when cb is null).
-absl::Status Transact(nlmsghdr* h, mnl_cb_t cb, void* data, const char* what) {
-  Socket nl = Open();
-  if (!nl) return absl::ErrnoToStatus(errno, absl::StrCat(what, ": netlink socket"));
-  if (mnl_socket_sendto(nl.get(), h, h->nlmsg_len) < 0)
-    return absl::ErrnoToStatus(errno, absl::StrCat(what, ": netlink send"));
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  const ssize_t n = mnl_socket_recvfrom(nl.get(), buf.data(), buf.size());
-  if (n < 0) return absl::ErrnoToStatus(errno, absl::StrCat(what, ": netlink recv"));
-  if (mnl_cb_run(buf.data(), static_cast<size_t>(n), 1, mnl_socket_get_portid(nl.get()), cb, data) <
-      0) {
-    return absl::ErrnoToStatus(errno, what);
-  }
-  return absl::OkStatus();
+// `st` with `what` in front of its message.
+absl::Status Prefixed(const absl::Status& st, const char* what) {
+  return st.ok() ? st : absl::Status(st.code(), absl::StrCat(what, ": ", st.message()));
 }
 
 }  // namespace
@@ -91,7 +30,30 @@ absl::StatusOr<GsoSizes> ReadGsoSizes(int ifindex) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
   nlmsghdr* h = LinkRequest(buf, RTM_GETLINK, 0, ifindex);
   GsoSizes sizes;
-  if (auto st = Transact(h, OnLink, &sizes, "read gso sizes"); !st.ok()) return st;
+  absl::Status st = NetlinkTransact(NETLINK_ROUTE, h, sizeof(ifinfomsg), [&](const nlattr* a) {
+    if (mnl_attr_validate(a, MNL_TYPE_U32) != 0) return;
+    const uint32_t v = mnl_attr_get_u32(a);
+    switch (mnl_attr_get_type(a)) {
+      case kIflaGsoMaxSize:
+        sizes.gso_max = v;
+        break;
+      case kIflaGroMaxSize:
+        sizes.gro_max = v;
+        break;
+      case kIflaTsoMaxSize:
+        sizes.tso_max = v;
+        break;
+      case kIflaGsoIpv4MaxSize:
+        sizes.gso_ipv4_max = v;
+        break;
+      case kIflaGroIpv4MaxSize:
+        sizes.gro_ipv4_max = v;
+        break;
+      default:
+        break;
+    }
+  });
+  if (!st.ok()) return Prefixed(st, "read gso sizes");
   return sizes;
 }
 
@@ -122,7 +84,8 @@ absl::Status SetGsoSizes(int ifindex, uint32_t size) {
     mnl_attr_put_u32(h, kIflaGsoIpv4MaxSize, size);
     mnl_attr_put_u32(h, kIflaGroIpv4MaxSize, size);
   }
-  return Transact(h, nullptr, nullptr, "set gso sizes");
+  return Prefixed(NetlinkTransact(NETLINK_ROUTE, h, sizeof(ifinfomsg), [](const nlattr*) {}),
+                  "set gso sizes");
 }
 
 absl::StatusOr<bool> ApplyBigTcp(int ifindex, bool is_veth, uint32_t size) {
