@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/core/log.h"
 #include "daemon/dataplane/netlink_request.h"
 
 namespace vnet {
@@ -100,6 +101,18 @@ absl::StatusOr<bool> ApplyBigTcp(int ifindex, bool is_veth, uint32_t size) {
     if (auto st = SetGsoSizes(ifindex, kGsoLegacyMaxSize); !st.ok()) return st;
   }
   return false;
+}
+
+void ReleaseBigTcp(int ifindex) {
+  auto now = ReadGsoSizes(ifindex);
+  if (!now.ok()) return;  // the interface is gone with its sizes
+  if (now->gso_max <= kGsoLegacyMaxSize && now->gro_max <= kGsoLegacyMaxSize &&
+      now->gso_ipv4_max <= kGsoLegacyMaxSize && now->gro_ipv4_max <= kGsoLegacyMaxSize) {
+    return;
+  }
+  if (auto st = SetGsoSizes(ifindex, kGsoLegacyMaxSize); !st.ok()) {
+    LogWarning("ifindex %d keeps its BIG TCP sizes: %s", ifindex, st.message());
+  }
 }
 
 absl::Status BigTcpSupported() {

@@ -35,6 +35,10 @@ absl::Status SetGsoSizes(int ifindex, uint32_t size);
 // Returns whether BIG TCP is in effect.
 absl::StatusOr<bool> ApplyBigTcp(int ifindex, bool is_veth, uint32_t size);
 
+// A released context's interface back to 64 KiB where vnet raised it (a no-op otherwise,
+// and when the interface is gone). Best effort: a release never fails on it.
+void ReleaseBigTcp(int ifindex);
+
 // OK when this kernel has BIG TCP for both families (the IPv4 link attributes are reported,
 // Linux 6.3+), else FAILED_PRECONDITION saying why. Probed once, on the loopback device.
 absl::Status BigTcpSupported();

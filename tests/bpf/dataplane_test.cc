@@ -20,6 +20,7 @@
 
 #include "daemon/dataplane/bpf_dataplane.h"
 #include "daemon/dataplane/bpffs.h"
+#include "daemon/dataplane/gso_size.h"
 #include "daemon/dataplane/tc_attach.h"
 #include "gtest/gtest.h"
 #include "tests/bpf/frames.h"
@@ -271,6 +272,7 @@ TEST_F(DataplaneTest, RemovingAContextLeavesItsFormerInterfaceToTheNewOwner) {
   ASSERT_TRUE(dp_->Detach(Ctx(1, g1_, "02:00:00:00:10:01", 10, "198.18.0.1")).ok());
   const uint32_t ifindex = if_nametoindex(g1_.c_str());
   EXPECT_EQ(SlotWord(ifindex), VNET_IF_SLOT(2, ifindex)) << "the new owner's entry was deleted";
+  EXPECT_NE(TcProg(g1_), 0u) << "the new owner's program was detached";
   EXPECT_EQ(FdbLookup(10, kMac2), 2u);
   EXPECT_EQ(FdbLookup(10, kMac1), 0u);
 }
@@ -691,6 +693,32 @@ TEST_F(DataplaneTest, RemoveAllWithoutInitUsesThePins) {
   EXPECT_EQ(TcProg(g1_), 0u);
   EXPECT_EQ(TcProg(uplink_), 0u);
   EXPECT_EQ(XdpProg(uplink_ifindex_), 0u);
+}
+
+// vnet raises a BIG TCP context's interface sizes and puts them back when the context
+// leaves the interface: released, or moved to another one.
+TEST_F(DataplaneTest, BigTcpSizesGoBackWhenTheContextLeaves) {
+  if (absl::Status st = BigTcpSupported(); !st.ok()) GTEST_SKIP() << st;
+  constexpr uint32_t kBig = 196608;
+  v1::Context c1 = Ctx(1, g1_, "02:00:00:00:10:01", 10, "198.18.0.1");
+  c1.mutable_offloads()->set_big_tcp_max_size(kBig);
+  const int if1 = static_cast<int>(if_nametoindex(g1_.c_str()));
+  const int if2 = static_cast<int>(if_nametoindex(g2_.c_str()));
+  auto gso_max = [](int ifindex) {
+    auto sizes = ReadGsoSizes(ifindex);
+    return sizes.ok() ? sizes->gso_max : 0u;
+  };
+
+  ASSERT_TRUE(dp_->Attach(c1).ok());
+  ASSERT_EQ(gso_max(if1), kBig);
+  ASSERT_TRUE(dp_->Detach(c1).ok());
+  EXPECT_EQ(gso_max(if1), kGsoLegacyMaxSize) << "released: back to 64 KiB";
+
+  ASSERT_TRUE(dp_->Attach(c1).ok());
+  c1.set_interface_name(g2_);
+  ASSERT_TRUE(dp_->Attach(c1).ok());
+  EXPECT_EQ(gso_max(if1), kGsoLegacyMaxSize) << "moved away: the old interface is back";
+  EXPECT_EQ(gso_max(if2), kBig);
 }
 
 TEST_F(DataplaneTest, RefusesHostInterfaces) {
