@@ -1,6 +1,7 @@
 #include "daemon/core/context_registry.h"
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -42,10 +43,12 @@ absl::Status ContextRegistry::Start() {
     return absl::DataLossError(absl::StrCat("state file ", state_file_.path(), ": ", s.message(),
                                             "; it was left untouched"));
   }
-  if (auto s = dataplane_->Reconcile(state_.pool.List()); !s.ok()) {
-    LogWarning("fast path reconcile failed: %s", s.ToString());
+  std::set<uint32_t> keep;
+  for (const v1::Context& ctx : state_.pool.List()) keep.insert(ctx.id());
+  if (auto s = dataplane_->RemoveOthers(keep); !s.ok()) {
+    LogWarning("fast path: removing contexts the state file no longer holds: %s", s.ToString());
   }
-  for (const v1::Context& ctx : state_.pool.List()) AttachLocked(ctx.id());
+  for (uint32_t id : keep) AttachLocked(id);
   next_ = state_;  // the only whole copy: from here on they move a context at a time
   LogInfo("restored %d contexts from %s", state_.pool.size(), state_file_.path());
   return absl::OkStatus();

@@ -2,6 +2,7 @@
 // in daemon/dataplane/; tests of the registry can give it any implementation.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,8 +40,9 @@ class Dataplane {
   virtual absl::Status Attach(const v1::Context& ctx) = 0;
   // Removes every trace of the context from the fast path. Idempotent.
   virtual absl::Status Detach(const v1::Context& ctx) = 0;
-  // Makes the fast path hold exactly `contexts` (after a restart).
-  virtual absl::Status Reconcile(const std::vector<v1::Context>& contexts) = 0;
+  // After a restart: removes from the fast path every context whose id is not in `keep`.
+  // The caller then attaches each kept context (Attach), so each gets its own result.
+  virtual absl::Status RemoveOthers(const std::set<uint32_t>& keep) = 0;
   // What an attached context's offloads are in effect; NOT_FOUND when unknown.
   virtual absl::StatusOr<v1::Offloads> EffectiveOffloads(uint32_t ctx_id) const {
     return absl::NotFoundError(absl::StrCat("context ", ctx_id, ": no fast path"));
@@ -86,7 +88,7 @@ class NoDataplane final : public Dataplane {
  public:
   absl::Status Attach(const v1::Context&) override { return absl::OkStatus(); }
   absl::Status Detach(const v1::Context&) override { return absl::OkStatus(); }
-  absl::Status Reconcile(const std::vector<v1::Context>&) override { return absl::OkStatus(); }
+  absl::Status RemoveOthers(const std::set<uint32_t>&) override { return absl::OkStatus(); }
   std::string Describe() const override { return "none (contexts are not attached)"; }
   bool attaches() const override { return false; }
 };

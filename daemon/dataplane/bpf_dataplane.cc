@@ -546,17 +546,28 @@ absl::Status BpfDataplane::DetachIdLocked(uint32_t id) {
   return tables_->Remove(id);
 }
 
-absl::Status BpfDataplane::Reconcile(const std::vector<v1::Context>& contexts) {
+absl::Status BpfDataplane::RemoveOthers(const std::set<uint32_t>& keep) {
   absl::MutexLock lock(&mu_);
   if (auto st = Ready(); !st.ok()) return st;
-  std::set<uint32_t> keep;
-  for (const v1::Context& c : contexts) keep.insert(c.id());
+  return RemoveOthersLocked(keep);
+}
+
+absl::Status BpfDataplane::RemoveOthersLocked(const std::set<uint32_t>& keep) {
   absl::Status result;
   for (uint32_t id : tables_->ActiveIds()) {
     if (keep.count(id)) continue;
     if (auto st = DetachIdLocked(id); !st.ok() && result.ok()) result = st;
   }
   if (auto st = tables_->SweepOrphans(keep); !st.ok() && result.ok()) result = st;
+  return result;
+}
+
+absl::Status BpfDataplane::Reconcile(const std::vector<v1::Context>& contexts) {
+  absl::MutexLock lock(&mu_);
+  if (auto st = Ready(); !st.ok()) return st;
+  std::set<uint32_t> keep;
+  for (const v1::Context& c : contexts) keep.insert(c.id());
+  absl::Status result = RemoveOthersLocked(keep);
   for (const v1::Context& c : contexts) {
     absl::Status st = AttachLocked(c);
     if (!st.ok() && result.ok())

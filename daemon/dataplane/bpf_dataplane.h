@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -61,7 +62,9 @@ class BpfDataplane final : public Dataplane {
 
   absl::Status Attach(const v1::Context& ctx) override;
   absl::Status Detach(const v1::Context& ctx) override;
-  absl::Status Reconcile(const std::vector<v1::Context>& contexts) override;
+  absl::Status RemoveOthers(const std::set<uint32_t>& keep) override;
+  // Makes the fast path hold exactly `contexts`: RemoveOthers, then Attach each.
+  absl::Status Reconcile(const std::vector<v1::Context>& contexts);
   std::string Describe() const override;
 
   // Sets or changes the uplink; "" detaches it.
@@ -102,6 +105,8 @@ class BpfDataplane final : public Dataplane {
   absl::Status DetachXdp(int ifindex) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AttachLocked(const v1::Context& ctx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status DetachIdLocked(uint32_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RemoveOthersLocked(const std::set<uint32_t>& keep)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static absl::Status ApplyOffloads(const std::string& ifname, vnet_ctx_rec& rec);
   absl::Status Ready() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Close() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -37,7 +37,7 @@ class UplinkOnlyDataplane final : public Dataplane {
  public:
   absl::Status Attach(const v1::Context&) override { return absl::OkStatus(); }
   absl::Status Detach(const v1::Context&) override { return absl::OkStatus(); }
-  absl::Status Reconcile(const std::vector<v1::Context>&) override { return absl::OkStatus(); }
+  absl::Status RemoveOthers(const std::set<uint32_t>&) override { return absl::OkStatus(); }
   absl::Status SetUplink(const std::string& ifname) override {
     uplink_ = ifname;
     ++uplink_changes_;
