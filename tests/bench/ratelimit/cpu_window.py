@@ -1,10 +1,11 @@
 """Where CPU time went over a window, per CPU: user, system, softirq (irq included) and
 idle shares from /proc/stat, NET_RX/NET_TX softirqs raised from /proc/softirqs, and the CPU
-share of chosen processes (vnetd). Says on which CPU a flood's kernel work ran."""
+share of chosen groups of processes (vnetd, the victim's iperf3s). Says on which CPU a
+flood's kernel work ran."""
 
 import os
 import time
-from typing import Dict, List, Sequence
+from typing import Dict, List
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -37,14 +38,18 @@ def _pid_ticks(pid: int) -> int:
 
 
 class CpuWindow:
-    def __init__(self, pids: Sequence[int] = ()):
-        self.pids = list(pids)
+    def __init__(self, groups: Dict[str, List[int]]):
+        """groups: {label: pids}, each label's CPU time summed over its processes."""
+        self.groups = groups
         self.t0, self.cpu0, self.si0 = time.monotonic(), _cpu_ticks(), _softirqs()
-        self.pid0 = [_pid_ticks(p) for p in self.pids]
+        self.ticks0 = self._group_ticks()
+
+    def _group_ticks(self) -> Dict[str, int]:
+        return {k: sum(_pid_ticks(p) for p in pids) for k, pids in self.groups.items()}
 
     def stop(self) -> dict:
         """{"cpus": {n: {"usr", "sys", "si", "idle"} in %}, "net_rx"/"net_tx": {n: per s},
-        "pids": [% of one CPU]}"""
+        "procs": {label: % of one CPU}}"""
         secs = max(time.monotonic() - self.t0, 1e-3)
         cpu1, si1 = _cpu_ticks(), _softirqs()
         cpus = {}
@@ -56,9 +61,10 @@ class CpuWindow:
                        "idle": 100.0 * (d[3] + d[4]) / total}
         rates = {k: {n: (si1[k][n] - self.si0[k][n]) / secs for n in range(len(si1[k]))}
                  for k in ("NET_RX", "NET_TX")}
-        pids = [100.0 * (_pid_ticks(p) - t) / TICK / secs for p, t in zip(self.pids, self.pid0)]
+        procs = {k: 100.0 * (t - self.ticks0[k]) / TICK / secs
+                 for k, t in self._group_ticks().items()}
         return {"cpus": cpus, "net_rx": rates["NET_RX"], "net_tx": rates["NET_TX"],
-                "pids": pids}
+                "procs": procs}
 
 
 def mean(windows: List[dict]) -> dict:
@@ -70,12 +76,12 @@ def mean(windows: List[dict]) -> dict:
                  for c in first["cpus"]},
         "net_rx": {c: sum(w["net_rx"][c] for w in windows) / n for c in first["net_rx"]},
         "net_tx": {c: sum(w["net_tx"][c] for w in windows) / n for c in first["net_tx"]},
-        "pids": [sum(w["pids"][i] for w in windows) / n for i in range(len(first["pids"]))],
+        "procs": {k: sum(w["procs"][k] for w in windows) / n for k in first["procs"]},
     }
 
 
 def describe(w: dict) -> str:
-    """One line: per CPU usr/sys/si %, NET_RX per s; then the processes' CPU %."""
+    """One line: per CPU usr/sys/si %, NET_RX per s; then each group's CPU %."""
     parts = [f"cpu{c} {v['usr']:.0f}/{v['sys']:.0f}/{v['si']:.0f} rx {w['net_rx'][c] / 1000:.1f}k"
              for c, v in sorted(w["cpus"].items())]
-    return ", ".join(parts) + "".join(f", vnetd {p:.1f}%" for p in w["pids"])
+    return ", ".join(parts) + "".join(f", {k} {p:.0f}%" for k, p in w["procs"].items())

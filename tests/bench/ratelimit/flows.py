@@ -15,9 +15,13 @@ class Flow(NamedTuple):
     udp: bool = False
     rate: int = 0  # UDP only: bit/s to offer, 0 as fast as iperf3 sends
     cpu: Optional[int] = None  # both ends on this CPU; None: wherever the scheduler puts them
+    nice: int = 0  # both ends at this niceness
 
 
-def on_cpu(cpu: Optional[int], argv: List[str]) -> List[str]:
+def on_cpu(cpu: Optional[int], argv: List[str], nice: int = 0) -> List[str]:
+    """argv pinned to `cpu` (None: not pinned) at niceness `nice`."""
+    if nice:
+        argv = ["nice", "-n", str(nice)] + argv
     return argv if cpu is None else ["taskset", "-c", str(cpu)] + argv
 
 
@@ -32,7 +36,8 @@ def run_flows(t, secs: int, omit: int, specs: List[Flow],
     servers, clients = [], []
     for i, f in enumerate(specs):
         servers.append(t.popen(f.server_ns, on_cpu(f.cpu, ["iperf3", "-s", "-1", "-J", "-B",
-                                                           f.addr, "-p", str(5301 + i)])))
+                                                           f.addr, "-p", str(5301 + i)],
+                                                  f.nice)))
     try:
         time.sleep(0.5)  # servers listening
         for i, f in enumerate(specs):
@@ -40,7 +45,7 @@ def run_flows(t, secs: int, omit: int, specs: List[Flow],
                     "--connect-timeout", "3000", "-O", str(omit)]
             if f.udp:
                 args += ["-u", "-b", str(f.rate), "-l", "1400"]
-            clients.append(t.popen(f.client_ns, on_cpu(f.cpu, args)))
+            clients.append(t.popen(f.client_ns, on_cpu(f.cpu, args, f.nice)))
         extra = [during()] if during else []
         for c in clients:
             c.communicate(timeout=secs + 20)

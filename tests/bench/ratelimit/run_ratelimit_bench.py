@@ -155,6 +155,8 @@ def main() -> int:
                    help="2 s, 1 rep: checks that every row is produced, not the numbers")
     p.add_argument("--only", default="", help="comma-separated row groups: tcp,udp,fair,victim "
                    "(victim-pinned and victim-unpinned: half of it each)")
+    p.add_argument("--nice", type=int, default=0,
+                   help="victim rows: niceness of the flooder's and victim's processes alike")
     p.add_argument("--burst-ms", default="",
                    help="comma-separated explicit bursts (ms of the rate) for extra tcp rows")
     a = p.parse_args()
@@ -191,18 +193,22 @@ def main() -> int:
             bench.fair(False)
         pinned, unpinned = ({"victim", f"victim-{p}"} & groups for p in ("pinned", "unpinned"))
         if pinned or unpinned:
-            victims = VictimRows(bench, a.t, a.r, bench.omit)
+            victims = VictimRows(bench, a.t, a.r, bench.omit, a.nice)
             bridge_t = Topology(prefix="vrk")
             with bridge_t:
-                nets = [VnetNet(env), BridgeNet(bridge_t)]
+                nets = [VnetNet(env), BridgeNet(bridge_t), VnetNet(env, watch=True)]
                 for flood in FLOODS if pinned else ():  # vnet limited, vnet only, bridge
                     victims.row(nets[0], flood, True, True)
                     victims.row(nets[0], flood, False, True)
                     victims.row(nets[1], flood, False, True)
+                    if flood != "unicast->victim":  # every drop reported to a watcher
+                        victims.row(nets[2], flood, True, True)
                 for flood in ("unicast->wire", "broadcast") if unpinned else ():
                     for victim_limit in (0, VICTIM_LIMIT):
                         victims.row(nets[0], flood, True, False, victim_limit)
             check_clean(bridge_t.tag)
+            if pinned:
+                print(f"monitor rows: {nets[2].events} drop events streamed")
         env.d.stop()
     load1 = os.getloadavg()
     print(f"\n{started}, commit {git_commit()}, kernel {platform.release()}, "

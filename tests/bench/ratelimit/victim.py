@@ -43,14 +43,51 @@ print(n)
 """
 
 
-class VnetNet:
-    """fastpath_env's network: flooder a1, victim a2, the wire host; limits via vnetctl."""
-    name = "vnet"
+def victim_pids(net) -> List[int]:
+    """The victim flow's iperf3 client (in the victim's namespace) and server (the wire's):
+    the processes there with port 5301 on their command line."""
+    out = []
+    for ns in (net.victim.ns, net.wire.ns):
+        r = net.t.run(None, ["ip", "netns", "pids", ns], check=False)
+        for pid in r.stdout.split():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if argv[0].endswith(b"iperf3") and b"5301" in argv:
+                out.append(int(pid))
+    return out
 
-    def __init__(self, env):
-        self.env, self.t = env, env.t
+
+class VnetNet:
+    """fastpath_env's network: flooder a1, victim a2, the wire host; limits via vnetctl.
+    watch: a `vnetctl monitor` runs through each row, so the programs emit drop events for
+    the flood's drops (the monitor path on every drop) and vnetd streams them."""
+
+    def __init__(self, env, watch: bool = False):
+        self.env, self.t, self.watch = env, env.t, watch
+        self.name = "vnet, monitor on" if watch else "vnet"
         self.flooder, self.victim, self.wire = env.a1, env.a2, env.wire
         self.pids = [env.d.proc.pid]
+        self.monitor = None
+        self.events = 0  # drop events the monitor printed, over every row
+
+    def begin(self) -> None:
+        if self.watch:
+            self.out = open(os.path.join(self.t.tmpdir, "monitor.json"), "w+")
+            self.monitor = self.t.popen(None, [self.env.d.vnetctl, "--socket",
+                                               self.env.d.socket, "monitor", "-o", "json"],
+                                        stdout=self.out)
+            time.sleep(0.5)  # subscribed
+
+    def end(self) -> None:
+        if self.monitor:
+            self.t.stop(self.monitor)
+            self.monitor = None
+            self.out.seek(0)
+            self.events += sum(1 for line in self.out if line.strip())
+            self.out.close()
 
     def _ctl(self, guest, *args: str) -> None:
         self.env.d.ctl(["context", "update", str(self.env.id_of[guest.name])] + list(args))
@@ -83,18 +120,29 @@ class BridgeNet:
         if flood_limited or victim_limit:
             raise ValueError("the bridge network has no limits")
 
+    def begin(self) -> None:
+        pass
+
+    def end(self) -> None:
+        pass
+
 
 class VictimRows:
-    def __init__(self, bench, secs: int, reps: int, omit: int):
-        self.bench, self.secs, self.reps, self.omit = bench, secs, reps, omit
-        self.cpu_rows = []  # (row, load, phase, where the CPU time went, flood rate)
+    def __init__(self, bench, secs: int, reps: int, omit: int, nice: int = 0):
+        """nice: the niceness of the flooder's and the victim's processes alike (a negative
+        one keeps other work on a shared machine from deciding the victim's share)."""
+        self.bench, self.secs, self.reps, self.omit, self.nice = bench, secs, reps, omit, nice
+        # (row, load, phase, where the CPU time went, flood rate, victim bits per its CPU
+        # with / without the flood)
+        self.cpu_rows = []
 
-    def _window(self, pids):
-        """A CpuWindow over the flows' steady part (after -O, before the end)."""
+    def _window(self, net):
+        """A CpuWindow over the flows' steady part (after -O, before the end): vnetd's CPU
+        and the victim's iperf3 client and server's (flow 0, port 5301)."""
         def during():
             t0 = time.monotonic()
             time.sleep(self.omit + 0.5)
-            w = CpuWindow(pids)
+            w = CpuWindow({"vnetd": net.pids, "victim": victim_pids(net)})
             time.sleep(max(t0 + self.secs - 0.3 - time.monotonic(), 0.2))
             return w.stop()
         return during
@@ -104,18 +152,18 @@ class VictimRows:
         if flood == "broadcast":
             f = net.flooder
             gen = net.t.popen(f.ns, on_cpu(cpu, ["/usr/bin/python3", "-c", BCAST_FLOOD, "veth0",
-                                                  f.mac, f.ipv4, str(self.secs + 1)]))
+                                                  f.mac, f.ipv4, str(self.secs + 1)], self.nice))
             try:
                 bps, w = run_flows(net.t, self.secs, self.omit, [victim],
-                                   self._window(net.pids))
+                                   self._window(net))
             finally:
                 out, _ = gen.communicate(timeout=self.secs + 20)
             sent = int(out.strip() or 0) / (self.secs + 1)
             return bps, sent, f"{sent / 1000:.0f}k frames/s sent", w
         target = net.wire if flood == "unicast->wire" else net.victim
-        spec = Flow(net.flooder.ns, target.ns, target.ipv4, True, 0, cpu)
+        spec = Flow(net.flooder.ns, target.ns, target.ipv4, True, 0, cpu, self.nice)
         bps, fbps, w = run_flows(net.t, self.secs, self.omit, [victim, spec],
-                                 self._window(net.pids))
+                                 self._window(net))
         return bps, fbps, f"{fbps / M:.0f} Mbit/s received", w
 
     def row(self, net, flood: str, flood_limited: bool, pinned: bool,
@@ -123,12 +171,13 @@ class VictimRows:
         fcpu, vcpu = (FLOODER_CPU, VICTIM_CPU) if pinned else (None, None)
         load = os.getloadavg()[0]
         net.limit(flood_limited, victim_limit)
-        victim = Flow(net.victim.ns, net.wire.ns, net.wire.ipv4, cpu=vcpu)
+        net.begin()
+        victim = Flow(net.victim.ns, net.wire.ns, net.wire.ipv4, cpu=vcpu, nice=self.nice)
         alone, flooded, w_alone, w_flood, rates, texts = [], [], [], [], [], []
         try:
             for _ in range(self.reps):  # alone and with the flood in turn: same drift
                 bps, w = run_flows(net.t, self.secs, self.omit, [victim],
-                                   self._window(net.pids))
+                                   self._window(net))
                 alone.append(bps)
                 w_alone.append(w)
                 bps, rate, text, w = self._flood_once(net, flood, victim, fcpu)
@@ -137,6 +186,7 @@ class VictimRows:
                 texts.append(text)
                 w_flood.append(w)
         finally:
+            net.end()
             net.limit(False, 0)
         a, f = sorted(alone)[len(alone) // 2], sorted(flooded)[len(flooded) // 2]
         ratio = f / max(a, 1.0)
@@ -146,13 +196,20 @@ class VictimRows:
         self.bench.add(name, limit, f"{f / M:.0f} / {a / M:.0f} Mbit/s", ratio, ">= 0.90",
                        ratio >= 0.9, [f, a] + ([min(rates)] if rates else []))
         mid = sorted(range(len(rates)), key=lambda i: rates[i])[len(rates) // 2]
-        self.cpu_rows.append((name, load, "alone", describe(mean(w_alone)), ""))
-        self.cpu_rows.append((name, load, "flood", describe(mean(w_flood)), texts[mid]))
+        m_alone, m_flood = mean(w_alone), mean(w_flood)
+        # Bits per CPU-second of the victim's own processes, with / without the flood: what
+        # the flood changed in the victim's cost, whatever CPU share other work left it.
+        per_cpu = [sum(b) / max(sum(w["procs"]["victim"] for w in ws), 1e-3)
+                   for b, ws in ((flooded, w_flood), (alone, w_alone))]
+        self.cpu_rows.append((name, load, "alone", describe(m_alone), "", ""))
+        self.cpu_rows.append((name, load, "flood", describe(m_flood), texts[mid],
+                              f"{per_cpu[0] / max(per_cpu[1], 1e-9):.2f}"))
 
     def print_cpu_table(self) -> None:
         print("\nWhere CPU time went (mean over runs, steady part): per CPU user/system/softirq "
-              "%, NET_RX softirqs per s; vnetd's CPU %")
-        print("| row | load | phase | CPUs | flood |")
-        print("|---|---|---|---|---|")
-        for name, load, phase, cpus, flood in self.cpu_rows:
-            print(f"| {name} | {load:.2f} | {phase} | {cpus} | {flood} |")
+              "%, NET_RX softirqs per s; vnetd's and the victim's iperf3s' CPU %"
+              + (f"; flooder and victim at nice {self.nice}" if self.nice else ""))
+        print("| row | load | phase | CPUs | flood | victim bits/CPU flood/alone |")
+        print("|---|---|---|---|---|---|")
+        for name, load, phase, cpus, flood, per_cpu in self.cpu_rows:
+            print(f"| {name} | {load:.2f} | {phase} | {cpus} | {flood} | {per_cpu} |")
