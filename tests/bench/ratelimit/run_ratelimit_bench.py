@@ -18,7 +18,7 @@ removed at exit. Rows (median of -r runs):
   fair udp     a1 and a2, 100 Mbit/s each, UDP at 5x into the same wire host: each / limit,
                and the smaller share / the larger
   fair tcp     the same with one TCP stream each
-  victim ...    a2's TCP stream to the wire host while a1 floods at full speed (unicast UDP
+  victim ...   a2's TCP stream to the wire host while a1 floods at full speed (unicast UDP
                to the wire host or to a2, or broadcast), the stream with / without the
                flood; flooder limited (100 Mbit/s, 1000 broadcasts/s) or not, on vnet and
                on a Linux bridge network built in the same run; flooder and victim pinned to

@@ -13,6 +13,7 @@ from typing import List, Optional
 
 from cpu_window import CpuWindow, describe, mean
 from flows import Flow, on_cpu, run_flows
+from topology import SYSTEM_PYTHON
 
 M = 1_000_000
 FLOOD_RATE = 100 * M  # the flooder's transmit limit when limited
@@ -151,7 +152,7 @@ class VictimRows:
         """(victim bit/s, flood text, cpu window) of one run with the flood."""
         if flood == "broadcast":
             f = net.flooder
-            gen = net.t.popen(f.ns, on_cpu(cpu, ["/usr/bin/python3", "-c", BCAST_FLOOD, "veth0",
+            gen = net.t.popen(f.ns, on_cpu(cpu, [SYSTEM_PYTHON, "-c", BCAST_FLOOD, f.guest_if,
                                                   f.mac, f.ipv4, str(self.secs + 1)], self.nice))
             try:
                 bps, w = run_flows(net.t, self.secs, self.omit, [victim],
@@ -188,6 +189,7 @@ class VictimRows:
         finally:
             net.end()
             net.limit(False, 0)
+        # The upper median (the higher middle run when reps is even).
         a, f = sorted(alone)[len(alone) // 2], sorted(flooded)[len(flooded) // 2]
         ratio = f / max(a, 1.0)
         what = "unlimited" if not victim_limit else f"{victim_limit // M}M"
