@@ -9,7 +9,8 @@ a build tree:
     tests/bench/ratelimit/run_ratelimit_bench.py --build-dir build --smoke   # every row, fast
 
 The network is tests/fastpath/fastpath_env.py's (guests a1, a2 and the wire host on VLAN 1,
-a real vnetd, limits set through vnetctl), removed at exit. Rows (median of -r runs):
+a real vnetd, limits set through vnetctl) without its VLAN 10/20 wire hosts (RateEnv),
+removed at exit. Rows (median of -r runs):
 
   tcp tx R     one TCP stream a1 -> wire, a1's transmit limit R, default burst
   tcp rx R     one TCP stream wire -> a2, a2's receive limit R, default burst
@@ -17,14 +18,15 @@ a real vnetd, limits set through vnetctl), removed at exit. Rows (median of -r r
   fair udp     a1 and a2, 100 Mbit/s each, UDP at 5x into the same wire host: each / limit,
                and the smaller share / the larger
   fair tcp     the same with one TCP stream each
-  victim X     a2's TCP stream to the wire (unlimited, and limited to 200 Mbit/s) while a1
-               floods the wire at full speed: X = unicast UDP (a1 limited to 100 Mbit/s) or
-               broadcast (a1 storm-limited to 1000/s); the stream with / without the flood
+  victim ...   a2's TCP stream to the wire host while a1 floods at full speed (unicast UDP
+               to the wire host or to a2, or broadcast), the stream with / without the
+               flood; flooder limited (100 Mbit/s, 1000 broadcasts/s) or not, on vnet and
+               on a Linux bridge network built in the same run; flooder and victim pinned to
+               a CPU each, or not (victim.py). A second table says where CPU time went.
 """
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import statistics
@@ -35,38 +37,26 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "fastpath"))
 import fastpath_env as fe  # noqa: E402
-from topology import Topology, HarnessError, check_clean, SYSTEM_PYTHON  # noqa: E402
+from topology import Topology, HarnessError, check_clean  # noqa: E402
+from flows import Flow, run_flows  # noqa: E402
+from victim import FLOODS, BridgeNet, VictimRows, VnetNet  # noqa: E402
 
 M = 1_000_000
 FAIR_LIMIT = 100 * M
 VICTIM_LIMIT = 200 * M
-STORM_PPS = 1000
-UDP_FRAME_OVERHEAD = 14 + 20 + 8  # Ethernet, IPv4, UDP headers of an iperf3 datagram
 
-# Broadcast frames from `ifname` as fast as one process sends them, for `seconds` at most.
-BCAST_FLOOD = r"""
-import socket, struct, sys, time
-ifname, mac, ip, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((ifname, 0))
-udp = struct.pack("!HHHH", 40000, 9, 8 + 18, 0) + b"x" * 18
-iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
-                  socket.inet_aton(ip), b"\xff" * 4)
-frame = b"\xff" * 6 + bytes.fromhex(mac.replace(":", "")) + b"\x08\x00" + iph + udp
-n, end = 0, time.monotonic() + seconds
-while time.monotonic() < end:
-    for _ in range(256):
-        try:
-            s.send(frame)
-            n += 1
-        except OSError:
-            pass
-print(n)
-"""
+class RateEnv(fe.Env):
+    """fastpath_env's network without the wire's VLAN 10/20 hosts, which no row uses. On a
+    kernel without 802.1Q devices (this one) those need a user-space tagger reading every
+    frame of the wire's interface and TSO off on the uplink: costs that are the harness's,
+    not vnet's, and would weigh on the victim rows (a Linux bridge network has neither)."""
+
+    def _add_wire_vlans(self, vids) -> None:
+        pass
 
 
 class Bench:
-    def __init__(self, env: fe.Env, secs: int, reps: int):
+    def __init__(self, env: RateEnv, secs: int, reps: int):
         self.env, self.t, self.secs, self.reps = env, env.t, secs, reps
         self.omit = 1 if secs >= 3 else 0
         self.ids = env.id_of
@@ -81,42 +71,8 @@ class Bench:
             self.ctl(g, "--rate", "0", "--rx-rate", "0", "--storm-broadcast", "0")
 
     def flows(self, specs, during=None) -> list:
-        """Runs iperf3 flows at once; specs: (client ns, server ns, addr, udp, rate).
-        Returns each flow's received bit/s as its server measured it, after the first
-        second (-O 1: a bucket starts full, so the first second carries the burst on top of
-        the rate; what is left is the long-run rate). UDP counts whole Ethernet frames (the
-        unit the buckets count): payload plus 42 bytes of headers per datagram received.
-        during(): called once the clients run; its result is appended."""
-        servers, clients = [], []
-        for i, (_, sns, addr, _, _) in enumerate(specs):
-            servers.append(self.t.popen(sns, ["iperf3", "-s", "-1", "-J", "-B", addr,
-                                              "-p", str(5301 + i)]))
-        try:
-            time.sleep(0.5)  # servers listening
-            for i, (cns, _, addr, udp, rate) in enumerate(specs):
-                args = ["iperf3", "-c", addr, "-p", str(5301 + i), "-t", str(self.secs), "-J",
-                        "--connect-timeout", "3000", "-O", str(self.omit)]
-                if udp:
-                    args += ["-u", "-b", str(rate), "-l", "1400"]
-                clients.append(self.t.popen(cns, args))
-            extra = [during()] if during else []
-            for c in clients:
-                c.communicate(timeout=self.secs + 20)
-            out = []
-            for s in servers:
-                text, _ = s.communicate(timeout=10)
-                end = json.loads(text or "{}").get("end", {})
-                if "sum_received" in end:  # TCP
-                    out.append(float(end["sum_received"].get("bits_per_second", 0.0)))
-                    continue
-                udp = end.get("sum", {})
-                frames = udp.get("packets", 0) - udp.get("lost_packets", 0)
-                secs = max(udp.get("seconds", 0.0), 1e-3)
-                out.append((udp.get("bytes", 0) + UDP_FRAME_OVERHEAD * frames) * 8 / secs)
-            return out + extra
-        finally:
-            for p in servers + clients:
-                self.t.stop(p)
+        """run_flows in the vnet network; specs: (client ns, server ns, addr, udp, rate)."""
+        return run_flows(self.t, self.secs, self.omit, [Flow(*f) for f in specs], during)
 
     def median(self, fn) -> list:
         runs = [fn() for _ in range(self.reps)]
@@ -183,36 +139,6 @@ class Bench:
         self.add(f"fair {kind} (min/max)", f"{FAIR_LIMIT / M:.0f} Mbit/s x2",
                  f"{a / M:.1f} / {b / M:.1f} Mbit/s", ratio, ">= 0.90", ratio >= 0.9, [a, b])
 
-    def victim(self, flood: str, victim_limit: int) -> None:
-        e = self.env
-        victim = (e.a2.ns, e.wire.ns, e.wire.ipv4, False, 0)
-        if victim_limit:
-            self.ctl("a2", "--rate", str(victim_limit))
-        (alone,) = self.median(lambda: self.flows([victim]))
-        if flood == "unicast":
-            self.ctl("a1", "--rate", str(FAIR_LIMIT))
-            flooder = (e.a1.ns, e.wire.ns, e.wire.ipv4, True, 0)  # -b 0: as fast as it can
-            (with_flood, _) = self.median(lambda: self.flows([victim, flooder]))
-        else:
-            self.ctl("a1", "--storm-broadcast", str(STORM_PPS))
-
-            def once():
-                gen = self.t.popen(e.a1.ns, [SYSTEM_PYTHON, "-c", BCAST_FLOOD, e.a1.guest_if,
-                                             e.a1.mac, e.a1.ipv4, str(self.secs + 1)])
-                try:
-                    return self.flows([victim])
-                finally:
-                    gen.communicate(timeout=self.secs + 20)
-
-            (with_flood,) = self.median(once)
-        self.unlimit()
-        ratio = with_flood / max(alone, 1.0)
-        what = "unlimited" if not victim_limit else f"{victim_limit // M}M"
-        limit = f"{FAIR_LIMIT // M}M" if flood == "unicast" else f"{STORM_PPS}/s"
-        self.add(f"victim {what}, {flood} flood", f"flood {limit}",
-                 f"{with_flood / M:.1f} / {alone / M:.1f} Mbit/s", ratio, ">= 0.90",
-                 ratio >= 0.9, [with_flood, alone])
-
 
 def git_commit() -> str:
     r = subprocess.run(["git", "-C", HERE, "describe", "--always", "--dirty"],
@@ -227,7 +153,10 @@ def main() -> int:
     p.add_argument("-r", type=int, default=3, help="repetitions (median shown)")
     p.add_argument("--smoke", action="store_true",
                    help="2 s, 1 rep: checks that every row is produced, not the numbers")
-    p.add_argument("--only", default="", help="comma-separated row groups: tcp,udp,fair,victim")
+    p.add_argument("--only", default="", help="comma-separated row groups: tcp,udp,fair,victim "
+                   "(victim-pinned and victim-unpinned: half of it each)")
+    p.add_argument("--nice", type=int, default=0,
+                   help="victim rows: niceness of the flooder's and victim's processes alike")
     p.add_argument("--burst-ms", default="",
                    help="comma-separated explicit bursts (ms of the rate) for extra tcp rows")
     a = p.parse_args()
@@ -237,12 +166,15 @@ def main() -> int:
     if a.smoke:
         a.t, a.r = 2, 1
     groups = set(a.only.split(",")) if a.only else {"tcp", "udp", "fair", "victim"}
+    unknown = groups - {"tcp", "udp", "fair", "victim", "victim-pinned", "victim-unpinned"}
+    if unknown:
+        p.error(f"--only: unknown row group(s) {', '.join(sorted(unknown))}")
     load0 = os.getloadavg()
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     t = Topology(prefix="vrb")
-    bench = None
+    bench = victims = None
     with t:
-        env = fe.Env(t, os.path.abspath(a.build_dir))
+        env = RateEnv(t, os.path.abspath(a.build_dir))
         for addr in (env.a2.ipv4, env.wire.ipv4):
             if not t.wait_ping(env.a1.ns, addr, 5):
                 raise HarnessError(f"a1 does not reach {addr}")
@@ -259,10 +191,24 @@ def main() -> int:
         if "fair" in groups:
             bench.fair(True)
             bench.fair(False)
-        if "victim" in groups:
-            for flood in ("unicast", "broadcast"):
-                for victim_limit in (0, VICTIM_LIMIT):
-                    bench.victim(flood, victim_limit)
+        pinned, unpinned = ({"victim", f"victim-{p}"} & groups for p in ("pinned", "unpinned"))
+        if pinned or unpinned:
+            victims = VictimRows(bench, a.t, a.r, bench.omit, a.nice)
+            bridge_t = Topology(prefix="vrk")
+            with bridge_t:
+                nets = [VnetNet(env), BridgeNet(bridge_t), VnetNet(env, watch=True)]
+                for flood in FLOODS if pinned else ():  # vnet limited, vnet only, bridge
+                    victims.row(nets[0], flood, True, True)
+                    victims.row(nets[0], flood, False, True)
+                    victims.row(nets[1], flood, False, True)
+                    if flood != "unicast->victim":  # every drop reported to a watcher
+                        victims.row(nets[2], flood, True, True)
+                for flood in ("unicast->wire", "broadcast") if unpinned else ():
+                    for victim_limit in (0, VICTIM_LIMIT):
+                        victims.row(nets[0], flood, True, False, victim_limit)
+            check_clean(bridge_t.tag)
+            if pinned:
+                print(f"monitor rows: {nets[2].events} drop events streamed")
         env.d.stop()
     load1 = os.getloadavg()
     print(f"\n{started}, commit {git_commit()}, kernel {platform.release()}, "
@@ -272,6 +218,8 @@ def main() -> int:
     print("|---|---|---|---|---|---|")
     for name, limit, measured, ratio, criterion, met in bench.rows:
         print(f"| {name} | {limit} | {measured} | {ratio:.3f} | {criterion} | {met} |")
+    if victims:
+        victims.print_cpu_table()
     # The table first: the leftovers check lists every route on the host, which can take
     # seconds on a machine shared with other tests, and its failure must not hide results.
     check_clean(t.tag)

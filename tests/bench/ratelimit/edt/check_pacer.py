@@ -32,6 +32,10 @@ def main():
     if os.geteuid() != 0:
         print("check_pacer: FAIL: needs root (bpftool prog load)")
         return 1
+    missing = [tool for tool in ("clang", "bpftool") if not shutil.which(tool)]
+    if missing:
+        print(f"check_pacer: FAIL: not installed: {', '.join(missing)}")
+        return 1
     tmp = tempfile.mkdtemp(prefix="vnet-edt-check.")
     pin = f"/sys/fs/bpf/vnet-edt-check-{os.getpid()}"
     try:
