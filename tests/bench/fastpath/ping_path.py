@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "netns"))
 from topology import HarnessError, Topology, VnetDaemon, leftovers  # noqa: E402
 
 sys.path.insert(0, HERE)
-from redirect_floor import build_floor  # noqa: E402
+from redirect_floor import attach_floor  # noqa: E402
 
 
 def rtts_us(t: Topology, ns: str, dst: str, count: int, interval: float) -> List[float]:
@@ -40,14 +40,6 @@ def rtts_us(t: Topology, ns: str, dst: str, count: int, interval: float) -> List
     if len(rtts) < count * 0.9:
         raise HarnessError(f"ping {ns} -> {dst}: {len(rtts)} of {count} answered")
     return rtts
-
-
-def attach_floor(t: Topology, ingress_if: str, target_if: str) -> None:
-    """redirect_floor.bpf.c on ingress_if's TC ingress, sending to target_if's peer."""
-    obj = build_floor(os.path.join(t.tmpdir, f"floor-{ingress_if}.o"), t.ifindex(target_if))
-    t.run(None, ["tc", "qdisc", "add", "dev", ingress_if, "clsact"])
-    t.run(None, ["tc", "filter", "add", "dev", ingress_if, "ingress", "bpf", "direct-action",
-                 "obj", obj, "sec", "tc"])
 
 
 def main() -> int:

@@ -1,8 +1,13 @@
 """Builds redirect_floor.bpf.c (a TC program that only calls bpf_redirect_peer) for a target
-interface: the bare hop that ping_path.py and cost_probe.py compare vnet against."""
+interface, attaches it, and reads what it costs: the bare hop that run_bench.py,
+ping_path.py and cost_probe.py compare vnet against."""
 
+import json
 import os
 import subprocess
+from typing import Dict, List, Tuple
+
+from bpf_cost import _prog_stats  # one reader of bpftool's run statistics for both
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -13,3 +18,36 @@ def build_floor(out: str, target_ifindex: int) -> str:
                     "-I/usr/include/x86_64-linux-gnu", f"-DVNET_FLOOR_TARGET={target_ifindex}",
                     "-c", os.path.join(HERE, "redirect_floor.bpf.c"), "-o", out], check=True)
     return out
+
+
+def attach_floor(t, ingress_if: str, target_if: str) -> int:
+    """redirect_floor.bpf.c on ingress_if's TC ingress, sending every frame to the peer of
+    target_if (a veth); returns the program's id. t is a topology.Topology: both links are
+    its own, and the clsact qdisc goes with ingress_if when the topology deletes it."""
+    obj = build_floor(os.path.join(t.tmpdir, f"floor-{ingress_if}.o"), t.ifindex(target_if))
+    t.run(None, ["tc", "qdisc", "add", "dev", ingress_if, "clsact"])
+    t.run(None, ["tc", "filter", "add", "dev", ingress_if, "ingress", "bpf", "direct-action",
+                 "obj", obj, "sec", "tc"])
+    shown = json.loads(t.run(None, ["tc", "-j", "filter", "show", "dev", ingress_if,
+                                    "ingress"]).stdout)
+    ids = [f["options"]["prog"]["id"] for f in shown if "prog" in f.get("options", {})]
+    if len(ids) != 1:
+        raise RuntimeError(f"{ingress_if}: expected one BPF filter on ingress, found {ids}")
+    return int(ids[0])
+
+
+class FloorStats:
+    """Snapshots of the floor's programs for bpf_cost.BpfCost.per_packet, summed per group
+    (e.g. "floor_guest_tc": the programs on the guests' host-side veths). The caller turns
+    the kernel's BPF statistics on (BpfCost as a context manager)."""
+
+    def __init__(self, groups: Dict[str, List[int]]):
+        self.groups = groups
+
+    def snapshot(self) -> Dict[str, Tuple[int, int]]:
+        snap = {}
+        for name, ids in self.groups.items():
+            stats = [s for s in (_prog_stats(["id", str(i)]) for i in ids) if s]
+            if stats:
+                snap[name] = (sum(c for c, _ in stats), sum(ns for _, ns in stats))
+        return snap

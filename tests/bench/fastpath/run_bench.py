@@ -1,13 +1,20 @@
 #!/usr/bin/python3
-"""Side-by-side benchmark: vnet's eBPF fast path vs a Linux bridge vs a direct veth pair.
+"""Side-by-side benchmark: vnet's eBPF fast path vs a Linux bridge, the floor of a hop and a
+direct veth pair.
 
-Builds three test networks at once (network namespaces and veth pairs, see
+Builds four test networks at once (network namespaces and veth pairs, see
 tests/netns/topology.py), then measures each metric on each of them in turn:
 
   veth    two guest namespaces on one veth pair, the wire cabled straight into the
           receiving guest: no switch at all, the limit;
   bridge  guests' host-side veths and the uplink veth enslaved to a Linux bridge made for the
           run (what Xen's vif-bridge sets up);
+  floor   vnet's shape without vnet: guests behind host-side veths (GRO on, as vnet's) and an
+          uplink veth, each host-side veth's TC ingress joined to the other end by
+          redirect_floor.bpf.c, a program that only calls bpf_redirect_peer (guest a <-> guest
+          b; the uplink <-> a third guest c, the wire's receiver). One device more per
+          direction than the pair, and the cheapest program on it: vnet/floor is vnet's own
+          cost, floor/veth the test bed's extra hop. Its wire is untagged (--wire-vlan aside);
   vnet    no bridge: vnetd --fast_path=bpf on the uplink veth, one context per guest assigned
           with vnetctl; GRO on in the guests (a veth takes XDP redirects only in NAPI mode).
           Its uplink delivery is vnetd's default (--uplink_delivery=auto).
@@ -22,7 +29,14 @@ Metrics: guest-to-guest TCP (iperf3, 1 and 4 streams), guest-to-guest and wire-t
 namespace, /proc/net/snmp Ip InReceives), and guest-to-guest latency (ping, avg and p99).
 Every generator is bounded by count and time. Prints a Markdown table with ratios.
 
-Exit status: 0 all three columns measured; 2 vnet could not be set up or measured (its
+Networks are measured in turn, metric by metric, the order rotated each repetition (each
+rep starts at another network), and each ping run's first --ping-warmup pings (the path's
+cold caches after a switch) are discarded; the pps windows start after a 0.5-s warm-up.
+
+--smoke: a seconds-long run that fails unless every column of every row (and each program's
+ns/packet, vnet's and the floor's) got a figure: a check of the harness, not a measurement.
+
+Exit status: 0 all columns measured; 2 vnet could not be set up or measured (its
 column says n/a and why; the other columns are real); 1 error; 3 something was left behind.
 Not a ctest test: run it by hand, as root:
 
@@ -48,22 +62,25 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "netns"))
 from topology import (HarnessError, Topology, VnetDaemon, VnetUnavailable,  # noqa: E402
                       leftovers)
 from bpf_cost import BpfCost  # noqa: E402
+from redirect_floor import FloorStats, attach_floor  # noqa: E402
 
 IPERF_PORT = 5201
 UDP_PORT = 9  # discard: nothing listens, the receiving stack drops after counting
 
 
 class Setup:
-    """One of the three networks: who sends, who receives, and from the wire."""
+    """One of the networks: who sends, who receives, and from the wire."""
 
     def __init__(self, name, a, b, wire, wire_dst_mac, wire_dst_ip, wire_rx_if):
         self.name = name
         self.a, self.b, self.wire = a, b, wire
         self.wire_dst_mac, self.wire_dst_ip, self.wire_rx_if = wire_dst_mac, wire_dst_ip, wire_rx_if
+        self.wire_rx_ns = b.ns  # the namespace of wire_rx_if (the floor's is a guest of its own)
         self.error: Optional[str] = None  # set when the setup cannot be measured at all
         self.only: Optional[List[str]] = None  # the metrics measured here; None: all
         self.cost: Optional[Dict] = None  # wire-only networks: ns/packet per program
         self.delivery = "n/a"  # wire-only networks: the delivery vnetd reports in effect
+        self.floor_progs: Dict[str, List[int]] = {}  # the floor: its programs' ids per group
 
 
 # ---------------------------------------------------------------------------------------
@@ -169,13 +186,19 @@ def pps(t: Topology, tx_ns: str, tx_if: str, src_mac: str, src_ip: str,
     return {"rx": rx, "tx": tx, "delivery": rx / tx if tx else 0.0}
 
 
-def latency_us(t: Topology, s: Setup, count: int, interval: float) -> Dict[str, float]:
+def latency_us(t: Topology, s: Setup, count: int, interval: float,
+               warmup: int) -> Dict[str, float]:
+    """count pings at interval from guest a to b after `warmup` more whose times are
+    dropped: a path's first packets after another network ran pay its cold caches."""
     if shutil.which("ping") is None:
         raise HarnessError("ping not found: install iputils-ping")
-    deadline = int(count * interval + 5)
-    r = t.run(s.a.ns, ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", "1",
+    sent = count + warmup
+    deadline = int(sent * interval + 5)
+    r = t.run(s.a.ns, ["ping", "-n", "-c", str(sent), "-i", str(interval), "-W", "1",
                        "-w", str(deadline), s.b.ipv4], check=False, timeout=deadline + 5)
-    rtts = sorted(float(x) * 1000 for x in re.findall(r"time=([\d.]+) ms", r.stdout))
+    rtts = sorted(float(ms) * 1000 for seq, ms in
+                  re.findall(r"icmp_seq=(\d+) .*time=([\d.]+) ms", r.stdout)
+                  if int(seq) > warmup)
     if len(rtts) < count * 0.9:
         raise HarnessError(f"ping: {len(rtts)} of {count} answered")
     p99 = rtts[min(len(rtts) - 1, int(round(0.99 * (len(rtts) - 1))))]
@@ -201,6 +224,8 @@ def build(t: Topology, args) -> List[Setup]:
 
     for delivery in args.wire_deliveries:
         setups.append(build_delivery(t, args, delivery))
+
+    setups.append(build_floor_network(t))
 
     na = t.add_guest("na", gro=True)
     nb = t.add_guest("nb", gro=True)
@@ -234,6 +259,25 @@ def build(t: Topology, args) -> List[Setup]:
     except HarnessError as e:
         vn.error = f"vnet setup failed: {e}"
     return setups
+
+
+def build_floor_network(t: Topology) -> Setup:
+    """The floor: vnet's devices (guests' GRO on, as vnetd's), redirect_floor.bpf.c for vnet."""
+    fa = t.add_guest("fa", gro=True)
+    fb = t.add_guest("fb", gro=True)
+    fc = t.add_guest("fc", gro=True)
+    fw = t.add_wire("fw")
+    s = Setup("floor", fa, fb, fw, fc.mac, fc.ipv4, fc.guest_if)
+    s.wire_rx_ns = fc.ns
+    try:
+        s.floor_progs = {
+            "floor_guest_tc": [attach_floor(t, fa.host_if, fb.host_if),
+                               attach_floor(t, fb.host_if, fa.host_if),
+                               attach_floor(t, fc.host_if, fw.host_if)],
+            "floor_uplink_tc": [attach_floor(t, fw.host_if, fc.host_if)]}
+    except (RuntimeError, subprocess.CalledProcessError) as e:
+        s.error = f"floor setup failed (clang, tc): {e}"
+    return s
 
 
 def build_delivery(t: Topology, args, delivery: str) -> Setup:
@@ -277,30 +321,30 @@ def measure(t: Topology, s: Setup, m: str, args):
                    s.b.ns, s.b.guest_if, s.b.mac, s.b.ipv4, args.window)
     if m == "wire":
         return pps(t, s.wire.ns, s.wire.wire_if, s.wire.mac, s.wire.ipv4,
-                   s.b.ns, s.wire_rx_if, s.wire_dst_mac, s.wire_dst_ip, args.window)
-    return latency_us(t, s, args.ping_count, args.ping_interval)
+                   s.wire_rx_ns, s.wire_rx_if, s.wire_dst_mac, s.wire_dst_ip, args.window)
+    return latency_us(t, s, args.ping_count, args.ping_interval, args.ping_warmup)
 
 
-def cost_pass(t: Topology, s: Setup, metrics: List[str], args) -> Dict[str, Dict]:
-    """ns per packet of each vnet program on every row: one more run per metric with the
-    kernel's BPF statistics on (they add a clock read per run, so not during the reps)."""
-    d = s.daemon
+def cost_pass(t: Topology, s: Setup, metrics: List[str], args, programs) -> Dict[str, Dict]:
+    """ns per packet of each of network s's programs (vnet's: a BpfCost; the floor's: a
+    FloorStats) on every row: one more run per metric. The caller turns the kernel's BPF
+    statistics on for the pass (they add a clock read per run, so not during the reps)."""
     out: Dict[str, Dict] = {}
-    with BpfCost(d.pin_dir, s.wire.host_if) as cost:
-        for m in metrics:
-            before = cost.snapshot()
-            try:
-                measure(t, s, m, args)
-            except HarnessError as e:
-                log(f"cost pass {m} FAILED: {e}")
-                continue
-            out[m] = BpfCost.per_packet(before, cost.snapshot())
-            log(f"cost pass {m:5} {out[m]}")
+    for m in metrics:
+        before = programs.snapshot()
+        try:
+            measure(t, s, m, args)
+        except HarnessError as e:
+            log(f"cost pass {s.name} {m} FAILED: {e}")
+            continue
+        out[m] = BpfCost.per_packet(before, programs.snapshot())
+        log(f"cost pass {s.name} {m:5} {out[m]}")
     return out
 
 
-COST_PROGRAMS = [("vnet_guest_tc", "guest TC"), ("vnet_uplink_tc", "uplink TC"),
-                 ("uplink_xdp", "uplink XDP")]
+COST_PROGRAMS = [("vnet_guest_tc", "vnet guest TC"), ("vnet_uplink_tc", "vnet uplink TC"),
+                 ("uplink_xdp", "vnet uplink XDP"), ("floor_guest_tc", "floor guest TC"),
+                 ("floor_uplink_tc", "floor uplink TC")]
 COST_ROWS = [("tcp1", "guest→guest TCP, 1 stream (per super-packet)"),
              ("tcp4", "guest→guest TCP, 4 streams (per super-packet)"),
              ("udpsock", "guest→guest UDP 64 B from a socket"),
@@ -310,7 +354,8 @@ COST_ROWS = [("tcp1", "guest→guest TCP, 1 stream (per super-packet)"),
 
 
 def render_cost(cost: Dict[str, Dict]) -> List[str]:
-    """The ns/packet table: each program's average run time on each row, and its runs."""
+    """The ns/packet table: each program's average run time on each row, and its runs (cost:
+    row -> program -> figures, vnet's and the floor's programs together)."""
     out = ["| row | " + " | ".join(f"{label} ns/run (runs)" for _, label in COST_PROGRAMS) + " |",
            "|---|" + "---:|" * len(COST_PROGRAMS)]
     for m, label in COST_ROWS:
@@ -374,6 +419,10 @@ def warm_up(t: Topology, setups: List[Setup], notes: List[str]) -> None:
                 notes.append(f"{s.name}: ping {ns} -> {addr} fails")
 
 
+# The table's columns: the pair (the limit), the bridge, the floor of one more hop, vnet.
+NETWORKS = ["veth", "bridge", "floor", "vnet"]
+
+
 def fmt(v: Optional[float], digits: int = 2) -> str:
     return "n/a" if v is None else f"{v:.{digits}f}"
 
@@ -409,14 +458,14 @@ def render_table(raw: Dict[str, Dict[str, List]], stat: str = "median"):
         ("guest→guest ping RTT avg (µs, lower is better)", "lat", "avg", 1.0, 1),
         ("guest→guest ping RTT p99 (µs, lower is better)", "lat", "p99", 1.0, 1),
     ]
-    names = ["veth", "bridge", "vnet"]
     out = []
     aims = []
-    out.append("| metric | veth pair | Linux bridge | vnet | vnet/bridge | vnet/veth | bridge/veth |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|")
+    out.append("| metric | veth pair | Linux bridge | floor | vnet | vnet/veth | vnet/floor | "
+               "floor/veth | vnet/bridge | bridge/veth |")
+    out.append("|---|" + "---:|" * 9)
     for label, m, key, scale, digits in rows:
         vals = {}
-        for n in names:
+        for n in NETWORKS:
             v = med(n, m, key)
             vals[n] = None if v is None else v * scale
         if vals["vnet"] is not None and not label.startswith("  "):
@@ -427,17 +476,22 @@ def render_table(raw: Dict[str, Dict[str, List]], stat: str = "median"):
             # Issue 14's aim: within 5% of the pair (a switch that costs nothing).
             close = vv is not None and (vb <= vv * 1.05 if lower_better else vb >= vv * 0.95)
             aims.append(f"- {label}: {'ahead of' if ahead else 'BEHIND'} the bridge, "
-                        f"{'within' if close else 'NOT within'} 5% of the veth pair")
-        out.append(f"| {label} | " + " | ".join(fmt(vals[n], digits) for n in names) + " | "
-                   + " | ".join([ratio(vals["vnet"], vals["bridge"]),
-                                 ratio(vals["vnet"], vals["veth"]),
+                        f"{'within' if close else 'NOT within'} 5% of the veth pair "
+                        f"(vnet/veth {ratio(vb, vv)} = floor/veth "
+                        f"{ratio(vals['floor'], vv)}, the hop, x vnet/floor "
+                        f"{ratio(vb, vals['floor'])}, vnet's own)")
+        out.append(f"| {label} | " + " | ".join(fmt(vals[n], digits) for n in NETWORKS) + " | "
+                   + " | ".join([ratio(vals["vnet"], vals["veth"]),
+                                 ratio(vals["vnet"], vals["floor"]),
+                                 ratio(vals["floor"], vals["veth"]),
+                                 ratio(vals["vnet"], vals["bridge"]),
                                  ratio(vals["bridge"], vals["veth"])]) + " |")
     return out, aims
 
 
 def render_deliveries(raw: Dict[str, Dict[str, List]], deliveries: List[Setup],
                       stat: str) -> List[str]:
-    """wire→guest per uplink delivery, next to the veth pair and vnet's default."""
+    """wire→guest per uplink delivery, against the veth pair and the floor."""
     def pick(name):
         vals = [v["rx"] for v in raw.get(name, {}).get("wire", [])]
         if not vals:
@@ -446,11 +500,13 @@ def render_deliveries(raw: Dict[str, Dict[str, List]], deliveries: List[Setup],
         return ((max(vals), max(txs)) if stat == "best"
                 else (statistics.median(vals), statistics.median(txs)))
     veth, _ = pick("veth")
+    floor, _ = pick("floor")
     progs = [("uplink_xdp", "uplink XDP"), ("vnet_uplink_tc", "uplink TC"),
              ("vnet_guest_tc", "guest TC")]
     out = ["| vnetd --uplink_delivery | in effect | received (kpps) | sender's rate (kpps) | "
-           "/ veth pair | " + " | ".join(f"{label} ns/pkt (runs)" for _, label in progs) + " |",
-           "|---|---|---:|---:|---:|" + "---:|" * len(progs)]
+           "/ veth pair | / floor | "
+           + " | ".join(f"{label} ns/pkt (runs)" for _, label in progs) + " |",
+           "|---|---|---:|---:|---:|---:|" + "---:|" * len(progs)]
     for s in deliveries:
         rx, tx = pick(s.name)
         cost = s.cost or {}
@@ -460,8 +516,28 @@ def render_deliveries(raw: Dict[str, Dict[str, List]], deliveries: List[Setup],
         out.append(f"| {wanted} | {s.delivery} | "
                    f"{fmt(None if rx is None else rx / 1e3, 0)} | "
                    f"{fmt(None if tx is None else tx / 1e3, 0)} | {ratio(rx, veth)} | "
+                   f"{ratio(rx, floor)} | "
                    + " | ".join(cells) + " |")
     return out
+
+
+def smoke_missing(raw: Dict[str, Dict[str, List]], cost: Dict[str, Dict],
+                  metrics: List[str], deliveries: List[Setup]) -> List[str]:
+    """What a run lacks: a network's figure on a row, a program's ns/packet on a row (the
+    guests' programs on guest→guest rows, an uplink program on wire→guest), a delivery."""
+    missing = [f"{n} {m}" for n in NETWORKS for m in metrics if not raw.get(n, {}).get(m)]
+    for m in metrics:
+        ran = cost.get(m, {})
+        wanted = ([("vnet_uplink_tc", "uplink_xdp"), ("floor_uplink_tc",)] if m == "wire"
+                  else [("vnet_guest_tc",), ("floor_guest_tc",)])
+        missing += [f"{m} ns/packet of {' or '.join(progs)}" for progs in wanted
+                    if not any(p in ran for p in progs)]
+    for s in deliveries:
+        if not raw.get(s.name, {}).get("wire"):
+            missing.append(f"{s.name} wire")
+        if not s.cost:
+            missing.append(f"{s.name} ns/packet")
+    return missing
 
 
 def main() -> int:
@@ -471,6 +547,8 @@ def main() -> int:
     p.add_argument("--window", type=float, default=2.5, help="seconds per pps window (2.5)")
     p.add_argument("--ping-count", type=int, default=300)
     p.add_argument("--ping-interval", type=float, default=0.005)
+    p.add_argument("--ping-warmup", type=int, default=20,
+                   help="pings sent and dropped before each ping run's --ping-count (20)")
     p.add_argument("--reps", type=int, default=2, help="repetitions (2)")
     p.add_argument("--stat", choices=["best", "median"], default="best",
                    help="what the table shows of the repetitions: best (default: highest rate,"
@@ -495,7 +573,10 @@ def main() -> int:
                         "udp, wire, lat); e.g. 'wire' for the deliveries alone")
     p.add_argument("--skip-vnet", action="store_true")
     p.add_argument("--no-cost", action="store_true",
-                   help="skip the pass that reads each vnet program's ns/packet (bpf_stats)")
+                   help="skip the pass that reads each program's ns/packet (bpf_stats)")
+    p.add_argument("--smoke", action="store_true",
+                   help="check the harness: 1 rep of 1-s runs; fail unless every column of "
+                        "every row, and each program's ns/packet, got a figure")
     p.add_argument("--json", help="also write the raw results here")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args()
@@ -503,6 +584,9 @@ def main() -> int:
         print("run_bench.py needs root (network namespaces)", file=sys.stderr)
         return 1
     args.build_dir = os.path.abspath(args.build_dir)
+    if args.smoke:
+        args.duration, args.window, args.reps = 1, 0.5, 1
+        args.ping_count, args.ping_warmup = 20, 5
     args.metrics = [x for x in args.metrics.split(",") if x]
     for x in args.metrics:
         if x not in ("tcp1", "tcp4", "udpsock", "udp", "wire", "lat"):
@@ -529,27 +613,30 @@ def main() -> int:
     setups: List[Setup] = []
     try:
         with Backlog(2 + args.extra_contexts), Topology(prefix="vb", verbose=args.verbose) as t:
-            log(f"building veth, bridge and vnet networks (tag {t.tag})")
+            log(f"building veth, bridge, floor and vnet networks (tag {t.tag})")
             setups = build(t, args)
             for s in setups:
                 raw[s.name] = {m: [] for m in metrics}
                 errors[s.name] = {}
             warm_up(t, setups, notes)
             deliveries = [s for s in setups if s.only is not None]
-            setups_main = [s for s in setups if s.only is None]
-            d = getattr(setups_main[2], "daemon", None)
+            by_name = {s.name: s for s in setups}
+            vnet, floor = by_name["vnet"], by_name["floor"]
+            d = getattr(vnet, "daemon", None)
             if d is not None:
                 extra_leftovers = d.leftover_patterns()
+                vnet_describe = d.ctl(["status"], check=False).stdout.strip()
             for s in deliveries:
                 if getattr(s, "daemon", None) is not None:
                     extra_leftovers += s.daemon.leftover_patterns()
-                vnet_describe = d.ctl(["status"], check=False).stdout.strip()
             for rep in range(args.reps):
-                order = setups if rep % 2 == 0 else list(reversed(setups))
                 for m in metrics:
-                    for s in order:
-                        if s.error or m in errors[s.name] or (s.only and m not in s.only):
-                            continue
+                    # Each rep starts at another network: no network always runs first
+                    # (after another's traffic) or last, so the order decides no row.
+                    todo = [s for s in setups if not s.error and m not in errors[s.name]
+                            and (not s.only or m in s.only)]
+                    k = rep % len(todo) if todo else 0
+                    for s in todo[k:] + todo[:k]:
                         try:
                             v = measure(t, s, m, args)
                             raw[s.name][m].append(v)
@@ -557,12 +644,20 @@ def main() -> int:
                         except HarnessError as e:
                             errors[s.name][m] = str(e)
                             log(f"rep {rep + 1} {s.name:6} {m:5} FAILED: {e}")
-            if d is not None and not args.no_cost and shutil.which("bpftool"):
-                log("cost pass: each metric once more on vnet with BPF statistics on")
-                cost = cost_pass(t, setups_main[2], metrics, args)
-                for s in deliveries:
-                    if not s.error:
-                        s.cost = cost_pass(t, s, ["wire"], args).get("wire")
+            if not args.no_cost and shutil.which("bpftool"):
+                log("cost pass: each metric once more on vnet and the floor, BPF statistics on")
+                with BpfCost(pin_dir, vnet.wire.host_if) as vnet_programs:
+                    if d is not None:
+                        cost = cost_pass(t, vnet, metrics, args, vnet_programs)
+                    if not floor.error:
+                        for m, progs in cost_pass(t, floor, metrics, args,
+                                                  FloorStats(floor.floor_progs)).items():
+                            cost.setdefault(m, {}).update(progs)
+                    for s in deliveries:
+                        if not s.error:
+                            s.cost = cost_pass(t, s, ["wire"], args,
+                                               BpfCost(s.daemon.pin_dir, s.wire.host_if)
+                                               ).get("wire")
             for s in deliveries:
                 if not s.error:
                     s.delivery = delivery_of(s)
@@ -577,7 +672,6 @@ def main() -> int:
     left = leftovers(run_prefix, extra_leftovers)
 
     out, aims = render_table(raw, args.stat)
-    names = ["veth", "bridge", "vnet"]
     print(f"vnet fast-path benchmark: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, kernel "
           f"{platform.release()}, {os.cpu_count()} CPUs, reps {args.reps} ({args.stat}), "
           f"iperf3 {args.duration}s, pps window {args.window}s, ping {args.ping_count} x "
@@ -588,7 +682,7 @@ def main() -> int:
           f"{2 + bridge_idle_ports(args.extra_contexts)} ports on the bridge"
           + (f" (its maximum: a Linux bridge takes at most {BRIDGE_MAX_PORTS} ports)"
              if bridge_idle_ports(args.extra_contexts) < args.extra_contexts else ""))
-    rate = getattr(setups[-1], "assign_rate", None) if setups else None
+    rate = next((getattr(s, "assign_rate", None) for s in setups if s.name == "vnet"), None)
     if rate:
         print(f"vnet contexts assigned through vnetctl: {rate:.0f}/s")
     print()
@@ -601,13 +695,14 @@ def main() -> int:
         print("\n".join(render_deliveries(raw, deliveries, args.stat)))
         print()
     if cost:
-        print("vnet per-packet cost (kernel BPF statistics, a pass of its own after the reps;"
-              " ns per program run, i.e. per packet or super-packet; the XDP figure includes"
-              " libxdp's dispatcher):")
+        print("Per-packet cost of vnet's programs and the floor's (kernel BPF statistics, a"
+              " pass of its own after the reps; ns per program run, i.e. per packet or"
+              " super-packet; the XDP figure includes libxdp's dispatcher; the floor's guest TC"
+              " sums its programs on the guests' host-side veths):")
         print()
         print("\n".join(render_cost(cost)))
         print()
-    elif d is not None and not args.no_cost:
+    elif not args.no_cost and not shutil.which("bpftool"):
         print("- no per-packet cost: bpftool not found (apt install bpftool)")
     if aims:
         print("Aim: ahead of the bridge on every row, within 5% of the veth pair:")
@@ -622,14 +717,14 @@ def main() -> int:
         print(f"- {n}: n/a: {e}")
     for note in notes:
         print(f"- {note}")
-    for n in names:
+    for n in NETWORKS:
         for m in ("udp", "wire"):  # (iperf3's socket sender outruns any receiver: not here)
             vals = raw.get(n, {}).get(m, [])
             lost = [v for v in vals if v["tx"] > 0 and v["delivery"] < 0.9]
             if lost:
                 print(f"- {n} {m}: only {min(v['delivery'] for v in lost):.0%} of the packets "
                       "sent arrived: the path drops them")
-    for n in names:
+    for n in NETWORKS:
         for m, e in errors.get(n, {}).items():
             print(f"- {n} {m}: n/a: {e}")
     if vnet_describe:
@@ -645,8 +740,14 @@ def main() -> int:
         print("vnet column incomplete or its paths drop traffic: this is not a full result",
               file=sys.stderr)
         return 2
-    if any(errors.get(n) for n in names):
+    if any(errors.get(n) for n in NETWORKS):
         return 1
+    if args.smoke:
+        missing = smoke_missing(raw, cost, metrics, deliveries)
+        if missing:
+            print("smoke: no figure for " + "; ".join(missing), file=sys.stderr)
+            return 1
+        print("smoke: every column of every row has a figure (1-s runs: not a measurement)")
     return 0
 
 
