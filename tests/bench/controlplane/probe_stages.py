@@ -2,13 +2,22 @@
 """Where the probe's Validate+Complete rounds spent their time, from the probe's stage file
 (--probe_stages) and a `perf record -k CLOCK_MONOTONIC -a` of sched_switch/sched_wakeup and
 uprobes on vnetd's BufferServiceImpl::ValidateDescriptors/CompleteDescriptors (entry and
-return; see README.md). Each call is split into: in (client send -> handler entry), handler,
+return). Each call is split into: in (client send -> handler entry), handler,
 out (handler return -> client answered). "in" is split further by what the thread that ran
 the handler was doing: running (other work first), runnable (waiting for a core) or asleep;
 "out" by what the probe's thread was doing. For the time a thread waited for a core, it
 says whose threads had the cores. Prints percentiles over all calls and over the slowest 5%.
 
-  probe_stages.py STAGES_FILE PERF_DATA [--probe_pid PID] [--vnetd_pid PID]
+  probe_stages.py STAGES_FILE PERF_DATA [--probe_pid PID]
+
+Recording (as root; delete the probes afterwards with `perf probe -d 'probe_vnetd:vc_*'`):
+  for m in ValidateDescriptors CompleteDescriptors; do  # the mangled names, from `nm vnetd`
+    perf probe -x build/daemon/vnetd --no-demangle -a "vc_$m=$SYMBOL"
+    perf probe -x build/daemon/vnetd --no-demangle -a "vc_${m}_ret=$SYMBOL%return"; done
+  vnet_controlplane_bench --clients=1000 --writers_percent=98 --readers_percent=2 \
+      --probe_stages=stages.txt &   # no buffer clients: only the probe calls the handlers
+  perf record -k CLOCK_MONOTONIC -a -e sched:sched_switch -e sched:sched_wakeup \
+      -e 'probe_vnetd:*' -o perf.data -- sleep 7   # once the probe is ready
 """
 import argparse
 import bisect
