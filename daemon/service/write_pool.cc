@@ -45,17 +45,30 @@ size_t WritePool::queued() const {
   return queue_.size();
 }
 
+namespace {
+
 // Changes yield the CPU to reads: a write thread runs this much nicer than vnetd, so when
 // the cores are busy, Get/List and the buffer calls (inline on gRPC's threads) go first and
 // the writers wait in their queue instead.
 constexpr int kWriteNiceness = 10;
+// And never less nice than this, whatever vnetd's own niceness: the unit starts vnetd at a
+// negative one (deploy/systemd/vnetd.service) for its gRPC threads; its changes must still
+// yield to ordinary processes, its clients among them, which wait for a core to read the
+// answers (measured: writes at 0 under a vnetd at -10 took a core from the probe's thread).
+constexpr int kMinWriteNiceness = 10;
+
+int WriteNiceness(int base) {
+  return std::min(std::max(base + kWriteNiceness, kMinWriteNiceness), 19);
+}
+
+}  // namespace
 
 void WritePool::Work() {
   pthread_setname_np(pthread_self(), "vnetd-write");
   const int base = getpriority(PRIO_PROCESS, 0);
   // Linux applies a thread id's niceness to that thread alone. Failing changes nothing
   // but the order in which a busy CPU serves the calls.
-  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), std::min(base + kWriteNiceness, 19));
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), WriteNiceness(base));
   while (true) {
     std::function<void()> job;
     {

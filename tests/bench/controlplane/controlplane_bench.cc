@@ -49,6 +49,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "tests/bench/controlplane/probe.h"
+#include "tests/bench/controlplane/thread_times.h"
 #include "tests/bench/controlplane/workload.h"
 #include "tests/bench/own_connection.h"
 #include "tests/integration/process.h"
@@ -68,9 +69,15 @@ ABSL_FLAG(bool, same_daemon, false,
           "one vnetd for every --clients run (each run releases what it assigned): shows "
           "whether what vnetd holds keeps growing");
 ABSL_FLAG(std::string, vnetd, VNETD_PATH, "the vnetd binary");
+ABSL_FLAG(std::string, vnetd_nice, "unit",
+          "niceness vnetd starts at: 'unit' = the Nice= of deploy/systemd/vnetd.service (how "
+          "the shipped unit starts it), or a number; the clients and the probe stay at 0");
 ABSL_FLAG(int, probe_interval_ms, 5,
           "an independent client in its own process sends one Get and one Validate+Complete "
           "this often during the load and reports their latency (0: no probe)");
+ABSL_FLAG(std::string, probe_stages, "",
+          "the probe writes the times of each Validate+Complete round here (CLOCK_MONOTONIC "
+          "ns: validate sent, answered, complete sent, answered; the last run's)");
 ABSL_FLAG(std::string, probe_target, "", "internal: run as the probe against this target");
 ABSL_FLAG(double, probe_seconds, 10, "internal: how long the probe measures");
 ABSL_FLAG(bool, smoke, false, "exit 1 unless every method and resource column has data");
@@ -549,13 +556,39 @@ std::string OpenFilesLimit(pid_t pid) {
   return "?";
 }
 
+// The Nice= line of the shipped unit (0 without one): vnetd is measured as it is started.
+int UnitNiceness() {
+  std::istringstream unit(ReadFile(VNET_SOURCE_DIR "/deploy/systemd/vnetd.service"));
+  std::string line;
+  int nice = 0;
+  while (std::getline(unit, line)) {
+    absl::string_view v = line;
+    if (absl::ConsumePrefix(&v, "Nice=")) (void)absl::SimpleAtoi(v, &nice);
+  }
+  return nice;
+}
+
+// --vnetd_nice as a number; exits on a bad value.
+int VnetdNiceness() {
+  const std::string flag = absl::GetFlag(FLAGS_vnetd_nice);
+  if (flag == "unit") return UnitNiceness();
+  int nice = 0;
+  if (!absl::SimpleAtoi(flag, &nice) || nice < -20 || nice > 19) {
+    std::fprintf(stderr, "--vnetd_nice: 'unit' or -20..19, not %s\n", flag.c_str());
+    std::exit(2);
+  }
+  return nice;
+}
+
 // vnetd in a temp dir of its own.
 class Daemon {
  public:
   bool Start(int capacity) {
     { std::ofstream(dir_ / "vnetd.conf") << "capacity: " << capacity << "\n"; }
+    // nice(1) execs vnetd in the same process: the pid stays vnetd's.
     process_ = std::make_unique<Process>(
-        std::vector<std::string>{absl::GetFlag(FLAGS_vnetd), "--unix_socket=" + socket(),
+        std::vector<std::string>{"/usr/bin/nice", absl::StrCat("--adjustment=", VnetdNiceness()),
+                                 absl::GetFlag(FLAGS_vnetd), "--unix_socket=" + socket(),
                                  "--state_dir=" + (dir_ / "state"),
                                  "--config=" + (dir_ / "vnetd.conf"), "--fast_path=none",
                                  "--metrics_address=off"},
@@ -653,6 +686,9 @@ bool Run(int n, double seconds, int writers_percent, int readers_percent, int de
   bool drained = true;
   TempDir probe_log;
   bench::ProbeResult probed;
+  bench::ThreadTimes vnetd_threads;
+  bench::ThreadTimes bench_threads;
+  bench::ThreadTimes probe_threads;
   {
     Sampler sampler(vnetd->pid());
     const auto setup_start = Clock::now();
@@ -668,7 +704,8 @@ bool Run(int n, double seconds, int writers_percent, int readers_percent, int de
     std::unique_ptr<bench::Probe> probe;
     if (const int interval = absl::GetFlag(FLAGS_probe_interval_ms); interval > 0) {
       probe = std::make_unique<bench::Probe>(target, seconds, interval, descriptors,
-                                             probe_log / "probe.log");
+                                             probe_log / "probe.log",
+                                             absl::GetFlag(FLAGS_probe_stages));
       if (!probe->WaitReady()) {
         std::fprintf(stderr, "the probe did not start:\n%s\n",
                      ReadFile(probe_log / "probe.log").c_str());
@@ -678,9 +715,19 @@ bool Run(int n, double seconds, int writers_percent, int readers_percent, int de
     Load load(clients, targets, stats, absl::GetFlag(FLAGS_backoff_ms));
     const double vnetd_cpu_start = CpuSeconds(vnetd->pid());
     const double bench_cpu_start = CpuSeconds(getpid());
+    const bench::ThreadTimes vnetd_threads_start = bench::ReadThreadTimes(vnetd->pid());
+    const bench::ThreadTimes bench_threads_start = bench::ReadThreadTimes(getpid());
+    const bench::ThreadTimes probe_threads_start =
+        probe ? bench::ReadThreadTimes(probe->pid()) : bench::ThreadTimes();
     const auto start = Clock::now();
     load.Start();
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    // Before the load drains, while every thread still runs.
+    vnetd_threads = bench::Since(vnetd_threads_start, bench::ReadThreadTimes(vnetd->pid()));
+    bench_threads = bench::Since(bench_threads_start, bench::ReadThreadTimes(getpid()));
+    if (probe) {
+      probe_threads = bench::Since(probe_threads_start, bench::ReadThreadTimes(probe->pid()));
+    }
     drained = load.Stop(std::chrono::seconds(30));
     if (probe) probed = probe->Finish();
     measured = std::chrono::duration<double>(Clock::now() - start).count();
@@ -705,9 +752,10 @@ bool Run(int n, double seconds, int writers_percent, int readers_percent, int de
       "Timed load %.1f s (until the last call in flight returned); setup %.1f s. Load average "
       "%s before, %s after. CPU during the load: vnetd %.1f s, this client process %.1f s (of %.1f "
       "s x %u cores). "
-      "vnetd open-files limit %s; exit code on SIGTERM %s.\n\n",
+      "vnetd open-files limit %s, niceness %d; exit code on SIGTERM %s.\n\n",
       measured, setup_seconds, load_before.c_str(), load_after.c_str(), vnetd_cpu, bench_cpu,
-      measured, std::thread::hardware_concurrency(), limit.c_str(), exit_code.c_str());
+      measured, std::thread::hardware_concurrency(), limit.c_str(), VnetdNiceness(),
+      exit_code.c_str());
   std::printf(
       "| method | ok calls | ok calls/s | p50 ms | p99 ms | max ms | errors |\n"
       "|---|---:|---:|---:|---:|---:|---|\n");
@@ -741,6 +789,15 @@ bool Run(int n, double seconds, int writers_percent, int readers_percent, int de
       "| after (clients gone, +2 s) | %.1f | %d | %d |\n",
       before.rss_mib, before.threads, before.fds, peak.rss_mib, peak.threads, peak.fds,
       after.rss_mib, after.threads, after.fds);
+  std::printf(
+      "\nThreads during the timed load (schedstat, by thread name; vnetd pid %d): CPU, and "
+      "time runnable but waiting for a core\n\n| process | threads named | count | CPU s | "
+      "run-queue wait s | scheduled in | wait ms per time in |\n"
+      "|---|---|---:|---:|---:|---:|---:|\n",
+      static_cast<int>(vnetd->pid()));
+  bench::PrintThreadTimes("vnetd", vnetd_threads);
+  bench::PrintThreadTimes("load", bench_threads);
+  bench::PrintThreadTimes("probe", probe_threads);
   std::vector<uint32_t> gets = stats.Latencies(kGet);
   std::vector<uint32_t> rounds = stats.Latencies(kRoundTrip);
   if (absl::GetFlag(FLAGS_probe_interval_ms) > 0) {
@@ -767,8 +824,8 @@ int Main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   if (const std::string probe = absl::GetFlag(FLAGS_probe_target); !probe.empty()) {
     return bench::RunProbe(probe, absl::GetFlag(FLAGS_probe_seconds),
-                           absl::GetFlag(FLAGS_probe_interval_ms),
-                           absl::GetFlag(FLAGS_descriptors));
+                           absl::GetFlag(FLAGS_probe_interval_ms), absl::GetFlag(FLAGS_descriptors),
+                           absl::GetFlag(FLAGS_probe_stages));
   }
   // Each client holds a connection: raise this process's (and so vnetd's) open-files limit.
   rlimit nofile{};

@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <thread>
+#include <type_traits>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -33,6 +35,11 @@ uint32_t MicrosSince(Clock::time_point start) {
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count());
 }
 
+uint64_t MonotonicNs(Clock::time_point t) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+}
+
 void PrintLine(const char* name, const std::vector<uint32_t>& values) {
   std::printf("%s", name);
   for (uint32_t v : values) std::printf(" %u", v);
@@ -41,7 +48,9 @@ void PrintLine(const char* name, const std::vector<uint32_t>& values) {
 
 }  // namespace
 
-int RunProbe(const std::string& target, double seconds, int interval_ms, int descriptors) {
+int RunProbe(const std::string& target, double seconds, int interval_ms, int descriptors,
+             const std::string& stages_path) {
+  static_assert(std::is_same_v<Clock::duration, std::chrono::nanoseconds>);
   auto channel = OwnConnection(target);
   auto contexts = v1::ContextService::NewStub(channel);
   auto buffers = v1::BufferService::NewStub(channel);
@@ -64,6 +73,7 @@ int RunProbe(const std::string& target, double seconds, int interval_ms, int des
   std::fflush(stdout);
 
   ProbeResult result;
+  std::vector<std::array<Clock::time_point, 4>> stages;  // per round: sent, answered, twice
   const auto interval = std::chrono::milliseconds(interval_ms);
   const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                       std::chrono::duration<double>(seconds));
@@ -78,9 +88,12 @@ int RunProbe(const std::string& target, double seconds, int interval_ms, int des
     } else {
       ++result.errors;
     }
-    start = Clock::now();
+    std::array<Clock::time_point, 4> stage;
     v1::ValidateDescriptorsResponse verdicts;
-    if (!buffers->ValidateDescriptors(Call().get(), validate, &verdicts).ok()) {
+    start = stage[0] = Clock::now();
+    const bool validated = buffers->ValidateDescriptors(Call().get(), validate, &verdicts).ok();
+    stage[1] = Clock::now();
+    if (!validated) {
       ++result.errors;
       continue;
     }
@@ -88,8 +101,12 @@ int RunProbe(const std::string& target, double seconds, int interval_ms, int des
     complete.set_context_id(context.id());
     for (const auto& cookie : verdicts.cookies()) complete.add_cookies(cookie);
     v1::CompleteDescriptorsResponse completed;
-    if (buffers->CompleteDescriptors(Call().get(), complete, &completed).ok()) {
+    stage[2] = Clock::now();
+    const bool done = buffers->CompleteDescriptors(Call().get(), complete, &completed).ok();
+    stage[3] = Clock::now();
+    if (done) {
       result.round_us.push_back(MicrosSince(start));
+      stages.push_back(stage);
     } else {
       ++result.errors;
     }
@@ -97,6 +114,20 @@ int RunProbe(const std::string& target, double seconds, int interval_ms, int des
   PrintLine("get", result.get_us);
   PrintLine("round", result.round_us);
   std::printf("errors %d\n", result.errors);
+  if (!stages_path.empty()) {
+    if (FILE* out = std::fopen(stages_path.c_str(), "w")) {
+      for (const auto& st : stages) {
+        std::fprintf(out, "%llu %llu %llu %llu\n",
+                     static_cast<unsigned long long>(MonotonicNs(st[0])),
+                     static_cast<unsigned long long>(MonotonicNs(st[1])),
+                     static_cast<unsigned long long>(MonotonicNs(st[2])),
+                     static_cast<unsigned long long>(MonotonicNs(st[3])));
+      }
+      std::fclose(out);
+    } else {
+      std::fprintf(stderr, "probe: cannot write %s\n", stages_path.c_str());
+    }
+  }
   v1::ReleaseContextRequest release;
   release.mutable_ref()->set_id(context.id());
   v1::ReleaseContextResponse released;
@@ -105,16 +136,16 @@ int RunProbe(const std::string& target, double seconds, int interval_ms, int des
 }
 
 Probe::Probe(const std::string& target, double seconds, int interval_ms, int descriptors,
-             const std::string& log_path)
+             const std::string& log_path, const std::string& stages_path)
     : log_path_(log_path) {
   char self[4096] = {};
   const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
   process_ = std::make_unique<testing::Process>(
-      std::vector<std::string>{n > 0 ? std::string(self, static_cast<size_t>(n)) : "",
-                               "--probe_target=" + target,
-                               absl::StrCat("--probe_seconds=", seconds),
-                               absl::StrCat("--probe_interval_ms=", interval_ms),
-                               absl::StrCat("--descriptors=", descriptors)},
+      std::vector<std::string>{
+          n > 0 ? std::string(self, static_cast<size_t>(n)) : "", "--probe_target=" + target,
+          absl::StrCat("--probe_seconds=", seconds),
+          absl::StrCat("--probe_interval_ms=", interval_ms),
+          absl::StrCat("--descriptors=", descriptors), "--probe_stages=" + stages_path},
       log_path);
 }
 

@@ -15,7 +15,11 @@ namespace vnet::bench {
 
 // The probe process's main: sets up its own context and region on `target`, prints "ready",
 // measures for `seconds`, prints its latencies, releases its context. Returns an exit code.
-int RunProbe(const std::string& target, double seconds, int interval_ms, int descriptors);
+// `stages_path` not empty: one line per Validate+Complete round there, "validate_sent
+// validate_answered complete_sent complete_answered" in CLOCK_MONOTONIC ns (what `perf
+// record -k CLOCK_MONOTONIC` stamps), to line a round up with what vnetd's threads did.
+int RunProbe(const std::string& target, double seconds, int interval_ms, int descriptors,
+             const std::string& stages_path = "");
 
 struct ProbeResult {
   std::vector<uint32_t> get_us;    // GetContext latencies, µs
@@ -27,11 +31,12 @@ struct ProbeResult {
 class Probe {
  public:
   Probe(const std::string& target, double seconds, int interval_ms, int descriptors,
-        const std::string& log_path);
+        const std::string& log_path, const std::string& stages_path = "");
   // Waits until the probe has its context and region (false: it failed; see its log).
   bool WaitReady();
   // Waits for the probe to finish and reads what it measured (nothing if it failed).
   ProbeResult Finish();
+  pid_t pid() const { return process_->pid(); }
 
  private:
   std::string log_path_;
