@@ -71,14 +71,14 @@ static __always_inline __u32 vnet_check_ipv4(void* l3, void* end, __u32 id,
   return vnet_ip4_allowed(rec, id, ip->saddr) ? VNET_DROP_NONE : VNET_DROP_SPOOF_IPV4;
 }
 
-static __always_inline __u32 vnet_check_arp(void* l3, void* end, __u32 id, const __u8* mac,
+static __always_inline __u32 vnet_check_arp(void* l3, void* end, __u32 id, __u64 mac,
                                             const struct vnet_ctx_rec* rec) {
   struct vnet_arp_eth4* arp = l3;
   __u32 sip;
   if ((void*)(arp + 1) > end) return VNET_DROP_MALFORMED;
   if (arp->hrd != bpf_htons(1) || arp->pro != bpf_htons(ETH_P_IP) || arp->hln != 6 || arp->pln != 4)
     return VNET_DROP_SPOOF_ARP;
-  if (!vnet_mac_eq(arp->sha, mac)) return VNET_DROP_SPOOF_ARP;
+  if (vnet_mac_word(arp->sha) != mac) return VNET_DROP_SPOOF_ARP;
   __builtin_memcpy(&sip, arp->sip, 4);
   if (sip == 0) return VNET_DROP_NONE; /* ARP probe (address conflict detection) */
   return vnet_ip4_allowed(rec, id, sip) ? VNET_DROP_NONE : VNET_DROP_SPOOF_ARP;
@@ -130,7 +130,7 @@ static __always_inline __u64 vnet_mac_u64(const __u8* mac) {
 /* The ICMPv6 checks at the upper-layer header `off`: no router (RA, redirect), ND only as
  * itself and never inside a fragment (RFC 6980), link-layer options its own. */
 static __always_inline __u32 vnet_check_icmp6(struct __sk_buff* skb, __u32 off, int frag,
-                                              int unspec, __u32 id, const __u8* mac, __u32 end_off,
+                                              int unspec, __u32 id, __u32 end_off,
                                               const struct vnet_ctx_rec* rec) {
   __u8 h[4];
   __u8 type;
@@ -142,7 +142,7 @@ static __always_inline __u32 vnet_check_icmp6(struct __sk_buff* skb, __u32 off, 
   if (frag) return VNET_DROP_ND_FRAGMENT;
   if (type == VNET_ICMP6_RS) {
     __u32 r =
-        vnet_nd_opts_verdict(skb, off + sizeof(struct vnet_icmp6), end_off, vnet_mac_u64(mac));
+        vnet_nd_opts_verdict(skb, off + sizeof(struct vnet_icmp6), end_off, vnet_mac_u64(rec->mac));
     if (r != VNET_DROP_NONE) return r;
   } else {
     __u8 target[16];
@@ -152,7 +152,8 @@ static __always_inline __u32 vnet_check_icmp6(struct __sk_buff* skb, __u32 off, 
      * ordinary NS asks about someone else's address and may name any target. */
     if ((type == VNET_ICMP6_NA || unspec) && !vnet_ip6_allowed(rec, id, target))
       return VNET_DROP_SPOOF_ND;
-    r = vnet_nd_opts_verdict(skb, off + sizeof(struct vnet_nd_msg), end_off, vnet_mac_u64(mac));
+    r = vnet_nd_opts_verdict(skb, off + sizeof(struct vnet_nd_msg), end_off,
+                             vnet_mac_u64(rec->mac));
     if (r != VNET_DROP_NONE) return r;
   }
   /* Before it has an address a guest may solicit and probe (DAD). */
@@ -161,7 +162,7 @@ static __always_inline __u32 vnet_check_icmp6(struct __sk_buff* skb, __u32 off, 
 
 /* VNET_DROP_MAX from the upper-layer checks means "no verdict yet: check the source". */
 static __always_inline __u32 vnet_check_ipv6(struct __sk_buff* skb, void* l3, void* end, __u32 id,
-                                             const __u8* mac, const struct vnet_ctx_rec* rec) {
+                                             const struct vnet_ctx_rec* rec) {
   struct ipv6hdr* ip6 = l3;
   __u32 off = VNET_ETH_HLEN + sizeof(struct ipv6hdr), end_off, r = VNET_DROP_MAX;
   __u8 nexthdr;
@@ -189,7 +190,7 @@ static __always_inline __u32 vnet_check_ipv6(struct __sk_buff* skb, void* l3, vo
         return VNET_DROP_DHCP_SERVER;
     } else if (nexthdr == IPPROTO_ICMPV6) {
       if (end_off > skb->len) return VNET_DROP_MALFORMED;
-      r = vnet_check_icmp6(skb, off, frag, unspec, id, mac, end_off, rec);
+      r = vnet_check_icmp6(skb, off, frag, unspec, id, end_off, rec);
       if (r != VNET_DROP_MAX) return r;
     }
   }
@@ -221,15 +222,30 @@ static __always_inline int vnet_to_uplink(struct __sk_buff* skb, __u32 id,
   return bpf_redirect(uplink, 0);
 }
 
-/* The checks on the headers behind the Ethernet header; VNET_DROP_NONE to forward. */
-static __always_inline __u32 vnet_check_l3(struct __sk_buff* skb, __u32 id, const __u8* mac,
+/* The checks on the headers behind the Ethernet header, BIG TCP's length rule included
+ * (read from the same header: one parse); VNET_DROP_NONE to forward. The BIG TCP verdict
+ * counts only when the other checks pass, and is taken before them, while the header is at
+ * hand. */
+static __always_inline __u32 vnet_check_l3(struct __sk_buff* skb, __u32 id, __u64 mac,
                                            const struct vnet_ctx_rec* rec) {
   void* end = (void*)(long)skb->data_end;
   struct ethhdr* eth = (void*)(long)skb->data;
+  __u32 big, r;
   if ((void*)(eth + 1) > end) return VNET_DROP_MALFORMED;
-  if (eth->h_proto == bpf_htons(ETH_P_IP)) return vnet_check_ipv4(eth + 1, end, id, rec);
-  if (eth->h_proto == bpf_htons(ETH_P_IPV6))
-    return vnet_check_ipv6(skb, eth + 1, end, id, mac, rec);
+  if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+    struct iphdr* ip = (void*)(eth + 1);
+    if ((void*)(ip + 1) > end) return VNET_DROP_MALFORMED;
+    big = vnet_bigtcp_check4(skb, ip, rec->flags);
+    r = vnet_check_ipv4(ip, end, id, rec);
+    return r != VNET_DROP_NONE ? r : big;
+  }
+  if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+    struct ipv6hdr* ip6 = (void*)(eth + 1);
+    if ((void*)(ip6 + 1) > end) return VNET_DROP_MALFORMED;
+    big = vnet_bigtcp_check6(skb, ip6, rec->flags);
+    r = vnet_check_ipv6(skb, ip6, end, id, rec);
+    return r != VNET_DROP_NONE ? r : big;
+  }
   if (eth->h_proto == bpf_htons(ETH_P_ARP)) return vnet_check_arp(eth + 1, end, id, mac, rec);
   return VNET_DROP_ETHERTYPE;
 }
@@ -266,8 +282,9 @@ static __always_inline int vnet_guest_tc_verdict(struct __sk_buff* skb) {
   struct vnet_ctx_rec *rec, *to;
   struct vnet_stats_cpu* s;
   __u32 id, reason, target;
-  __u8 mac[6], dst[6];
+  __u64 mac, dst;
   __u16 vlan;
+  int multicast;
 
   vnet_trace_begin();
   id = vnet_ctx_of_ifindex(skb->ifindex);
@@ -279,7 +296,7 @@ static __always_inline int vnet_guest_tc_verdict(struct __sk_buff* skb) {
     s->c.tx_packets++;
     s->c.tx_bytes += skb->len;
   }
-  __builtin_memcpy(mac, rec->mac, 6);
+  mac = vnet_mac_word(rec->mac);
   vlan = rec->vlan;
 
   vnet_skb_pull(skb, VNET_ETH_HLEN);
@@ -290,21 +307,23 @@ static __always_inline int vnet_guest_tc_verdict(struct __sk_buff* skb) {
   if (skb->vlan_present || eth->h_proto == bpf_htons(VNET_ETH_P_8021Q) ||
       eth->h_proto == bpf_htons(VNET_ETH_P_8021AD))
     return vnet_drop(id, VNET_DIR_TX, VNET_DROP_TAGGED_FROM_GUEST, TC_ACT_SHOT);
-  if (!vnet_mac_eq(eth->h_source, mac))
+  if (vnet_mac_word(eth->h_source) != mac)
     return vnet_drop(id, VNET_DIR_TX, VNET_DROP_SPOOF_MAC, TC_ACT_SHOT);
-  __builtin_memcpy(dst, eth->h_dest, 6);
+  /* Kept as values: the checks below may pull, which moves the headers. */
+  dst = vnet_mac_word(eth->h_dest);
+  multicast = vnet_is_multicast(eth->h_dest);
 
   reason = vnet_check_l3(skb, id, mac, rec);
   /* Headers in page fragments: make them linear and look again (rare, so only then). */
   if (reason == VNET_DROP_MALFORMED && vnet_skb_pull(skb, VNET_PULL_LEN))
     reason = vnet_check_l3(skb, id, mac, rec);
-  if (reason == VNET_DROP_NONE) reason = vnet_bigtcp_check(skb, rec->flags);
   if (reason == VNET_DROP_NONE) reason = vnet_check_tx_size(skb, id, rec);
   if (reason != VNET_DROP_NONE) return vnet_drop(id, VNET_DIR_TX, reason, TC_ACT_SHOT);
 
-  if (vnet_is_multicast(dst)) {
-    reason = vnet_tx_admit(skb, id, rec,
-                           vnet_is_broadcast(dst) ? VNET_BUCKET_BROADCAST : VNET_BUCKET_MULTICAST);
+  if (multicast) {
+    reason = vnet_tx_admit(
+        skb, id, rec,
+        dst == VNET_MAC_WORD_BROADCAST ? VNET_BUCKET_BROADCAST : VNET_BUCKET_MULTICAST);
     if (reason != VNET_DROP_NONE) return vnet_drop(id, VNET_DIR_TX, reason, TC_ACT_SHOT);
     /* Every other guest of the VLAN, then the wire; never the sender, never another VLAN. */
     vnet_skb_flood(skb, vlan, id);

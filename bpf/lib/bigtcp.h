@@ -28,34 +28,32 @@ static __always_inline int vnet_bigtcp_is_big(struct __sk_buff* skb, int ipv6) {
   return l3 > VNET_IP_MAX_LEN;
 }
 
-/* A guest's frame (Ethernet header linear, IP header checked by the caller): VNET_DROP_NONE,
- * VNET_DROP_MALFORMED for a length field only BIG TCP may leave 0 used otherwise (or a big
- * packet that is not one), VNET_DROP_OFFLOAD for a BIG TCP packet from a guest without it. */
-static __always_inline __u32 vnet_bigtcp_check(struct __sk_buff* skb, __u32 flags) {
-  void* end = (void*)(long)skb->data_end;
-  struct ethhdr* eth = (void*)(long)skb->data;
-  int zero, big, tcp;
-  if ((void*)(eth + 1) > end) return VNET_DROP_MALFORMED;
-  if (eth->h_proto == bpf_htons(ETH_P_IP)) {
-    struct iphdr* ip = (void*)(eth + 1);
-    if ((void*)(ip + 1) > end) return VNET_DROP_MALFORMED;
-    zero = ip->tot_len == 0;
-    tcp = ip->protocol == IPPROTO_TCP;
-    big = vnet_bigtcp_is_big(skb, 0);
-  } else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
-    struct ipv6hdr* ip6 = (void*)(eth + 1);
-    if ((void*)(ip6 + 1) > end) return VNET_DROP_MALFORMED;
-    /* An empty payload (e.g. next header 59, "none") is legal with length 0. */
-    zero = ip6->payload_len == 0 && skb->len > ETH_HLEN + sizeof(*ip6);
-    tcp = ip6->nexthdr == IPPROTO_TCP || ip6->nexthdr == VNET_IP6_HOPOPTS;
-    big = vnet_bigtcp_is_big(skb, 1);
-  } else {
-    return VNET_DROP_NONE;
-  }
+/* The verdict from a frame's IP length field being 0 (`zero`), its size (`big`) and its
+ * transport (`tcp`): VNET_DROP_NONE, VNET_DROP_MALFORMED for a length field only BIG TCP
+ * may leave 0 used otherwise (or a big packet that is not one), VNET_DROP_OFFLOAD for a
+ * BIG TCP packet from a guest without it (`flags`: its record's). */
+static __always_inline __u32 vnet_bigtcp_verdict(struct __sk_buff* skb, int zero, int big, int tcp,
+                                                 __u32 flags) {
   if (!zero && !big) return VNET_DROP_NONE;
   /* As the kernel builds it: a TCP super-packet, length 0 exactly when it does not fit. */
   if (zero != big || !tcp || skb->gso_size == 0) return VNET_DROP_MALFORMED;
   return (flags & VNET_CTX_F_BIG_TCP) ? VNET_DROP_NONE : VNET_DROP_OFFLOAD;
+}
+
+/* A guest's IPv4 frame, its header `ip` already bounds-checked by the caller (the L3 checks,
+ * which read it anyway: no second parse). */
+static __always_inline __u32 vnet_bigtcp_check4(struct __sk_buff* skb, const struct iphdr* ip,
+                                                __u32 flags) {
+  return vnet_bigtcp_verdict(skb, ip->tot_len == 0, vnet_bigtcp_is_big(skb, 0),
+                             ip->protocol == IPPROTO_TCP, flags);
+}
+
+/* The same for IPv6. An empty payload (e.g. next header 59, "none") is legal with length 0. */
+static __always_inline __u32 vnet_bigtcp_check6(struct __sk_buff* skb, const struct ipv6hdr* ip6,
+                                                __u32 flags) {
+  return vnet_bigtcp_verdict(
+      skb, ip6->payload_len == 0 && skb->len > ETH_HLEN + sizeof(*ip6), vnet_bigtcp_is_big(skb, 1),
+      ip6->nexthdr == IPPROTO_TCP || ip6->nexthdr == VNET_IP6_HOPOPTS, flags);
 }
 
 /* Whether a guest with `flags` takes this packet's size as it is: a BIG TCP packet only when

@@ -29,7 +29,8 @@ static_assert(sizeof(vnet_ip4_key) == 8);
 static_assert(sizeof(vnet_ip6_key) == 20);
 static_assert(sizeof(vnet_config) == 20);
 static_assert(sizeof(vnet_stats_cpu) % 8 == 0, "per-CPU values are 8-byte aligned");
-static_assert(offsetof(vnet_stats_cpu, c) == 0 && sizeof(vnet_fdb_hint) == 8);
+static_assert(offsetof(vnet_stats_cpu, c) == sizeof(vnet_fdb_hint) && sizeof(vnet_fdb_hint) == 8,
+              "the hint first, on the line of the tx counters");
 static_assert(sizeof(vnet_bucket) == 40);
 static_assert(sizeof(vnet_limit) == 8 + 40 * VNET_BUCKET_MAX);
 static_assert(sizeof(vnet_vlan_members) == sizeof(__u32) * (1 + VNET_VLAN_MAX_MEMBERS));

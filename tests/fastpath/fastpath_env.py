@@ -55,6 +55,9 @@ DIR_RX, DIR_TX = 0, 1
 OFFLOAD_COUNTERS = ["tx_gso_packets", "tx_gso_segments", "rx_gso_packets", "rx_gso_segments",
                     "rx_gso_segmented", "rx_gso_resized", "rx_csum_completed"]
 _STATS_WORDS = 4 + 2 * len(DROP_REASONS) + len(OFFLOAD_COUNTERS)  # __u64 each
+# vnet_stats_cpu: the destination hint (struct vnet_fdb_hint, 8 bytes) in front of the
+# counters since ABI 6 (bpf/include/vnet/abi.h).
+_STATS_HINT_BYTES = 8
 
 # Maps that are the daemon's tables (not counters, not traces).
 TABLE_MAPS = ["vnet_config", "vnet_ctx", "vnet_fdb", "vnet_if_ctx", "vnet_if_ctx_more",
@@ -205,7 +208,8 @@ class Env:
             total = [0] * _STATS_WORDS
             for cpu in e["values"]:
                 raw = bytes(int(x, 16) for x in cpu["value"])
-                words = struct.unpack(f"<{_STATS_WORDS}Q", raw[:8 * _STATS_WORDS])
+                words = struct.unpack(f"<{_STATS_WORDS}Q",
+                                      raw[_STATS_HINT_BYTES:_STATS_HINT_BYTES + 8 * _STATS_WORDS])
                 total = [a + b for a, b in zip(total, words)]
             n = len(DROP_REASONS)
             out[key] = {"rx_packets": total[0], "rx_bytes": total[1], "tx_packets": total[2],

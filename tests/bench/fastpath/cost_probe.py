@@ -115,6 +115,18 @@ def _stats(pin: str):
     return int(info.get("run_cnt", 0)), int(info.get("run_time_ns", 0))
 
 
+def image_size(pin_dir: str) -> str:
+    """The guest program's size as loaded: instructions after the verifier, and JIT bytes."""
+    r = subprocess.run(["bpftool", "-j", "prog", "show", "pinned",
+                        os.path.join(pin_dir, "progs", PROG)], capture_output=True, text=True)
+    if r.returncode != 0:
+        return f"{PROG} size: unreadable ({r.stderr.strip()[-200:]})"
+    info = json.loads(r.stdout)
+    xl = int(info.get("bytes_xlated", 0))
+    return (f"{PROG} as loaded: xlated {xl} B ({xl // 8} instructions), "
+            f"jited {info.get('bytes_jited', 0)} B")
+
+
 def steal_ticks() -> int:
     """The machine's steal time so far (USER_HZ ticks): CPU time the hypervisor took."""
     with open("/proc/stat") as f:
@@ -202,6 +214,7 @@ def main() -> int:
             d.assign(a, domain=1)
             d.assign(b, domain=2)
             cost = BpfCost(pin_dir, w.host_if)
+            report.append(image_size(pin_dir))
             pps = {False: [], True: []}
             per_run: Dict[str, List[float]] = {}
             rates: Dict[str, List[float]] = {"full rate": pps[True]}
