@@ -286,7 +286,10 @@ fi
 # ------------------------------------------------------------------ spoofing
 stage spoofing
 SPOOF_MAC=00:16:3e:e2:0f:99
-FILTER="ether host $SPOOF_MAC or host 198.18.0.99 or host 2001:db8::99"
+# Frames that carry the spoofed identity as their source (for ARP, `src host` is the sender
+# address). Not `host`: g2's own ARP asking for .99, from its real MAC and address, is legal
+# and is flooded (seen once on 6.1: "who-has 198.18.0.99 tell 198.18.0.2" on g1 and the wire).
+FILTER="ether src $SPOOF_MAC or src host 198.18.0.99 or src host 2001:db8::99"
 G2_CTX=$(ctx_json "$D2" 0 | jq -r .id)
 drops_before=$(drop_total "$G2_CTX")
 CAPS=()
