@@ -20,14 +20,38 @@ def build_floor(out: str, target_ifindex: int) -> str:
     return out
 
 
+# What iproute2's `tc ... bpf obj` creates in bpffs for an object's pinned maps (the floor
+# program has none): empty, and removed again when this run created them. /sys/fs/bpf/xdp
+# itself stays: libxdp may be using it.
+_IPROUTE_BPFFS = ["/sys/fs/bpf/ip", "/sys/fs/bpf/tc/globals", "/sys/fs/bpf/tc",
+                  "/sys/fs/bpf/xdp/globals"]
+
+
+def _remove_iproute_bpffs(existed: List[str]) -> None:
+    for path in _IPROUTE_BPFFS:
+        if path in existed:
+            continue
+        try:
+            if os.path.islink(path):
+                os.unlink(path)
+            else:
+                os.rmdir(path)
+        except OSError:
+            pass  # absent, or not empty: not this run's to remove
+
+
 def attach_floor(t, ingress_if: str, target_if: str) -> int:
     """redirect_floor.bpf.c on ingress_if's TC ingress, sending every frame to the peer of
     target_if (a veth); returns the program's id. t is a topology.Topology: both links are
     its own, and the clsact qdisc goes with ingress_if when the topology deletes it."""
     obj = build_floor(os.path.join(t.tmpdir, f"floor-{ingress_if}.o"), t.ifindex(target_if))
     t.run(None, ["tc", "qdisc", "add", "dev", ingress_if, "clsact"])
-    t.run(None, ["tc", "filter", "add", "dev", ingress_if, "ingress", "bpf", "direct-action",
-                 "obj", obj, "sec", "tc"])
+    existed = [p for p in _IPROUTE_BPFFS if os.path.lexists(p)]
+    try:
+        t.run(None, ["tc", "filter", "add", "dev", ingress_if, "ingress", "bpf",
+                     "direct-action", "obj", obj, "sec", "tc"])
+    finally:
+        _remove_iproute_bpffs(existed)
     shown = json.loads(t.run(None, ["tc", "-j", "filter", "show", "dev", ingress_if,
                                     "ingress"]).stdout)
     ids = [f["options"]["prog"]["id"] for f in shown if "prog" in f.get("options", {})]
