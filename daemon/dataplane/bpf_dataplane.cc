@@ -459,10 +459,8 @@ absl::Status BpfDataplane::AttachLocked(const v1::Context& ctx) {
   // A context that moved to another interface leaves the old one clean.
   auto old = tables_->Get(entry->id);
   if (!old.ok()) return old.status();
-  if ((old->flags & VNET_CTX_F_ACTIVE) && old->ifindex != info->ifindex) {
-    tc_.Detach(static_cast<int>(old->ifindex)).IgnoreError();
-    if (old->flags & VNET_CTX_F_BIG_TCP) ReleaseBigTcp(static_cast<int>(old->ifindex));
-  }
+  if ((old->flags & VNET_CTX_F_ACTIVE) && old->ifindex != info->ifindex)
+    LeaveInterfaceLocked(entry->id, *old).IgnoreError();
 
   if (auto st = tables_->Put(*entry); !st.ok()) return st;
   return tc_.Attach(static_cast<int>(info->ifindex), bpf_program__fd(guest_->progs.vnet_guest_tc));
@@ -534,16 +532,21 @@ absl::Status BpfDataplane::Detach(const v1::Context& ctx) {
 absl::Status BpfDataplane::DetachIdLocked(uint32_t id) {
   auto rec = tables_->Get(id);
   if (!rec.ok()) return rec.status();
-  // An interface that another context holds now (its index reused) is that context's:
-  // its program and sizes stay.
-  auto owner = tables_->ContextOfInterface(rec->ifindex);
-  if (!owner.ok()) return owner.status();
-  const bool ours = *owner == id || *owner == 0;
-  if ((rec->flags & VNET_CTX_F_ACTIVE) && ours) {
-    if (auto st = tc_.Detach(static_cast<int>(rec->ifindex)); !st.ok()) return st;
-  }
-  if ((rec->flags & VNET_CTX_F_BIG_TCP) && ours) ReleaseBigTcp(static_cast<int>(rec->ifindex));
+  if (auto st = LeaveInterfaceLocked(id, *rec); !st.ok()) return st;
   return tables_->Remove(id);
+}
+
+// An interface that another context holds now (its index reused) is that context's: its
+// program and sizes stay.
+absl::Status BpfDataplane::LeaveInterfaceLocked(uint32_t id, const vnet_ctx_rec& rec) {
+  auto owner = tables_->ContextOfInterface(rec.ifindex);
+  if (!owner.ok()) return owner.status();
+  if (*owner != id && *owner != 0) return absl::OkStatus();
+  if (rec.flags & VNET_CTX_F_ACTIVE) {
+    if (auto st = tc_.Detach(static_cast<int>(rec.ifindex)); !st.ok()) return st;
+  }
+  if (rec.flags & VNET_CTX_F_BIG_TCP) ReleaseBigTcp(static_cast<int>(rec.ifindex));
+  return absl::OkStatus();
 }
 
 absl::Status BpfDataplane::RemoveOthers(const std::set<uint32_t>& keep) {

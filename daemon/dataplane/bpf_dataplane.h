@@ -105,6 +105,10 @@ class BpfDataplane final : public Dataplane {
   absl::Status DetachXdp(int ifindex) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AttachLocked(const v1::Context& ctx) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status DetachIdLocked(uint32_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Context `id` leaves the interface of its record `rec`: the TC program and raised BIG TCP
+  // sizes go, unless another context holds that interface now.
+  absl::Status LeaveInterfaceLocked(uint32_t id, const vnet_ctx_rec& rec)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RemoveOthersLocked(const std::set<uint32_t>& keep)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static absl::Status ApplyOffloads(const std::string& ifname, vnet_ctx_rec& rec);
