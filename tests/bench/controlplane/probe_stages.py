@@ -170,10 +170,13 @@ def main():
     probe_tid = args.probe_pid
     if probe_tid is None:
         # The thread asleep in the probe process from send to answer: the one that woke
-        # right before the most answers.
+        # right before the most answers. Only the bench's own threads (its main thread's
+        # name) are candidates: another process's thread that happened to run then is not.
         votes = collections.Counter()
         for c in calls[:200]:
             for tid, spans in threads.spans.items():
+                if threads.tid_comm.get(tid) != "vnet_controlpla":
+                    continue
                 for s, e, state in spans:
                     if state == "running" and s <= c["answered"] <= e:
                         votes[tid] += 1
