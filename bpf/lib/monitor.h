@@ -58,39 +58,24 @@ static __always_inline struct vnet_monitor_config* vnet_monitor_on(void) {
   return cfg && (cfg->flags & VNET_MONITOR_F_ON) ? cfg : 0;
 }
 
-/* Whether the switch in the monitor's record `cfg` is on, read afresh (it may change while
- * a program runs; vnet_monitor_begin's read is not reused). */
-static __always_inline int vnet_monitor_is_on(const struct vnet_monitor_config* cfg) {
-  return *(const volatile __u32*)&cfg->flags & VNET_MONITOR_F_ON;
-}
-
-/* At a program's entry: the monitor's record, and the CPU's note cleared while someone
- * watches. The record is the one lookup of vnet_monitor a frame makes: the program keeps
- * it and hands it to vnet_monitor_emit_* at the end, which reads the switch again. 0 only
- * if the lookup of the array's one key failed, which it cannot: callers then drop (fail
- * closed), so the verifier walks the body once, with a pointer, not once per outcome. The
- * switch's state is not returned: no register differs between the watched and unwatched
- * runs of the body (the verifier would otherwise walk it once for each). */
-static __always_inline struct vnet_monitor_config* vnet_monitor_begin(void) {
+/* At a program's entry: clears the CPU's note while someone watches. Returns nothing, so
+ * no register differs between the watched and unwatched runs of the program's body (the
+ * verifier would otherwise walk the body once for each). */
+static __always_inline void vnet_monitor_begin(void) {
   __u32 zero = 0;
-  struct vnet_monitor_config* cfg = bpf_map_lookup_elem(&vnet_monitor, &zero);
   struct vnet_drop_note* note;
-  if (!cfg) return 0;
-  if (vnet_monitor_is_on(cfg)) {
-    note = bpf_map_lookup_elem(&vnet_drop_notes, &zero);
-    if (note) note->reason = 0;
-  }
-  return cfg;
+  if (!vnet_monitor_on()) return;
+  note = bpf_map_lookup_elem(&vnet_drop_notes, &zero);
+  if (note) note->reason = 0;
 }
 
 /* At the end: the note of this run's drop, consumed, or 0 (none, or nobody watches). A
  * note left by a run during which the switch went off is cleared by the next watched
  * run's begin. */
-static __always_inline struct vnet_drop_note* vnet_monitor_take(
-    const struct vnet_monitor_config* cfg) {
+static __always_inline struct vnet_drop_note* vnet_monitor_take(void) {
   __u32 zero = 0;
   struct vnet_drop_note* note;
-  if (!vnet_monitor_is_on(cfg)) return 0;
+  if (!vnet_monitor_on()) return 0;
   note = bpf_map_lookup_elem(&vnet_drop_notes, &zero);
   if (!note || note->reason == 0) return 0;
   return note;
@@ -144,15 +129,16 @@ struct vnet_drop_pending {
 };
 
 /* Consumes the note; 1 when an event is to be emitted for it (monitor on, rate allows). */
-static __always_inline int vnet_monitor_pending(const struct vnet_monitor_config* cfg,
-                                                struct vnet_drop_pending* p) {
-  struct vnet_drop_note* note = vnet_monitor_take(cfg);
+static __always_inline int vnet_monitor_pending(struct vnet_drop_pending* p) {
+  struct vnet_drop_note* note = vnet_monitor_take();
+  struct vnet_monitor_config* cfg;
   if (!note) return 0;
   p->reason = note->reason;
   p->ctx_id = note->ctx_id;
   p->dir = note->dir;
   note->reason = 0; /* consumed: reported at most once */
-  return vnet_monitor_admit(p->ctx_id, *(const volatile __u32*)&cfg->events_per_sec);
+  cfg = vnet_monitor_on();
+  return cfg && vnet_monitor_admit(p->ctx_id, cfg->events_per_sec);
 }
 
 /* Reserves the event, counts the outcome and fills the header; 0 when the ring is full.
@@ -186,14 +172,12 @@ static __always_inline __u32 vnet_monitor_snap_len(__u32 len) {
   return (__u32)n;
 }
 
-/* At a TC program's end: emits the run's noted drop with the skb's first bytes (`cfg`: from
- * vnet_monitor_begin). */
-static __always_inline void vnet_monitor_emit_skb(const struct vnet_monitor_config* cfg,
-                                                  struct __sk_buff* skb) {
+/* At a TC program's end: emits the run's noted drop with the skb's first bytes. */
+static __always_inline void vnet_monitor_emit_skb(struct __sk_buff* skb) {
   struct vnet_drop_pending p;
   struct vnet_drop_event* ev;
   __u32 n;
-  if (!vnet_monitor_pending(cfg, &p)) return;
+  if (!vnet_monitor_pending(&p)) return;
   VNET_MONITOR_RESERVE(ev, p);
   ev->ifindex = skb->ifindex;
   ev->frame_len = skb->len;
@@ -204,12 +188,11 @@ static __always_inline void vnet_monitor_emit_skb(const struct vnet_monitor_conf
 }
 
 /* XDP: the same for an xdp_md. */
-static __always_inline void vnet_monitor_emit_xdp(const struct vnet_monitor_config* cfg,
-                                                  struct xdp_md* xdp) {
+static __always_inline void vnet_monitor_emit_xdp(struct xdp_md* xdp) {
   struct vnet_drop_pending p;
   struct vnet_drop_event* ev;
   __u32 len, n;
-  if (!vnet_monitor_pending(cfg, &p)) return;
+  if (!vnet_monitor_pending(&p)) return;
   VNET_MONITOR_RESERVE(ev, p);
   len = (__u32)(xdp->data_end - xdp->data);
   ev->ifindex = xdp->ingress_ifindex;
