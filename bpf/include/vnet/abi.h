@@ -17,8 +17,9 @@
  * context's first addresses and its "limited" flag in its record; 5 made vnet_if_ctx an
  * array of slots indexed by ifindex, with vnet_if_ctx_more for what does not fit, and put
  * a per-CPU destination hint behind vnet_stats' counters (struct vnet_stats_cpu); 6 moved
- * that hint in front of the counters, next to the tx counters a sent frame updates. */
-#define VNET_ABI_VERSION 6
+ * that hint in front of the counters, next to the tx counters a sent frame updates; 7 made
+ * vnet_ctx and vnet_config BPF_F_MMAPABLE (page-aligned values: a record in one cache line). */
+#define VNET_ABI_VERSION 7
 
 /* Per-VLAN member array bound: the broadcast fan-out (a bpf_loop) visits at most this many.
  * A flat network of 4096 guests on one VLAN is ordinary on a cloud host. */

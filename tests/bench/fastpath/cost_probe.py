@@ -127,6 +127,20 @@ def image_size(pin_dir: str) -> str:
             f"jited {info.get('bytes_jited', 0)} B")
 
 
+def dump_image(pin_dir: str, out_path: str) -> List[str]:
+    """Writes the guest program as loaded (`bpftool prog dump xlated`) to OUT_PATH: what the
+    verifier made of it (lookups inlined, trace code removed), for reading the hot path.
+    The JIT image is not dumped: this machine's bpftool has no libbfd."""
+    pin = os.path.join(pin_dir, "progs", PROG)
+    r = subprocess.run(["bpftool", "prog", "dump", "xlated", "pinned", pin], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        raise HarnessError(f"bpftool prog dump xlated: {r.stderr.strip()[-200:]}")
+    with open(out_path, "w") as f:
+        f.write(r.stdout)
+    return [f"{PROG} as loaded written to {out_path}"]
+
+
 def steal_ticks() -> int:
     """The machine's steal time so far (USER_HZ ticks): CPU time the hypervisor took."""
     with open("/proc/stat") as f:
@@ -193,6 +207,8 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--gaps", default="20us,200us", help="paced rates (trafgen --gap)")
     p.add_argument("--period-ns", type=int, default=20000, help="perf sampling period")
+    p.add_argument("--dump", metavar="FILE",
+                   help="also write the loaded program (bpftool prog dump xlated) to FILE")
     args = p.parse_args()
     if os.geteuid() != 0:
         print("cost_probe.py needs root", file=sys.stderr)
@@ -215,6 +231,8 @@ def main() -> int:
             d.assign(b, domain=2)
             cost = BpfCost(pin_dir, w.host_if)
             report.append(image_size(pin_dir))
+            if args.dump:
+                report += dump_image(pin_dir, args.dump)
             pps = {False: [], True: []}
             per_run: Dict[str, List[float]] = {}
             rates: Dict[str, List[float]] = {"full rate": pps[True]}
