@@ -12,10 +12,7 @@ is refused at start, before anything is attached.
 """
 
 import argparse
-import contextlib
-import ctypes
 import os
-import platform
 import subprocess
 import sys
 import urllib.request
@@ -24,28 +21,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "netns"))
 sys.path.insert(0, os.path.join(HERE, "..", "bench", "fastpath"))
 from topology import Topology, VnetDaemon, check_clean, free_tcp_port  # noqa: E402
-from bpf_cost import BpfCost  # noqa: E402
+from bpf_cost import BpfCost, run_stats  # noqa: E402
 
 PINGS = 50
-NR_BPF = {"x86_64": 321, "aarch64": 280}
-BPF_ENABLE_STATS, BPF_STATS_RUN_TIME = 32, 0
-
-
-@contextlib.contextmanager
-def run_stats():
-    """Run counts on for the block, held by a file descriptor (BPF_ENABLE_STATS): unlike the
-    kernel.bpf_stats_enabled sysctl, which another run on the machine may set back to 0
-    meanwhile, the kernel keeps the statistics on while the descriptor is open."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    attr = ctypes.create_string_buffer(16)  # union bpf_attr.enable_stats: __u32 type
-    ctypes.c_uint32.from_buffer(attr).value = BPF_STATS_RUN_TIME
-    fd = libc.syscall(NR_BPF[platform.machine()], BPF_ENABLE_STATS, attr, len(attr))
-    if fd < 0:
-        fail(f"BPF_ENABLE_STATS: {os.strerror(ctypes.get_errno())}")
-    try:
-        yield
-    finally:
-        os.close(fd)
 
 
 def fail(message):

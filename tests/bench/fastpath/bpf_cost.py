@@ -1,7 +1,7 @@
 """Nanoseconds per packet of each vnet program, from the kernel's own BPF run statistics.
 
-With kernel.bpf_stats_enabled=1 the kernel adds every run of a program to its run_cnt and
-run_time_ns (bpftool prog show). The difference of two snapshots around a measurement,
+With the BPF statistics on (run_stats() below holds them on for a block) the kernel adds
+every run of a program to its run_cnt and run_time_ns (bpftool prog show). The difference of two snapshots around a measurement,
 divided, is what the program cost per packet on that path. The statistics cost a clock read
 per run themselves, so the benchmark takes them in a pass of their own, after the throughput
 repetitions that fill the table.
@@ -18,13 +18,36 @@ accounts to the dispatcher: the uplink XDP figure is read from the program attac
 uplink, dispatcher included.
 """
 
+import contextlib
+import ctypes
 import json
 import os
+import platform
 import subprocess
-from typing import Dict, Optional, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
 TC_PROGRAMS = ("vnet_guest_tc", "vnet_uplink_tc")
+NR_BPF = {"x86_64": 321, "aarch64": 280}
+BPF_ENABLE_STATS, BPF_STATS_RUN_TIME = 32, 0
+
+
+@contextlib.contextmanager
+def run_stats() -> Iterator[None]:
+    """Run counts and times on for the block, held by a file descriptor (BPF_ENABLE_STATS).
+    Unlike writing the kernel.bpf_stats_enabled sysctl and restoring it, nothing is left on
+    when two runs overlap (each restoring what the other set) or one is killed: the kernel
+    counts holders and turns the statistics off when the last descriptor closes."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = ctypes.create_string_buffer(16)  # union bpf_attr.enable_stats: __u32 type
+    ctypes.c_uint32.from_buffer(attr).value = BPF_STATS_RUN_TIME
+    fd = libc.syscall(NR_BPF[platform.machine()], BPF_ENABLE_STATS, attr, len(attr))
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "BPF_ENABLE_STATS: " + os.strerror(ctypes.get_errno()))
+    try:
+        yield
+    finally:
+        os.close(fd)
 
 
 def _prog_stats(args) -> Optional[Tuple[int, int]]:
@@ -57,19 +80,14 @@ class BpfCost:
 
     def __init__(self, pin_dir: str, uplink: str):
         self.pin_dir, self.uplink = pin_dir, uplink
-        self._saved: Optional[str] = None
+        self._stats = run_stats()
 
     def __enter__(self) -> "BpfCost":
-        with open(STATS_SYSCTL) as f:
-            self._saved = f.read().strip()
-        with open(STATS_SYSCTL, "w") as f:
-            f.write("1")
+        self._stats.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._saved is not None:
-            with open(STATS_SYSCTL, "w") as f:
-                f.write(self._saved)
+        self._stats.__exit__(*exc)
 
     def snapshot(self) -> Dict[str, Tuple[int, int]]:
         snap = {}
