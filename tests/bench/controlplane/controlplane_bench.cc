@@ -75,6 +75,9 @@ ABSL_FLAG(std::string, vnetd_nice, "unit",
 ABSL_FLAG(int, probe_interval_ms, 5,
           "an independent client in its own process sends one Get and one Validate+Complete "
           "this often during the load and reports their latency (0: no probe)");
+ABSL_FLAG(int, probe_nice, 0,
+          "niceness the probe runs at (-20..19): 0 = an ordinary process; a backend whose unit "
+          "sets Nice= as vnetd's does is -10");
 ABSL_FLAG(std::string, probe_stages, "",
           "the probe writes the times of each Validate+Complete round here (CLOCK_MONOTONIC "
           "ns: validate sent, answered, complete sent, answered; the last run's)");
@@ -703,9 +706,9 @@ bool Run(int n, double seconds, int writers_percent, int readers_percent, int de
     }
     std::unique_ptr<bench::Probe> probe;
     if (const int interval = absl::GetFlag(FLAGS_probe_interval_ms); interval > 0) {
-      probe = std::make_unique<bench::Probe>(target, seconds, interval, descriptors,
-                                             probe_log / "probe.log",
-                                             absl::GetFlag(FLAGS_probe_stages));
+      probe = std::make_unique<bench::Probe>(
+          target, seconds, interval, descriptors, probe_log / "probe.log",
+          absl::GetFlag(FLAGS_probe_stages), absl::GetFlag(FLAGS_probe_nice));
       if (!probe->WaitReady()) {
         std::fprintf(stderr, "the probe did not start:\n%s\n",
                      ReadFile(probe_log / "probe.log").c_str());
@@ -802,10 +805,10 @@ bool Run(int n, double seconds, int writers_percent, int readers_percent, int de
   std::vector<uint32_t> rounds = stats.Latencies(kRoundTrip);
   if (absl::GetFlag(FLAGS_probe_interval_ms) > 0) {
     std::printf(
-        "\nIndependent probe (a process of its own, one call at a time every %d ms during the "
-        "load; %d failed calls):\n\n| probe | calls | p50 ms | p99 ms | max ms |\n"
+        "\nIndependent probe (a process of its own at niceness %d, one call at a time every %d "
+        "ms during the load; %d failed calls):\n\n| probe | calls | p50 ms | p99 ms | max ms |\n"
         "|---|---:|---:|---:|---:|\n",
-        absl::GetFlag(FLAGS_probe_interval_ms), probed.errors);
+        absl::GetFlag(FLAGS_probe_nice), absl::GetFlag(FLAGS_probe_interval_ms), probed.errors);
     PrintProbeRow("GetContext", probed.get_us);
     PrintProbeRow("Validate+Complete", probed.round_us);
     if (probed.get_us.empty() || probed.round_us.empty()) complete = false;

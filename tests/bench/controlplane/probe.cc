@@ -136,12 +136,13 @@ int RunProbe(const std::string& target, double seconds, int interval_ms, int des
 }
 
 Probe::Probe(const std::string& target, double seconds, int interval_ms, int descriptors,
-             const std::string& log_path, const std::string& stages_path)
+             const std::string& log_path, const std::string& stages_path, int niceness)
     : log_path_(log_path) {
   char self[4096] = {};
   const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
   process_ = std::make_unique<testing::Process>(
       std::vector<std::string>{
+          "/usr/bin/nice", absl::StrCat("--adjustment=", niceness),
           n > 0 ? std::string(self, static_cast<size_t>(n)) : "", "--probe_target=" + target,
           absl::StrCat("--probe_seconds=", seconds),
           absl::StrCat("--probe_interval_ms=", interval_ms),

@@ -30,8 +30,9 @@ struct ProbeResult {
 // Starts this program again as a probe, in a process of its own.
 class Probe {
  public:
+  // `niceness`: the probe's own (nice(1) execs it, the pid stays the probe's).
   Probe(const std::string& target, double seconds, int interval_ms, int descriptors,
-        const std::string& log_path, const std::string& stages_path = "");
+        const std::string& log_path, const std::string& stages_path = "", int niceness = 0);
   // Waits until the probe has its context and region (false: it failed; see its log).
   bool WaitReady();
   // Waits for the probe to finish and reads what it measured (nothing if it failed).
