@@ -1,10 +1,10 @@
 """Nanoseconds per packet of each vnet program, from the kernel's own BPF run statistics.
 
 With the BPF statistics on (run_stats() below holds them on for a block) the kernel adds
-every run of a program to its run_cnt and run_time_ns (bpftool prog show). The difference of two snapshots around a measurement,
-divided, is what the program cost per packet on that path. The statistics cost a clock read
-per run themselves, so the benchmark takes them in a pass of their own, after the throughput
-repetitions that fill the table.
+every run of a program to its run_cnt and run_time_ns (bpftool prog show). The difference
+of two snapshots around a measurement, divided, is what the program cost per packet on
+that path. The statistics cost a clock read per run themselves, so the benchmark takes
+them in a pass of their own, after the throughput repetitions that fill the table.
 
 The figure includes the statistics' own clock: two sched_clock() reads per run. On a VM
 whose sched_clock is kvm's pvclock that is not small: on the test machine they add 97 ns
@@ -80,14 +80,17 @@ class BpfCost:
 
     def __init__(self, pin_dir: str, uplink: str):
         self.pin_dir, self.uplink = pin_dir, uplink
-        self._stats = run_stats()
+        self._stats = None
 
     def __enter__(self) -> "BpfCost":
+        # A fresh holder per entry: one BpfCost may measure several blocks.
+        self._stats = run_stats()
         self._stats.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stats.__exit__(*exc)
+        self._stats = None
 
     def snapshot(self) -> Dict[str, Tuple[int, int]]:
         snap = {}
