@@ -512,6 +512,22 @@ TEST_F(DataplaneTest, MapsOfAnotherAbiVersionAreNotReused) {
   RemovePinDir(other).IgnoreError();
 }
 
+// The context records and the config are read on every frame: their maps are mmapable so
+// that each 64-byte record starts on a cache line (a plain array's values start 56 bytes
+// past one), bpf/lib/maps.h. The pins vnetd made carry the flag.
+TEST_F(DataplaneTest, RecordMapsKeepEachRecordInOneCacheLine) {
+  for (const char* name : {"vnet_ctx", "vnet_config"}) {
+    const int fd = PinnedMap(name);
+    ASSERT_GE(fd, 0) << name;
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    ASSERT_EQ(bpf_obj_get_info_by_fd(fd, &info, &len), 0) << name;
+    close(fd);
+    EXPECT_TRUE(info.map_flags & BPF_F_MMAPABLE) << name << " is a plain array";
+    EXPECT_LE(info.value_size, 64u) << name << ": a value larger than a cache line";
+  }
+}
+
 // auto on a veth uplink delivers by TC (measured faster, docs/benchmarks.md): no XDP on the
 // uplink, and an XDP program of an earlier run with XDP delivery is taken off.
 TEST_F(DataplaneTest, AutoOnVethUplinkDeliversByTcAndRemovesXdp) {
