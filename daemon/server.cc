@@ -192,7 +192,8 @@ absl::StatusOr<std::unique_ptr<VnetServer>> VnetServer::Start(const v1::DaemonCo
   }
   // Releases that bypass ContextService (none today) still drop the context's regions.
   ReleaseBuffersWithContexts(&self->registry_, &self->ledger_, absl::Seconds(2));
-  self->writes_ = std::make_unique<WritePool>(limits.write_threads, limits.max_queued_writes);
+  self->writes_ = std::make_unique<WritePool>(limits.write_threads, limits.max_queued_writes,
+                                              config.max_changes_per_second());
   WritePool* writes = self->writes_.get();
   self->context_service_ =
       std::make_unique<ContextServiceImpl>(&self->registry_, &self->ledger_, writes);

@@ -51,6 +51,9 @@ ABSL_FLAG(std::string, fast_path, "",
 ABSL_FLAG(uint32_t, drop_events_per_second, 0,
           "drop events per second and context while someone watches (default 100)");
 ABSL_FLAG(uint32_t, max_drop_watchers, 0, "drop-event watchers at once (default 8, at most 64)");
+ABSL_FLAG(uint32_t, max_changes_per_second, 0,
+          "changes started per second, all callers together; more wait in the write queue "
+          "(default 500, at most 1000000)");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -109,6 +112,9 @@ int main(int argc, char** argv) {
   }
   if (absl::GetFlag(FLAGS_max_drop_watchers) != 0) {
     config->set_max_drop_watchers(absl::GetFlag(FLAGS_max_drop_watchers));
+  }
+  if (absl::GetFlag(FLAGS_max_changes_per_second) != 0) {
+    config->set_max_changes_per_second(absl::GetFlag(FLAGS_max_changes_per_second));
   }
   if (auto s = vnet::ValidateConfig(*config); !s.ok()) {
     vnet::LogError("vnetd: config: %s", s.message());

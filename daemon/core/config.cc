@@ -27,6 +27,7 @@ v1::DaemonConfig DefaultConfig() {
   config.set_drop_events_per_second(kDefaultDropEventsPerSecond);
   config.set_max_drop_watchers(kDefaultMaxDropWatchers);
   config.set_max_in_flight_descriptors(kDefaultMaxInFlightDescriptors);
+  config.set_max_changes_per_second(kDefaultMaxChangesPerSecond);
   return config;
 }
 
@@ -67,6 +68,12 @@ absl::Status ValidateConfig(const v1::DaemonConfig& config) {
   if (config.max_drop_watchers() < 1 || config.max_drop_watchers() > kMaxDropWatchers) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_drop_watchers: ", config.max_drop_watchers(), " is not in 1..", kMaxDropWatchers));
+  }
+  if (config.max_changes_per_second() < 1 ||
+      config.max_changes_per_second() > kMaxChangesPerSecond) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_changes_per_second: ", config.max_changes_per_second(), " is not in 1..",
+                     kMaxChangesPerSecond));
   }
   if (config.max_in_flight_descriptors() < 1) {
     return absl::InvalidArgumentError("max_in_flight_descriptors: 0 is not at least 1");

@@ -15,6 +15,11 @@ inline constexpr char kDefaultConfigPath[] = "/etc/vnet/vnetd.conf";
 // Drop events (MonitorService): per context and second, and watchers at once.
 inline constexpr uint32_t kDefaultDropEventsPerSecond = 100;
 inline constexpr uint32_t kMaxDropEventsPerSecond = 100000;
+// Changes started per second (the write pool's pace): well above what a host's toolstack
+// asks (a guest's start is a few changes), low enough that a storm of changes leaves the
+// cores to the buffer calls (docs/benchmarks.md, "A pace for changes").
+inline constexpr uint32_t kDefaultMaxChangesPerSecond = 500;
+inline constexpr uint32_t kMaxChangesPerSecond = 1000000;
 inline constexpr uint32_t kDefaultMaxDropWatchers = 8;
 inline constexpr uint32_t kMaxDropWatchers = 64;
 // The buffer ledger's in-flight budget across all contexts (max_in_flight_descriptors).

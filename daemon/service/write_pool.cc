@@ -7,10 +7,12 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 
 namespace vnet {
 
-WritePool::WritePool(size_t threads, size_t max_queued) : max_queued_(max_queued) {
+WritePool::WritePool(size_t threads, size_t max_queued, double starts_per_second)
+    : max_queued_(max_queued), pace_(starts_per_second) {
   threads_.reserve(threads);
   for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
 }
@@ -77,6 +79,10 @@ void WritePool::Work() {
       if (queue_.empty()) return;  // stopping, and nothing left to run
       job = std::move(queue_.front());
       queue_.pop_front();
+      // Wait for this job's turn, holding no lock meanwhile (Await releases mu_); stopping
+      // cuts the wait short. A caller whose deadline passes meanwhile is refused by the job.
+      const absl::Time start = pace_.Reserve(absl::Now());
+      mu_.AwaitWithDeadline(absl::Condition(this, &WritePool::Stopping), start);
     }
     job();
   }

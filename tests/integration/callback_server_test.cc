@@ -321,5 +321,59 @@ TEST(WritePoolTest, ChangesStayAtNiceness10UnderAVnetdStartedAtMinus10) {
   EXPECT_EQ(nice_seen.load(), 10) << "a write thread would compete with ordinary processes";
 }
 
+// A storm of changes waits for the pace (max_changes_per_second) in the queue: every change
+// succeeds, no faster than the pace allows; reads answer meanwhile; a change whose caller's
+// deadline passes before its turn is not run.
+TEST(WritePoolPaceTest, StormOfChangesWaitsItsTurnAndReadsAnswer) {
+  TempDir dir;
+  v1::DaemonConfig config;
+  config.set_unix_socket(dir / "vnetd.sock");
+  config.set_state_dir(dir / "state");
+  config.set_capacity(64);
+  config.set_max_changes_per_second(10);  // 10 at once, then one every 100 ms
+  NoDataplane dataplane;
+  auto server = VnetServer::Start(config, &dataplane, ServerLimits{4, 64});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto contexts = v1::ContextService::NewStub(
+      grpc::CreateChannel("unix:" + config.unix_socket(), grpc::InsecureChannelCredentials()));
+
+  constexpr int kStorm = 30;  // the last starts 2 s after the first
+  std::vector<grpc::Status> results(kStorm);
+  std::vector<std::thread> callers;
+  callers.reserve(kStorm);
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < kStorm; ++i) {
+    callers.emplace_back([&, i] {
+      grpc::ClientContext call;
+      call.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+      v1::Context out;
+      results[i] = contexts->AssignContext(&call, Guest(i + 1), &out);
+    });
+  }
+  ASSERT_TRUE(WaitFor([&] { return (*server)->registry().size() >= 10; }));
+  // Behind the storm: a change that may wait 300 ms, and a read.
+  grpc::ClientContext late_call;
+  late_call.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(300)));
+  v1::Context late_out;
+  const grpc::Status late = contexts->AssignContext(&late_call, Guest(50), &late_out);
+  grpc::ClientContext get_call;
+  v1::GetContextRequest get;
+  get.mutable_ref()->set_id(1);
+  v1::Context got;
+  const absl::Time read_start = absl::Now();
+  EXPECT_TRUE(contexts->GetContext(&get_call, get, &got).ok());
+  EXPECT_LT(absl::Now() - read_start, absl::Milliseconds(500)) << "a read waited for the pace";
+  for (std::thread& t : callers) t.join();
+  const absl::Duration took = absl::Now() - start;
+
+  for (int i = 0; i < kStorm; ++i) EXPECT_TRUE(results[i].ok()) << i << results[i].error_message();
+  EXPECT_GE(took, absl::Milliseconds(1800)) << "30 changes at 10/s (burst 10) took only " << took;
+  EXPECT_EQ(late.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  absl::SleepFor(absl::Milliseconds(300));  // its turn came and went
+  EXPECT_EQ((*server)->registry().size(), static_cast<size_t>(kStorm));
+  EXPECT_THAT(ReadFile(dir / "state/contexts.state"), ::testing::Not(HasSubstr("vif50.0")));
+  EXPECT_TRUE((*server)->Shutdown().ok());
+}
+
 }  // namespace
 }  // namespace vnet

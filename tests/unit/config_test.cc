@@ -94,6 +94,24 @@ TEST(ConfigTest, InFlightBudgetFromTheFile) {
   EXPECT_NE(ValidateConfig(bad).message().find("max_in_flight_descriptors: 0"), std::string::npos);
 }
 
+// The write pool's pace: a default, the file may change it, and out-of-range values are
+// refused by name.
+TEST(ConfigTest, ChangesPerSecondFromTheFileAndBounded) {
+  EXPECT_EQ(DefaultConfig().max_changes_per_second(), 500u);
+  const std::string path = WriteTemp("max_changes_per_second: 2000\n");
+  auto config = LoadConfig(path, true);
+  std::remove(path.c_str());
+  ASSERT_TRUE(config.ok());
+  EXPECT_TRUE(ValidateConfig(*config).ok());
+  EXPECT_EQ(config->max_changes_per_second(), 2000u);
+  v1::DaemonConfig bad = *config;
+  bad.set_max_changes_per_second(0);
+  EXPECT_NE(ValidateConfig(bad).message().find("max_changes_per_second: 0 is not in 1.."),
+            std::string::npos);
+  bad.set_max_changes_per_second(1000001);
+  EXPECT_FALSE(ValidateConfig(bad).ok());
+}
+
 TEST(ConfigTest, MalformedFileIsAnError) {
   const std::string path = WriteTemp("capacity: lots\n");
   auto config = LoadConfig(path, false);
