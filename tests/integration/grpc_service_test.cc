@@ -486,6 +486,80 @@ TEST_F(GrpcServiceTest, ReleaseWhoseDeadlinePassedWhileWaitingIsNeverCommitted) 
   server_->registry().SetBeforeCommitHookForTest(nullptr);
 }
 
+// Region changes of one context are saved one after the other. One whose caller's deadline
+// passed while it waited for the one before is never made afterwards. Here the one before
+// is slow for real: the context holds 3 GiB of regions with a grant reference per 4 KiB
+// frame, so each save writes their ~800k references again.
+TEST_F(GrpcServiceTest, RegionChangeWhoseDeadlinePassedWhileWaitingIsNeverMade) {
+  v1::Context ctx;
+  ASSERT_TRUE(Assign(Guest(1), &ctx).ok());
+  auto buffers = v1::BufferService::NewStub(channel_);
+  constexpr uint64_t kGiB = uint64_t{1} << 30;
+  auto region = [&](uint64_t id, uint64_t address, uint64_t length) {
+    v1::RegisterRegionRequest req;
+    req.set_context_id(ctx.id());
+    v1::Region* r = req.mutable_region();
+    r->set_region_id(id);
+    r->set_guest_address(address);
+    r->set_length(length);
+    r->set_access(v1::REGION_ACCESS_READ_WRITE);
+    for (uint64_t frame = 0; frame < length / 4096; ++frame) {
+      r->add_grant_refs(static_cast<uint32_t>(frame + 1));
+    }
+    return req;
+  };
+  absl::Duration save = absl::ZeroDuration();
+  for (uint64_t id = 1; id <= 3; ++id) {
+    grpc::ClientContext call;
+    v1::Region out;
+    const absl::Time start = absl::Now();
+    ASSERT_TRUE(buffers->RegisterRegion(&call, region(id, id * kGiB, kGiB), &out).ok());
+    save = absl::Now() - start;
+  }
+  ASSERT_GE(save, absl::Milliseconds(50)) << "a save this fast leaves no window to test";
+
+  grpc::Status slow_status;
+  std::thread slow([&] {
+    grpc::ClientContext call;
+    v1::Region out;
+    slow_status = buffers->RegisterRegion(&call, region(4, 8 * kGiB, 4096), &out);
+  });
+  absl::SleepFor(save / 5);  // region 4 is being saved now
+  for (const bool unregister : {false, true}) {
+    grpc::ClientContext call;
+    call.set_deadline(absl::ToChronoTime(absl::Now() + save / 5));
+    grpc::Status s;
+    if (unregister) {
+      v1::UnregisterRegionRequest req;
+      req.set_context_id(ctx.id());
+      req.set_region_id(1);
+      v1::UnregisterRegionResponse out;
+      s = buffers->UnregisterRegion(&call, req, &out);
+    } else {
+      v1::Region out;
+      s = buffers->RegisterRegion(&call, region(5, 9 * kGiB, 4096), &out);
+    }
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
+  }
+  slow.join();
+  EXPECT_TRUE(slow_status.ok()) << slow_status.error_message();
+  // Whatever the abandoned changes would have done, they would have done by now.
+  absl::SleepFor(save * 3);
+  std::vector<uint64_t> ids;
+  v1::ListRegionsRequest list;
+  list.set_context_id(ctx.id());
+  do {  // the big regions take a page each or so
+    grpc::ClientContext call;
+    v1::ListRegionsResponse page;
+    ASSERT_TRUE(buffers->ListRegions(&call, list, &page).ok());
+    for (const v1::ContextRegions& c : page.contexts()) {
+      for (const v1::Region& r : c.regions()) ids.push_back(r.region_id());
+    }
+    list.set_page_token(page.next_page_token());
+  } while (!list.page_token().empty());
+  EXPECT_THAT(ids, ::testing::ElementsAre(1u, 2u, 3u, 4u)) << "one save took " << save;
+}
+
 // The deadline is checked at the commit point itself: an assign whose write outlasts its
 // caller's deadline is taken back, not committed.
 TEST_F(GrpcServiceTest, AssignWhoseDeadlinePassesDuringTheWriteIsNotCommitted) {
