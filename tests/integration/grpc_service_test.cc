@@ -811,6 +811,41 @@ TEST_F(GrpcServiceTest, CallsThatCannotPersistChangeNothing) {
   StopServer();
 }
 
+// An audit line that cannot be written (the audit log's disk is full) is lost, but never
+// silently: vnetd's log says so once, and again when lines are written again.
+TEST_F(GrpcServiceTest, AnAuditLineThatCannotBeWrittenIsLoggedNotLostSilently) {
+  ASSERT_EQ(geteuid(), 0u) << "mounts a tmpfs: run as root (CI does)";
+  TinyDisk disk(dir_ / "disk");
+  ASSERT_TRUE(disk.mounted()) << strerror(errno);
+  StopServer();
+  config_.set_audit_log(dir_ / "disk/audit.log");
+  StartServer(4);
+  disk.Fill();
+  ::testing::internal::CaptureStderr();
+  v1::Context ctx;
+  const grpc::Status assigned = Assign(Guest(1), &ctx);  // its state is on another disk
+  v1::Context again;
+  const grpc::Status repeated = Assign(Guest(1), &again);
+  std::string logged = ::testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(assigned.ok()) << assigned.error_message();
+  EXPECT_TRUE(repeated.ok()) << repeated.error_message();
+  EXPECT_THAT(logged, HasSubstr("audit log: cannot write"));
+  EXPECT_EQ(logged.find("audit log: cannot write"), logged.rfind("audit log: cannot write"))
+      << "logged once per run of failures: " << logged;
+
+  disk.Free();
+  ::testing::internal::CaptureStderr();
+  grpc::ClientContext call;
+  v1::ReleaseContextRequest release;
+  release.mutable_ref()->set_id(ctx.id());
+  v1::ReleaseContextResponse released;
+  EXPECT_TRUE(contexts_->ReleaseContext(&call, release, &released).ok());
+  logged = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(logged, HasSubstr("audit log: writing"));
+  EXPECT_THAT(testing::ReadFile(dir_ / "disk/audit.log"), HasSubstr("ReleaseContext"));
+  StopServer();
+}
+
 // A huge bad value comes back as a short message with the right code
 // (a 1 MB echo would reach the client as RESOURCE_EXHAUSTED).
 TEST_F(GrpcServiceTest, ErrorsQuoteAShortExcerptOfBadInput) {
