@@ -56,6 +56,7 @@ class VnetServer {
 
   ContextRegistry& registry() { return registry_; }
   ledger::BufferLedger& ledger() { return ledger_; }
+  ledger::FileJournal& journal() { return journal_; }
   const WritePool& write_pool() const { return *writes_; }
   const std::vector<std::string>& listen_addresses() const { return listen_addresses_; }
 

@@ -200,9 +200,18 @@ void AuditLog::WriteLine(const std::string& line) {
     }
     chmod(path_.c_str(), 0640);
   }
-  std::fputs(line.c_str(), file_);
-  std::fputc('\n', file_);
-  std::fflush(file_);
+  // A line that cannot be written (a full disk) is lost: say so in vnetd's log, once per
+  // run of failures, so a gap in the audit log is never silent.
+  const bool written = std::fputs(line.c_str(), file_) != EOF && std::fputc('\n', file_) != EOF &&
+                       std::fflush(file_) == 0;
+  if (!written && !failing_) {
+    LogError("audit log: cannot write %s: %s; audit lines are lost until it can", path_,
+             std::strerror(errno));
+  } else if (written && failing_) {
+    LogInfo("audit log: writing %s again", path_);
+  }
+  failing_ = !written;
+  if (!written) clearerr(file_);
 }
 
 std::string KeyFields(absl::string_view method, const pb::Message& request) {

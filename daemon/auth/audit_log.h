@@ -45,6 +45,7 @@ class AuditLog {
   const std::string path_;
   absl::Mutex mu_;
   FILE* file_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool failing_ ABSL_GUARDED_BY(mu_) = false;  // the last write failed (logged once)
 };
 
 // The key fields of a request, as "domain=5 device=0 interface=vif5.0": the ids, device

@@ -149,7 +149,9 @@ void UnixListener::HandOver(int fd) {
     close(fd);
     return;
   }
-  if (audit_ != nullptr) {
+  // vnetd's own watchdog probe (every half WatchdogSec) is no caller: a line each would
+  // push real callers' lines out of the rotated log. SO_PEERCRED's pid is the kernel's.
+  if (audit_ != nullptr && peer->pid != getpid()) {
     audit_->RecordUnixConnection(peer->uid, peer->gid, peer->pid, door->second.identity);
   }
   grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters params;

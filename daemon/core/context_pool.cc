@@ -62,9 +62,10 @@ v1::Context SpecOf(const v1::Context& ctx) {
 std::vector<std::string> AllAddresses(const v1::Context& ctx) {
   std::vector<std::string> all(ctx.ipv4_addresses().begin(), ctx.ipv4_addresses().end());
   all.insert(all.end(), ctx.ipv6_addresses().begin(), ctx.ipv6_addresses().end());
-  // Link-locals are per link: two guests of one VLAN cannot share one either.
-  all.insert(all.end(), ctx.ipv6_link_local_addresses().begin(),
-             ctx.ipv6_link_local_addresses().end());
+  // Link-locals are per link: two guests of one VLAN cannot share one either. The EUI-64
+  // default counts as well: the fast path lets the guest claim it like an explicit one.
+  const std::vector<std::string> link_locals = EffectiveLinkLocals(ctx);
+  all.insert(all.end(), link_locals.begin(), link_locals.end());
   return all;
 }
 

@@ -441,6 +441,10 @@ absl::Status BpfDataplane::AttachLocked(const v1::Context& ctx) {
     return absl::InvalidArgumentError(absl::StrCat("cannot attach a guest to '", name, "'"));
   auto info = QueryLink(name);
   if (!info.ok()) return info.status();
+  // By index too: the uplink may have been renamed since it was attached.
+  if (uplink_ifindex_ != 0 && static_cast<int>(info->ifindex) == uplink_ifindex_)
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot attach a guest to '", name, "': it is the uplink ", uplink_));
   uint32_t device_flags = 0;
   // bpf_redirect_peer works only into a veth whose peer is in another namespace.
   if (info->kind == "veth" && info->peer_in_other_netns) device_flags |= VNET_CTX_F_PEER;

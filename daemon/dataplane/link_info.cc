@@ -34,6 +34,8 @@ absl::Status QueryRtnl(LinkInfo& info) {
   return NetlinkTransact(NETLINK_ROUTE, h, sizeof(ifinfomsg), [&](const nlattr* a) {
     const uint16_t type = mnl_attr_get_type(a);
     if (type == IFLA_LINK_NETNSID) info.peer_in_other_netns = true;
+    if (type == IFLA_IFNAME && mnl_attr_validate(a, MNL_TYPE_STRING) == 0)
+      info.name = mnl_attr_get_str(a);
     if (type == IFLA_ADDRESS && mnl_attr_get_payload_len(a) == 6)
       std::memcpy(info.mac.data(), mnl_attr_get_payload(a), 6);
     if (type == IFLA_MTU && mnl_attr_validate(a, MNL_TYPE_U32) == 0) info.mtu = mnl_attr_get_u32(a);
@@ -103,6 +105,10 @@ absl::StatusOr<LinkInfo> QueryLink(absl::string_view ifname) {
   if (info.ifindex == 0) return absl::NotFoundError(absl::StrCat("no interface ", name));
   absl::Status st = QueryRtnl(info);
   if (!st.ok()) return absl::Status(st.code(), absl::StrCat(name, ": ", st.message()));
+  if (info.name != name) {
+    return absl::InvalidArgumentError(absl::StrCat(name, " is an alternative name of ", info.name,
+                                                   ": name the interface by its own name"));
+  }
   QueryXdpFeatures(info);
   return info;
 }

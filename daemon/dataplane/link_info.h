@@ -13,6 +13,7 @@ namespace vnet {
 
 struct LinkInfo {
   uint32_t ifindex = 0;
+  std::string name;                  // the interface's own name (IFLA_IFNAME)
   std::string kind;                  // rtnl link kind: "veth", "tun", ""(Xen vif, NICs), ...
   bool peer_in_other_netns = false;  // veth whose peer lives in another namespace
   std::array<uint8_t, 6> mac{};
@@ -26,6 +27,9 @@ struct LinkInfo {
   bool xdp_features_known = false;  // false on kernels without the netdev family
 };
 
+// INVALID_ARGUMENT for an alternative name (`ip link property add ... altname`): the kernel
+// resolves one to its interface, so it would let a name pass checks made on names (the
+// uplink allow-list, "not the uplink", one context per interface) for another device.
 absl::StatusOr<LinkInfo> QueryLink(absl::string_view ifname);
 
 }  // namespace vnet

@@ -39,12 +39,13 @@ void BufferLedger::Forget(uint32_t context_id, const std::shared_ptr<ContextLedg
 }
 
 absl::Status BufferLedger::RegisterRegion(uint32_t context_id, const RegionSpec& spec,
-                                          uint32_t address_space) {
+                                          uint32_t address_space,
+                                          const std::function<absl::Status()>& check) {
   if (context_id == 0) return absl::InvalidArgumentError("context_id: 0 means none");
   if (auto s = CheckRegionSpec(spec, limits_); !s.ok()) return s;
   for (;;) {
     std::shared_ptr<ContextLedger> ledger = FindOrCreate(context_id, address_space);
-    absl::Status s = ledger->Register(spec);
+    absl::Status s = ledger->Register(spec, check);
     // A ledger closed under us by a release: its successor takes the region.
     if (!s.ok() && ledger->closed()) {
       absl::MutexLock lock(&mu_);
@@ -56,12 +57,13 @@ absl::Status BufferLedger::RegisterRegion(uint32_t context_id, const RegionSpec&
   }
 }
 
-absl::Status BufferLedger::UnregisterRegion(uint32_t context_id, uint64_t region_id) {
+absl::Status BufferLedger::UnregisterRegion(uint32_t context_id, uint64_t region_id,
+                                            const std::function<absl::Status()>& check) {
   std::shared_ptr<ContextLedger> ledger = Find(context_id);
   if (!ledger) {
     return absl::NotFoundError(absl::StrCat("context ", context_id, " has no region ", region_id));
   }
-  return ledger->Unregister(region_id);
+  return ledger->Unregister(region_id, check);
 }
 
 std::vector<RegionInfo> BufferLedger::ListRegions(uint32_t context_id) const {

@@ -40,11 +40,13 @@ class BufferLedger {
   // ALREADY_EXISTS (duplicate region id), RESOURCE_EXHAUSTED (quota), FAILED_PRECONDITION
   // (overlaps another context's region in the same address space). `address_space` is the
   // guest physical address space of the context (its Xen domain): the regions of contexts
-  // of different domains never conflict.
+  // of different domains never conflict. `check` (may be empty): see ContextLedger::Register.
   absl::Status RegisterRegion(uint32_t context_id, const RegionSpec& spec,
-                              uint32_t address_space = 0);
+                              uint32_t address_space = 0,
+                              const std::function<absl::Status()>& check = {});
   // NOT_FOUND (no such region), FAILED_PRECONDITION (descriptors in flight, counted).
-  absl::Status UnregisterRegion(uint32_t context_id, uint64_t region_id);
+  absl::Status UnregisterRegion(uint32_t context_id, uint64_t region_id,
+                                const std::function<absl::Status()>& check = {});
   // Ordered by region id; empty for a context without regions.
   std::vector<RegionInfo> ListRegions(uint32_t context_id) const;
 

@@ -53,11 +53,15 @@ absl::Status ContextLedger::Save(const std::vector<RegionSpec>& specs) {
   return journal_->SaveRegions(context_id_, address_space_, specs);
 }
 
-absl::Status ContextLedger::Register(const RegionSpec& spec) {
+absl::Status ContextLedger::Register(const RegionSpec& spec,
+                                     const std::function<absl::Status()>& check) {
   absl::MutexLock writer(&write_mu_);
   std::vector<RegionSpec> next;
   {
     absl::MutexLock lock(&mu_);
+    if (check) {
+      if (absl::Status s = check(); !s.ok()) return s;
+    }
     if (phase_ != Phase::kOpen) {
       return absl::FailedPreconditionError(
           absl::StrFormat("context %d is being released", context_id_));
@@ -102,11 +106,15 @@ absl::Status ContextLedger::Register(const RegionSpec& spec) {
   return absl::OkStatus();
 }
 
-absl::Status ContextLedger::Unregister(uint64_t region_id) {
+absl::Status ContextLedger::Unregister(uint64_t region_id,
+                                       const std::function<absl::Status()>& check) {
   absl::MutexLock writer(&write_mu_);
   std::vector<RegionSpec> next;
   {
     absl::MutexLock lock(&mu_);
+    if (check) {
+      if (absl::Status s = check(); !s.ok()) return s;
+    }
     auto it = regions_.find(region_id);
     if (it == regions_.end()) {
       return absl::NotFoundError(

@@ -43,9 +43,11 @@ class ContextLedger {
   // Fails with FAILED_PRECONDITION once the context is closing or closed (the caller then
   // looks the context up again), RESOURCE_EXHAUSTED over quota, ALREADY_EXISTS for a
   // duplicate id, FAILED_PRECONDITION when another context owns an overlapping range.
-  // The spec itself must already have passed CheckRegionSpec.
-  absl::Status Register(const RegionSpec& spec);
-  absl::Status Unregister(uint64_t region_id);
+  // The spec itself must already have passed CheckRegionSpec. `check` (may be empty) runs
+  // once the context's earlier region changes are saved, before this one is: a caller that
+  // gave up meanwhile (its error) changes nothing.
+  absl::Status Register(const RegionSpec& spec, const std::function<absl::Status()>& check = {});
+  absl::Status Unregister(uint64_t region_id, const std::function<absl::Status()>& check = {});
   std::vector<RegionInfo> Regions() const;
 
   // Answers every descriptor in order; accepted ones are in flight before the next is seen.

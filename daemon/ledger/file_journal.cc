@@ -103,6 +103,7 @@ absl::StatusOr<std::vector<SavedContext>> FileJournal::Load() {
 
 absl::Status FileJournal::SaveRegions(uint32_t context_id, uint32_t address_space,
                                       const std::vector<RegionSpec>& regions) {
+  if (before_save_) before_save_();
   return SaveRegionFile(dir_, {context_id, address_space, regions});
 }
 

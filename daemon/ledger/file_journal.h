@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,12 +33,17 @@ class FileJournal final : public LedgerJournal {
 
   const std::string& dir() const { return dir_; }
 
+  // Runs before each region file is written: a slow disk, for tests. Set it while no region
+  // change runs.
+  void SetBeforeSaveHookForTest(std::function<void()> hook) { before_save_ = std::move(hook); }
+
  private:
   std::string InFlightName(uint32_t context_id) const;
 
   const std::string dir_;
   const uint32_t max_in_flight_;
   const std::string boot_id_;
+  std::function<void()> before_save_;
 };
 
 }  // namespace vnet::ledger

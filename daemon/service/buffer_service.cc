@@ -91,15 +91,21 @@ absl::Status BufferServiceImpl::CheckContext(uint32_t context_id) const {
 grpc::ServerUnaryReactor* BufferServiceImpl::RegisterRegion(grpc::CallbackServerContext* ctx,
                                                             const v1::RegisterRegionRequest* req,
                                                             v1::Region* resp) {
-  return AnswerFromPool(ctx, writes_, [this, req, resp] { return Register(*req, resp); });
+  return AnswerFromPool(ctx, writes_,
+                        [this, ctx, req, resp] { return Register(*req, LimitsOf(ctx), resp); });
 }
 
-grpc::Status BufferServiceImpl::Register(const v1::RegisterRegionRequest& req, v1::Region* resp) {
+grpc::Status BufferServiceImpl::Register(const v1::RegisterRegionRequest& req,
+                                         const CallLimits& limits, v1::Region* resp) {
   absl::StatusOr<uint32_t> domain = DomainOf(req.context_id());
   if (!domain.ok()) return ToGrpcStatus(domain.status());
   if (!req.has_region()) return {grpc::StatusCode::INVALID_ARGUMENT, "region: required"};
   const ledger::RegionSpec spec = ToSpec(req.region());
-  if (auto s = ledger_->RegisterRegion(req.context_id(), spec, *domain); !s.ok()) {
+  // The caller's limits are checked again once the context's earlier region changes are
+  // saved: one that gave up while it waited for them changes nothing.
+  if (auto s = ledger_->RegisterRegion(req.context_id(), spec, *domain,
+                                       [&limits] { return limits.Check(); });
+      !s.ok()) {
     return ToGrpcStatus(s);
   }
   // A release that ran between the check and the registration has already dropped the
@@ -115,9 +121,11 @@ grpc::Status BufferServiceImpl::Register(const v1::RegisterRegionRequest& req, v
 grpc::ServerUnaryReactor* BufferServiceImpl::UnregisterRegion(
     grpc::CallbackServerContext* ctx, const v1::UnregisterRegionRequest* req,
     v1::UnregisterRegionResponse*) {
-  return AnswerFromPool(ctx, writes_, [this, req] {
+  return AnswerFromPool(ctx, writes_, [this, ctx, req] {
     if (auto s = CheckContext(req->context_id()); !s.ok()) return ToGrpcStatus(s);
-    return ToGrpcStatus(ledger_->UnregisterRegion(req->context_id(), req->region_id()));
+    const CallLimits limits = LimitsOf(ctx);
+    return ToGrpcStatus(ledger_->UnregisterRegion(req->context_id(), req->region_id(),
+                                                  [&limits] { return limits.Check(); }));
   });
 }
 

@@ -57,7 +57,8 @@ class BufferServiceImpl final : public v1::BufferService::CallbackService {
       grpc::CallbackServerContext* ctx) override;
 
   // RegisterRegion's work without gRPC, on the calling thread (tests call it directly).
-  grpc::Status Register(const v1::RegisterRegionRequest& req, v1::Region* resp);
+  grpc::Status Register(const v1::RegisterRegionRequest& req, const CallLimits& limits,
+                        v1::Region* resp);
 
  private:
   class DescriptorStream;

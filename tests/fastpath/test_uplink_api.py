@@ -4,7 +4,10 @@
 A vnetd started without --uplink forwards nothing to the wire; `uplink set` attaches the
 uplink program and guest-to-wire traffic flows; a guest's own interface is refused as the
 uplink; the choice survives a full teardown of the fast path and a restart (it is in the
-state file); `uplink clear` detaches it again.
+state file); `uplink clear` detaches it again. Alternative names (`ip link property add
+... altname`) resolve to another interface, so they are refused: an altname on the
+allow-list does not move the uplink onto the interface that carries it, and a guest
+named by the uplink's altname is not attached to the uplink.
 """
 
 import argparse
@@ -99,6 +102,23 @@ def check_effective_offloads(daemon, want_all):
     print(f"effective offloads reported: {eff}")
 
 
+def check_guest_not_on_uplink_altname(topo, daemon, wire):
+    """A context named by an altname of the uplink is not attached to the uplink."""
+    import json
+    alt = topo.ifname("wa")
+    topo.run(None, ["ip", "link", "property", "add", "dev", wire.host_if, "altname", alt])
+    r = daemon.ctl("context", "assign", "--domain", "2", "--device", "0", "--interface", alt,
+                   "--mac", "00:16:3e:12:00:02")
+    if r.returncode != 0:
+        fail(f"assign on {alt}: {r.stderr}")
+    ctx = json.loads(daemon.ctl("-o", "json", "context", "get", "--interface", alt).stdout)
+    daemon.ctl("context", "release", "--interface", alt)
+    topo.run(None, ["ip", "link", "property", "del", "dev", wire.host_if, "altname", alt])
+    if ctx.get("state") == "CONTEXT_STATE_ACTIVE":
+        fail(f"a guest named {alt}, an altname of the uplink {wire.host_if}, was attached: {ctx}")
+    print(f"assign on {alt}, the uplink's altname: not attached ({ctx.get('state')})")
+
+
 def has_xdp(ifname):
     return " xdp" in subprocess.run(["ip", "-d", "link", "show", ifname], capture_output=True,
                                     text=True).stdout
@@ -116,7 +136,13 @@ def main():
         guest = topo.add_guest("g1", gro=True)
         # The guest's interface is on the allow-list too, so the check that refuses a
         # guest's interface as uplink is the one exercised below.
-        daemon = Daemon(topo, args.build_dir, allowed_uplinks=(wire.host_if, guest.host_if))
+        # A stand-in for the management NIC, off the allow-list, with an alternative name
+        # that is on it (udev gives NICs altnames like enp1s0 whatever their name).
+        mgmt = topo.add_guest("mg")
+        mgmt_alt = topo.ifname("upx")
+        topo.run(None, ["ip", "link", "property", "add", "dev", mgmt.host_if, "altname", mgmt_alt])
+        daemon = Daemon(topo, args.build_dir,
+                        allowed_uplinks=(wire.host_if, guest.host_if, f"{topo.tag}up*"))
         daemon.start()
         r = daemon.ctl("context", "assign", "--domain", "1", "--device", "0", "--interface",
                        guest.host_if, "--mac", guest.mac, "--ip", guest.ipv4, "--ip", guest.ipv6)
@@ -135,9 +161,15 @@ def main():
         r = daemon.ctl("uplink", "set", "lo")
         if r.returncode != 1 or "not allowed" not in r.stderr:
             fail(f"an interface off the allow-list was accepted: rc={r.returncode} {r.stderr}")
+        r = daemon.ctl("uplink", "set", mgmt_alt)
+        if r.returncode != 1 or "alternative name" not in r.stderr or has_xdp(mgmt.host_if):
+            fail(f"uplink set {mgmt_alt}, an altname of {mgmt.host_if} (not allowed), was not "
+                 f"refused: rc={r.returncode} {r.stdout} {r.stderr} xdp={has_xdp(mgmt.host_if)}")
+        print(f"uplink set: altname {mgmt_alt} of {mgmt.host_if} refused, nothing attached")
         r = daemon.ctl("uplink", "set", wire.host_if)
         if r.returncode != 0 or wire.host_if not in r.stdout:
             fail(f"uplink set: rc={r.returncode} {r.stdout} {r.stderr}")
+        check_guest_not_on_uplink_altname(topo, daemon, wire)
         if not has_xdp(wire.host_if):
             fail("no XDP program on the uplink after uplink set")
         for dst in (wire.ipv4, wire.ipv6):

@@ -2,6 +2,7 @@
 // wait for the disk, and the write pool's queue is bounded and honours deadlines.
 #include <dirent.h>
 #include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "daemon/server.h"
+#include "protos/health_check.grpc.pb.h"
 #include "tests/integration/process.h"
 #include "tests/integration/temp_dir.h"
 #include "vnet/v1/buffer.grpc.pb.h"
@@ -154,6 +156,84 @@ TEST(CallbackServerProcessTest, ThousandsOfOpenStreamsHoldFewThreads) {
   EXPECT_EQ(vnetd.Stop(SIGTERM), 0) << ReadFile(dir / "vnetd.log");
   std::printf("vnetd threads: %zu idle, %zu with %d streams open\n", threads_idle, threads_busy,
               kStreams);
+}
+
+// Streams of the services vnetd does not write itself (server reflection, the standard
+// health service's Watch) are opened and left open, many of them: the watchdog's probe
+// (a new connection and Health/Check) still answers, and threads stay few.
+TEST(CallbackServerProcessTest, OpenReflectionAndHealthStreamsLeaveTheHealthCheckAnswering) {
+  constexpr int kReflection = 32;
+  constexpr int kWatches = 1000;
+  constexpr int kPerConnection = 63;
+  TempDir dir;
+  const std::string socket = dir / "vnetd.sock";
+  Process vnetd({VNETD_PATH, "--unix_socket=" + socket, "--state_dir=" + (dir / "state"),
+                 "--fast_path=none", "--metrics_address=off", "--xenstore=off"},
+                dir / "vnetd.log");
+  ASSERT_TRUE(WaitFor([&] { return access(socket.c_str(), F_OK) == 0 || !vnetd.running(); }));
+  ASSERT_TRUE(vnetd.running()) << ReadFile(dir / "vnetd.log");
+  const size_t threads_idle = ThreadsOf(vnetd.pid());
+  const int total = kReflection + kWatches;
+  std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
+  stubs.reserve((total + kPerConnection - 1) / kPerConnection);
+  for (int i = 0; i < (total + kPerConnection - 1) / kPerConnection; ++i) {
+    stubs.push_back(std::make_unique<grpc::GenericStub>(NewConnection(socket, i)));
+  }
+  grpc::CompletionQueue cq;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::GenericClientAsyncReaderWriter>> calls;
+  contexts.reserve(total);
+  calls.reserve(total);
+  // Tags: 2i the call started (then a watch sends its request), 2i+1 that was sent.
+  std::vector<int> tags(static_cast<size_t>(total) * 2);
+  for (size_t t = 0; t < tags.size(); ++t) tags[t] = static_cast<int>(t);
+  grpc::ByteBuffer empty;
+  grpc::Slice nothing("", 0);
+  empty = grpc::ByteBuffer(&nothing, 1);
+  for (int i = 0; i < total; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    const std::string method =
+        i < kReflection ? "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+                        : "/grpc.health.v1.Health/Watch";
+    calls.push_back(stubs[i / kPerConnection]->PrepareCall(contexts.back().get(), method, &cq));
+    calls.back()->StartCall(&tags[i * 2]);
+  }
+  int events = 0;
+  for (int expected = kReflection + 2 * kWatches; events < expected; ++events) {
+    void* got = nullptr;
+    bool ok = false;
+    if (cq.AsyncNext(&got, &ok, std::chrono::system_clock::now() + std::chrono::seconds(30)) !=
+        grpc::CompletionQueue::GOT_EVENT) {
+      break;
+    }
+    const int tag = *static_cast<int*>(got);
+    const int i = tag / 2;
+    if (ok && tag % 2 == 0 && i >= kReflection) calls[i]->Write(empty, &tags[i * 2 + 1]);
+  }
+  absl::SleepFor(absl::Seconds(1));
+  const size_t threads_busy = ThreadsOf(vnetd.pid());
+
+  auto health = grpc::health::v1::Health::NewStub(NewConnection(socket, -1));
+  grpc::ClientContext call;
+  call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  grpc::health::v1::HealthCheckResponse answer;
+  const absl::Time start = absl::Now();
+  const grpc::Status s = health->Check(&call, grpc::health::v1::HealthCheckRequest(), &answer);
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message() << " after " << took;
+  EXPECT_EQ(answer.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_LT(took, absl::Seconds(2));  // the watchdog probes every 15 s; starved would be never
+  EXPECT_LT(threads_busy, 64u) << "idle: " << threads_idle;
+  std::printf("events %d; vnetd threads: %zu idle, %zu with %d streams; check took %s\n", events,
+              threads_idle, threads_busy, total, absl::FormatDuration(took).c_str());
+
+  for (auto& c : contexts) c->TryCancel();
+  cq.Shutdown();
+  void* got = nullptr;
+  bool ok = false;
+  while (cq.Next(&got, &ok)) {
+  }
+  EXPECT_EQ(vnetd.Stop(SIGTERM), 0) << ReadFile(dir / "vnetd.log");
 }
 
 // An in-process server whose write pool has one thread and room for two waiting changes;

@@ -398,5 +398,28 @@ TEST_F(DaemonProcessTest, FdExhaustionEitherRecoversOrStarvesTheWatchdog) {
             << "; the watchdog " << (accepts_again ? "is fed" : "starves") << "\n";
 }
 
+// The watchdog's probe is vnetd connecting to itself every half WatchdogSec (15 s under the
+// unit): not a caller, so no audit line. Before, each probe was one, and they pushed the
+// lines of real callers out of the rotated audit log.
+TEST_F(DaemonProcessTest, WatchdogProbesAreNotAuditLines) {
+  FakeNotifySocket notify(dir_ / "notify.sock");
+  ASSERT_TRUE(notify.bound());
+  setenv("NOTIFY_SOCKET", (dir_ / "notify.sock").c_str(), 1);
+  setenv("WATCHDOG_USEC", "400000", 1);
+  Process daemon({VNETD_PATH, "--unix_socket=" + socket(), "--state_dir=" + (dir_ / "state"),
+                  "--fast_path=none", "--metrics_address=off"},
+                 dir_ / "vnetd.log");
+  unsetenv("NOTIFY_SOCKET");
+  unsetenv("WATCHDOG_USEC");
+  ASSERT_TRUE(WaitFor([&] { return Ctl({"status"}).exit_code == 0; }))
+      << ReadFile(dir_ / "vnetd.log");
+  // Probes every 200 ms: several answered meanwhile.
+  EXPECT_GE(FakeNotifySocket::Count(notify.Collect(absl::Seconds(1)), "WATCHDOG=1"), 3);
+  const std::string audit = ReadFile(dir_ / "state/audit.log");
+  EXPECT_THAT(audit, HasSubstr("connection=unix uid=0"));  // the vnetctl calls are there
+  EXPECT_THAT(audit, ::testing::Not(HasSubstr(absl::StrCat(" pid=", daemon.pid(), " "))));
+  EXPECT_EQ(daemon.Stop(SIGTERM), 0);
+}
+
 }  // namespace
 }  // namespace vnet

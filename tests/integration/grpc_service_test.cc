@@ -486,6 +486,70 @@ TEST_F(GrpcServiceTest, ReleaseWhoseDeadlinePassedWhileWaitingIsNeverCommitted) 
   server_->registry().SetBeforeCommitHookForTest(nullptr);
 }
 
+// Region changes of one context are saved one after the other. One whose caller's deadline
+// passed while it waited for the one before (here: a save held up by a slow disk) is never
+// made afterwards.
+TEST_F(GrpcServiceTest, RegionChangeWhoseDeadlinePassedWhileWaitingIsNeverMade) {
+  v1::Context ctx;
+  ASSERT_TRUE(Assign(Guest(1), &ctx).ok());
+  ASSERT_TRUE(RegisterRegion(ctx.id()).ok());  // region 1
+  auto buffers = v1::BufferService::NewStub(channel_);
+  auto region = [&](uint64_t id) {
+    v1::RegisterRegionRequest req;
+    req.set_context_id(ctx.id());
+    req.mutable_region()->set_region_id(id);
+    req.mutable_region()->set_guest_address(id << 24);
+    req.mutable_region()->set_length(0x10000);
+    req.mutable_region()->set_access(v1::REGION_ACCESS_READ_WRITE);
+    return req;
+  };
+  absl::Notification saving;
+  absl::Notification disk_done;
+  std::atomic<int> saves{0};
+  server_->journal().SetBeforeSaveHookForTest([&] {
+    if (saves++ == 0) {
+      saving.Notify();
+      disk_done.WaitForNotification();
+    }
+  });
+  grpc::Status slow_status;
+  std::thread slow([&] {
+    grpc::ClientContext call;
+    v1::Region out;
+    slow_status = buffers->RegisterRegion(&call, region(2), &out);
+  });
+  saving.WaitForNotification();  // region 2 is being saved now
+  for (const bool unregister : {false, true}) {
+    grpc::ClientContext call;
+    call.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+    grpc::Status s;
+    if (unregister) {
+      v1::UnregisterRegionRequest req;
+      req.set_context_id(ctx.id());
+      req.set_region_id(1);
+      v1::UnregisterRegionResponse out;
+      s = buffers->UnregisterRegion(&call, req, &out);
+    } else {
+      v1::Region out;
+      s = buffers->RegisterRegion(&call, region(3), &out);
+    }
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
+  }
+  absl::SleepFor(absl::Milliseconds(100));  // the server saw the deadlines pass too
+  disk_done.Notify();
+  slow.join();
+  EXPECT_TRUE(slow_status.ok()) << slow_status.error_message();
+  // Whatever the abandoned changes would have done, they would have done by now.
+  absl::SleepFor(absl::Milliseconds(500));
+  server_->journal().SetBeforeSaveHookForTest(nullptr);
+  const v1::ListRegionsResponse regions = Regions(ctx.id());
+  ASSERT_EQ(regions.contexts_size(), 1);
+  std::vector<uint64_t> ids;
+  for (const v1::Region& r : regions.contexts(0).regions()) ids.push_back(r.region_id());
+  EXPECT_THAT(ids, ::testing::ElementsAre(1u, 2u));
+  EXPECT_EQ(saves.load(), 1) << "an abandoned change was saved";
+}
+
 // The deadline is checked at the commit point itself: an assign whose write outlasts its
 // caller's deadline is taken back, not committed.
 TEST_F(GrpcServiceTest, AssignWhoseDeadlinePassesDuringTheWriteIsNotCommitted) {
@@ -744,6 +808,41 @@ TEST_F(GrpcServiceTest, CallsThatCannotPersistChangeNothing) {
   ASSERT_TRUE(contexts_->ReleaseContext(&call, release, &released).ok());
   EXPECT_EQ(released.abandoned_descriptors(), 3u);
   EXPECT_EQ(Regions().contexts_size(), 0);
+  StopServer();
+}
+
+// An audit line that cannot be written (the audit log's disk is full) is lost, but never
+// silently: vnetd's log says so once, and again when lines are written again.
+TEST_F(GrpcServiceTest, AnAuditLineThatCannotBeWrittenIsLoggedNotLostSilently) {
+  ASSERT_EQ(geteuid(), 0u) << "mounts a tmpfs: run as root (CI does)";
+  TinyDisk disk(dir_ / "disk");
+  ASSERT_TRUE(disk.mounted()) << strerror(errno);
+  StopServer();
+  config_.set_audit_log(dir_ / "disk/audit.log");
+  StartServer(4);
+  disk.Fill();
+  ::testing::internal::CaptureStderr();
+  v1::Context ctx;
+  const grpc::Status assigned = Assign(Guest(1), &ctx);  // its state is on another disk
+  v1::Context again;
+  const grpc::Status repeated = Assign(Guest(1), &again);
+  std::string logged = ::testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(assigned.ok()) << assigned.error_message();
+  EXPECT_TRUE(repeated.ok()) << repeated.error_message();
+  EXPECT_THAT(logged, HasSubstr("audit log: cannot write"));
+  EXPECT_EQ(logged.find("audit log: cannot write"), logged.rfind("audit log: cannot write"))
+      << "logged once per run of failures: " << logged;
+
+  disk.Free();
+  ::testing::internal::CaptureStderr();
+  grpc::ClientContext call;
+  v1::ReleaseContextRequest release;
+  release.mutable_ref()->set_id(ctx.id());
+  v1::ReleaseContextResponse released;
+  EXPECT_TRUE(contexts_->ReleaseContext(&call, release, &released).ok());
+  logged = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(logged, HasSubstr("audit log: writing"));
+  EXPECT_THAT(testing::ReadFile(dir_ / "disk/audit.log"), HasSubstr("ReleaseContext"));
   StopServer();
 }
 

@@ -251,7 +251,7 @@ TEST(BufferServiceRaceTest, RegistrationRacingAReleaseLeavesNoRegion) {
   req.mutable_region()->set_length(kPage);
   req.mutable_region()->set_access(v1::REGION_ACCESS_READ_WRITE);
   v1::Region resp;
-  EXPECT_EQ(service.Register(req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(service.Register(req, CallLimits(), &resp).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_TRUE(ledger.ListRegions(1).empty());
 }
 

@@ -299,5 +299,42 @@ TEST(ContextPoolTest, LinkLocalIsUniqueWithinVlan) {
   EXPECT_TRUE(pool.Assign(c, kNow).ok());  // another VLAN
 }
 
+// A guest without explicit link-locals has the EUI-64 one of its MAC (the fast path lets
+// it claim that address): no other guest of the VLAN may list it, in either list, and a
+// MAC change moves the claim.
+TEST(ContextPoolTest, DefaultLinkLocalIsClaimedToo) {
+  ContextPool pool(8);
+  v1::Context a = Guest(1);
+  ASSERT_TRUE(pool.Assign(a, kNow).ok());
+  const std::string eui64 = EffectiveLinkLocals(*pool.Get(ById(1))).at(0);
+  v1::Context b = Guest(2), c = Guest(3), d = Guest(4, 7);
+  b.add_ipv6_link_local_addresses(eui64);
+  c.add_ipv6_addresses(eui64);
+  d.add_ipv6_link_local_addresses(eui64);
+  EXPECT_EQ(pool.Assign(b, kNow).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(pool.Assign(c, kNow).status().code(), absl::StatusCode::kFailedPrecondition);
+  auto other_vlan = pool.Assign(d, kNow);
+  ASSERT_TRUE(other_vlan.ok());
+  // The other way round: an explicit link-local held, then a guest whose MAC derives it.
+  ASSERT_TRUE(pool.Release(ById(other_vlan->context.id())).ok());
+  v1::Context e = Guest(4);
+  e.add_ipv6_link_local_addresses("fe80::216:3eff:fe00:55");
+  ASSERT_TRUE(pool.Assign(e, kNow).ok());
+  v1::Context f = Guest(5);
+  f.set_mac("00:16:3e:00:00:55");
+  EXPECT_EQ(pool.Assign(f, kNow).status().code(), absl::StatusCode::kFailedPrecondition);
+  // A MAC change of a guest with the default moves its claim with it.
+  v1::Context patch;
+  patch.set_mac("00:16:3e:00:00:77");
+  google::protobuf::FieldMask mask;
+  mask.add_paths("mac");
+  ASSERT_TRUE(pool.Update(ById(1), patch, mask).ok());
+  v1::Context h = Guest(6), i = Guest(7);
+  h.add_ipv6_link_local_addresses(eui64);                     // a's old default: free now
+  i.add_ipv6_link_local_addresses("fe80::216:3eff:fe00:77");  // a's new one
+  EXPECT_TRUE(pool.Assign(h, kNow).ok());
+  EXPECT_EQ(pool.Assign(i, kNow).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace vnet
