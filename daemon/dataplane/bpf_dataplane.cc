@@ -445,6 +445,14 @@ absl::Status BpfDataplane::AttachLocked(const v1::Context& ctx) {
   if (uplink_ifindex_ != 0 && static_cast<int>(info->ifindex) == uplink_ifindex_)
     return absl::InvalidArgumentError(
         absl::StrCat("cannot attach a guest to '", name, "': it is the uplink ", uplink_));
+  // The guest program drops what the guest may not send: on the host's own interface (its
+  // management NIC) it would cut the host off. Those carry addresses; guests' ports do not.
+  if (const std::string address = RoutableAddressOf(info->name); !address.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot attach a guest to '", name, "': it has the address ", address,
+        ", so it is one of the host's own interfaces, not a guest's port (a guest's interface "
+        "carries no addresses but link-local ones)"));
+  }
   uint32_t device_flags = 0;
   // bpf_redirect_peer works only into a veth whose peer is in another namespace.
   if (info->kind == "veth" && info->peer_in_other_netns) device_flags |= VNET_CTX_F_PEER;

@@ -1,5 +1,7 @@
 #include "daemon/dataplane/link_info.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
 #include <linux/if_link.h>
@@ -111,6 +113,28 @@ absl::StatusOr<LinkInfo> QueryLink(absl::string_view ifname) {
   }
   QueryXdpFeatures(info);
   return info;
+}
+
+std::string RoutableAddressOf(absl::string_view ifname) {
+  ifaddrs* all = nullptr;
+  if (getifaddrs(&all) != 0) return "";
+  std::string found;
+  for (const ifaddrs* a = all; a != nullptr && found.empty(); a = a->ifa_next) {
+    if (a->ifa_addr == nullptr || a->ifa_name == nullptr || ifname != a->ifa_name) continue;
+    char text[INET6_ADDRSTRLEN] = {};
+    if (a->ifa_addr->sa_family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(a->ifa_addr);
+      if (inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text)) != nullptr) found = text;
+    } else if (a->ifa_addr->sa_family == AF_INET6) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(a->ifa_addr);
+      if (!IN6_IS_ADDR_LINKLOCAL(&in6->sin6_addr) &&
+          inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text)) != nullptr) {
+        found = text;
+      }
+    }
+  }
+  freeifaddrs(all);
+  return found;
 }
 
 }  // namespace vnet

@@ -32,4 +32,9 @@ struct LinkInfo {
 // uplink allow-list, "not the uplink", one context per interface) for another device.
 absl::StatusOr<LinkInfo> QueryLink(absl::string_view ifname);
 
+// An address of `ifname` that routes (IPv4, or IPv6 other than link-local), as text, or ""
+// when it has none. A guest's interface is a switch port and carries none; the host's own
+// interfaces (its management NIC) do, so the fast path never takes one for a guest's.
+std::string RoutableAddressOf(absl::string_view ifname);
+
 }  // namespace vnet

@@ -119,6 +119,31 @@ def check_guest_not_on_uplink_altname(topo, daemon, wire):
     print(f"assign on {alt}, the uplink's altname: not attached ({ctx.get('state')})")
 
 
+def check_guest_not_on_host_interface(topo, daemon, mgmt):
+    """A context on an interface that has an address of its own (the host's management NIC,
+    here its stand-in) is not attached: the guest program there would cut the host off."""
+    import json
+    address = "198.18.250.1"
+    topo.run(None, ["ip", "addr", "add", f"{address}/32", "dev", mgmt.host_if])
+    r = daemon.ctl("context", "assign", "--domain", "3", "--device", "0", "--interface",
+                   mgmt.host_if, "--mac", "00:16:3e:12:00:03")
+    ctx = json.loads(daemon.ctl("-o", "json", "context", "get", "--interface",
+                                mgmt.host_if).stdout or "{}")
+    tc = subprocess.run(["tc", "filter", "show", "dev", mgmt.host_if, "ingress"],
+                        capture_output=True, text=True).stdout
+    tcx = subprocess.run(["bpftool", "net", "show", "dev", mgmt.host_if],
+                         capture_output=True, text=True).stdout
+    daemon.ctl("context", "release", "--interface", mgmt.host_if)
+    topo.run(None, ["ip", "addr", "del", f"{address}/32", "dev", mgmt.host_if])
+    if ctx.get("state") == "CONTEXT_STATE_ACTIVE" or "vnet_guest" in tc + tcx:
+        fail(f"a guest was attached to {mgmt.host_if}, which has the address {address}: "
+             f"rc={r.returncode} {ctx} {tc} {tcx}")
+    log = open(os.path.join(daemon.dir, "vnetd.log")).read()
+    if f"it has the address {address}" not in log:
+        fail(f"vnetd's log does not say why {mgmt.host_if} was refused: {log[-2000:]}")
+    print(f"assign on {mgmt.host_if} (address {address}): not attached ({ctx.get('state')})")
+
+
 def has_xdp(ifname):
     return " xdp" in subprocess.run(["ip", "-d", "link", "show", ifname], capture_output=True,
                                     text=True).stdout
@@ -170,6 +195,7 @@ def main():
         if r.returncode != 0 or wire.host_if not in r.stdout:
             fail(f"uplink set: rc={r.returncode} {r.stdout} {r.stderr}")
         check_guest_not_on_uplink_altname(topo, daemon, wire)
+        check_guest_not_on_host_interface(topo, daemon, mgmt)
         if not has_xdp(wire.host_if):
             fail("no XDP program on the uplink after uplink set")
         for dst in (wire.ipv4, wire.ipv6):
