@@ -143,8 +143,9 @@ class AuditInterceptorFactory final : public gx::ServerInterceptorFactoryInterfa
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path) {
-  std::unique_ptr<AuditLog> log(new AuditLog(path));
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path,
+                                                         RefusalBudget budget) {
+  std::unique_ptr<AuditLog> log(new AuditLog(path, budget));
   if (path == "-") return log;
   absl::MutexLock lock(&log->mu_);
   log->file_ = std::fopen(path.c_str(), "ae");
@@ -160,8 +161,60 @@ AuditLog::~AuditLog() {
   if (file_ != nullptr) std::fclose(file_);
 }
 
+namespace {
+
+std::string Now() {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+}
+
+}  // namespace
+
+bool AuditLog::TakeRefusalLine() {
+  absl::MutexLock lock(&budget_mu_);
+  const absl::Time now = absl::Now();
+  if (now - window_start_ >= budget_.window) {
+    if (left_out_ > 0) {  // ReportLeftOut says so first, then opens the next window
+      ++left_out_;
+      return false;
+    }
+    window_start_ = now;
+    refusals_in_window_ = 0;
+  }
+  if (refusals_in_window_ < budget_.lines) {
+    ++refusals_in_window_;
+    return true;
+  }
+  ++left_out_;
+  return false;
+}
+
+void AuditLog::ReportLeftOut() {
+  uint64_t left_out = 0;
+  absl::Time since;
+  {
+    absl::MutexLock lock(&budget_mu_);
+    if (left_out_ == 0 || absl::Now() - window_start_ < budget_.window) return;
+    left_out = left_out_;
+    since = window_start_;
+    left_out_ = 0;
+    window_start_ = absl::Now();
+    refusals_in_window_ = 0;
+  }
+  WriteLine(absl::StrCat(Now(), " refusals_not_logged=", left_out, " since=",
+                         absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", since, absl::UTCTimeZone()),
+                         " reason=\"over ", budget_.lines, " refusals in ",
+                         absl::FormatDuration(budget_.window), "\""));
+}
+
+void AuditLog::RecordRefusal(absl::string_view identity, absl::string_view method,
+                             const grpc::Status& result) {
+  ReportLeftOut();
+  if (TakeRefusalLine()) Record(identity, method, "", result);
+}
+
 void AuditLog::Record(absl::string_view identity, absl::string_view method,
                       absl::string_view fields, const grpc::Status& result) {
+  ReportLeftOut();
   std::string line =
       absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
                    " identity=", Quote(identity), " method=", method);
@@ -173,10 +226,14 @@ void AuditLog::Record(absl::string_view identity, absl::string_view method,
   WriteLine(line);
 }
 
-void AuditLog::RecordUnixConnection(uid_t uid, gid_t gid, pid_t pid, absl::string_view identity) {
+bool AuditLog::RecordUnixConnection(uid_t uid, gid_t gid, pid_t pid, absl::string_view identity,
+                                    bool has_role) {
+  ReportLeftOut();
+  if (!has_role && !TakeRefusalLine()) return false;
   WriteLine(absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
                          " connection=unix uid=", uid, " gid=", gid, " pid=", pid,
                          " identity=", Quote(identity)));
+  return true;
 }
 
 void AuditLog::WriteLine(const std::string& line) {

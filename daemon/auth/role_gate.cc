@@ -34,7 +34,7 @@ grpc::Status RoleGate::Process(const InputMetadata& auth_metadata, grpc::AuthCon
   if (!verdict.ok()) {
     const MethodRule* rule = FindMethodRule(method);
     if (audit_ != nullptr && rule != nullptr && rule->audited) {
-      audit_->Record(caller.identity, method, "", verdict);
+      audit_->RecordRefusal(caller.identity, method, verdict);
     }
     return verdict;
   }

@@ -140,10 +140,6 @@ void UnixListener::HandOver(int fd) {
     return;
   }
   const UnixRole role = RoleOfPeer(*peer, groups_);
-  if (role.role == Role::kNone) {  // its calls will be refused; say who it was
-    LogInfo("unix socket: uid %d gid %d pid %d is in no vnetd group: calls refused", peer->uid,
-            peer->gid, peer->pid);
-  }
   auto door = doors_.find(role.because);
   if (door == doors_.end()) {  // cannot happen: Create made a door for every rule
     close(fd);
@@ -151,8 +147,17 @@ void UnixListener::HandOver(int fd) {
   }
   // vnetd's own watchdog probe (every half WatchdogSec) is no caller: a line each would
   // push real callers' lines out of the rotated log. SO_PEERCRED's pid is the kernel's.
+  const bool has_role = role.role != Role::kNone;
+  bool noted = true;
   if (audit_ != nullptr && peer->pid != getpid()) {
-    audit_->RecordUnixConnection(peer->uid, peer->gid, peer->pid, door->second.identity);
+    noted = audit_->RecordUnixConnection(peer->uid, peer->gid, peer->pid, door->second.identity,
+                                         has_role);
+  }
+  // Its calls will be refused: say who it was, within the audit log's refusal budget (a
+  // loop of such connections must not flood vnetd's log either).
+  if (!has_role && noted) {
+    LogInfo("unix socket: uid %d gid %d pid %d is in no vnetd group: calls refused", peer->uid,
+            peer->gid, peer->pid);
   }
   grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters params;
   params.listener_fd = listen_fd_;

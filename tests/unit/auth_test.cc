@@ -2,7 +2,14 @@
 // decision, the listen and uplink policies, the audit line's key fields.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
 #include "daemon/auth/audit_log.h"
 #include "daemon/auth/role_gate.h"
 #include "daemon/auth/tls_identity.h"
@@ -112,6 +119,36 @@ TEST(AuthTest, AuditKeyFields) {
   v1::ReleaseContextRequest release;
   release.mutable_ref()->set_id(3);
   EXPECT_EQ(KeyFields("/vnet.v1.ContextService/ReleaseContext", release), "context=3");
+}
+
+// Refusals are bounded: over the budget they are counted, not written, and the first line
+// after the window says how many; calls that ran and role holders' connections always are.
+TEST(AuditLogTest, RefusalsAreBoundedAndTheGapIsSaid) {
+  char path[] = "/tmp/vnet-audit-test-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  auto log = AuditLog::Open(path, {3, absl::Milliseconds(300)});
+  ASSERT_TRUE(log.ok()) << log.status();
+  const grpc::Status denied(grpc::StatusCode::PERMISSION_DENIED, "needs role operator");
+  for (int i = 0; i < 10; ++i) (*log)->RecordRefusal("uid 1000", "/vnet.v1.X/Assign", denied);
+  EXPECT_FALSE((*log)->RecordUnixConnection(1000, 1000, 42, "no role", /*has_role=*/false));
+  EXPECT_TRUE((*log)->RecordUnixConnection(0, 0, 43, "uid 0", /*has_role=*/true));
+  (*log)->Record("uid 0", "/vnet.v1.X/Assign", "domain=1", grpc::Status::OK);
+  absl::SleepFor(absl::Milliseconds(350));  // the window ends
+  (*log)->RecordRefusal("uid 1000", "/vnet.v1.X/Assign", denied);
+  log->reset();
+
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::remove(path);
+  ASSERT_EQ(lines.size(), 7u) << ::testing::PrintToString(lines);
+  for (int i = 0; i < 3; ++i) EXPECT_THAT(lines[i], HasSubstr("result=7"));
+  EXPECT_THAT(lines[3], HasSubstr("connection=unix uid=0"));
+  EXPECT_THAT(lines[4], HasSubstr("result=0"));
+  EXPECT_THAT(lines[5], HasSubstr("refusals_not_logged=8"));  // 7 calls and 1 connection
+  EXPECT_THAT(lines[6], HasSubstr("result=7"));
 }
 
 }  // namespace
