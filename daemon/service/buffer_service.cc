@@ -1,5 +1,8 @@
 #include "daemon/service/buffer_service.h"
 
+#include <grpcpp/support/proto_buffer_reader.h>
+#include <grpcpp/support/proto_buffer_writer.h>
+
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "daemon/core/log.h"
@@ -272,32 +275,51 @@ void BufferServiceImpl::HandleBatch(const v1::DescriptorBatch& batch,
   }
 }
 
-// One batch read, handled on gRPC's thread, its result written, then the next read: one
-// batch in flight per stream, and no thread held while the stream waits for the client.
+// One batch read, parsed and handled on gRPC's thread, its result written, then the next
+// read: one batch in flight per stream, and no thread held while the stream waits for the
+// client. A batch that does not parse ends the stream with INVALID_ARGUMENT.
 class BufferServiceImpl::DescriptorStream final
-    : public grpc::ServerBidiReactor<v1::DescriptorBatch, v1::DescriptorBatchResult> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
-  explicit DescriptorStream(BufferServiceImpl* service) : service_(service) { StartRead(&batch_); }
+  explicit DescriptorStream(BufferServiceImpl* service) : service_(service) { StartRead(&in_); }
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // the client finished sending (or went away)
       Finish(grpc::Status::OK);
       return;
     }
+    const grpc::Status parsed =
+        grpc::SerializationTraits<v1::DescriptorBatch>::Deserialize(&in_, &batch_);
+    if (!parsed.ok()) {
+      Finish({grpc::StatusCode::INVALID_ARGUMENT,
+              "a StreamDescriptors message is not a DescriptorBatch (it does not parse); the "
+              "stream ends, the batches before it stand"});
+      return;
+    }
     service_->HandleBatch(batch_, &scratch_, &results_, &unknown_, &result_);
-    StartWrite(&result_);
+    bool own_buffer = false;
+    out_.Clear();  // the last batch's answer, written already
+    if (!grpc::SerializationTraits<v1::DescriptorBatchResult>::Serialize(result_, &out_,
+                                                                         &own_buffer)
+             .ok()) {
+      Finish({grpc::StatusCode::INTERNAL, "cannot serialize a DescriptorBatchResult"});
+      return;
+    }
+    StartWrite(&out_);
   }
   void OnWriteDone(bool ok) override {
     if (!ok) {  // the client went away
       Finish(grpc::Status::OK);
       return;
     }
-    StartRead(&batch_);
+    StartRead(&in_);
   }
   void OnDone() override { delete this; }
 
  private:
   BufferServiceImpl* const service_;
+  grpc::ByteBuffer in_;
+  grpc::ByteBuffer out_;
   v1::DescriptorBatch batch_;
   v1::DescriptorBatchResult result_;
   std::vector<ledger::Descriptor> scratch_;  // reused between batches
@@ -305,8 +327,8 @@ class BufferServiceImpl::DescriptorStream final
   std::vector<uint64_t> unknown_;
 };
 
-grpc::ServerBidiReactor<v1::DescriptorBatch, v1::DescriptorBatchResult>*
-BufferServiceImpl::StreamDescriptors(grpc::CallbackServerContext*) {
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* BufferServiceImpl::StreamDescriptors(
+    grpc::CallbackServerContext*) {
   return new DescriptorStream(this);
 }
 

@@ -28,7 +28,19 @@ ContextDomain ContextsIn(const ContextRegistry* registry);
 void ReleaseBuffersWithContexts(ContextRegistry* registry, ledger::BufferLedger* ledger,
                                 absl::Duration grace);
 
-class BufferServiceImpl final : public v1::BufferService::CallbackService {
+// The callback service with StreamDescriptors raw (its batches arrive as bytes): gRPC 1.51
+// tells a typed bidi reactor "no message" both when the client half-closes and when a batch
+// does not parse, so a malformed batch would end the stream with OK. Raw, vnetd parses
+// each batch itself and answers a bad one INVALID_ARGUMENT.
+using BufferServiceBase = v1::BufferService::WithCallbackMethod_RegisterRegion<
+    v1::BufferService::WithCallbackMethod_UnregisterRegion<
+        v1::BufferService::WithCallbackMethod_ListRegions<
+            v1::BufferService::WithCallbackMethod_ValidateDescriptors<
+                v1::BufferService::WithCallbackMethod_CompleteDescriptors<
+                    v1::BufferService::WithRawCallbackMethod_StreamDescriptors<
+                        v1::BufferService::Service>>>>>>;
+
+class BufferServiceImpl final : public BufferServiceBase {
  public:
   // Most descriptors (or cookies) one request or stream batch may carry.
   static constexpr int kMaxBatch = 65536;
@@ -53,7 +65,7 @@ class BufferServiceImpl final : public v1::BufferService::CallbackService {
   grpc::ServerUnaryReactor* CompleteDescriptors(grpc::CallbackServerContext* ctx,
                                                 const v1::CompleteDescriptorsRequest* req,
                                                 v1::CompleteDescriptorsResponse* resp) override;
-  grpc::ServerBidiReactor<v1::DescriptorBatch, v1::DescriptorBatchResult>* StreamDescriptors(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamDescriptors(
       grpc::CallbackServerContext* ctx) override;
 
   // RegisterRegion's work without gRPC, on the calling thread (tests call it directly).

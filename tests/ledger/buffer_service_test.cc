@@ -3,6 +3,7 @@
 
 #include <gmock/gmock.h>
 #include <grpcpp/create_channel.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
@@ -234,6 +235,59 @@ TEST_F(BufferServiceTest, StreamAnswersEachBatchInOrderAndSurvivesABadBatch) {
   EXPECT_FALSE(stream->Read(&result));
   EXPECT_TRUE(stream->Finish().ok());
   EXPECT_EQ(ledger_->Snapshot().contexts.at(0).in_flight, 8u);
+}
+
+// A stream message that does not parse as a DescriptorBatch ends the stream with
+// INVALID_ARGUMENT and a message (a typed reactor could not tell it from the client's
+// half-close and ended it with OK); the batch before it was answered and stands.
+TEST_F(BufferServiceTest, StreamBatchThatDoesNotParseEndsTheStreamInvalidArgument) {
+  ASSERT_TRUE(Register(1, 1, kBase, 4 * kPage).ok());
+  grpc::GenericStub stub(
+      grpc::CreateChannel("unix:" + socket_path_, grpc::InsecureChannelCredentials()));
+  grpc::CompletionQueue cq;
+  grpc::ClientContext call;
+  auto stream = stub.PrepareCall(&call, "/vnet.v1.BufferService/StreamDescriptors", &cq);
+  auto step = [&cq](intptr_t tag) {
+    void* got = nullptr;
+    bool ok = false;
+    EXPECT_TRUE(cq.Next(&got, &ok));
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): completion-queue tags are small integers
+    EXPECT_EQ(got, reinterpret_cast<void*>(tag));
+    return ok;
+  };
+  auto send = [&](const std::string& bytes, intptr_t tag) {
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer message(&slice, 1);
+    // NOLINTNEXTLINE(performance-no-int-to-ptr)
+    stream->Write(message, reinterpret_cast<void*>(tag));
+    return step(tag);
+  };
+  // NOLINTNEXTLINE(performance-no-int-to-ptr)
+  stream->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(step(1));
+
+  v1::DescriptorBatch batch;
+  batch.set_sequence(1);
+  batch.set_context_id(1);
+  *batch.add_descriptors() = Desc(1, kBase, 512);
+  ASSERT_TRUE(send(batch.SerializeAsString(), 2));
+  grpc::ByteBuffer answer;
+  // NOLINTNEXTLINE(performance-no-int-to-ptr)
+  stream->Read(&answer, reinterpret_cast<void*>(3));
+  ASSERT_TRUE(step(3));
+  v1::DescriptorBatchResult result;
+  ASSERT_TRUE(
+      grpc::SerializationTraits<v1::DescriptorBatchResult>::Deserialize(&answer, &result).ok());
+  EXPECT_EQ(result.validation().accepted(), 1u);
+
+  send(std::string("\xff\xff\xff\xff", 4), 4);  // may fail: the server ends the stream
+  grpc::Status status;
+  // NOLINTNEXTLINE(performance-no-int-to-ptr)
+  stream->Finish(&status, reinterpret_cast<void*>(5));
+  EXPECT_TRUE(step(5));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("not a DescriptorBatch"));
+  EXPECT_EQ(ledger_->Snapshot().contexts.at(0).in_flight, 1u);  // the good batch stands
 }
 
 TEST(BufferServiceRaceTest, RegistrationRacingAReleaseLeavesNoRegion) {
