@@ -64,21 +64,34 @@ std::shared_ptr<grpc::Channel> NewConnection(const std::string& socket, int inde
   return grpc::CreateCustomChannel("unix:" + socket, grpc::InsecureChannelCredentials(), args);
 }
 
+// A real vnetd process without fast path, metrics or xenstore, answering on a socket in
+// a fresh directory, and how many threads it has idle.
+class CallbackServerProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    vnetd_ = std::make_unique<Process>(
+        std::vector<std::string>{VNETD_PATH, "--unix_socket=" + socket_,
+                                 "--state_dir=" + (dir_ / "state"), "--fast_path=none",
+                                 "--metrics_address=off", "--xenstore=off"},
+        dir_ / "vnetd.log");
+    ASSERT_TRUE(WaitFor([&] { return access(socket_.c_str(), F_OK) == 0 || !vnetd_->running(); }));
+    ASSERT_TRUE(vnetd_->running()) << ReadFile(dir_ / "vnetd.log");
+    threads_idle_ = ThreadsOf(vnetd_->pid());
+  }
+
+  TempDir dir_;
+  const std::string socket_ = dir_ / "vnetd.sock";
+  std::unique_ptr<Process> vnetd_;
+  size_t threads_idle_ = 0;
+};
+
 // 4000 descriptor streams, each open at the server (one batch answered), over 64
 // connections (vnetd allows 64 streams on one). The synchronous server held a thread per
 // stream and refused those beyond its 256 threads.
-TEST(CallbackServerProcessTest, ThousandsOfOpenStreamsHoldFewThreads) {
+TEST_F(CallbackServerProcessTest, ThousandsOfOpenStreamsHoldFewThreads) {
   constexpr int kStreams = 4000;
   constexpr int kPerConnection = 63;
   constexpr size_t kMaxThreads = 64;
-  TempDir dir;
-  const std::string socket = dir / "vnetd.sock";
-  Process vnetd({VNETD_PATH, "--unix_socket=" + socket, "--state_dir=" + (dir / "state"),
-                 "--fast_path=none", "--metrics_address=off", "--xenstore=off"},
-                dir / "vnetd.log");
-  ASSERT_TRUE(WaitFor([&] { return access(socket.c_str(), F_OK) == 0 || !vnetd.running(); }));
-  ASSERT_TRUE(vnetd.running()) << ReadFile(dir / "vnetd.log");
-  const size_t threads_idle = ThreadsOf(vnetd.pid());
 
   struct Stream {
     grpc::ClientContext ctx;
@@ -90,7 +103,7 @@ TEST(CallbackServerProcessTest, ThousandsOfOpenStreamsHoldFewThreads) {
   std::vector<std::unique_ptr<v1::BufferService::Stub>> stubs;
   stubs.reserve((kStreams + kPerConnection - 1) / kPerConnection);
   for (int i = 0; i < (kStreams + kPerConnection - 1) / kPerConnection; ++i) {
-    stubs.push_back(v1::BufferService::NewStub(NewConnection(socket, i)));
+    stubs.push_back(v1::BufferService::NewStub(NewConnection(socket_, i)));
   }
   grpc::CompletionQueue cq;
   std::vector<std::unique_ptr<Stream>> streams(kStreams);
@@ -131,11 +144,11 @@ TEST(CallbackServerProcessTest, ThousandsOfOpenStreamsHoldFewThreads) {
   }
   EXPECT_EQ(failed, 0);
   EXPECT_EQ(answered, kStreams);
-  const size_t threads_busy = ThreadsOf(vnetd.pid());
-  EXPECT_LT(threads_busy, kMaxThreads) << "idle: " << threads_idle;
+  const size_t threads_busy = ThreadsOf(vnetd_->pid());
+  EXPECT_LT(threads_busy, kMaxThreads) << "idle: " << threads_idle_;
 
   // A read on a fresh connection still answers at once.
-  auto contexts = v1::ContextService::NewStub(NewConnection(socket, -1));
+  auto contexts = v1::ContextService::NewStub(NewConnection(socket_, -1));
   grpc::ClientContext call;
   call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
   v1::GetContextRequest get;
@@ -153,31 +166,23 @@ TEST(CallbackServerProcessTest, ThousandsOfOpenStreamsHoldFewThreads) {
   bool ok = false;
   while (cq.Next(&got, &ok)) {
   }
-  EXPECT_EQ(vnetd.Stop(SIGTERM), 0) << ReadFile(dir / "vnetd.log");
-  std::printf("vnetd threads: %zu idle, %zu with %d streams open\n", threads_idle, threads_busy,
+  EXPECT_EQ(vnetd_->Stop(SIGTERM), 0) << ReadFile(dir_ / "vnetd.log");
+  std::printf("vnetd threads: %zu idle, %zu with %d streams open\n", threads_idle_, threads_busy,
               kStreams);
 }
 
 // Streams of the services vnetd does not write itself (server reflection, the standard
 // health service's Watch) are opened and left open, many of them: the watchdog's probe
 // (a new connection and Health/Check) still answers, and threads stay few.
-TEST(CallbackServerProcessTest, OpenReflectionAndHealthStreamsLeaveTheHealthCheckAnswering) {
+TEST_F(CallbackServerProcessTest, OpenReflectionAndHealthStreamsLeaveTheHealthCheckAnswering) {
   constexpr int kReflection = 32;
   constexpr int kWatches = 1000;
   constexpr int kPerConnection = 63;
-  TempDir dir;
-  const std::string socket = dir / "vnetd.sock";
-  Process vnetd({VNETD_PATH, "--unix_socket=" + socket, "--state_dir=" + (dir / "state"),
-                 "--fast_path=none", "--metrics_address=off", "--xenstore=off"},
-                dir / "vnetd.log");
-  ASSERT_TRUE(WaitFor([&] { return access(socket.c_str(), F_OK) == 0 || !vnetd.running(); }));
-  ASSERT_TRUE(vnetd.running()) << ReadFile(dir / "vnetd.log");
-  const size_t threads_idle = ThreadsOf(vnetd.pid());
   const int total = kReflection + kWatches;
   std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
   stubs.reserve((total + kPerConnection - 1) / kPerConnection);
   for (int i = 0; i < (total + kPerConnection - 1) / kPerConnection; ++i) {
-    stubs.push_back(std::make_unique<grpc::GenericStub>(NewConnection(socket, i)));
+    stubs.push_back(std::make_unique<grpc::GenericStub>(NewConnection(socket_, i)));
   }
   grpc::CompletionQueue cq;
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
@@ -211,9 +216,9 @@ TEST(CallbackServerProcessTest, OpenReflectionAndHealthStreamsLeaveTheHealthChec
     if (ok && tag % 2 == 0 && i >= kReflection) calls[i]->Write(empty, &tags[i * 2 + 1]);
   }
   absl::SleepFor(absl::Seconds(1));
-  const size_t threads_busy = ThreadsOf(vnetd.pid());
+  const size_t threads_busy = ThreadsOf(vnetd_->pid());
 
-  auto health = grpc::health::v1::Health::NewStub(NewConnection(socket, -1));
+  auto health = grpc::health::v1::Health::NewStub(NewConnection(socket_, -1));
   grpc::ClientContext call;
   call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
   grpc::health::v1::HealthCheckResponse answer;
@@ -223,9 +228,9 @@ TEST(CallbackServerProcessTest, OpenReflectionAndHealthStreamsLeaveTheHealthChec
   EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message() << " after " << took;
   EXPECT_EQ(answer.status(), grpc::health::v1::HealthCheckResponse::SERVING);
   EXPECT_LT(took, absl::Seconds(2));  // the watchdog probes every 15 s; starved would be never
-  EXPECT_LT(threads_busy, 64u) << "idle: " << threads_idle;
+  EXPECT_LT(threads_busy, 64u) << "idle: " << threads_idle_;
   std::printf("events %d; vnetd threads: %zu idle, %zu with %d streams; check took %s\n", events,
-              threads_idle, threads_busy, total, absl::FormatDuration(took).c_str());
+              threads_idle_, threads_busy, total, absl::FormatDuration(took).c_str());
 
   for (auto& c : contexts) c->TryCancel();
   cq.Shutdown();
@@ -233,7 +238,7 @@ TEST(CallbackServerProcessTest, OpenReflectionAndHealthStreamsLeaveTheHealthChec
   bool ok = false;
   while (cq.Next(&got, &ok)) {
   }
-  EXPECT_EQ(vnetd.Stop(SIGTERM), 0) << ReadFile(dir / "vnetd.log");
+  EXPECT_EQ(vnetd_->Stop(SIGTERM), 0) << ReadFile(dir_ / "vnetd.log");
 }
 
 // An in-process server whose write pool has one thread and room for two waiting changes;

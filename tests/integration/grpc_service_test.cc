@@ -446,26 +446,35 @@ TEST_F(GrpcServiceTest, StateSurvivesServerRestart) {
   EXPECT_EQ(list.contexts(1).id(), 2u);
 }
 
+// A test hook that holds its first call (a write on a slow disk) until `release`, and
+// counts every call.
+struct HoldFirstCall {
+  absl::Notification held;
+  absl::Notification release;
+  std::atomic<int> calls{0};
+  std::function<void()> Hook() {
+    return [this] {
+      if (calls++ == 0) {
+        held.Notify();
+        release.WaitForNotification();
+      }
+    };
+  }
+};
+
 // A release whose caller gave up while the registry was busy (here: a
 // state write held up by a slow disk) is never committed afterwards.
 TEST_F(GrpcServiceTest, ReleaseWhoseDeadlinePassedWhileWaitingIsNeverCommitted) {
   v1::Context first;
   ASSERT_TRUE(Assign(Guest(1), &first).ok());
-  absl::Notification writing;
-  absl::Notification disk_done;
-  std::atomic<int> writes{0};
-  server_->registry().SetBeforeCommitHookForTest([&] {
-    if (writes++ == 0) {
-      writing.Notify();
-      disk_done.WaitForNotification();
-    }
-  });
+  HoldFirstCall disk;  // the first state write waits for a slow disk
+  server_->registry().SetBeforeCommitHookForTest(disk.Hook());
   grpc::Status slow_status;
   std::thread slow([&] {
     v1::Context out;
     slow_status = Assign(Guest(2), &out);
   });
-  writing.WaitForNotification();
+  disk.held.WaitForNotification();
 
   grpc::ClientContext call;
   call.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
@@ -475,7 +484,7 @@ TEST_F(GrpcServiceTest, ReleaseWhoseDeadlinePassedWhileWaitingIsNeverCommitted) 
   EXPECT_EQ(contexts_->ReleaseContext(&call, release, &released).error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
   absl::SleepFor(absl::Milliseconds(100));  // the server saw the deadline pass too
-  disk_done.Notify();
+  disk.release.Notify();
   slow.join();
   EXPECT_TRUE(slow_status.ok()) << slow_status.error_message();
   // Whatever the abandoned release would have done, it would have done by now.
@@ -503,22 +512,15 @@ TEST_F(GrpcServiceTest, RegionChangeWhoseDeadlinePassedWhileWaitingIsNeverMade) 
     req.mutable_region()->set_access(v1::REGION_ACCESS_READ_WRITE);
     return req;
   };
-  absl::Notification saving;
-  absl::Notification disk_done;
-  std::atomic<int> saves{0};
-  server_->journal().SetBeforeSaveHookForTest([&] {
-    if (saves++ == 0) {
-      saving.Notify();
-      disk_done.WaitForNotification();
-    }
-  });
+  HoldFirstCall disk;  // the first save waits for a slow disk
+  server_->journal().SetBeforeSaveHookForTest(disk.Hook());
   grpc::Status slow_status;
   std::thread slow([&] {
     grpc::ClientContext call;
     v1::Region out;
     slow_status = buffers->RegisterRegion(&call, region(2), &out);
   });
-  saving.WaitForNotification();  // region 2 is being saved now
+  disk.held.WaitForNotification();  // region 2 is being saved now
   for (const bool unregister : {false, true}) {
     grpc::ClientContext call;
     call.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
@@ -536,7 +538,7 @@ TEST_F(GrpcServiceTest, RegionChangeWhoseDeadlinePassedWhileWaitingIsNeverMade) 
     EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
   }
   absl::SleepFor(absl::Milliseconds(100));  // the server saw the deadlines pass too
-  disk_done.Notify();
+  disk.release.Notify();
   slow.join();
   EXPECT_TRUE(slow_status.ok()) << slow_status.error_message();
   // Whatever the abandoned changes would have done, they would have done by now.
@@ -547,7 +549,7 @@ TEST_F(GrpcServiceTest, RegionChangeWhoseDeadlinePassedWhileWaitingIsNeverMade) 
   std::vector<uint64_t> ids;
   for (const v1::Region& r : regions.contexts(0).regions()) ids.push_back(r.region_id());
   EXPECT_THAT(ids, ::testing::ElementsAre(1u, 2u));
-  EXPECT_EQ(saves.load(), 1) << "an abandoned change was saved";
+  EXPECT_EQ(disk.calls.load(), 1) << "an abandoned change was saved";
 }
 
 // The deadline is checked at the commit point itself: an assign whose write outlasts its
@@ -1076,18 +1078,11 @@ TEST_F(GrpcServiceTest, ReadsDoNotWaitForAWrite) {
 TEST_F(GrpcServiceTest, QueuedWritersShareOneWrite) {
   StopServer();
   StartServer(64);
-  absl::Notification first_writing;
-  absl::Notification go_on;
-  std::atomic<int> writes{0};
-  server_->registry().SetBeforeCommitHookForTest([&] {
-    if (writes++ == 0) {
-      first_writing.Notify();
-      go_on.WaitForNotification();
-    }
-  });
+  HoldFirstCall disk;  // the first state write waits for a slow disk
+  server_->registry().SetBeforeCommitHookForTest(disk.Hook());
   ContextRegistry& registry = server_->registry();
   std::thread first([&] { EXPECT_TRUE(registry.Assign(Guest(1).context()).ok()); });
-  first_writing.WaitForNotification();
+  disk.held.WaitForNotification();
   constexpr int kQueued = 20;
   std::vector<std::thread> queued;
   std::atomic<int> ok{0};
@@ -1103,14 +1098,14 @@ TEST_F(GrpcServiceTest, QueuedWritersShareOneWrite) {
     EXPECT_TRUE(absl::IsAlreadyExists(registry.Assign(clash).status()));
   });
   absl::SleepFor(absl::Milliseconds(300));  // all queued behind the first write
-  go_on.Notify();
+  disk.release.Notify();
   first.join();
   for (auto& t : queued) t.join();
   refused.join();
   registry.SetBeforeCommitHookForTest(nullptr);
   EXPECT_EQ(ok.load(), kQueued);
   EXPECT_EQ(registry.size(), static_cast<size_t>(kQueued + 1));
-  EXPECT_LE(writes.load(), 3) << "queued writers were not committed together";
+  EXPECT_LE(disk.calls.load(), 3) << "queued writers were not committed together";
   StopServer();
   StartServer(64);
   EXPECT_EQ(server_->registry().size(), static_cast<size_t>(kQueued + 1));  // all durable
