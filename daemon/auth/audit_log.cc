@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -163,23 +164,26 @@ AuditLog::~AuditLog() {
 
 namespace {
 
-std::string Now() {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+std::string Timestamp(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+}
+
+std::string CallLine(absl::string_view identity, absl::string_view method, absl::string_view fields,
+                     const grpc::Status& result) {
+  std::string line =
+      absl::StrCat(Timestamp(absl::Now()), " identity=", Quote(identity), " method=", method);
+  if (!fields.empty()) absl::StrAppend(&line, " ", fields);
+  absl::StrAppend(&line, " result=", static_cast<int>(result.error_code()));
+  if (!result.ok())
+    absl::StrAppend(&line, " message=", Quote(result.error_message(), kMaxMessageEcho));
+  if (line.size() > kMaxAuditLineBytes) line = Echo(line, kMaxAuditLineBytes);
+  return line;
 }
 
 }  // namespace
 
 bool AuditLog::TakeRefusalLine() {
   absl::MutexLock lock(&budget_mu_);
-  const absl::Time now = absl::Now();
-  if (now - window_start_ >= budget_.window) {
-    if (left_out_ > 0) {  // ReportLeftOut says so first, then opens the next window
-      ++left_out_;
-      return false;
-    }
-    window_start_ = now;
-    refusals_in_window_ = 0;
-  }
   if (refusals_in_window_ < budget_.lines) {
     ++refusals_in_window_;
     return true;
@@ -190,49 +194,39 @@ bool AuditLog::TakeRefusalLine() {
 
 void AuditLog::ReportLeftOut() {
   uint64_t left_out = 0;
-  absl::Time since;
+  absl::Time began;
   {
     absl::MutexLock lock(&budget_mu_);
-    if (left_out_ == 0 || absl::Now() - window_start_ < budget_.window) return;
-    left_out = left_out_;
-    since = window_start_;
-    left_out_ = 0;
-    window_start_ = absl::Now();
+    const absl::Time now = absl::Now();
+    if (now - window_start_ < budget_.window) return;
+    left_out = std::exchange(left_out_, 0);
+    began = std::exchange(window_start_, now);
     refusals_in_window_ = 0;
   }
-  WriteLine(absl::StrCat(Now(), " refusals_not_logged=", left_out, " since=",
-                         absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", since, absl::UTCTimeZone()),
-                         " reason=\"over ", budget_.lines, " refusals in ",
-                         absl::FormatDuration(budget_.window), "\""));
+  if (left_out == 0) return;
+  WriteLine(absl::StrCat(Timestamp(absl::Now()), " refusals_not_logged=", left_out,
+                         " since=", Timestamp(began), " reason=\"over ", budget_.lines,
+                         " refusals in ", absl::FormatDuration(budget_.window), "\""));
 }
 
 void AuditLog::RecordRefusal(absl::string_view identity, absl::string_view method,
                              const grpc::Status& result) {
   ReportLeftOut();
-  if (TakeRefusalLine()) Record(identity, method, "", result);
+  if (TakeRefusalLine()) WriteLine(CallLine(identity, method, "", result));
 }
 
 void AuditLog::Record(absl::string_view identity, absl::string_view method,
                       absl::string_view fields, const grpc::Status& result) {
   ReportLeftOut();
-  std::string line =
-      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-                   " identity=", Quote(identity), " method=", method);
-  if (!fields.empty()) absl::StrAppend(&line, " ", fields);
-  absl::StrAppend(&line, " result=", static_cast<int>(result.error_code()));
-  if (!result.ok())
-    absl::StrAppend(&line, " message=", Quote(result.error_message(), kMaxMessageEcho));
-  if (line.size() > kMaxAuditLineBytes) line = Echo(line, kMaxAuditLineBytes);
-  WriteLine(line);
+  WriteLine(CallLine(identity, method, fields, result));
 }
 
 bool AuditLog::RecordUnixConnection(uid_t uid, gid_t gid, pid_t pid, absl::string_view identity,
                                     bool has_role) {
   ReportLeftOut();
   if (!has_role && !TakeRefusalLine()) return false;
-  WriteLine(absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-                         " connection=unix uid=", uid, " gid=", gid, " pid=", pid,
-                         " identity=", Quote(identity)));
+  WriteLine(absl::StrCat(Timestamp(absl::Now()), " connection=unix uid=", uid, " gid=", gid,
+                         " pid=", pid, " identity=", Quote(identity)));
   return true;
 }
 

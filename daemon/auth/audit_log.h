@@ -60,7 +60,8 @@ class AuditLog {
   void WriteLine(const std::string& line);
   // Whether a refusal's line fits this window's budget (counts it if not).
   bool TakeRefusalLine();
-  // The line saying how many refusals the last full window left out, if any and not said.
+  // Once the window is over, opens the next one and writes how many refusals the ended one
+  // left out, if any. Every Record* calls it first.
   void ReportLeftOut();
 
   const std::string path_;
