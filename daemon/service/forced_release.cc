@@ -55,13 +55,15 @@ void ForcedRelease::WaitOver() {
                    "the call's deadline passed while descriptors were in flight; nothing "
                    "changed"});
   }
-  absl::Status queued = pool_->Submit([this] {
-    // The caller may have given up while the job was queued.
-    if (absl::Status gave_up = LimitsOf(ctx_).Check(); !gave_up.ok()) {
-      return GiveUp(ToGrpcStatus(gave_up));
-    }
-    Finish(commit_());
-  });
+  absl::Status queued = pool_->Submit(
+      [this] {
+        // The caller may have given up while the job was queued.
+        if (absl::Status gave_up = LimitsOf(ctx_).Check(); !gave_up.ok()) {
+          return GiveUp(ToGrpcStatus(gave_up));
+        }
+        Finish(commit_());
+      },
+      [this] { return LimitsOf(ctx_).Check().ok(); });
   if (!queued.ok()) GiveUp(ToGrpcStatus(queued));
 }
 

@@ -18,13 +18,15 @@ grpc::ServerUnaryReactor* AnswerFromPool(grpc::CallbackServerContext* ctx, Write
     return reactor;
   }
   // The call (and ctx) lives until Finish: the job may read it until then.
-  absl::Status queued = pool->Submit([ctx, reactor, handler = std::move(handler)] {
-    if (absl::Status gave_up = LimitsOf(ctx).Check(); !gave_up.ok()) {
-      reactor->Finish(ToGrpcStatus(gave_up));
-      return;
-    }
-    reactor->Finish(handler());
-  });
+  absl::Status queued = pool->Submit(
+      [ctx, reactor, handler = std::move(handler)] {
+        if (absl::Status gave_up = LimitsOf(ctx).Check(); !gave_up.ok()) {
+          reactor->Finish(ToGrpcStatus(gave_up));
+          return;
+        }
+        reactor->Finish(handler());
+      },
+      [ctx] { return LimitsOf(ctx).Check().ok(); });
   if (!queued.ok()) reactor->Finish(ToGrpcStatus(queued));
   return reactor;
 }

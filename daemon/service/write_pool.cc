@@ -19,7 +19,7 @@ WritePool::WritePool(size_t threads, size_t max_queued, double starts_per_second
 
 WritePool::~WritePool() { Stop(); }
 
-absl::Status WritePool::Submit(std::function<void()> job) {
+absl::Status WritePool::Submit(std::function<void()> job, std::function<bool()> still_wanted) {
   absl::MutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("vnetd is stopping");
   if (queue_.size() >= max_queued_) {
@@ -28,7 +28,7 @@ absl::Status WritePool::Submit(std::function<void()> job) {
         "changed, retry later",
         max_queued_));
   }
-  queue_.push_back(std::move(job));
+  queue_.push_back({std::move(job), std::move(still_wanted)});
   return absl::OkStatus();
 }
 
@@ -72,7 +72,7 @@ void WritePool::Work() {
   // but the order in which a busy CPU serves the calls.
   (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), WriteNiceness(base));
   while (true) {
-    std::function<void()> job;
+    Job job;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(this, &WritePool::HasWorkOrStopping));
@@ -80,11 +80,14 @@ void WritePool::Work() {
       job = std::move(queue_.front());
       queue_.pop_front();
       // Wait for this job's turn, holding no lock meanwhile (Await releases mu_); stopping
-      // cuts the wait short. A caller whose deadline passes meanwhile is refused by the job.
-      const absl::Time start = pace_.Reserve(absl::Now());
-      mu_.AwaitWithDeadline(absl::Condition(this, &WritePool::Stopping), start);
+      // cuts the wait short. A caller whose deadline passes meanwhile is refused by the job;
+      // one that has given up already takes no turn (in order: checked under the lock).
+      if (!job.still_wanted || job.still_wanted()) {
+        const absl::Time start = pace_.Reserve(absl::Now());
+        mu_.AwaitWithDeadline(absl::Condition(this, &WritePool::Stopping), start);
+      }
     }
-    job();
+    job.run();
   }
 }
 

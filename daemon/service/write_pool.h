@@ -30,8 +30,10 @@ class WritePool {
   WritePool& operator=(const WritePool&) = delete;
 
   // Queues `job`. RESOURCE_EXHAUSTED when `max_queued` jobs wait already, UNAVAILABLE once
-  // stopping; the job is then not run (and never will be).
-  absl::Status Submit(std::function<void()> job);
+  // stopping; the job is then not run (and never will be). When its turn comes, a job for
+  // which `still_wanted` says false (its caller gave up) runs at once, to answer, without
+  // taking a start of the pace from the jobs behind it.
+  absl::Status Submit(std::function<void()> job, std::function<bool()> still_wanted = {});
 
   // Refuses new jobs, runs those queued (unpaced), joins the threads. Idempotent.
   void Stop();
@@ -49,7 +51,11 @@ class WritePool {
 
   const size_t max_queued_;
   mutable absl::Mutex mu_;
-  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  struct Job {
+    std::function<void()> run;
+    std::function<bool()> still_wanted;  // empty: always
+  };
+  std::deque<Job> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   StartPace pace_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> threads_;
