@@ -24,8 +24,9 @@ static __always_inline int vnet_uplink_tc_verdict(struct __sk_buff* skb) {
   struct ethhdr* eth;
   struct vnet_config* cfg;
   struct vnet_ctx_rec* rec;
+  struct vnet_stats_cpu* hint;
   __u8 dst[6];
-  __u32 vlan_key, id;
+  __u32 id, src;
   __u16 vlan;
   int tagged = 0;
 
@@ -51,33 +52,36 @@ static __always_inline int vnet_uplink_tc_verdict(struct __sk_buff* skb) {
     vlan = cfg->native_vlan;
   }
   if (vlan == 0 || vnet_mac_eq(eth->h_dest, cfg->uplink_mac)) return VNET_TC_HOST;
-  vlan_key = vlan;
-  {
-    struct vnet_vlan_members* m = bpf_map_lookup_elem(&vnet_vlan, &vlan_key);
-    if (!m || m->count == 0) return VNET_TC_HOST;
-  }
   __builtin_memcpy(dst, eth->h_dest, 6);
+  /* Unicast to the guest this CPU delivered to last: that guest is a member of the VLAN,
+   * so the VLAN and fdb lookups below would only confirm the hint. */
+  hint = vnet_uplink_hint();
+  id = 0;
+  if (!vnet_is_multicast(dst))
+    id = vnet_fdb_hint_take(hint, vlan, vnet_mac_word(eth->h_dest), &rec);
+  if (!id && !vnet_vlan_has_members(vlan)) return VNET_TC_HOST;
   /* A guest's own MAC coming back from the wire: a loop or an impostor. Never delivered,
    * not even to the owner (charged to it). */
-  id = vnet_fdb_lookup(vlan, eth->h_source);
-  if (id) return vnet_drop(id, VNET_DIR_RX, VNET_DROP_LOCAL_SOURCE_MAC, TC_ACT_SHOT);
-  /* STP, pause, LACP, 802.1X, LLDP: link-local to the wire. Like a Linux bridge, give them
-   * to the host (its own lldpd, bonding, supplicant) and never to a guest. */
-  if (vnet_is_reserved_group(dst))
-    return vnet_drop(0, VNET_DIR_RX, VNET_DROP_RESERVED_GROUP, VNET_TC_HOST);
-
-  if (vnet_is_multicast(dst)) {
-    if (tagged && bpf_skb_vlan_pop(skb))
-      return vnet_drop(0, VNET_DIR_RX, VNET_DROP_REDIRECT_FAILED, TC_ACT_SHOT);
-    vnet_skb_flood(skb, vlan, 0);
-    /* The host sees the frame as it arrived (its own VLAN devices may want it). */
-    if (tagged && bpf_skb_vlan_push(skb, bpf_htons(VNET_ETH_P_8021Q), vlan)) return TC_ACT_SHOT;
-    return VNET_TC_HOST;
+  src = vnet_fdb_lookup(vlan, eth->h_source);
+  if (src) return vnet_drop(src, VNET_DIR_RX, VNET_DROP_LOCAL_SOURCE_MAC, TC_ACT_SHOT);
+  if (!id) {
+    /* STP, pause, LACP, 802.1X, LLDP: link-local to the wire. Like a Linux bridge, give
+     * them to the host (its own lldpd, bonding, supplicant) and never to a guest. */
+    if (vnet_is_reserved_group(dst))
+      return vnet_drop(0, VNET_DIR_RX, VNET_DROP_RESERVED_GROUP, VNET_TC_HOST);
+    if (vnet_is_multicast(dst)) {
+      if (tagged && bpf_skb_vlan_pop(skb))
+        return vnet_drop(0, VNET_DIR_RX, VNET_DROP_REDIRECT_FAILED, TC_ACT_SHOT);
+      vnet_skb_flood(skb, vlan, 0);
+      /* The host sees the frame as it arrived (its own VLAN devices may want it). */
+      if (tagged && bpf_skb_vlan_push(skb, bpf_htons(VNET_ETH_P_8021Q), vlan)) return TC_ACT_SHOT;
+      return VNET_TC_HOST;
+    }
+    id = vnet_fdb_lookup(vlan, dst);
+    rec = vnet_ctx_get(id);
+    if (!rec) return vnet_drop(0, VNET_DIR_RX, VNET_DROP_UNKNOWN_UNICAST, TC_ACT_SHOT);
+    if (hint) hint->hint.ctx_id = id;
   }
-
-  id = vnet_fdb_lookup(vlan, dst);
-  rec = vnet_ctx_get(id);
-  if (!rec) return vnet_drop(0, VNET_DIR_RX, VNET_DROP_UNKNOWN_UNICAST, TC_ACT_SHOT);
   if (tagged && bpf_skb_vlan_pop(skb))
     return vnet_drop(id, VNET_DIR_RX, VNET_DROP_REDIRECT_FAILED, TC_ACT_SHOT);
   return vnet_skb_deliver(skb, id, rec);

@@ -33,7 +33,8 @@ static __always_inline int vnet_uplink_xdp_verdict(struct xdp_md* ctx) {
   struct ethhdr* eth = data;
   struct vnet_config* cfg;
   struct vnet_ctx_rec* rec;
-  __u32 vlan_key, id;
+  struct vnet_stats_cpu* hint;
+  __u32 id, src;
   __u16 vlan;
   int tagged = 0;
 
@@ -50,22 +51,26 @@ static __always_inline int vnet_uplink_xdp_verdict(struct xdp_md* ctx) {
     vlan = cfg->native_vlan;
   }
   if (vlan == 0 || vnet_mac_eq(eth->h_dest, cfg->uplink_mac)) return XDP_PASS;
-  vlan_key = vlan;
-  {
-    struct vnet_vlan_members* m = bpf_map_lookup_elem(&vnet_vlan, &vlan_key);
-    if (!m || m->count == 0) return XDP_PASS; /* no guest in this VLAN */
-  }
+  /* Unicast to the guest this CPU delivered to last: that guest is a member of the VLAN,
+   * so the VLAN and fdb lookups below would only confirm the hint. */
+  hint = vnet_uplink_hint();
+  id = 0;
+  if (!vnet_is_multicast(eth->h_dest))
+    id = vnet_fdb_hint_take(hint, vlan, vnet_mac_word(eth->h_dest), &rec);
+  if (!id && !vnet_vlan_has_members(vlan)) return XDP_PASS; /* no guest in this VLAN */
   /* A guest's own MAC coming back from the wire: a loop or an impostor. */
-  id = vnet_fdb_lookup(vlan, eth->h_source);
-  if (id) return vnet_drop(id, VNET_DIR_RX, VNET_DROP_LOCAL_SOURCE_MAC, XDP_DROP);
-  /* Reserved group addresses are the host's (its LLDP, LACP, 802.1X), never the guests':
-   * the skb path counts them and gives them to the host only. Other multicast fans out
-   * there too. */
-  if (vnet_is_multicast(eth->h_dest)) return XDP_PASS;
-
-  id = vnet_fdb_lookup(vlan, eth->h_dest);
-  rec = vnet_ctx_get(id);
-  if (!rec) return vnet_drop(0, VNET_DIR_RX, VNET_DROP_UNKNOWN_UNICAST, XDP_DROP);
+  src = vnet_fdb_lookup(vlan, eth->h_source);
+  if (src) return vnet_drop(src, VNET_DIR_RX, VNET_DROP_LOCAL_SOURCE_MAC, XDP_DROP);
+  if (!id) {
+    /* Reserved group addresses are the host's (its LLDP, LACP, 802.1X), never the guests':
+     * the skb path counts them and gives them to the host only. Other multicast fans out
+     * there too. */
+    if (vnet_is_multicast(eth->h_dest)) return XDP_PASS;
+    id = vnet_fdb_lookup(vlan, eth->h_dest);
+    rec = vnet_ctx_get(id);
+    if (!rec) return vnet_drop(0, VNET_DIR_RX, VNET_DROP_UNKNOWN_UNICAST, XDP_DROP);
+    if (hint) hint->hint.ctx_id = id;
+  }
   if (!(rec->flags & VNET_CTX_F_XDP_TARGET)) return XDP_PASS;
 
   if (tagged && vnet_xdp_pop_vlan(ctx))

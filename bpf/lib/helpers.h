@@ -152,21 +152,44 @@ static __always_inline int vnet_ctx_is(const struct vnet_ctx_rec* rec, __u16 vla
   return rec && rec->vlan == vlan && vnet_mac_word(rec->mac) == mac;
 }
 
+/* The context the hint in `s` names when that context is the active one with (vlan, mac),
+ * with its record in *to; else 0 and no record. No table lookup either way. */
+static __always_inline __u32 vnet_fdb_hint_take(struct vnet_stats_cpu* s, __u16 vlan, __u64 mac,
+                                                struct vnet_ctx_rec** to) {
+  __u32 id;
+  *to = 0;
+  if (!s) return 0;
+  id = s->hint.ctx_id;
+  *to = vnet_ctx_get(id);
+  if (vnet_ctx_is(*to, vlan, mac)) return id;
+  *to = 0;
+  return 0;
+}
+
 /* The local context that has (vlan, mac), 0 when none, and its record in *to: the sender's
  * hint (`s`, its per-CPU counters) when it names that context, else the fdb, whose answer
  * becomes the hint. The same answer either way (vnet/abi.h, struct vnet_fdb_hint). */
 static __always_inline __u32 vnet_fdb_lookup_hinted(struct vnet_stats_cpu* s, __u16 vlan, __u64 mac,
                                                     struct vnet_ctx_rec** to) {
-  __u32 id;
-  if (s) {
-    id = s->hint.ctx_id;
-    *to = vnet_ctx_get(id);
-    if (vnet_ctx_is(*to, vlan, mac)) return id;
-  }
+  __u32 id = vnet_fdb_hint_take(s, vlan, mac, to);
+  if (id) return id;
   id = vnet_fdb_lookup_word(vlan, mac);
   *to = vnet_ctx_get(id);
   if (s && *to) s->hint.ctx_id = id;
   return id;
+}
+
+/* The uplink programs' hint: context 0's per-CPU value. No guest sends as context 0 (its
+ * counters are the drops of no context), so its hint slot is the wire's, shared by the XDP
+ * and TC programs under the same rule as a guest's. */
+static __always_inline struct vnet_stats_cpu* vnet_uplink_hint(void) {
+  return vnet_stats_cpu_of(0);
+}
+
+/* Whether VLAN `vlan` has a guest: frames for a VLAN without one are the host's. */
+static __always_inline int vnet_vlan_has_members(__u32 vlan) {
+  struct vnet_vlan_members* m = bpf_map_lookup_elem(&vnet_vlan, &vlan);
+  return m && m->count != 0;
 }
 
 #endif /* VNET_BPF_HELPERS_H_ */

@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "daemon/dataplane/bpf_dataplane.h"
 #include "daemon/dataplane/bpffs.h"
@@ -157,19 +158,53 @@ class DataplaneTest : public ::testing::Test {
            const std::string& dst = "02:00:00:00:10:99") {
     const int fd = bpf_prog_get_fd_by_id(TcProg(ifname));
     EXPECT_GE(fd, 0);
-    Bytes frame =
-        Cat({Eth(Mac(dst), Mac(mac), 0x0800), Ipv4Udp(Ip4(ip4), Ip4("198.18.0.99"), 40000, 5001)});
+    const int verdict = Run(fd, ifname, UdpFrame(dst, mac, ip4));
+    close(fd);
+    return verdict;
+  }
+
+  // A frame from the wire (tagged with `vlan`) through the uplink's TC program, or its XDP
+  // program when `xdp`; returns the verdict.
+  int FromWire(const std::string& dst, const std::string& src, uint16_t vlan, bool xdp = false) {
+    const int fd = xdp ? bpf_obj_get((pin_dir_ + "/progs/vnet_uplink_xdp").c_str())
+                       : bpf_prog_get_fd_by_id(TcProg(uplink_));
+    EXPECT_GE(fd, 0);
+    const int verdict = Run(fd, xdp ? "" : uplink_, UdpFrame(dst, src, "198.18.0.99", vlan));
+    close(fd);
+    return verdict;
+  }
+
+  static Bytes UdpFrame(const std::string& dst, const std::string& src, const std::string& ip4,
+                        uint16_t vlan = 0) {
+    return Cat({Eth(Mac(dst), Mac(src), 0x0800, vlan),
+                Ipv4Udp(Ip4(ip4), Ip4("198.18.0.98"), 40000, 5001)});
+  }
+
+  // BPF_PROG_TEST_RUN of `frame`; a TC program is given `ifname` as the skb's interface.
+  static int Run(int prog_fd, const std::string& ifname, Bytes frame) {
     __sk_buff skb{};
-    skb.ifindex = if_nametoindex(ifname.c_str());
     bpf_test_run_opts run{};
     run.sz = sizeof(run);
     run.data_in = frame.data();
     run.data_size_in = static_cast<uint32_t>(frame.size());
-    run.ctx_in = &skb;
-    run.ctx_size_in = sizeof(skb);
-    EXPECT_EQ(bpf_prog_test_run_opts(fd, &run), 0) << strerror(errno);
-    close(fd);
+    if (!ifname.empty()) {
+      skb.ifindex = if_nametoindex(ifname.c_str());
+      run.ctx_in = &skb;
+      run.ctx_size_in = sizeof(skb);
+    }
+    EXPECT_EQ(bpf_prog_test_run_opts(prog_fd, &run), 0) << strerror(errno);
     return static_cast<int>(run.retval);
+  }
+
+  // The wire's destination hint on `cpu`: context 0's per-CPU value in vnet_stats.
+  uint32_t WireHint(int cpu) {
+    int fd = PinnedMap("vnet_stats");
+    EXPECT_GE(fd, 0);
+    std::vector<vnet_stats_cpu> values(static_cast<size_t>(libbpf_num_possible_cpus()));
+    uint32_t key = 0;
+    EXPECT_EQ(bpf_map_lookup_elem(fd, &key, values.data()), 0);
+    close(fd);
+    return values.at(static_cast<size_t>(cpu)).hint.ctx_id;
   }
 
   uint64_t Counter(uint32_t id, __u64 ContextCounters::*field) {
@@ -356,6 +391,72 @@ TEST_F(DataplaneTest, DestinationHintFollowsTheTablesNotTheOldAddress) {
   EXPECT_EQ(Send(g1_, m1, "198.18.0.1", m2b), TC_ACT_REDIRECT);
   EXPECT_EQ(Counter(4, &ContextCounters::rx_packets), rx4 + 1);
   EXPECT_EQ(rx2(), n);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(all), &all), 0);
+}
+
+// The wire's hint (context 0's slot, per CPU) follows the same rule as a guest's: a unicast
+// frame from the wire reaches a context only while it has the frame's VLAN and MAC, the
+// source-MAC guard still applies to a hinted frame, and a VLAN whose guests all went is the
+// host's again. Both uplink programs; on one CPU, so every run sees the same hint.
+TEST_F(DataplaneTest, WireHintFollowsTheTablesNotTheOldAddress) {
+  cpu_set_t all, one;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(all), &all), 0);
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  const std::string m1 = "02:00:00:00:10:01", m2 = "02:00:00:00:10:02", wire = "02:00:00:00:77:01";
+  ASSERT_TRUE(dp_->Attach(Ctx(1, g1_, m1, 10, "198.18.0.1")).ok());
+  ASSERT_TRUE(dp_->Attach(Ctx(2, g2_, m2, 10, "198.18.0.2")).ok());
+  auto rx2 = [&] { return Counter(2, &ContextCounters::rx_packets); };
+  uint64_t n = rx2();
+  EXPECT_EQ(FromWire(m2, wire, 10), TC_ACT_REDIRECT);
+  EXPECT_EQ(WireHint(sched_getcpu()), 2u) << "the fdb's answer is not the wire's hint";
+  EXPECT_EQ(FromWire(m2, wire, 10), TC_ACT_REDIRECT);  // through the hint
+  EXPECT_EQ(rx2(), n + 2);
+  EXPECT_EQ(FromWire(m2, wire, 10, /*xdp=*/true), XDP_PASS);  // no XDP target: on to TC
+
+  // A local guest's source MAC on a frame the hint would deliver: still dropped.
+  auto local_src = [&] {
+    return dp_->ReadCounters(1)->drops[VNET_DIR_RX][VNET_DROP_LOCAL_SOURCE_MAC];
+  };
+  uint64_t d = local_src();
+  n = rx2();
+  EXPECT_EQ(FromWire(m2, m1, 10), TC_ACT_SHOT);
+  EXPECT_EQ(FromWire(m2, m1, 10, /*xdp=*/true), XDP_DROP);
+  EXPECT_EQ(local_src(), d + 2);
+  EXPECT_EQ(rx2(), n);
+
+  // Context 2 takes another MAC: its old one is unknown unicast at once, on both programs.
+  const std::string m2b = "02:00:00:00:10:22";
+  EXPECT_EQ(FromWire(m2, wire, 10), TC_ACT_REDIRECT);
+  ASSERT_TRUE(dp_->Attach(Ctx(2, g2_, m2b, 10, "198.18.0.2")).ok());
+  n = rx2();
+  EXPECT_EQ(FromWire(m2, wire, 10), TC_ACT_SHOT) << "a frame for context 2's old MAC";
+  EXPECT_EQ(FromWire(m2, wire, 10, /*xdp=*/true), XDP_DROP) << "a frame for context 2's old MAC";
+  EXPECT_EQ(rx2(), n);
+  EXPECT_EQ(FromWire(m2b, wire, 10), TC_ACT_REDIRECT);
+  EXPECT_EQ(rx2(), n + 1);
+
+  // Another VLAN: a frame tagged 10 no longer reaches it; one tagged 20 does.
+  ASSERT_TRUE(dp_->Attach(Ctx(2, g2_, m2b, 20, "198.18.0.2")).ok());
+  n = rx2();
+  EXPECT_EQ(FromWire(m2b, wire, 10), TC_ACT_SHOT) << "a frame crossed from VLAN 10 to 20";
+  EXPECT_EQ(rx2(), n);
+  EXPECT_EQ(FromWire(m2b, wire, 20), TC_ACT_REDIRECT);
+  EXPECT_EQ(rx2(), n + 1);
+
+  // Gone, and a new context with its MAC gets the frames.
+  ASSERT_TRUE(dp_->Detach(Ctx(2, g2_, m2b, 20, "198.18.0.2")).ok());
+  ASSERT_TRUE(dp_->Attach(Ctx(4, g2_, m2b, 10, "198.18.0.4")).ok());
+  const uint64_t rx4 = Counter(4, &ContextCounters::rx_packets);
+  EXPECT_EQ(FromWire(m2b, wire, 10), TC_ACT_REDIRECT);
+  EXPECT_EQ(Counter(4, &ContextCounters::rx_packets), rx4 + 1);
+
+  // Every guest of VLAN 10 gone: its frames are the host's again, hint or not.
+  ASSERT_TRUE(dp_->Detach(Ctx(4, g2_, m2b, 10, "198.18.0.4")).ok());
+  ASSERT_TRUE(dp_->Detach(Ctx(1, g1_, m1, 10, "198.18.0.1")).ok());
+  EXPECT_EQ(FromWire(m2b, wire, 10), TC_ACT_UNSPEC);
+  EXPECT_EQ(FromWire(m2b, wire, 10, /*xdp=*/true), XDP_PASS);
   ASSERT_EQ(sched_setaffinity(0, sizeof(all), &all), 0);
 }
 

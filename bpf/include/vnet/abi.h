@@ -171,7 +171,8 @@ struct vnet_ctx_stats {
  * lookup while it still holds. Only a hint: it is taken when that context is active with
  * the sender's VLAN and the frame's destination MAC, which makes it the one the fdb names
  * (the fdb maps a (VLAN, MAC) to the one active context that has it); else the fdb decides
- * and the hint is replaced. 0: none. */
+ * and the hint is replaced. 0: none. Context 0's is the wire's: the uplink programs' last
+ * unicast target on this CPU. */
 struct vnet_fdb_hint {
   __u32 ctx_id;
   __u32 pad;
