@@ -32,6 +32,8 @@ Every generator is bounded by count and time. Prints a Markdown table with ratio
 Networks are measured in turn, metric by metric, the order rotated each repetition (each
 rep starts at another network), and each ping run's first --ping-warmup pings (the path's
 cold caches after a switch) are discarded; the pps windows start after a 0.5-s warm-up.
+The ping row interleaves the networks finer: --ping-blocks rounds per rep, each network a
+share of --ping-count per round (this VM's wake-up latency moves in phases).
 
 --smoke: a seconds-long run that fails unless every column of every row (and each program's
 ns/packet, vnet's and the floor's) got a figure: a check of the harness, not a measurement.
@@ -186,24 +188,53 @@ def pps(t: Topology, tx_ns: str, tx_if: str, src_mac: str, src_ip: str,
     return {"rx": rx, "tx": tx, "delivery": rx / tx if tx else 0.0}
 
 
-def latency_us(t: Topology, s: Setup, count: int, interval: float,
-               warmup: int) -> Dict[str, float]:
-    """count pings at interval from guest a to b after `warmup` more whose times are
-    dropped: a path's first packets after another network ran pay its cold caches."""
+def ping_rtts(t: Topology, s: Setup, count: int, interval: float, warmup: int) -> List[float]:
+    """RTTs (µs) of count pings at interval from guest a to b after `warmup` more whose times
+    are dropped: a path's first packets after another network ran pay its cold caches."""
     if shutil.which("ping") is None:
         raise HarnessError("ping not found: install iputils-ping")
     sent = count + warmup
     deadline = int(sent * interval + 5)
     r = t.run(s.a.ns, ["ping", "-n", "-c", str(sent), "-i", str(interval), "-W", "1",
                        "-w", str(deadline), s.b.ipv4], check=False, timeout=deadline + 5)
-    rtts = sorted(float(ms) * 1000 for seq, ms in
-                  re.findall(r"icmp_seq=(\d+) .*time=([\d.]+) ms", r.stdout)
-                  if int(seq) > warmup)
+    rtts = [float(ms) * 1000 for seq, ms in
+            re.findall(r"icmp_seq=(\d+) .*time=([\d.]+) ms", r.stdout) if int(seq) > warmup]
     if len(rtts) < count * 0.9:
         raise HarnessError(f"ping: {len(rtts)} of {count} answered")
+    return rtts
+
+
+def rtt_stats(rtts: List[float], count: int) -> Dict[str, float]:
+    rtts = sorted(rtts)
     p99 = rtts[min(len(rtts) - 1, int(round(0.99 * (len(rtts) - 1))))]
     return {"avg": statistics.fmean(rtts), "p50": statistics.median(rtts), "p99": p99,
             "lost": count - len(rtts)}
+
+
+def latency_us(t: Topology, order: List[Setup], args) -> Dict[str, object]:
+    """Ping RTT of every network in `order`, interleaved: --ping-blocks rounds, each giving
+    every network its share of --ping-count in turn (each round starting at another
+    network). This VM's wake-up latency moves in phases of seconds to minutes (every
+    network's RTT triples at once, pair included); in blocks each phase falls on all
+    networks alike instead of on whichever ran then. Per network: its stats, or the
+    HarnessError that stopped it."""
+    blocks = max(1, min(args.ping_blocks, args.ping_count))
+    per_block = -(-args.ping_count // blocks)
+    rtts: Dict[str, List[float]] = {s.name: [] for s in order}
+    out: Dict[str, object] = {}
+    for b in range(blocks):
+        k = b % len(order) if order else 0
+        for s in order[k:] + order[:k]:
+            if s.name in out:
+                continue  # failed in an earlier block
+            try:
+                rtts[s.name] += ping_rtts(t, s, per_block, args.ping_interval, args.ping_warmup)
+            except HarnessError as e:
+                out[s.name] = e
+    for s in order:
+        if s.name not in out:
+            out[s.name] = rtt_stats(rtts[s.name], per_block * blocks)
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -322,7 +353,9 @@ def measure(t: Topology, s: Setup, m: str, args):
     if m == "wire":
         return pps(t, s.wire.ns, s.wire.wire_if, s.wire.mac, s.wire.ipv4,
                    s.wire_rx_ns, s.wire_rx_if, s.wire_dst_mac, s.wire_dst_ip, args.window)
-    return latency_us(t, s, args.ping_count, args.ping_interval, args.ping_warmup)
+    # lat on one network (the cost pass); the table's rows come from latency_us.
+    return rtt_stats(ping_rtts(t, s, args.ping_count, args.ping_interval, args.ping_warmup),
+                     args.ping_count)
 
 
 def cost_pass(t: Topology, s: Setup, metrics: List[str], args, programs) -> Dict[str, Dict]:
@@ -548,7 +581,10 @@ def main() -> int:
     p.add_argument("--ping-count", type=int, default=300)
     p.add_argument("--ping-interval", type=float, default=0.005)
     p.add_argument("--ping-warmup", type=int, default=20,
-                   help="pings sent and dropped before each ping run's --ping-count (20)")
+                   help="pings sent and dropped before each ping run (20)")
+    p.add_argument("--ping-blocks", type=int, default=6,
+                   help="the ping row's rounds: each network gets --ping-count / this many "
+                        "pings per round, the networks interleaved (6)")
     p.add_argument("--reps", type=int, default=2, help="repetitions (2)")
     p.add_argument("--stat", choices=["best", "median"], default="best",
                    help="what the table shows of the repetitions: best (default: highest rate,"
@@ -586,7 +622,7 @@ def main() -> int:
     args.build_dir = os.path.abspath(args.build_dir)
     if args.smoke:
         args.duration, args.window, args.reps = 1, 0.5, 1
-        args.ping_count, args.ping_warmup = 20, 5
+        args.ping_count, args.ping_warmup, args.ping_blocks = 20, 5, 2
     args.metrics = [x for x in args.metrics.split(",") if x]
     for x in args.metrics:
         if x not in ("tcp1", "tcp4", "udpsock", "udp", "wire", "lat"):
@@ -636,6 +672,17 @@ def main() -> int:
                     todo = [s for s in setups if not s.error and m not in errors[s.name]
                             and (not s.only or m in s.only)]
                     k = rep % len(todo) if todo else 0
+                    if m == "lat":
+                        for s in todo:
+                            raw.setdefault(s.name, {}).setdefault(m, [])
+                        for name, v in latency_us(t, todo[k:] + todo[:k], args).items():
+                            if isinstance(v, HarnessError):
+                                errors[name][m] = str(v)
+                                log(f"rep {rep + 1} {name:6} {m:5} FAILED: {v}")
+                            else:
+                                raw[name][m].append(v)
+                                log(f"rep {rep + 1} {name:6} {m:5} {v}")
+                        continue
                     for s in todo[k:] + todo[:k]:
                         try:
                             v = measure(t, s, m, args)
