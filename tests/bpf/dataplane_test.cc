@@ -45,6 +45,31 @@ v1::Context Ctx(uint32_t id, const std::string& ifname, const std::string& mac, 
   return c;
 }
 
+// Keeps the calling thread on the CPU it runs on while in scope: per-CPU state (the
+// destination hints) is then the same in every program run.
+class PinnedToThisCpu {
+ public:
+  PinnedToThisCpu() : cpu_(sched_getcpu()) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu_, &one);
+    ok_ = sched_getaffinity(0, sizeof(all_), &all_) == 0 &&
+          sched_setaffinity(0, sizeof(one), &one) == 0;
+  }
+  ~PinnedToThisCpu() {
+    if (ok_) sched_setaffinity(0, sizeof(all_), &all_);
+  }
+  PinnedToThisCpu(const PinnedToThisCpu&) = delete;
+  PinnedToThisCpu& operator=(const PinnedToThisCpu&) = delete;
+  bool ok() const { return ok_; }
+  int cpu() const { return cpu_; }
+
+ private:
+  cpu_set_t all_{};
+  int cpu_;
+  bool ok_ = false;
+};
+
 class DataplaneTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -352,11 +377,8 @@ TEST_F(DataplaneTest, InterfacesSharingASlotEachFindTheirContext) {
 // context still has the frame's VLAN and MAC: a context that took another MAC or VLAN, or
 // went, gets no frame for its old address. On one CPU, so every run sees the same hint.
 TEST_F(DataplaneTest, DestinationHintFollowsTheTablesNotTheOldAddress) {
-  cpu_set_t all, one;
-  ASSERT_EQ(sched_getaffinity(0, sizeof(all), &all), 0);
-  CPU_ZERO(&one);
-  CPU_SET(sched_getcpu(), &one);
-  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  const PinnedToThisCpu pinned;
+  ASSERT_TRUE(pinned.ok());
   const std::string m1 = "02:00:00:00:10:01", m2 = "02:00:00:00:10:02";
   ASSERT_TRUE(dp_->Attach(Ctx(1, g1_, m1, 10, "198.18.0.1")).ok());
   ASSERT_TRUE(dp_->Attach(Ctx(2, g2_, m2, 10, "198.18.0.2")).ok());
@@ -391,7 +413,6 @@ TEST_F(DataplaneTest, DestinationHintFollowsTheTablesNotTheOldAddress) {
   EXPECT_EQ(Send(g1_, m1, "198.18.0.1", m2b), TC_ACT_REDIRECT);
   EXPECT_EQ(Counter(4, &ContextCounters::rx_packets), rx4 + 1);
   EXPECT_EQ(rx2(), n);
-  ASSERT_EQ(sched_setaffinity(0, sizeof(all), &all), 0);
 }
 
 // The wire's hint (context 0's slot, per CPU) follows the same rule as a guest's: a unicast
@@ -399,18 +420,15 @@ TEST_F(DataplaneTest, DestinationHintFollowsTheTablesNotTheOldAddress) {
 // source-MAC guard still applies to a hinted frame, and a VLAN whose guests all went is the
 // host's again. Both uplink programs; on one CPU, so every run sees the same hint.
 TEST_F(DataplaneTest, WireHintFollowsTheTablesNotTheOldAddress) {
-  cpu_set_t all, one;
-  ASSERT_EQ(sched_getaffinity(0, sizeof(all), &all), 0);
-  CPU_ZERO(&one);
-  CPU_SET(sched_getcpu(), &one);
-  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  const PinnedToThisCpu pinned;
+  ASSERT_TRUE(pinned.ok());
   const std::string m1 = "02:00:00:00:10:01", m2 = "02:00:00:00:10:02", wire = "02:00:00:00:77:01";
   ASSERT_TRUE(dp_->Attach(Ctx(1, g1_, m1, 10, "198.18.0.1")).ok());
   ASSERT_TRUE(dp_->Attach(Ctx(2, g2_, m2, 10, "198.18.0.2")).ok());
   auto rx2 = [&] { return Counter(2, &ContextCounters::rx_packets); };
   uint64_t n = rx2();
   EXPECT_EQ(FromWire(m2, wire, 10), TC_ACT_REDIRECT);
-  EXPECT_EQ(WireHint(sched_getcpu()), 2u) << "the fdb's answer is not the wire's hint";
+  EXPECT_EQ(WireHint(pinned.cpu()), 2u) << "the fdb's answer is not the wire's hint";
   EXPECT_EQ(FromWire(m2, wire, 10), TC_ACT_REDIRECT);  // through the hint
   EXPECT_EQ(rx2(), n + 2);
   EXPECT_EQ(FromWire(m2, wire, 10, /*xdp=*/true), XDP_PASS);  // no XDP target: on to TC
@@ -457,7 +475,6 @@ TEST_F(DataplaneTest, WireHintFollowsTheTablesNotTheOldAddress) {
   ASSERT_TRUE(dp_->Detach(Ctx(1, g1_, m1, 10, "198.18.0.1")).ok());
   EXPECT_EQ(FromWire(m2b, wire, 10), TC_ACT_UNSPEC);
   EXPECT_EQ(FromWire(m2b, wire, 10, /*xdp=*/true), XDP_PASS);
-  ASSERT_EQ(sched_setaffinity(0, sizeof(all), &all), 0);
 }
 
 TEST_F(DataplaneTest, XdpCapableTargetIsDetectedNotAssumed) {
