@@ -77,10 +77,8 @@ static __always_inline int vnet_uplink_tc_verdict(struct __sk_buff* skb) {
       if (tagged && bpf_skb_vlan_push(skb, bpf_htons(VNET_ETH_P_8021Q), vlan)) return TC_ACT_SHOT;
       return VNET_TC_HOST;
     }
-    id = vnet_fdb_lookup(vlan, dst);
-    rec = vnet_ctx_get(id);
+    id = vnet_fdb_lookup_to_hint(hint, vlan, vnet_mac_word(eth->h_dest), &rec);
     if (!rec) return vnet_drop(0, VNET_DIR_RX, VNET_DROP_UNKNOWN_UNICAST, TC_ACT_SHOT);
-    if (hint) hint->hint.ctx_id = id;
   }
   if (tagged && bpf_skb_vlan_pop(skb))
     return vnet_drop(id, VNET_DIR_RX, VNET_DROP_REDIRECT_FAILED, TC_ACT_SHOT);

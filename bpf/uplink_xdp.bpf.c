@@ -66,10 +66,8 @@ static __always_inline int vnet_uplink_xdp_verdict(struct xdp_md* ctx) {
      * the skb path counts them and gives them to the host only. Other multicast fans out
      * there too. */
     if (vnet_is_multicast(eth->h_dest)) return XDP_PASS;
-    id = vnet_fdb_lookup(vlan, eth->h_dest);
-    rec = vnet_ctx_get(id);
+    id = vnet_fdb_lookup_to_hint(hint, vlan, vnet_mac_word(eth->h_dest), &rec);
     if (!rec) return vnet_drop(0, VNET_DIR_RX, VNET_DROP_UNKNOWN_UNICAST, XDP_DROP);
-    if (hint) hint->hint.ctx_id = id;
   }
   if (!(rec->flags & VNET_CTX_F_XDP_TARGET)) return XDP_PASS;
 

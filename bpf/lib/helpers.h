@@ -166,17 +166,23 @@ static __always_inline __u32 vnet_fdb_hint_take(struct vnet_stats_cpu* s, __u16 
   return 0;
 }
 
+/* The fdb's answer for (vlan, mac), its record in *to; a context found becomes the hint in
+ * `s` (when given). */
+static __always_inline __u32 vnet_fdb_lookup_to_hint(struct vnet_stats_cpu* s, __u16 vlan,
+                                                     __u64 mac, struct vnet_ctx_rec** to) {
+  __u32 id = vnet_fdb_lookup_word(vlan, mac);
+  *to = vnet_ctx_get(id);
+  if (s && *to) s->hint.ctx_id = id;
+  return id;
+}
+
 /* The local context that has (vlan, mac), 0 when none, and its record in *to: the sender's
  * hint (`s`, its per-CPU counters) when it names that context, else the fdb, whose answer
  * becomes the hint. The same answer either way (vnet/abi.h, struct vnet_fdb_hint). */
 static __always_inline __u32 vnet_fdb_lookup_hinted(struct vnet_stats_cpu* s, __u16 vlan, __u64 mac,
                                                     struct vnet_ctx_rec** to) {
   __u32 id = vnet_fdb_hint_take(s, vlan, mac, to);
-  if (id) return id;
-  id = vnet_fdb_lookup_word(vlan, mac);
-  *to = vnet_ctx_get(id);
-  if (s && *to) s->hint.ctx_id = id;
-  return id;
+  return id ? id : vnet_fdb_lookup_to_hint(s, vlan, mac, to);
 }
 
 /* The uplink programs' hint: context 0's per-CPU value. No guest sends as context 0 (its
