@@ -1,7 +1,12 @@
 """Builds redirect_floor.bpf.c (a TC program that only calls bpf_redirect_peer) for a target
 interface, attaches it, and reads what it costs: the bare hop that run_bench.py,
-ping_path.py and cost_probe.py compare vnet against."""
+ping_path.py, cost_probe.py and cost_diff.py compare vnet against.
 
+It attaches the way vnetd does by default: a tcx link where the kernel has tcx (6.6+), else
+a cls_bpf filter. A cls_bpf dispatch costs more per packet than a tcx one, so a floor
+attached otherwise than vnet would be no like-for-like floor."""
+
+import ctypes
 import json
 import os
 import subprocess
@@ -40,11 +45,47 @@ def _remove_iproute_bpffs(existed: List[str]) -> None:
             pass  # absent, or not empty: not this run's to remove
 
 
-def attach_floor(t, ingress_if: str, target_if: str) -> int:
+_BPF_TCX_INGRESS = 46  # enum bpf_attach_type; Debian 12's headers predate it
+
+
+def _attach_tcx(t, obj: str, ingress_if: str) -> int:
+    """The program in a tcx link on ingress_if, held by an fd of this process (closed by the
+    topology's cleanup; the link goes with the process at the latest, so nothing outlives
+    the run). Returns the program's id; raises OSError where the kernel has no tcx."""
+    libbpf = ctypes.CDLL("libbpf.so.1", use_errno=True)
+    pin = f"/sys/fs/bpf/{t.tag}-floor-{ingress_if}"
+    subprocess.run(["bpftool", "prog", "load", obj, pin, "type", "tc"], check=True,
+                   capture_output=True)
+    try:
+        info = json.loads(subprocess.run(["bpftool", "-j", "prog", "show", "pinned", pin],
+                                         capture_output=True, text=True, check=True).stdout)
+        prog_fd = libbpf.bpf_obj_get(pin.encode())
+        if prog_fd < 0:
+            raise OSError(-prog_fd, f"bpf_obj_get {pin}")
+    finally:
+        os.unlink(pin)
+    try:
+        link = libbpf.bpf_link_create(prog_fd, t.ifindex(ingress_if), _BPF_TCX_INGRESS, None)
+    finally:
+        os.close(prog_fd)
+    if link < 0:
+        raise OSError(-link, f"tcx attach on {ingress_if}: {os.strerror(-link)}")
+    t.add_cleanup(lambda: os.close(link))
+    return int(info["id"])
+
+
+def attach_floor(t, ingress_if: str, target_if: str, how: str = "auto") -> int:
     """redirect_floor.bpf.c on ingress_if's TC ingress, sending every frame to the peer of
-    target_if (a veth); returns the program's id. t is a topology.Topology: both links are
-    its own, and the clsact qdisc goes with ingress_if when the topology deletes it."""
+    target_if (a veth); returns the program's id. how: tcx, cls_bpf or auto (tcx where the
+    kernel has it, as vnetd). t is a topology.Topology: both links are its own, and the
+    clsact qdisc goes with ingress_if when the topology deletes it."""
     obj = build_floor(os.path.join(t.tmpdir, f"floor-{ingress_if}.o"), t.ifindex(target_if))
+    if how != "cls_bpf":
+        try:
+            return _attach_tcx(t, obj, ingress_if)
+        except OSError:
+            if how == "tcx":
+                raise
     t.run(None, ["tc", "qdisc", "add", "dev", ingress_if, "clsact"])
     existed = [p for p in _IPROUTE_BPFFS if os.path.lexists(p)]
     try:

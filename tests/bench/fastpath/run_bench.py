@@ -31,9 +31,12 @@ Every generator is bounded by count and time. Prints a Markdown table with ratio
 
 Networks are measured in turn, metric by metric, the order rotated each repetition (each
 rep starts at another network), and each ping run's first --ping-warmup pings (the path's
-cold caches after a switch) are discarded; the pps windows start after a 0.5-s warm-up.
-The ping row interleaves the networks finer: --ping-blocks rounds per rep, each network a
-share of --ping-count per round (this VM's wake-up latency moves in phases).
+cold caches after a switch) are discarded. The trafgen and ping rows interleave the
+networks finer: every network's trafgen flow is started once and paused, then the networks
+take turns for --pps-blocks rounds per rep (each a share of --window, after 0.1 s
+unmeasured); the ping row gives each network a share of --ping-count per round in
+--ping-blocks rounds. This VM's speed moves in phases of seconds to minutes, which a
+network-after-network order puts on one network.
 
 --smoke: a seconds-long run that fails unless every column of every row (and each program's
 ns/packet, vnet's and the floor's) got a figure: a check of the harness, not a measurement.
@@ -64,6 +67,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "netns"))
 from topology import (HarnessError, Topology, VnetDaemon, VnetUnavailable,  # noqa: E402
                       leftovers)
 from bpf_cost import BpfCost  # noqa: E402
+from paused_flow import PausedFlow  # noqa: E402
 from redirect_floor import FloorStats, attach_floor  # noqa: E402
 
 IPERF_PORT = 5201
@@ -83,6 +87,56 @@ class Setup:
         self.cost: Optional[Dict] = None  # wire-only networks: ns/packet per program
         self.delivery = "n/a"  # wire-only networks: the delivery vnetd reports in effect
         self.floor_progs: Dict[str, List[int]] = {}  # the floor: its programs' ids per group
+
+
+def pps_in_turns(t: Topology, order: List[Setup], m: str, args) -> Dict[str, object]:
+    """The trafgen row m ("udp" or "wire") of every network in `order`, interleaved: each
+    network's flow starts once and is stopped (paused_flow.PausedFlow); then --pps-blocks
+    rounds in which every network in turn runs 0.1 s unmeasured and window / blocks seconds
+    measured (each round starting at another network). This VM's speed moves in phases of
+    seconds to minutes; in turns a phase falls on all networks alike instead of on whichever
+    measured then. Per network: {rx, tx (per second), delivery}, or the HarnessError that
+    stopped it."""
+    blocks, settle = max(1, args.pps_blocks), 0.1
+    seconds = args.window / blocks
+    bound = int(blocks * len(order) * (seconds + settle + 0.5) + 30)
+    out: Dict[str, object] = {}
+    flows: List[PausedFlow] = []
+    sums: Dict[str, List[float]] = {}
+    try:
+        for s in order:
+            if m == "udp":
+                ends = (s.a.ns, s.a.guest_if, s.b.ns,
+                        trafgen_conf(s.a.mac, s.b.mac, s.a.ipv4, s.b.ipv4))
+            else:
+                ends = (s.wire.ns, s.wire.wire_if, s.wire_rx_ns,
+                        trafgen_conf(s.wire.mac, s.wire_dst_mac, s.wire.ipv4, s.wire_dst_ip))
+            try:
+                flows.append(PausedFlow(t, s.name, *ends, bound))
+                sums[s.name] = [0.0, 0.0, 0.0]  # received, sent, seconds
+            except HarnessError as e:
+                out[s.name] = e
+        for f in flows:  # warm-up: caches, GRO state, ARP
+            f.window(0.4, 0.0)
+        for b in range(blocks):
+            k = b % len(flows) if flows else 0
+            for f in flows[k:] + flows[:k]:
+                if f.name in out:
+                    continue  # failed in an earlier block
+                try:
+                    w = f.window(settle, seconds)
+                except HarnessError as e:
+                    out[f.name] = e
+                    continue
+                for i, key in enumerate(("rx", "tx", "seconds")):
+                    sums[f.name][i] += w[key]
+    finally:
+        for f in flows:
+            f.close(t)
+    for name, (rx, tx, secs) in sums.items():
+        if name not in out:
+            out[name] = {"rx": rx / secs, "tx": tx / secs, "delivery": rx / tx if tx else 0.0}
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -585,6 +639,9 @@ def main() -> int:
     p.add_argument("--ping-blocks", type=int, default=6,
                    help="the ping row's rounds: each network gets --ping-count / this many "
                         "pings per round, the networks interleaved (6)")
+    p.add_argument("--pps-blocks", type=int, default=5,
+                   help="the trafgen rows' rounds: every network's flow runs --window / this "
+                        "many seconds per round, the networks taking turns (5)")
     p.add_argument("--reps", type=int, default=2, help="repetitions (2)")
     p.add_argument("--stat", choices=["best", "median"], default="best",
                    help="what the table shows of the repetitions: best (default: highest rate,"
@@ -623,6 +680,7 @@ def main() -> int:
     if args.smoke:
         args.duration, args.window, args.reps = 1, 0.5, 1
         args.ping_count, args.ping_warmup, args.ping_blocks = 20, 5, 2
+        args.pps_blocks = 2
     args.metrics = [x for x in args.metrics.split(",") if x]
     for x in args.metrics:
         if x not in ("tcp1", "tcp4", "udpsock", "udp", "wire", "lat"):
@@ -672,10 +730,13 @@ def main() -> int:
                     todo = [s for s in setups if not s.error and m not in errors[s.name]
                             and (not s.only or m in s.only)]
                     k = rep % len(todo) if todo else 0
-                    if m == "lat":
+                    if m in ("lat", "udp", "wire"):
                         for s in todo:
                             raw.setdefault(s.name, {}).setdefault(m, [])
-                        for name, v in latency_us(t, todo[k:] + todo[:k], args).items():
+                        order = todo[k:] + todo[:k]
+                        turns = (latency_us(t, order, args) if m == "lat"
+                                 else pps_in_turns(t, order, m, args))
+                        for name, v in turns.items():
                             if isinstance(v, HarnessError):
                                 errors[name][m] = str(v)
                                 log(f"rep {rep + 1} {name:6} {m:5} FAILED: {v}")
