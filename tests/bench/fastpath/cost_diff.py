@@ -46,6 +46,13 @@ NETWORKS = ["pair", "floor", "vnet"]
 CONTROL = "floor2"  # with --control: a second floor, the method's own zero
 
 
+def trafgen_conf6(src_mac: str, dst_mac: str, src_ip: str, dst_ip: str) -> str:
+    """run_bench.trafgen_conf's frame over IPv6: 14 + 40 + 8 + 2 = 64 bytes (trafgen
+    completes the UDP checksum over the IPv6 pseudo-header)."""
+    return ("{ eth(da=%s, sa=%s, type=0x86dd), ipv6(sa=%s, da=%s, hl=64), "
+            "udp(sp=40000, dp=9), fill(0x00, 2) }\n" % (dst_mac, src_mac, src_ip, dst_ip))
+
+
 def per_packet(w: Dict[str, float]) -> Dict[str, float]:
     """A window's figures per packet received."""
     pkts = max(w["rx"], 1)
@@ -128,6 +135,8 @@ def main() -> int:
                    help="GRO (veth NAPI) on the floor's and vnet's host-side veths")
     p.add_argument("--control", action="store_true",
                    help=f"add {CONTROL}, a second floor: the method's own zero")
+    p.add_argument("--family", type=int, choices=[4, 6], default=4,
+                   help="the frames' IP version (64-byte UDP either way)")
     p.add_argument("--smoke", action="store_true",
                    help="a check of the harness (ctest): fail unless every network delivered "
                         "in every window")
@@ -153,8 +162,10 @@ def main() -> int:
             try:
                 for n in networks:
                     a, b = nets[n]
-                    flows.append(PausedFlow(t, n, a.ns, a.guest_if, b.ns, trafgen_conf(
-                        a.mac, b.mac, a.ipv4, b.ipv4), bound))
+                    conf = (trafgen_conf(a.mac, b.mac, a.ipv4, b.ipv4) if args.family == 4
+                            else trafgen_conf6(a.mac, b.mac, a.ipv6, b.ipv6))
+                    flows.append(PausedFlow(t, n, a.ns, a.guest_if, b.ns, conf, bound,
+                                               args.family))
                 # One unmeasured window each first: caches, GRO state, ARP.
                 take_turns(flows, 1, args.settle, args.window)
                 for n, ws in take_turns(flows, args.rounds, args.settle, args.window).items():
@@ -166,7 +177,7 @@ def main() -> int:
         with open(STATS_SYSCTL, "w") as f:
             f.write(saved_stats)
     load1 = os.getloadavg()
-    print(f"guest→guest trafgen 64 B, {args.rounds} rounds x {len(networks)} networks, "
+    print(f"guest→guest trafgen 64 B UDP over IPv{args.family}, {args.rounds} rounds x {len(networks)} networks, "
           f"{args.window:g} s windows, vnetd and floors --tc_attach={args.attach}, host-side GRO "
           f"{'on' if args.host_gro else 'off'}, kernel "
           f"{os.uname().release}, {os.cpu_count()} CPUs, load {load0[0]:.2f} -> {load1[0]:.2f}")

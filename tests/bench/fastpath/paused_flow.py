@@ -2,7 +2,7 @@
 (SIGSTOP) and continued. Several networks' flows can so take turns in short windows, and a
 phase of this VM's speed (seconds to minutes) falls on all of them alike instead of on
 whichever network was measuring then. Counters are read through /proc of processes in the
-namespaces (no fork per reading): received = the receiver's `Ip InReceives`, sent = the
+namespaces (no fork per reading): received = the receiver's `Ip InReceives` (IPv6: `Ip6InReceives`), sent = the
 sending interface's tx packets."""
 
 import os
@@ -37,8 +37,14 @@ def _comm(pid: int) -> str:
         return ""
 
 
-def _rx_packets(pid: int) -> int:
-    """Ip.InReceives of the network namespace process pid lives in."""
+def _rx_packets(pid: int, family: int) -> int:
+    """Ip.InReceives (or Ip6InReceives) of the network namespace process pid lives in."""
+    if family == 6:
+        with open(f"/proc/{pid}/net/snmp6") as f:
+            for line in f:
+                if line.startswith("Ip6InReceives "):
+                    return int(line.split()[1])
+        raise HarnessError(f"no Ip6InReceives in /proc/{pid}/net/snmp6")
     with open(f"/proc/{pid}/net/snmp") as f:
         lines = f.read().splitlines()
     keys, vals = lines[0].split()[1:], lines[1].split()[1:]
@@ -68,12 +74,13 @@ def cpu_busy_ns() -> List[int]:
 
 
 class PausedFlow:
-    """trafgen `conf` from tx_if in tx_ns, received in rx_ns; bounded by time (`bound`
-    seconds) and by count, so it ends by itself whatever happens to the caller."""
+    """trafgen `conf` from tx_if in tx_ns, received in rx_ns as IPv`family` packets; bounded
+    by time (`bound` seconds) and by count, so it ends by itself whatever happens to the
+    caller."""
 
     def __init__(self, t: Topology, name: str, tx_ns: str, tx_if: str, rx_ns: str, conf: str,
-                 bound: int):
-        self.name, self.tx_if = name, tx_if
+                 bound: int, family: int = 4):
+        self.name, self.tx_if, self.family = name, tx_if, family
         path = os.path.join(t.tmpdir, f"trafgen-paused-{name}.cfg")
         with open(path, "w") as f:
             f.write(conf)
@@ -127,10 +134,10 @@ class PausedFlow:
         try:
             time.sleep(settle)
             tx_pid = self.pids[0]
-            rx0, tx0 = _rx_packets(self.rx_proc.pid), _tx_packets(tx_pid, self.tx_if)
+            rx0, tx0 = _rx_packets(self.rx_proc.pid, self.family), _tx_packets(tx_pid, self.tx_if)
             cpu0, t0 = cpu_busy_ns(), time.monotonic()
             time.sleep(seconds)
-            rx1, tx1 = _rx_packets(self.rx_proc.pid), _tx_packets(tx_pid, self.tx_if)
+            rx1, tx1 = _rx_packets(self.rx_proc.pid, self.family), _tx_packets(tx_pid, self.tx_if)
             cpu1, t1 = cpu_busy_ns(), time.monotonic()
         finally:
             self.pause()
