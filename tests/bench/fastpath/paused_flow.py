@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import time
-from typing import Dict, List
+from typing import Callable, Dict, List, Optional
 
 from topology import HarnessError, Topology
 
@@ -145,13 +145,29 @@ class PausedFlow:
                 "busy_ns": [b - a for a, b in zip(cpu0, cpu1)]}
 
 
+def in_turns(items: List, rounds: int, step: Callable, failed: Optional[Dict] = None) -> None:
+    """step(item) for every item (anything with a .name), `rounds` times, each round starting
+    at the next item: none always runs first, or right after another's traffic. With
+    `failed` (by name), an item whose step raised HarnessError is recorded there and skipped
+    from then on; without it, the error propagates."""
+    for r in range(rounds):
+        k = r % len(items) if items else 0
+        for it in items[k:] + items[:k]:
+            if failed is None:
+                step(it)
+                continue
+            if it.name in failed:
+                continue
+            try:
+                step(it)
+            except HarnessError as e:
+                failed[it.name] = e
+
+
 def take_turns(flows: List[PausedFlow], rounds: int, settle: float,
                seconds: float) -> Dict[str, List[Dict[str, float]]]:
-    """`rounds` windows per flow, the flows taking turns; each round starts at another flow.
-    Returns each flow's windows in order, by name."""
+    """`rounds` windows per flow, the flows taking turns. Returns each flow's windows in
+    order, by name."""
     out: Dict[str, List[Dict[str, float]]] = {f.name: [] for f in flows}
-    for r in range(rounds):
-        k = r % len(flows)
-        for f in flows[k:] + flows[:k]:
-            out[f.name].append(f.window(settle, seconds))
+    in_turns(flows, rounds, lambda f: out[f.name].append(f.window(settle, seconds)))
     return out

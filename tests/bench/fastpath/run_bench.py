@@ -67,7 +67,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "netns"))
 from topology import (HarnessError, Topology, VnetDaemon, VnetUnavailable,  # noqa: E402
                       leftovers)
 from bpf_cost import BpfCost  # noqa: E402
-from paused_flow import PausedFlow  # noqa: E402
+from paused_flow import PausedFlow, in_turns  # noqa: E402
 from redirect_floor import FloorStats, attach_floor  # noqa: E402
 
 IPERF_PORT = 5201
@@ -116,20 +116,15 @@ def pps_in_turns(t: Topology, order: List[Setup], m: str, args) -> Dict[str, obj
                 sums[s.name] = [0.0, 0.0, 0.0]  # received, sent, seconds
             except HarnessError as e:
                 out[s.name] = e
-        for f in flows:  # warm-up: caches, GRO state, ARP
-            f.window(0.4, 0.0)
-        for b in range(blocks):
-            k = b % len(flows) if flows else 0
-            for f in flows[k:] + flows[:k]:
-                if f.name in out:
-                    continue  # failed in an earlier block
-                try:
-                    w = f.window(settle, seconds)
-                except HarnessError as e:
-                    out[f.name] = e
-                    continue
-                for i, key in enumerate(("rx", "tx", "seconds")):
-                    sums[f.name][i] += w[key]
+        # Warm-up: caches, GRO state, ARP.
+        in_turns(flows, 1, lambda f: f.window(0.4, 0.0), out)
+
+        def add_window(f: PausedFlow) -> None:
+            w = f.window(settle, seconds)
+            for i, key in enumerate(("rx", "tx", "seconds")):
+                sums[f.name][i] += w[key]
+
+        in_turns(flows, blocks, add_window, out)
     finally:
         for f in flows:
             f.close(t)
@@ -276,15 +271,8 @@ def latency_us(t: Topology, order: List[Setup], args) -> Dict[str, object]:
     per_block = -(-args.ping_count // blocks)
     rtts: Dict[str, List[float]] = {s.name: [] for s in order}
     out: Dict[str, object] = {}
-    for b in range(blocks):
-        k = b % len(order) if order else 0
-        for s in order[k:] + order[:k]:
-            if s.name in out:
-                continue  # failed in an earlier block
-            try:
-                rtts[s.name] += ping_rtts(t, s, per_block, args.ping_interval, args.ping_warmup)
-            except HarnessError as e:
-                out[s.name] = e
+    in_turns(order, blocks, lambda s: rtts[s.name].extend(
+        ping_rtts(t, s, per_block, args.ping_interval, args.ping_warmup)), out)
     for s in order:
         if s.name not in out:
             out[s.name] = rtt_stats(rtts[s.name], per_block * blocks)
