@@ -7,6 +7,7 @@ a cls_bpf filter. A cls_bpf dispatch costs more per packet than a tcx one, so a 
 attached otherwise than vnet would be no like-for-like floor."""
 
 import ctypes
+import errno
 import json
 import os
 import subprocess
@@ -83,8 +84,10 @@ def attach_floor(t, ingress_if: str, target_if: str, how: str = "auto") -> int:
     if how != "cls_bpf":
         try:
             return _attach_tcx(t, obj, ingress_if)
-        except OSError:
-            if how == "tcx":
+        except OSError as e:
+            # Only a kernel without tcx (an attach type it does not know) falls back: any
+            # other failure would silently make the floor unlike vnet's attachment.
+            if how == "tcx" or e.errno != errno.EINVAL:
                 raise
     t.run(None, ["tc", "qdisc", "add", "dev", ingress_if, "clsact"])
     existed = [p for p in _IPROUTE_BPFFS if os.path.lexists(p)]
