@@ -10,8 +10,9 @@ Guests a1 and a2 (VLAN 1, veths in namespaces) and the wire host behind the upli
     guest ends get the same (the guest's business, as its ethtool features are);
   * a1 -> a2 over IPv4 and IPv6: the transfer arrives intact and a2 receives super-packets
     over 64 KiB (lengths from a packet socket, MSG_TRUNC); the counters agree;
-  * a1 -> wire: a1 sends super-packets over 64 KiB; the uplink (TSO turned on for this part)
-    keeps gso_max_size 65536, so the kernel segments those before the device
+  * a1 -> wire: a1 sends super-packets over 64 KiB (seen on its dom0 end); the uplink (TSO
+    turned on for this part) keeps gso_max_size 65536, so the kernel segments those before
+    the device
     (gso_features_check): no frame handed to the uplink is over 64 KiB;
   * a2 without BIG TCP: a1's super-packets still arrive (intact) through the kernel's
     segmentation at a2's dom0 end, never over 64 KiB at a2 (rx_gso_segmented moves);
@@ -136,14 +137,20 @@ def test(env: fe.Env) -> None:
     env.t.run(None, ["ethtool", "-K", w.host_if, "tx", "on", "sg", "on", "tso", "on"])
     check("tcp-segmentation-offload: on" in env.t.run(None, ["ethtool", "-k", w.host_if]).stdout,
           "the uplink offers TSO for this part")
+    # What a1 sent, seen where it enters dom0 (a packet socket's tap runs before TC).
+    from_a1 = Lengths(env, None, a1.host_if, "in")
     ok, got, (n, mx, big), b, a = stream(env, a1, w, w.ipv4, None, w.host_if, "out")
+    a1_n, a1_mx, a1_big = from_a1.stop()
     on = lambda f: "on" if was[f] else "off"  # noqa: E731
     env.t.run(None, ["ethtool", "-K", w.host_if, "tso", on("tcp-segmentation-offload"),
                      "sg", on("scatter-gather"), "tx", on("tx-checksumming")])
     check(ok and got == SIZE, f"a1 -> wire with BIG TCP: {got} bytes arrive intact")
     sent = (a[s_id]["tx_bytes"] - b[s_id]["tx_bytes"]) / max(
         a[s_id]["tx_packets"] - b[s_id]["tx_packets"], 1)
-    check(sent > 65536, f"a1 sent BIG TCP toward the wire ({sent:.0f} B per frame on average)")
+    # Frames over 64 KiB, not the average: TCP sizes its super-packets by its pacing rate
+    # (about a millisecond's worth), so a slow moment lowers the average, not the premise.
+    check(a1_big > 0, f"a1 sent BIG TCP toward the wire: {a1_big} of {a1_n} frames over 64 KiB, "
+          f"largest {a1_mx} B ({sent:.0f} B per frame on average)")
     check(n > 0 and mx <= 65536 + 14 and big == 0,
           f"nothing over the uplink's gso_max_size {gso_sizes(env, None, w.host_if)[0]} "
           f"leaves it: {n} frames out, largest {mx} B (the kernel segments on the way)")

@@ -177,7 +177,8 @@ def main() -> int:
         with open(STATS_SYSCTL, "w") as f:
             f.write(saved_stats)
     load1 = os.getloadavg()
-    print(f"guest→guest trafgen 64 B UDP over IPv{args.family}, {args.rounds} rounds x {len(networks)} networks, "
+    print(f"guest→guest trafgen 64 B UDP over IPv{args.family}, {args.rounds} rounds x "
+          f"{len(networks)} networks, "
           f"{args.window:g} s windows, vnetd and floors --tc_attach={args.attach}, host-side GRO "
           f"{'on' if args.host_gro else 'off'}, kernel "
           f"{os.uname().release}, {os.cpu_count()} CPUs, load {load0[0]:.2f} -> {load1[0]:.2f}")

@@ -2,8 +2,8 @@
 (SIGSTOP) and continued. Several networks' flows can so take turns in short windows, and a
 phase of this VM's speed (seconds to minutes) falls on all of them alike instead of on
 whichever network was measuring then. Counters are read through /proc of processes in the
-namespaces (no fork per reading): received = the receiver's `Ip InReceives` (IPv6: `Ip6InReceives`), sent = the
-sending interface's tx packets."""
+namespaces (no fork per reading): received = the receiver's `Ip InReceives` (IPv6:
+`Ip6InReceives`), sent = the sending interface's tx packets."""
 
 import os
 import signal
