@@ -649,21 +649,25 @@ class Topology:
 
     def snmp(self, ns: Optional[str]) -> Dict[str, int]:
         """/proc/net/snmp of ns as {"Ip.InReceives": n, "Udp.NoPorts": n, ...}."""
-        r = self.run(ns, ["cat", "/proc/net/snmp"])
-        out: Dict[str, int] = {}
-        lines = r.stdout.splitlines()
-        for head, vals in zip(lines[0::2], lines[1::2]):
-            proto, keys = head.split(":", 1)
-            for k, v in zip(keys.split(), vals.split(":", 1)[1].split()):
-                try:
-                    out[f"{proto}.{k}"] = int(v)
-                except ValueError:
-                    pass
-        return out
+        return parse_snmp(self.run(ns, ["cat", "/proc/net/snmp"]).stdout)
 
     def ifindex(self, ifname: str) -> int:
         with open(f"/sys/class/net/{ifname}/ifindex") as f:
             return int(f.read())
+
+
+def parse_snmp(text: str) -> Dict[str, int]:
+    """The text of a /proc/net/snmp as {"Ip.InReceives": n, "Udp.NoPorts": n, ...}."""
+    out: Dict[str, int] = {}
+    lines = text.splitlines()
+    for head, vals in zip(lines[0::2], lines[1::2]):
+        proto, keys = head.split(":", 1)
+        for k, v in zip(keys.split(), vals.split(":", 1)[1].split()):
+            try:
+                out[f"{proto}.{k}"] = int(v)
+            except ValueError:
+                pass
+    return out
 
 
 # ICMP/ICMPv6 echo with a raw socket: argv addr count timeout; exit 0 if every echo answered.

@@ -40,7 +40,7 @@ from topology import Topology, VnetDaemon, leftovers  # noqa: E402
 from bpf_cost import STATS_SYSCTL  # noqa: E402
 from redirect_floor import attach_floor  # noqa: E402
 from paused_flow import PausedFlow, take_turns  # noqa: E402
-from run_bench import trafgen_conf  # noqa: E402
+from run_bench import UDP_PORT, trafgen_conf  # noqa: E402
 
 NETWORKS = ["pair", "floor", "vnet"]
 CONTROL = "floor2"  # with --control: a second floor, the method's own zero
@@ -50,7 +50,7 @@ def trafgen_conf6(src_mac: str, dst_mac: str, src_ip: str, dst_ip: str) -> str:
     """run_bench.trafgen_conf's frame over IPv6: 14 + 40 + 8 + 2 = 64 bytes (trafgen
     completes the UDP checksum over the IPv6 pseudo-header)."""
     return ("{ eth(da=%s, sa=%s, type=0x86dd), ipv6(sa=%s, da=%s, hl=64), "
-            "udp(sp=40000, dp=9), fill(0x00, 2) }\n" % (dst_mac, src_mac, src_ip, dst_ip))
+            "udp(sp=40000, dp=%d), fill(0x00, 2) }\n" % (dst_mac, src_mac, src_ip, dst_ip, UDP_PORT))
 
 
 def per_packet(w: Dict[str, float]) -> Dict[str, float]:

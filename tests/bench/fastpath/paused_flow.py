@@ -11,7 +11,7 @@ import subprocess
 import time
 from typing import Callable, Dict, List, Optional
 
-from topology import HarnessError, Topology
+from topology import HarnessError, Topology, parse_snmp
 
 TRAFGEN_COUNT_PER_SECOND = 5_000_000  # the count bound: far above what this machine sends
 
@@ -46,9 +46,7 @@ def _rx_packets(pid: int, family: int) -> int:
                     return int(line.split()[1])
         raise HarnessError(f"no Ip6InReceives in /proc/{pid}/net/snmp6")
     with open(f"/proc/{pid}/net/snmp") as f:
-        lines = f.read().splitlines()
-    keys, vals = lines[0].split()[1:], lines[1].split()[1:]
-    return int(vals[keys.index("InReceives")])
+        return parse_snmp(f.read())["Ip.InReceives"]
 
 
 def _tx_packets(pid: int, ifname: str) -> int:
