@@ -36,15 +36,12 @@ static __always_inline int vnet_ip4_allowed(const struct vnet_ctx_rec* rec, __u3
 }
 
 static __always_inline int vnet_ip6_allowed(const struct vnet_ctx_rec* rec, __u32 ctx_id,
-                                            const __u8* addr) {
+                                            struct vnet_ip6_words a) {
   struct vnet_ip6_key key = {.ctx_id = ctx_id};
-  if (rec->flags & VNET_CTX_F_IP6_INLINE) {
-    __u64 a[2];
-    __builtin_memcpy(a, addr, 16);
-    return (rec->n_ip6 > 0 && rec->ip6[0][0] == a[0] && rec->ip6[0][1] == a[1]) ||
-           (rec->n_ip6 > 1 && rec->ip6[1][0] == a[0] && rec->ip6[1][1] == a[1]);
-  }
-  __builtin_memcpy(key.addr, addr, 16);
+  if (rec->flags & VNET_CTX_F_IP6_INLINE)
+    return (rec->n_ip6 > 0 && rec->ip6[0][0] == a.w[0] && rec->ip6[0][1] == a.w[1]) ||
+           (rec->n_ip6 > 1 && rec->ip6[1][0] == a.w[0] && rec->ip6[1][1] == a.w[1]);
+  __builtin_memcpy(key.addr, a.w, 16);
   return bpf_map_lookup_elem(&vnet_ip6, &key) != 0;
 }
 
@@ -145,12 +142,12 @@ static __always_inline __u32 vnet_check_icmp6(struct __sk_buff* skb, __u32 off, 
         vnet_nd_opts_verdict(skb, off + sizeof(struct vnet_icmp6), end_off, vnet_mac_u64(rec->mac));
     if (r != VNET_DROP_NONE) return r;
   } else {
-    __u8 target[16];
+    __u64 target[2]; /* 8-aligned: read back as words */
     __u32 r;
     if (vnet_load(skb, off + sizeof(struct vnet_icmp6), target, 16)) return VNET_DROP_MALFORMED;
     /* An NA announces the target as the sender's; so does a DAD probe (source ::). An
      * ordinary NS asks about someone else's address and may name any target. */
-    if ((type == VNET_ICMP6_NA || unspec) && !vnet_ip6_allowed(rec, id, target))
+    if ((type == VNET_ICMP6_NA || unspec) && !vnet_ip6_allowed(rec, id, vnet_ip6_words_at(target)))
       return VNET_DROP_SPOOF_ND;
     r = vnet_nd_opts_verdict(skb, off + sizeof(struct vnet_nd_msg), end_off,
                              vnet_mac_u64(rec->mac));
@@ -165,12 +162,14 @@ static __always_inline __u32 vnet_check_ipv6(struct __sk_buff* skb, void* l3, vo
                                              const struct vnet_ctx_rec* rec) {
   struct ipv6hdr* ip6 = l3;
   __u32 off = VNET_ETH_HLEN + sizeof(struct ipv6hdr), end_off, r = VNET_DROP_MAX;
+  struct vnet_ip6_words saddr;
   __u8 nexthdr;
   int frag = 0, unspec;
   if ((void*)(ip6 + 1) > end) return VNET_DROP_MALFORMED;
   nexthdr = ip6->nexthdr;
   end_off = off + bpf_ntohs(ip6->payload_len);
-  unspec = vnet_ip6_is_unspec(ip6->saddr.in6_u.u6_addr8);
+  saddr = vnet_ip6_words_at(&ip6->saddr);
+  unspec = vnet_ip6_is_unspec(saddr);
   /* Extension headers are rare: walk them only when there are some. */
   if (vnet_ip6_is_ext(nexthdr)) {
     struct vnet_ip6_loc loc = {.off = off, .nexthdr = nexthdr};
@@ -194,8 +193,7 @@ static __always_inline __u32 vnet_check_ipv6(struct __sk_buff* skb, void* l3, vo
       if (r != VNET_DROP_MAX) return r;
     }
   }
-  return vnet_ip6_allowed(rec, id, ip6->saddr.in6_u.u6_addr8) ? VNET_DROP_NONE
-                                                              : VNET_DROP_SPOOF_IPV6;
+  return vnet_ip6_allowed(rec, id, saddr) ? VNET_DROP_NONE : VNET_DROP_SPOOF_IPV6;
 }
 
 /* Sends the frame to the wire, tagged with the sender's VLAN unless it is the native one.
