@@ -40,6 +40,7 @@ sys.path.insert(0, HERE)
 from topology import HarnessError, Topology, VnetDaemon, leftovers  # noqa: E402
 from bpf_cost import STATS_SYSCTL, BpfCost  # noqa: E402
 from redirect_floor import build_floor  # noqa: E402
+from paused_flow import trafgen_command  # noqa: E402
 from run_bench import trafgen_conf  # noqa: E402
 
 PROG = "vnet_guest_tc"
@@ -54,13 +55,9 @@ def flow(t: Topology, a, b, window: float, gap: Optional[str] = None,
          around=None) -> Dict[str, float]:
     """trafgen a -> b for `window` seconds after a warm-up; `around(window)` runs in place of
     the plain sleep (a profiler). Returns rx pps and the packets received."""
-    conf = os.path.join(t.tmpdir, "trafgen-probe.cfg")
-    with open(conf, "w") as f:
-        f.write(trafgen_conf(a.mac, b.mac, a.ipv4, b.ipv4))
     warmup, bound = 0.5, int(window + 4)
-    cmd = ["timeout", "-s", "INT", "-k", "2", str(bound), "trafgen", "--dev", a.guest_if,
-           "--conf", conf, "--num", str(10_000_000 * bound), "--cpus", "1", "--no-sock-mem",
-           "--notouch-irq", "--no-cpu-stats"] + (["--gap", gap] if gap else [])
+    cmd = trafgen_command(t, "probe", a.guest_if, trafgen_conf(a.mac, b.mac, a.ipv4, b.ipv4),
+                          bound, gap)
     gen = t.popen(a.ns, cmd, stdout=subprocess.DEVNULL)
     try:
         time.sleep(warmup)

@@ -16,6 +16,21 @@ from topology import HarnessError, Topology, parse_snmp
 TRAFGEN_COUNT_PER_SECOND = 5_000_000  # the count bound: far above what this machine sends
 
 
+def trafgen_command(t: Topology, name: str, tx_if: str, conf: str, bound: int,
+                    gap: Optional[str] = None) -> List[str]:
+    """The command of a trafgen flow of frames `conf` (its config text, written to the run's
+    directory as `name`) from tx_if on one CPU, paced by `gap` if given. Bounded twice, so
+    it ends by itself whatever happens to the caller: by time (SIGINT after `bound` seconds)
+    and by count."""
+    path = os.path.join(t.tmpdir, f"trafgen-{name}.cfg")
+    with open(path, "w") as f:
+        f.write(conf)
+    return (["timeout", "-s", "INT", "-k", "2", str(bound), "trafgen", "--dev", tx_if,
+             "--conf", path, "--num", str(TRAFGEN_COUNT_PER_SECOND * bound), "--cpus", "1",
+             "--no-sock-mem", "--notouch-irq", "--no-cpu-stats"] +
+            (["--gap", gap] if gap else []))
+
+
 def _children(pid: int) -> List[int]:
     """Every descendant of pid (ip netns exec and timeout exec or fork their commands)."""
     out: List[int] = []
@@ -79,12 +94,7 @@ class PausedFlow:
     def __init__(self, t: Topology, name: str, tx_ns: str, tx_if: str, rx_ns: str, conf: str,
                  bound: int, family: int = 4):
         self.name, self.tx_if, self.family = name, tx_if, family
-        path = os.path.join(t.tmpdir, f"trafgen-paused-{name}.cfg")
-        with open(path, "w") as f:
-            f.write(conf)
-        cmd = ["timeout", "-s", "INT", "-k", "2", str(bound), "trafgen", "--dev", tx_if,
-               "--conf", path, "--num", str(TRAFGEN_COUNT_PER_SECOND * bound), "--cpus", "1",
-               "--no-sock-mem", "--notouch-irq", "--no-cpu-stats"]
+        cmd = trafgen_command(t, f"paused-{name}", tx_if, conf, bound)
         self.pids: List[int] = []
         self.gen = t.popen(tx_ns, cmd, stdout=subprocess.DEVNULL)
         # Lives in the receiver's namespace, for reading its counters through /proc.

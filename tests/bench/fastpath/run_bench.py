@@ -64,10 +64,9 @@ from typing import Dict, List, Optional
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.join(HERE, "..", "..", "netns"))
-from topology import (HarnessError, Topology, VnetDaemon, VnetUnavailable,  # noqa: E402
-                      leftovers)
+from topology import HarnessError, Topology, VnetDaemon, leftovers  # noqa: E402
 from bpf_cost import BpfCost  # noqa: E402
-from paused_flow import PausedFlow, in_turns  # noqa: E402
+from paused_flow import PausedFlow, in_turns, trafgen_command  # noqa: E402
 from redirect_floor import FloorStats, attach_floor  # noqa: E402
 
 IPERF_PORT = 5201
@@ -212,15 +211,9 @@ def pps(t: Topology, tx_ns: str, tx_if: str, src_mac: str, src_ip: str,
 
     Returns rx (IPv4 packets the receiving namespace took in, per second), tx (packets
     the sender's interface sent, per second) and delivery (rx/tx)."""
-    conf = os.path.join(t.tmpdir, f"trafgen-{tx_ns}.cfg")
-    with open(conf, "w") as f:
-        f.write(trafgen_conf(src_mac, dst_mac, src_ip, dst_ip))
     warmup = 0.5
     bound = int(window + warmup + 3)
-    # Bounded twice: by count (at most 10 Mpps for the whole bound) and by time.
-    cmd = ["timeout", "-s", "INT", "-k", "2", str(bound), "trafgen", "--dev", tx_if,
-           "--conf", conf, "--num", str(10_000_000 * bound), "--cpus", "1",
-           "--no-sock-mem", "--notouch-irq", "--no-cpu-stats"]
+    cmd = trafgen_command(t, tx_ns, tx_if, trafgen_conf(src_mac, dst_mac, src_ip, dst_ip), bound)
     gen = t.popen(tx_ns, cmd, stdout=subprocess.DEVNULL)
     try:
         time.sleep(warmup)
