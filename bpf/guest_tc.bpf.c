@@ -142,12 +142,12 @@ static __always_inline __u32 vnet_check_icmp6(struct __sk_buff* skb, __u32 off, 
         vnet_nd_opts_verdict(skb, off + sizeof(struct vnet_icmp6), end_off, vnet_mac_u64(rec->mac));
     if (r != VNET_DROP_NONE) return r;
   } else {
-    __u64 target[2]; /* 8-aligned: read back as words */
+    struct vnet_ip6_words target;
     __u32 r;
-    if (vnet_load(skb, off + sizeof(struct vnet_icmp6), target, 16)) return VNET_DROP_MALFORMED;
+    if (vnet_load(skb, off + sizeof(struct vnet_icmp6), target.w, 16)) return VNET_DROP_MALFORMED;
     /* An NA announces the target as the sender's; so does a DAD probe (source ::). An
      * ordinary NS asks about someone else's address and may name any target. */
-    if ((type == VNET_ICMP6_NA || unspec) && !vnet_ip6_allowed(rec, id, vnet_ip6_words_at(target)))
+    if ((type == VNET_ICMP6_NA || unspec) && !vnet_ip6_allowed(rec, id, target))
       return VNET_DROP_SPOOF_ND;
     r = vnet_nd_opts_verdict(skb, off + sizeof(struct vnet_nd_msg), end_off,
                              vnet_mac_u64(rec->mac));

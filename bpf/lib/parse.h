@@ -96,7 +96,7 @@ static __always_inline void vnet_mac_word_store(__u8* p, __u64 w) {
  * array took 16 byte loads and 30 shifts and ORs (clang copies memory of unknown alignment
  * byte by byte) and, kept across a call, 16 stack slots. Like vnet_mac_word, the words are
  * only compared (with a record's ip6, which holds the same 16 bytes) or stored back, never
- * read as numbers. Packet loads may be unaligned; a stack copy must be 8-aligned. */
+ * read as numbers. The loads may be unaligned in a packet, not on the stack. */
 struct vnet_ip6_words {
   __u64 w[2];
 };
