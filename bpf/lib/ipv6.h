@@ -44,7 +44,15 @@ static __always_inline int vnet_load(struct __sk_buff* skb, __u32 off, void* buf
   if (o <= VNET_DIRECT_MAX_OFF) {
     void* p = data + o;
     if (p + len <= end) {
-      __builtin_memcpy(buf, p, len);
+      /* Four bytes (UDP ports, a header's first word) as one load: memcpy from a pointer of
+       * unknown alignment compiles to a load per byte on BPF. Unaligned packet loads are
+       * allowed where the CPU allows them, as in vnet_mac_word. */
+      if (len == 4) {
+        __u32 v = *(const __u32*)p;
+        __builtin_memcpy(buf, &v, 4);
+      } else {
+        __builtin_memcpy(buf, p, len);
+      }
       return 0;
     }
   }
