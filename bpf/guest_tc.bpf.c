@@ -230,21 +230,22 @@ static __always_inline __u32 vnet_check_l3(struct __sk_buff* skb, __u32 id, __u6
   struct ethhdr* eth = (void*)(long)skb->data;
   __u32 big, r;
   if ((void*)(eth + 1) > end) return VNET_DROP_MALFORMED;
-  if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+  if (vnet_eth_proto(eth) == bpf_htons(ETH_P_IP)) {
     struct iphdr* ip = (void*)(eth + 1);
     if ((void*)(ip + 1) > end) return VNET_DROP_MALFORMED;
     big = vnet_bigtcp_check4(skb, ip, rec->flags);
     r = vnet_check_ipv4(ip, end, id, rec);
     return r != VNET_DROP_NONE ? r : big;
   }
-  if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+  if (vnet_eth_proto(eth) == bpf_htons(ETH_P_IPV6)) {
     struct ipv6hdr* ip6 = (void*)(eth + 1);
     if ((void*)(ip6 + 1) > end) return VNET_DROP_MALFORMED;
     big = vnet_bigtcp_check6(skb, ip6, rec->flags);
     r = vnet_check_ipv6(skb, ip6, end, id, rec);
     return r != VNET_DROP_NONE ? r : big;
   }
-  if (eth->h_proto == bpf_htons(ETH_P_ARP)) return vnet_check_arp(eth + 1, end, id, mac, rec);
+  if (vnet_eth_proto(eth) == bpf_htons(ETH_P_ARP))
+    return vnet_check_arp(eth + 1, end, id, mac, rec);
   return VNET_DROP_ETHERTYPE;
 }
 
@@ -302,8 +303,8 @@ static __always_inline int vnet_guest_tc_verdict(struct __sk_buff* skb) {
   end = (void*)(long)skb->data_end;
   eth = data;
   if ((void*)(eth + 1) > end) return vnet_drop(id, VNET_DIR_TX, VNET_DROP_MALFORMED, TC_ACT_SHOT);
-  if (skb->vlan_present || eth->h_proto == bpf_htons(VNET_ETH_P_8021Q) ||
-      eth->h_proto == bpf_htons(VNET_ETH_P_8021AD))
+  if (skb->vlan_present || vnet_eth_proto(eth) == bpf_htons(VNET_ETH_P_8021Q) ||
+      vnet_eth_proto(eth) == bpf_htons(VNET_ETH_P_8021AD))
     return vnet_drop(id, VNET_DIR_TX, VNET_DROP_TAGGED_FROM_GUEST, TC_ACT_SHOT);
   if (vnet_mac_word(eth->h_source) != mac)
     return vnet_drop(id, VNET_DIR_TX, VNET_DROP_SPOOF_MAC, TC_ACT_SHOT);

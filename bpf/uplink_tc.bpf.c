@@ -25,7 +25,7 @@ static __always_inline int vnet_uplink_tc_verdict(struct __sk_buff* skb) {
   struct vnet_config* cfg;
   struct vnet_ctx_rec* rec;
   struct vnet_stats_cpu* hint;
-  __u8 dst[6];
+  __u64 dst;
   __u32 id, src;
   __u16 vlan;
   int tagged = 0;
@@ -43,7 +43,7 @@ static __always_inline int vnet_uplink_tc_verdict(struct __sk_buff* skb) {
   if (skb->vlan_present) {
     vlan = skb->vlan_tci & VNET_VLAN_VID_MASK;
     tagged = 1;
-  } else if (eth->h_proto == bpf_htons(VNET_ETH_P_8021Q)) {
+  } else if (vnet_eth_proto(eth) == bpf_htons(VNET_ETH_P_8021Q)) {
     struct vnet_vlan_hdr* vh = (void*)(eth + 1);
     if ((void*)(vh + 1) > end) return VNET_TC_HOST;
     vlan = bpf_ntohs(vh->tci) & VNET_VLAN_VID_MASK;
@@ -51,25 +51,24 @@ static __always_inline int vnet_uplink_tc_verdict(struct __sk_buff* skb) {
   } else {
     vlan = cfg->native_vlan;
   }
-  if (vlan == 0 || vnet_mac_eq(eth->h_dest, cfg->uplink_mac)) return VNET_TC_HOST;
-  __builtin_memcpy(dst, eth->h_dest, 6);
+  dst = vnet_mac_word(eth->h_dest);
+  if (vlan == 0 || dst == vnet_mac_word(cfg->uplink_mac)) return VNET_TC_HOST;
   /* Unicast to the guest this CPU delivered to last: that guest is a member of the VLAN,
    * so the VLAN and fdb lookups below would only confirm the hint. */
   hint = vnet_uplink_hint();
   id = 0;
-  if (!vnet_is_multicast(dst))
-    id = vnet_fdb_hint_take(hint, vlan, vnet_mac_word(eth->h_dest), &rec);
+  if (!vnet_is_multicast(eth->h_dest)) id = vnet_fdb_hint_take(hint, vlan, dst, &rec);
   if (!id && !vnet_vlan_has_members(vlan)) return VNET_TC_HOST;
   /* A guest's own MAC coming back from the wire: a loop or an impostor. Never delivered,
    * not even to the owner (charged to it). */
-  src = vnet_fdb_lookup(vlan, eth->h_source);
+  src = vnet_fdb_lookup_word(vlan, vnet_mac_word(eth->h_source));
   if (src) return vnet_drop(src, VNET_DIR_RX, VNET_DROP_LOCAL_SOURCE_MAC, TC_ACT_SHOT);
   if (!id) {
     /* STP, pause, LACP, 802.1X, LLDP: link-local to the wire. Like a Linux bridge, give
      * them to the host (its own lldpd, bonding, supplicant) and never to a guest. */
-    if (vnet_is_reserved_group(dst))
+    if (vnet_is_reserved_group(eth->h_dest))
       return vnet_drop(0, VNET_DIR_RX, VNET_DROP_RESERVED_GROUP, VNET_TC_HOST);
-    if (vnet_is_multicast(dst)) {
+    if (vnet_is_multicast(eth->h_dest)) {
       if (tagged && bpf_skb_vlan_pop(skb))
         return vnet_drop(0, VNET_DIR_RX, VNET_DROP_REDIRECT_FAILED, TC_ACT_SHOT);
       vnet_skb_flood(skb, vlan, 0);
@@ -77,7 +76,7 @@ static __always_inline int vnet_uplink_tc_verdict(struct __sk_buff* skb) {
       if (tagged && bpf_skb_vlan_push(skb, bpf_htons(VNET_ETH_P_8021Q), vlan)) return TC_ACT_SHOT;
       return VNET_TC_HOST;
     }
-    id = vnet_fdb_lookup_to_hint(hint, vlan, vnet_mac_word(eth->h_dest), &rec);
+    id = vnet_fdb_lookup_to_hint(hint, vlan, dst, &rec);
     if (!rec) return vnet_drop(0, VNET_DIR_RX, VNET_DROP_UNKNOWN_UNICAST, TC_ACT_SHOT);
   }
   if (tagged && bpf_skb_vlan_pop(skb))

@@ -12,18 +12,23 @@
 #include "lib/limit.h"
 #include "lib/parse.h"
 
-/* Removes the 802.1Q tag in place: move the MACs forward 4 bytes, then trim the head. */
+/* Removes the 802.1Q tag in place: move the MACs forward 4 bytes, then trim the head. The
+ * 12 MAC bytes move as an 8- and a 4-byte word: a byte array would be copied byte by byte
+ * (24 loads and stores) on every tagged frame. */
 static __always_inline int vnet_xdp_pop_vlan(struct xdp_md* ctx) {
   void* data = (void*)(long)ctx->data;
   void* end = (void*)(long)ctx->data_end;
-  __u8 macs[12];
+  __u64 macs_lo;
+  __u32 macs_hi;
   if (data + sizeof(struct ethhdr) + sizeof(struct vnet_vlan_hdr) > end) return -1;
-  __builtin_memcpy(macs, data, 12);
+  macs_lo = *(const __u64*)data;
+  macs_hi = *(const __u32*)(data + 8);
   if (bpf_xdp_adjust_head(ctx, (int)sizeof(struct vnet_vlan_hdr))) return -1;
   data = (void*)(long)ctx->data;
   end = (void*)(long)ctx->data_end;
   if (data + 12 > end) return -1;
-  __builtin_memcpy(data, macs, 12);
+  *(__u64*)data = macs_lo;
+  *(__u32*)(data + 8) = macs_hi;
   return 0;
 }
 
@@ -34,6 +39,7 @@ static __always_inline int vnet_uplink_xdp_verdict(struct xdp_md* ctx) {
   struct vnet_config* cfg;
   struct vnet_ctx_rec* rec;
   struct vnet_stats_cpu* hint;
+  __u64 dst;
   __u32 id, src;
   __u16 vlan;
   int tagged = 0;
@@ -42,7 +48,7 @@ static __always_inline int vnet_uplink_xdp_verdict(struct xdp_md* ctx) {
   if ((void*)(eth + 1) > end) return XDP_PASS; /* not ours to judge: the host's stack will */
   cfg = vnet_config_get();
   if (!cfg) return XDP_PASS;
-  if (eth->h_proto == bpf_htons(VNET_ETH_P_8021Q)) {
+  if (vnet_eth_proto(eth) == bpf_htons(VNET_ETH_P_8021Q)) {
     struct vnet_vlan_hdr* vh = (void*)(eth + 1);
     if ((void*)(vh + 1) > end) return XDP_PASS;
     vlan = bpf_ntohs(vh->tci) & VNET_VLAN_VID_MASK;
@@ -50,23 +56,23 @@ static __always_inline int vnet_uplink_xdp_verdict(struct xdp_md* ctx) {
   } else {
     vlan = cfg->native_vlan;
   }
-  if (vlan == 0 || vnet_mac_eq(eth->h_dest, cfg->uplink_mac)) return XDP_PASS;
+  dst = vnet_mac_word(eth->h_dest);
+  if (vlan == 0 || dst == vnet_mac_word(cfg->uplink_mac)) return XDP_PASS;
   /* Unicast to the guest this CPU delivered to last: that guest is a member of the VLAN,
    * so the VLAN and fdb lookups below would only confirm the hint. */
   hint = vnet_uplink_hint();
   id = 0;
-  if (!vnet_is_multicast(eth->h_dest))
-    id = vnet_fdb_hint_take(hint, vlan, vnet_mac_word(eth->h_dest), &rec);
+  if (!vnet_is_multicast(eth->h_dest)) id = vnet_fdb_hint_take(hint, vlan, dst, &rec);
   if (!id && !vnet_vlan_has_members(vlan)) return XDP_PASS; /* no guest in this VLAN */
   /* A guest's own MAC coming back from the wire: a loop or an impostor. */
-  src = vnet_fdb_lookup(vlan, eth->h_source);
+  src = vnet_fdb_lookup_word(vlan, vnet_mac_word(eth->h_source));
   if (src) return vnet_drop(src, VNET_DIR_RX, VNET_DROP_LOCAL_SOURCE_MAC, XDP_DROP);
   if (!id) {
     /* Reserved group addresses are the host's (its LLDP, LACP, 802.1X), never the guests':
      * the skb path counts them and gives them to the host only. Other multicast fans out
      * there too. */
     if (vnet_is_multicast(eth->h_dest)) return XDP_PASS;
-    id = vnet_fdb_lookup_to_hint(hint, vlan, vnet_mac_word(eth->h_dest), &rec);
+    id = vnet_fdb_lookup_to_hint(hint, vlan, dst, &rec);
     if (!rec) return vnet_drop(0, VNET_DIR_RX, VNET_DROP_UNKNOWN_UNICAST, XDP_DROP);
   }
   if (!(rec->flags & VNET_CTX_F_XDP_TARGET)) return XDP_PASS;

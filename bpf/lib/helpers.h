@@ -127,15 +127,7 @@ static __always_inline __u32 vnet_ctx_of_ifindex(__u32 ifindex) {
   return id ? *id : 0;
 }
 
-static __always_inline __u32 vnet_fdb_lookup(__u16 vlan, const __u8* mac) {
-  struct vnet_fdb_key key = {.vlan = vlan};
-  __u32* id;
-  __builtin_memcpy(key.mac, mac, 6);
-  id = bpf_map_lookup_elem(&vnet_fdb, &key);
-  return id ? *id : 0;
-}
-
-/* vnet_fdb_lookup with the MAC as a vnet_mac_word(). */
+/* The context that owns MAC `mac` (a vnet_mac_word()) in `vlan`, 0 if none. */
 static __always_inline __u32 vnet_fdb_lookup_word(__u16 vlan, __u64 mac) {
   union {
     struct vnet_fdb_key k;

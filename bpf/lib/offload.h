@@ -71,12 +71,12 @@ static __always_inline __u32 vnet_tcp_hdr_len_at(void* data, void* end) {
   struct tcphdr* tcp;
   __u32 l3;
   if ((void*)(eth + 1) > end) return 0;
-  if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+  if (vnet_eth_proto(eth) == bpf_htons(ETH_P_IP)) {
     struct iphdr* ip = (void*)(eth + 1);
     if ((void*)(ip + 1) > end || ip->protocol != IPPROTO_TCP) return 0;
     l3 = (ip->ihl * 4) & 0x3c;
     tcp = (void*)ip + l3;
-  } else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+  } else if (vnet_eth_proto(eth) == bpf_htons(ETH_P_IPV6)) {
     struct ipv6hdr* ip6 = (void*)(eth + 1);
     if ((void*)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP) return 0;
     l3 = sizeof(*ip6);

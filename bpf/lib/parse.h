@@ -69,17 +69,18 @@ static __always_inline int vnet_is_reserved_group(const __u8* mac) {
          (mac[5] & 0xf0) == 0;
 }
 
-static __always_inline int vnet_mac_eq(const __u8* a, const __u8* b) {
-  return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4]) |
-          (a[5] ^ b[5])) == 0;
+/* The EtherType as one 2-byte load: struct ethhdr is packed, so reading h_proto by name
+ * compiles to two byte loads, a shift and an OR on BPF, on every frame. */
+static __always_inline __be16 vnet_eth_proto(const struct ethhdr* eth) {
+  return *(const __be16*)((const __u8*)eth + 12);
 }
 
 /* A MAC as one value from two loads (its 2-byte then its 4-byte word) where byte-wise
  * access took six loads and five compares. The value is only compared and stored back
  * (vnet_mac_word_store), never read as a number: its byte order is the machine's. The
  * loads may be unaligned in a packet (the verifier allows that where the CPU does); a
- * record's mac (offset 10 of vnet_ctx_rec) is aligned for both. Not for stack copies:
- * stack access must be aligned. */
+ * record's mac (offset 10 of vnet_ctx_rec) and vnet_config's uplink_mac (offset 6) are
+ * aligned for both. Not for stack copies: stack access must be aligned. */
 static __always_inline __u64 vnet_mac_word(const __u8* p) {
   return (__u64) * (const __u16*)p << 32 | *(const __u32*)(p + 2);
 }
