@@ -229,23 +229,24 @@ static __always_inline __u32 vnet_check_l3(struct __sk_buff* skb, __u32 id, __u6
   void* end = (void*)(long)skb->data_end;
   struct ethhdr* eth = (void*)(long)skb->data;
   __u32 big, r;
+  __be16 proto;
   if ((void*)(eth + 1) > end) return VNET_DROP_MALFORMED;
-  if (vnet_eth_proto(eth) == bpf_htons(ETH_P_IP)) {
+  proto = vnet_eth_proto(eth);
+  if (proto == bpf_htons(ETH_P_IP)) {
     struct iphdr* ip = (void*)(eth + 1);
     if ((void*)(ip + 1) > end) return VNET_DROP_MALFORMED;
     big = vnet_bigtcp_check4(skb, ip, rec->flags);
     r = vnet_check_ipv4(ip, end, id, rec);
     return r != VNET_DROP_NONE ? r : big;
   }
-  if (vnet_eth_proto(eth) == bpf_htons(ETH_P_IPV6)) {
+  if (proto == bpf_htons(ETH_P_IPV6)) {
     struct ipv6hdr* ip6 = (void*)(eth + 1);
     if ((void*)(ip6 + 1) > end) return VNET_DROP_MALFORMED;
     big = vnet_bigtcp_check6(skb, ip6, rec->flags);
     r = vnet_check_ipv6(skb, ip6, end, id, rec);
     return r != VNET_DROP_NONE ? r : big;
   }
-  if (vnet_eth_proto(eth) == bpf_htons(ETH_P_ARP))
-    return vnet_check_arp(eth + 1, end, id, mac, rec);
+  if (proto == bpf_htons(ETH_P_ARP)) return vnet_check_arp(eth + 1, end, id, mac, rec);
   return VNET_DROP_ETHERTYPE;
 }
 
