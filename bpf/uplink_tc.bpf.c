@@ -13,6 +13,7 @@
 #include "lib/offload.h"
 #include "lib/parse.h"
 #include "lib/skb.h"
+#include "lib/uplink.h"
 
 /* A frame for the host goes on as "next", not "pass": other tools' programs and filters
  * behind vnet's see it too (TCX_NEXT on a tcx link, the next filter under cls_bpf). With
@@ -24,9 +25,7 @@ static __always_inline int vnet_uplink_tc_verdict(struct __sk_buff* skb) {
   struct ethhdr* eth;
   struct vnet_config* cfg;
   struct vnet_ctx_rec* rec;
-  struct vnet_stats_cpu* hint;
-  __u64 dst;
-  __u32 id, src;
+  __u32 id;
   __u16 vlan;
   int tagged = 0;
 
@@ -51,33 +50,26 @@ static __always_inline int vnet_uplink_tc_verdict(struct __sk_buff* skb) {
   } else {
     vlan = cfg->native_vlan;
   }
-  dst = vnet_mac_word(eth->h_dest);
-  if (vlan == 0 || dst == vnet_mac_word(cfg->uplink_mac)) return VNET_TC_HOST;
-  /* Unicast to the guest this CPU delivered to last: that guest is a member of the VLAN,
-   * so the VLAN and fdb lookups below would only confirm the hint. */
-  hint = vnet_uplink_hint();
-  id = 0;
-  if (!vnet_is_multicast(eth->h_dest)) id = vnet_fdb_hint_take(hint, vlan, dst, &rec);
-  if (!id && !vnet_vlan_has_members(vlan)) return VNET_TC_HOST;
-  /* A guest's own MAC coming back from the wire: a loop or an impostor. Never delivered,
-   * not even to the owner (charged to it). */
-  src = vnet_fdb_lookup_word(vlan, vnet_mac_word(eth->h_source));
-  if (src) return vnet_drop(src, VNET_DIR_RX, VNET_DROP_LOCAL_SOURCE_MAC, TC_ACT_SHOT);
-  if (!id) {
-    /* STP, pause, LACP, 802.1X, LLDP: link-local to the wire. Like a Linux bridge, give
-     * them to the host (its own lldpd, bonding, supplicant) and never to a guest. */
-    if (vnet_is_reserved_group(eth->h_dest))
-      return vnet_drop(0, VNET_DIR_RX, VNET_DROP_RESERVED_GROUP, VNET_TC_HOST);
-    if (vnet_is_multicast(eth->h_dest)) {
+  switch (vnet_uplink_classify(eth, vlan, cfg, &id, &rec)) {
+    case VNET_UPLINK_HOST:
+      return VNET_TC_HOST;
+    case VNET_UPLINK_LOCAL_SOURCE:
+      return vnet_drop(id, VNET_DIR_RX, VNET_DROP_LOCAL_SOURCE_MAC, TC_ACT_SHOT);
+    case VNET_UPLINK_UNKNOWN:
+      return vnet_drop(0, VNET_DIR_RX, VNET_DROP_UNKNOWN_UNICAST, TC_ACT_SHOT);
+    case VNET_UPLINK_GROUP:
+      /* STP, pause, LACP, 802.1X, LLDP: link-local to the wire. Like a Linux bridge, give
+       * them to the host (its own lldpd, bonding, supplicant) and never to a guest. */
+      if (vnet_is_reserved_group(eth->h_dest))
+        return vnet_drop(0, VNET_DIR_RX, VNET_DROP_RESERVED_GROUP, VNET_TC_HOST);
       if (tagged && bpf_skb_vlan_pop(skb))
         return vnet_drop(0, VNET_DIR_RX, VNET_DROP_REDIRECT_FAILED, TC_ACT_SHOT);
       vnet_skb_flood(skb, vlan, 0);
       /* The host sees the frame as it arrived (its own VLAN devices may want it). */
       if (tagged && bpf_skb_vlan_push(skb, bpf_htons(VNET_ETH_P_8021Q), vlan)) return TC_ACT_SHOT;
       return VNET_TC_HOST;
-    }
-    id = vnet_fdb_lookup_to_hint(hint, vlan, dst, &rec);
-    if (!rec) return vnet_drop(0, VNET_DIR_RX, VNET_DROP_UNKNOWN_UNICAST, TC_ACT_SHOT);
+    case VNET_UPLINK_GUEST:
+      break;
   }
   if (tagged && bpf_skb_vlan_pop(skb))
     return vnet_drop(id, VNET_DIR_RX, VNET_DROP_REDIRECT_FAILED, TC_ACT_SHOT);

@@ -11,6 +11,7 @@
 #include "lib/helpers.h"
 #include "lib/limit.h"
 #include "lib/parse.h"
+#include "lib/uplink.h"
 
 /* Removes the 802.1Q tag in place: move the MACs forward 4 bytes, then trim the head. The
  * 12 MAC bytes move as an 8- and a 4-byte word: a byte array would be copied byte by byte
@@ -38,9 +39,7 @@ static __always_inline int vnet_uplink_xdp_verdict(struct xdp_md* ctx) {
   struct ethhdr* eth = data;
   struct vnet_config* cfg;
   struct vnet_ctx_rec* rec;
-  struct vnet_stats_cpu* hint;
-  __u64 dst;
-  __u32 id, src;
+  __u32 id;
   __u16 vlan;
   int tagged = 0;
 
@@ -56,25 +55,22 @@ static __always_inline int vnet_uplink_xdp_verdict(struct xdp_md* ctx) {
   } else {
     vlan = cfg->native_vlan;
   }
-  dst = vnet_mac_word(eth->h_dest);
-  if (vlan == 0 || dst == vnet_mac_word(cfg->uplink_mac)) return XDP_PASS;
-  /* Unicast to the guest this CPU delivered to last: that guest is a member of the VLAN,
-   * so the VLAN and fdb lookups below would only confirm the hint. */
-  hint = vnet_uplink_hint();
-  id = 0;
-  if (!vnet_is_multicast(eth->h_dest)) id = vnet_fdb_hint_take(hint, vlan, dst, &rec);
-  if (!id && !vnet_vlan_has_members(vlan)) return XDP_PASS; /* no guest in this VLAN */
-  /* A guest's own MAC coming back from the wire: a loop or an impostor. */
-  src = vnet_fdb_lookup_word(vlan, vnet_mac_word(eth->h_source));
-  if (src) return vnet_drop(src, VNET_DIR_RX, VNET_DROP_LOCAL_SOURCE_MAC, XDP_DROP);
-  if (!id) {
-    /* Reserved group addresses are the host's (its LLDP, LACP, 802.1X), never the guests':
-     * the skb path counts them and gives them to the host only. Other multicast fans out
-     * there too. */
-    if (vnet_is_multicast(eth->h_dest)) return XDP_PASS;
-    id = vnet_fdb_lookup_to_hint(hint, vlan, dst, &rec);
-    if (!rec) return vnet_drop(0, VNET_DIR_RX, VNET_DROP_UNKNOWN_UNICAST, XDP_DROP);
+  switch (vnet_uplink_classify(eth, vlan, cfg, &id, &rec)) {
+    case VNET_UPLINK_HOST:
+      return XDP_PASS;
+    case VNET_UPLINK_LOCAL_SOURCE:
+      return vnet_drop(id, VNET_DIR_RX, VNET_DROP_LOCAL_SOURCE_MAC, XDP_DROP);
+    case VNET_UPLINK_UNKNOWN:
+      return vnet_drop(0, VNET_DIR_RX, VNET_DROP_UNKNOWN_UNICAST, XDP_DROP);
+    case VNET_UPLINK_GROUP:
+      /* Reserved group addresses are the host's (its LLDP, LACP, 802.1X), never the
+       * guests': the skb path counts them and gives them to the host only. Other multicast
+       * fans out there too. */
+      return XDP_PASS;
+    case VNET_UPLINK_GUEST:
+      break;
   }
+  /* Targets without XDP transmit get the frame through the skb path. */
   if (!(rec->flags & VNET_CTX_F_XDP_TARGET)) return XDP_PASS;
 
   if (tagged && vnet_xdp_pop_vlan(ctx))
