@@ -110,7 +110,8 @@ host_bin() { command -v "$1" || die "host lacks '$1' (see deploy/install-deps.sh
 # ---------------------------------------------------------------- domU
 domu=$out/domU-root
 base_tree "$domu"
-for b in ip iperf3 ping jq; do add_bin "$domu" "$(host_bin "$b")" "/usr/bin/$b"; done
+# ethtool: the offload benchmark turns the guest's own NIC features off (a "dumb" netfront).
+for b in ip iperf3 ping jq ethtool; do add_bin "$domu" "$(host_bin "$b")" "/usr/bin/$b"; done
 add_bin "$domu" "$xroot/usr/bin/xenstore"
 for t in read write ls list exists rm watch; do ln -sf xenstore "$domu/usr/bin/xenstore-$t"; done
 add_modules "$domu" xen-netfront

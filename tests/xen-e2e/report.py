@@ -65,7 +65,7 @@ def main():
         print("\n== throughput (3 s iperf3 per run, vnet and bridge interleaved; TCG: a "
               "correctness signal, not a benchmark)")
         for name, values in metrics.items():
-            if name.endswith(".bps"):
+            if name.endswith(".bps") and not name.startswith("bench."):
                 base = name[: -len(".bps")]
                 runs = ", ".join(f"{int(v) / 1e6:.0f}" for v in values)
                 print(f"  {base:<24} {runs:>12} Mbit/s  retransmits "
@@ -74,6 +74,7 @@ def main():
         for name, values in metrics.items():
             if name.startswith("ratio."):
                 print(f"  vnet/bridge {name[len('ratio.'):]:<12} {values[-1]}")
+        print_offload_bench(metrics)
 
     problems = []
     if boot_at is None:
@@ -97,6 +98,35 @@ def main():
         return 1
     print(f"\nPASS: {len(plan)} checks")
     return 0
+
+
+def print_offload_bench(metrics: dict) -> None:
+    """The opt-in smart/dumb netfront benchmark (VNET_XEN_E2E_BENCH=offload): g1 -> g2 per
+    mode and switch, each run and the ratio of the means."""
+    def runs(mode, path):
+        return [int(v) / 1e6 for v in metrics.get(f"bench.offload.{mode}.{path}.bps", [])]
+
+    def retrans(mode, path):
+        return sum(int(v) for v in metrics.get(f"bench.offload.{mode}.{path}.retransmits", []))
+
+    def listed(xs):
+        return ", ".join(f"{x:.0f}" for x in xs) or "none"
+
+    if not any(name.startswith("bench.offload.") for name in metrics):
+        return
+    print("\n== offload bench: g1 -> g2 TCP, both guests' netfront smart (offloads on) or dumb "
+          "(tx/sg/tso off); 3 s per run, rounds smart-dumb then dumb-smart")
+    print("| switch | smart Mbit/s (runs) | dumb Mbit/s (runs) | smart/dumb (means) "
+          "| retransmits smart / dumb |")
+    print("|---|---|---|---:|---|")
+    for path in ("vnet", "bridge"):
+        smart, dumb = runs("smart", path), runs("dumb", path)
+        if smart and dumb and sum(dumb) > 0:
+            ratio = f"{(sum(smart) / len(smart)) / (sum(dumb) / len(dumb)):.2f}x"
+        else:
+            ratio = "n/a"
+        print(f"| {path} | {listed(smart)} | {listed(dumb)} | {ratio} | "
+              f"{retrans('smart', path)} / {retrans('dumb', path)} |")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@
 #              the last console log per kernel is kept there too (logs/).
 #              VNET_XEN_E2E_TIMEOUT (default 1500): seconds QEMU may run.
 #              VNET_XEN_E2E_NO_UPLINK=1: debugging only, vnetd without --uplink (never passes).
+#              VNET_XEN_E2E_BENCH=offload: also the smart/dumb netfront benchmark (numbers
+#              only, no check; docs/offload.md).
 set -euo pipefail
 kernel=$1 vnetd=$2 vnetctl=$3
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -70,6 +72,11 @@ case "${VNET_XEN_E2E_TC_ATTACH:-}" in
   "") ;;
   auto|tcx|cls_bpf) dom0_env+=("E2E_TC_ATTACH=$VNET_XEN_E2E_TC_ATTACH") ;;
   *) die "VNET_XEN_E2E_TC_ATTACH: auto, tcx or cls_bpf" ;;
+esac
+case "${VNET_XEN_E2E_BENCH:-}" in
+  "") ;;
+  offload) dom0_env+=("E2E_BENCH=offload") ;;
+  *) die "VNET_XEN_E2E_BENCH: offload" ;;
 esac
 export E2E_DOM0_ENV="${dom0_env[*]}"
 setpriv --pdeathsig KILL bash "$here/run-qemu.sh" "$scratch/img" "$log" "$qemu_secs" &

@@ -14,10 +14,12 @@ A program, not a test: run as root from a build tree:
 
 Topology (tests/netns/topology.py, removed at exit): vnet guests v1 -> v2 and v1 -> wire
 (uplink with the kernel segmenting/checksumming, like a plain NIC); bridge guests b1 -> b2
-and b1 -> wire on a Linux bridge. "dumb" sets the contexts' offloads to none and the guest
-ends' tx/sg/tso off (what a frontend without offloads would use); "big" is smart plus
-Offloads.big_tcp_max_size on the contexts (vnetd raises the dom0 ends) and the same
-gso/gro max sizes on the guest ends (the guest's own business, like its ethtool features).
+and b1 -> wire on a Linux bridge; a direct veth pair p1 -> p2 (no switch), smart and dumb:
+the test bed's own smart/dumb ratio, which a switch that costs nothing would show. "dumb"
+sets the contexts' offloads to none and the guest ends' tx/sg/tso off (what a frontend
+without offloads would use); "big" is smart plus Offloads.big_tcp_max_size on the contexts
+(vnetd raises the dom0 ends) and the same gso/gro max sizes on the guest ends (the guest's
+own business, like its ethtool features).
 """
 
 import argparse
@@ -145,6 +147,8 @@ def main() -> int:
         bw = t.add_wire(name="bw", bridge=br)
         v1, v2 = t.add_guest("v1", subnet=1), t.add_guest("v2", subnet=1)
         vw = t.add_wire(name="vw", subnet=1)
+        # The test bed without a switch: its own smart/dumb ratio, the most any switch shows.
+        p1, p2 = t.add_direct_pair("p1", "p2", subnet=3)
         for w in (bw, vw):  # the wire NIC: kernel segments and checksums, 1500 bytes
             t.run(None, ["ethtool", "-K", w.host_if, "tx", "off", "tso", "off", "gso", "off"])
         d = VnetDaemon(t, os.path.abspath(a.build_dir), vw.host_if)
@@ -153,7 +157,8 @@ def main() -> int:
         d.assign(v2, 2)
         ids = {c["interface_name"]: c["id"] for c in
                json.loads(d.ctl(["context", "list", "-o", "json"]).stdout)["contexts"]}
-        for src, dst in ((v1, v2.ipv4), (v1, vw.ipv4), (b1, b2.ipv4), (b1, bw.ipv4)):
+        for src, dst in ((v1, v2.ipv4), (v1, vw.ipv4), (b1, b2.ipv4), (b1, bw.ipv4),
+                         (p1, p2.ipv4)):
             t.wait_ping(src.ns, dst, 5)
 
         def counters(g) -> dict:
@@ -170,7 +175,7 @@ def main() -> int:
                     guest_gso_size(t, g, a.big_tcp if mode == "big" else 65536)
 
         def run(mode, path, src, dst_ns, dst_ip):
-            c0 = counters(src) if mode != "bridge" else None
+            c0 = counters(src) if mode in modes else None
             res = iperf(t, src.ns, dst_ns, dst_ip, a.t)
             if c0 is not None:
                 c1 = counters(src)
@@ -187,6 +192,10 @@ def main() -> int:
             print(f"rep {rep + 1}/{a.r}", flush=True)
             run("bridge", "guest->guest", b1, b2.ns, b2.ipv4)
             run("bridge", "guest->wire", b1, bw.ns, bw.ipv4)
+            for pmode in ("pair-smart", "pair-dumb"):
+                for g in (p1, p2):
+                    guest_offloads(t, g, pmode == "pair-smart")
+                run(pmode, "guest->guest", p1, p2.ns, p2.ipv4)
             for mode in modes:
                 set_mode(mode)
                 run(mode, "guest->guest", v1, v2.ns, v2.ipv4)
@@ -250,8 +259,19 @@ def main() -> int:
         row += [f"{med(m, path, 'retrans'):.0f}" for m in modes]
         row += [f"{med(m, path, 'backlog_drops'):.0f}" for m in modes]
         print("| " + " | ".join(row) + " |")
+    gg = "guest->guest"
+    print("\nThe direct veth pair (no switch), guest->guest: the test bed's own smart/dumb")
+    print("| pair smart Gbit/s | pair dumb Gbit/s | pair smart/dumb | vnet smart/dumb | "
+          "vnet smart / pair smart | vnet dumb / pair dumb |")
+    print("|---|---|---|---|---|---|")
+    if runs.get(("pair-smart", gg)) and runs.get(("pair-dumb", gg)):
+        print(f"| {med('pair-smart', gg, 'gbps'):.2f} | {med('pair-dumb', gg, 'gbps'):.2f} | "
+              f"{ratio_range('pair-smart', 'pair-dumb', gg)} | {ratio_range('smart', 'dumb', gg)} | "
+              f"{ratio_range('smart', 'pair-smart', gg)} | {ratio_range('dumb', 'pair-dumb', gg)} |")
     missing = [f"{m} {p}" for m in modes + ["bridge"] for p in ("guest->guest", "guest->wire")
                if not runs.get((m, p)) or runs[(m, p)][0]["gbps"] <= 0]
+    missing += [f"{m} {gg}" for m in ("pair-smart", "pair-dumb")
+                if not runs.get((m, gg)) or runs[(m, gg)][0]["gbps"] <= 0]
     missing += [f"bpf_stats {m}" for m in modes if not a.no_bpf_stats and
                 cost.get(m, {}).get("runs", 0) <= 0]
     if a.big_tcp and med("big", "guest->guest", "bytes_per_frame") <= 65536:

@@ -191,6 +191,37 @@ iperf_compare() {
   metric "ratio.$flow" "$RATIO"
 }
 
+# guest_nic_offloads GUEST on|off: the guest's own netfront features for both its vifs (tx
+# checksum, scatter-gather, TSO): "off" is the talk's dumb virtual NIC, every frame a
+# 1500-byte packet through netfront and netback. Prints what the guest then has.
+guest_nic_offloads() {
+  g_run "$1" 30 "for i in eth0 eth1; do /usr/bin/ethtool -K \$i tx $2 sg $2 tso $2 2>&1;
+    /usr/bin/ethtool -k \$i | grep -E '^(tx-checksumming|scatter-gather|tcp-segmentation-offload):' | tr '\n' ' '; done"
+  info "offload bench: $1 features $2: $(oneline 300 <<<"$G_OUT")"
+}
+
+# offload_bench VNET_DST BRIDGE_DST: the reference talk's transmit experiment under real
+# Xen, numbers only (no check): g1 -> g2 TCP with both guests' NICs smart (all offloads,
+# as negotiated) and dumb (none), through vnet and through the bridge. Two rounds, modes
+# in turn (smart, dumb, then dumb, smart) so that the emulation's drift hits both alike.
+# Metrics bench.offload.MODE.PATH.bps (one per run) and .retransmits; report.py prints
+# the table and the smart/dumb ratios.
+offload_bench() {
+  local mode path dst g
+  for mode in smart dumb dumb smart; do
+    for g in e2e-g1 e2e-g2; do
+      if [ "$mode" = smart ]; then guest_nic_offloads "$g" on; else guest_nic_offloads "$g" off; fi
+    done
+    for path in vnet bridge; do
+      if [ "$path" = vnet ]; then dst=$1; else dst=$2; fi
+      if iperf_run e2e-g1 "$dst"; then
+        metric "bench.offload.$mode.$path.bps" "$IP_BPS"
+        metric "bench.offload.$mode.$path.retransmits" "$IP_RETR"
+      else info "offload bench: $mode $path: $IP_ERR"; fi
+    done
+  done
+}
+
 # ------------------------------------------------------------------------ vnet
 # vnetctl's own deadline (10 s) is short for a loaded TCG machine, where starting the
 # client alone takes seconds: the test's calls get a minute.

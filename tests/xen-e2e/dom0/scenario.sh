@@ -265,6 +265,8 @@ ping_checks e2e-g1 bridge.ping=198.18.1.2
 # TCP through vnet and through the bridge, interleaved (lib.sh iperf_compare).
 iperf_compare g1-g2 e2e-g1 198.18.0.2 198.18.1.2; rg=$RATIO
 iperf_compare g1-wire e2e-g1 198.18.0.254 198.18.1.254; rw=$RATIO
+# Opt-in (VNET_XEN_E2E_BENCH=offload on the host): smart vs dumb virtual NIC, numbers only.
+[ "${E2E_BENCH:-}" = offload ] && offload_bench 198.18.0.2 198.18.1.2
 info "stats after TCP: $(vctl stats 2>&1 | oneline 600)"
 bdetach=0
 for g in 1 2; do
