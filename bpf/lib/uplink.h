@@ -21,7 +21,8 @@ enum vnet_uplink_class {
 
 /* Classifies the frame at `eth` (its Ethernet header in bounds) in `vlan` (0: untagged on
  * an uplink without a native VLAN). The destination is read once as a word; unicast tries
- * the wire's delivery hint before the fdb, and a hit from the fdb becomes the hint. */
+ * the wire's delivery hint before the fdb, and a hit from the fdb becomes the hint. *rec is
+ * meant for VNET_UPLINK_GUEST only. */
 static __always_inline enum vnet_uplink_class vnet_uplink_classify(const struct ethhdr* eth,
                                                                    __u16 vlan,
                                                                    const struct vnet_config* cfg,
