@@ -6,7 +6,9 @@ another guest and to the wire. One run, side by side, the modes interleaved in e
 repetition (so load changes hit them alike); prints per run and then a table of TCP
 throughput (iperf3), CPU cost per byte (busy CPU time from /proc/stat over the run, all
 CPUs, divided by bytes received), the sender's bytes per frame at vnet (its context
-counters: how big the super-packets were) and TCP retransmissions, with medians and ratios
+counters: how big the super-packets were) and TCP retransmissions (in brackets, how many of
+them the receiver reported as duplicates with a D-SACK: not lost, only late, i.e. reordered
+on the way), with medians and ratios
 (the ratio's range over the repetitions too). A last pass per mode reads vnet_guest_tc's
 cost per run from the kernel's BPF statistics (kernel.bpf_stats_enabled, on only then).
 A program, not a test: run as root from a build tree:
@@ -34,7 +36,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "netns"))
 sys.path.insert(0, os.path.join(HERE, "..", "fastpath"))
-from topology import Topology, VnetDaemon, HarnessError, check_clean  # noqa: E402
+from topology import Topology, VnetDaemon, HarnessError, check_clean, parse_snmp  # noqa: E402
 from bpf_cost import BpfCost  # noqa: E402
 
 PORT = 5301
@@ -53,15 +55,25 @@ def load() -> str:
         return " ".join(f.read().split()[:3])
 
 
+def dsacked_segments(t, ns) -> int:
+    """Segments the sender's peers reported as received twice (D-SACK), over the namespace's
+    life: retransmissions that were not needed."""
+    return parse_snmp(t.run(ns, ["cat", "/proc/net/netstat"]).stdout).get(
+        "TcpExt.TCPDSACKRecvSegs", 0)
+
+
 def iperf(t, src_ns, dst_ns, dst_ip, secs) -> dict:
-    """Gbit/s received, CPU ns per byte and retransmissions of one bounded iperf3 run."""
+    """Gbit/s received, CPU ns per byte, retransmissions (and how many of them were D-SACKed)
+    of one bounded iperf3 run."""
     srv = t.popen(dst_ns, ["iperf3", "-s", "-1", "-B", dst_ip, "-p", str(PORT)])
     try:
         time.sleep(0.3)
+        d0 = dsacked_segments(t, src_ns)
         j0, b0 = busy_jiffies(), backlog_drops()
         r = t.run(src_ns, ["iperf3", "-c", dst_ip, "-p", str(PORT), "-t", str(secs), "-J",
                            "--connect-timeout", "3000"], check=False, timeout=secs + 20)
         j1, b1 = busy_jiffies(), backlog_drops()
+        d1 = dsacked_segments(t, src_ns)
         data = json.loads(r.stdout or "{}")
         if "end" not in data:
             raise HarnessError(f"iperf3: {data.get('error', r.stderr.strip())}")
@@ -70,6 +82,7 @@ def iperf(t, src_ns, dst_ns, dst_ip, secs) -> dict:
         return {"gbps": data["end"]["sum_received"]["bits_per_second"] / 1e9,
                 "ns_per_byte": cpu_ns / max(nbytes, 1),
                 "retrans": data["end"]["sum_sent"].get("retransmits", 0),
+                "dsacked": d1 - d0,
                 "backlog_drops": b1 - b0}
     finally:
         t.stop(srv)
@@ -185,6 +198,7 @@ def main() -> int:
             runs.setdefault((mode, path), []).append(res)
             print(f"  {mode:6s} {path:13s} {res['gbps']:7.2f} Gbit/s "
                   f"{res['ns_per_byte']:7.3f} ns/B retrans {res['retrans']:5d} "
+                  f"(D-SACKed {res['dsacked']:5d}) "
                   f"backlog drops {res['backlog_drops']:6d} "
                   f"B/frame {res.get('bytes_per_frame', 0):7.0f}  load {res['load']}", flush=True)
 
@@ -242,7 +256,7 @@ def main() -> int:
     print("| path | " + " | ".join(f"{c} Gbit/s" for c in cols) + " | bridge Gbit/s | smart/dumb"
           + (" | big/dumb | big/smart" if a.big_tcp else "") + " | smart/bridge | CPU ns/B "
           + " | ".join(c.split()[1] for c in cols) + " | bridge | B/frame "
-          + " | ".join(c.split()[1] for c in cols) + " | retrans " + " | ".join(
+          + " | ".join(c.split()[1] for c in cols) + " | retrans (D-SACKed) " + " | ".join(
               c.split()[1] for c in cols) + " | backlog drops " + " | ".join(
               c.split()[1] for c in cols) + " |")
     ncol = 1 + 3 * len(cols) + 1 + 1 + (2 if a.big_tcp else 0) + 1 + len(cols) + 1 + len(cols)
@@ -256,7 +270,7 @@ def main() -> int:
         row += [f"{med(m, path, 'ns_per_byte'):.3f}" for m in modes]
         row += [f"{med('bridge', path, 'ns_per_byte'):.3f}"]
         row += [f"{med(m, path, 'bytes_per_frame'):.0f}" for m in modes]
-        row += [f"{med(m, path, 'retrans'):.0f}" for m in modes]
+        row += [f"{med(m, path, 'retrans'):.0f} ({med(m, path, 'dsacked'):.0f})" for m in modes]
         row += [f"{med(m, path, 'backlog_drops'):.0f}" for m in modes]
         print("| " + " | ".join(row) + " |")
     gg = "guest->guest"
