@@ -118,6 +118,13 @@ def report(res: Dict[str, List[Dict[str, float]]], rounds: int) -> List[str]:
             d = [x[key] - y[key] for x, y in zip(res[hi], res[lo])]
             out.append(f"  {hi} - {lo} ({what}), by {view}: {spread(d)}; "
                        f"rounds: {', '.join(f'{v:.0f}' for v in d)}")
+    if CONTROL in res and rounds > 1:
+        # What this sitting can tell apart: on a fast, quiet VM the zero's quartiles were
+        # within +-11 ns; in a slow phase 200-400 ns apart, and a 20-ns cost reads as noise.
+        zero = [x["rate_ns"] - y["rate_ns"] for x, y in zip(res[CONTROL], res["floor"])]
+        q = statistics.quantiles(zero, n=4)
+        out.append(f"Resolution of this sitting: the zero's quartiles (by rate) span "
+                   f"{q[2] - q[0]:.0f} ns; a difference smaller than that is not read from it.")
     return out
 
 
