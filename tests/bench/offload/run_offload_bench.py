@@ -276,12 +276,16 @@ def main() -> int:
     gg = "guest->guest"
     print("\nThe direct veth pair (no switch), guest->guest: the test bed's own smart/dumb")
     print("| pair smart Gbit/s | pair dumb Gbit/s | pair smart/dumb | vnet smart/dumb | "
-          "vnet smart / pair smart | vnet dumb / pair dumb |")
-    print("|---|---|---|---|---|---|")
+          "vnet smart / pair smart | vnet dumb / pair dumb | pair retrans (D-SACKed) smart | "
+          "dumb |")
+    print("|---|---|---|---|---|---|---|---|")
     if runs.get(("pair-smart", gg)) and runs.get(("pair-dumb", gg)):
+        retrans = [f"{med(m, gg, 'retrans'):.0f} ({med(m, gg, 'dsacked'):.0f})"
+                   for m in ("pair-smart", "pair-dumb")]
         print(f"| {med('pair-smart', gg, 'gbps'):.2f} | {med('pair-dumb', gg, 'gbps'):.2f} | "
               f"{ratio_range('pair-smart', 'pair-dumb', gg)} | {ratio_range('smart', 'dumb', gg)} | "
-              f"{ratio_range('smart', 'pair-smart', gg)} | {ratio_range('dumb', 'pair-dumb', gg)} |")
+              f"{ratio_range('smart', 'pair-smart', gg)} | {ratio_range('dumb', 'pair-dumb', gg)} | "
+              f"{' | '.join(retrans)} |")
     missing = [f"{m} {p}" for m in modes + ["bridge"] for p in ("guest->guest", "guest->wire")
                if not runs.get((m, p)) or runs[(m, p)][0]["gbps"] <= 0]
     missing += [f"{m} {gg}" for m in ("pair-smart", "pair-dumb")
