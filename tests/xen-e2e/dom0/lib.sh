@@ -202,7 +202,8 @@ guest_nic_offloads() {
 
 # offload_bench VNET_DST BRIDGE_DST: the reference talk's transmit experiment under real
 # Xen, numbers only (no check): g1 -> g2 TCP with both guests' NICs smart (all offloads,
-# as negotiated) and dumb (none), through vnet and through the bridge. Two rounds, modes
+# as negotiated) and dumb (tx/sg/tso off; netfront keeps IPv4 transmit checksum on),
+# through vnet and through the bridge. Two rounds, modes
 # in turn (smart, dumb, then dumb, smart) so that the emulation's drift hits both alike.
 # Metrics bench.offload.MODE.PATH.bps (one per run) and .retransmits; report.py prints
 # the table and the smart/dumb ratios.
