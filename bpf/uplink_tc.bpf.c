@@ -27,7 +27,7 @@ static __always_inline int vnet_uplink_tc_verdict(struct __sk_buff* skb) {
   struct vnet_ctx_rec* rec;
   __u32 id;
   __u16 vlan;
-  int tagged = 0;
+  int tagged;
 
   vnet_trace_begin();
   /* Ethernet and a tag must be linear; frames from a NIC nearly always are. */
@@ -42,13 +42,9 @@ static __always_inline int vnet_uplink_tc_verdict(struct __sk_buff* skb) {
   if (skb->vlan_present) {
     vlan = skb->vlan_tci & VNET_VLAN_VID_MASK;
     tagged = 1;
-  } else if (vnet_eth_proto(eth) == bpf_htons(VNET_ETH_P_8021Q)) {
-    struct vnet_vlan_hdr* vh = (void*)(eth + 1);
-    if ((void*)(vh + 1) > end) return VNET_TC_HOST;
-    vlan = bpf_ntohs(vh->tci) & VNET_VLAN_VID_MASK;
-    tagged = 1;
   } else {
-    vlan = cfg->native_vlan;
+    tagged = vnet_uplink_frame_vlan(eth, end, cfg, &vlan);
+    if (tagged < 0) return VNET_TC_HOST;
   }
   switch (vnet_uplink_classify(eth, vlan, cfg, &id, &rec)) {
     case VNET_UPLINK_HOST:

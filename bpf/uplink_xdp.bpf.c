@@ -41,20 +41,14 @@ static __always_inline int vnet_uplink_xdp_verdict(struct xdp_md* ctx) {
   struct vnet_ctx_rec* rec;
   __u32 id;
   __u16 vlan;
-  int tagged = 0;
+  int tagged;
 
   vnet_trace_begin();
   if ((void*)(eth + 1) > end) return XDP_PASS; /* not ours to judge: the host's stack will */
   cfg = vnet_config_get();
   if (!cfg) return XDP_PASS;
-  if (vnet_eth_proto(eth) == bpf_htons(VNET_ETH_P_8021Q)) {
-    struct vnet_vlan_hdr* vh = (void*)(eth + 1);
-    if ((void*)(vh + 1) > end) return XDP_PASS;
-    vlan = bpf_ntohs(vh->tci) & VNET_VLAN_VID_MASK;
-    tagged = 1;
-  } else {
-    vlan = cfg->native_vlan;
-  }
+  tagged = vnet_uplink_frame_vlan(eth, end, cfg, &vlan);
+  if (tagged < 0) return XDP_PASS;
   switch (vnet_uplink_classify(eth, vlan, cfg, &id, &rec)) {
     case VNET_UPLINK_HOST:
       return XDP_PASS;

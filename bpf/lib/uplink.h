@@ -19,6 +19,21 @@ enum vnet_uplink_class {
   VNET_UPLINK_GUEST,        /* unicast to guest *id, its record in *rec */
 };
 
+/* The VLAN of a frame from the wire, its Ethernet header in bounds: its 802.1Q tag's (returns
+ * 1) or the uplink's native VLAN (0; 0 itself when there is none). -1 when the tag is cut
+ * short: the frame is the host's to judge. */
+static __always_inline int vnet_uplink_frame_vlan(const struct ethhdr* eth, const void* end,
+                                                  const struct vnet_config* cfg, __u16* vlan) {
+  if (vnet_eth_proto(eth) == bpf_htons(VNET_ETH_P_8021Q)) {
+    const struct vnet_vlan_hdr* vh = (const void*)(eth + 1);
+    if ((const void*)(vh + 1) > end) return -1;
+    *vlan = bpf_ntohs(vh->tci) & VNET_VLAN_VID_MASK;
+    return 1;
+  }
+  *vlan = cfg->native_vlan;
+  return 0;
+}
+
 /* Classifies the frame at `eth` (its Ethernet header in bounds) in `vlan` (0: untagged on
  * an uplink without a native VLAN). The destination is read once as a word; unicast tries
  * the wire's delivery hint before the fdb, and a hit from the fdb becomes the hint. *rec is
